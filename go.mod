@@ -1,0 +1,3 @@
+module bucketdesk
+
+go 1.26

@@ -1,0 +1,363 @@
+package core
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Kind is the kind of a managed resource; each is one CloudFormation stack.
+type Kind string
+
+// The kinds of resource bucketdesk manages.
+const (
+	KindBucket Kind = "bucket"
+	KindUser   Kind = "user"
+)
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k == KindBucket || k == KindUser }
+
+// Project is a project with its dedicated AWS account.
+type Project struct {
+	ID               string   `json:"id"`
+	Name             string   `json:"name"`
+	AccountID        string   `json:"account_id"`
+	Region           string   `json:"region"`
+	RoleARN          string   `json:"role_arn,omitempty"`
+	ExternalID       string   `json:"external_id,omitempty"`
+	TransferServerID string   `json:"transfer_server_id,omitempty"`
+	Members          []string `json:"members"`
+}
+
+// Account is where a project's stacks live.
+func (p *Project) Account() Account {
+	return Account{ID: p.AccountID, Region: p.Region, RoleARN: p.RoleARN, ExternalID: p.ExternalID}
+}
+
+// IsMember reports whether user id is a member of the project.
+func (p *Project) IsMember(user string) bool { return slices.Contains(p.Members, user) }
+
+var (
+	projectIDRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+)
+
+// Validate checks a project registration.
+func (p *Project) Validate() error {
+	v := &ValidationError{}
+	if n := len(p.ID); n < 2 || n > 32 {
+		v.add("id", "must be 2 to 32 characters long, got %d", n)
+	}
+	if !projectIDRe.MatchString(p.ID) {
+		v.add("id", "may contain only lowercase letters, digits and single hyphens between them")
+	}
+	if strings.TrimSpace(p.Name) == "" {
+		v.add("name", "is required")
+	}
+	if !accountRe.MatchString(p.AccountID) {
+		v.add("account_id", "must be a 12-digit AWS account id")
+	}
+	if !regionRe.MatchString(p.Region) {
+		v.add("region", "must be an AWS region such as eu-west-1")
+	}
+	return v.err()
+}
+
+// Encryption types for buckets.
+const (
+	EncryptionS3  = "SSE-S3"
+	EncryptionKMS = "SSE-KMS"
+)
+
+// Encryption is a bucket's default encryption. SSE-S3 needs no key;
+// SSE-KMS needs the key's ARN.
+type Encryption struct {
+	Type      string `json:"type"`
+	KMSKeyARN string `json:"kms_key_arn,omitempty"`
+}
+
+// BucketSpec is the desired state of a bucket. Public access is always
+// blocked and encryption is always on; those are not options.
+type BucketSpec struct {
+	Name       string            `json:"name"`
+	Versioning bool              `json:"versioning"`
+	Encryption Encryption        `json:"encryption"`
+	ExpiryDays int               `json:"expiry_days,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// Access is what a grant allows.
+type Access string
+
+// Grant access levels.
+const (
+	AccessRead      Access = "read"
+	AccessWrite     Access = "write"
+	AccessReadWrite Access = "readwrite"
+)
+
+// Grant lets a user use one bucket, optionally only below a key prefix.
+type Grant struct {
+	Bucket string `json:"bucket"`
+	Access Access `json:"access"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// SFTP is a user's AWS Transfer Family access.
+type SFTP struct {
+	Enabled bool     `json:"enabled"`
+	SSHKeys []string `json:"ssh_keys,omitempty"`
+}
+
+// UserSpec is the desired state of a managed IAM user.
+type UserSpec struct {
+	Name   string  `json:"name"`
+	Grants []Grant `json:"grants"`
+	// AccessKeys is how many access keys the user has, 0 to 2.
+	AccessKeys int `json:"access_keys"`
+	// KeySerials holds, per access key slot, the serial that CloudFormation
+	// uses to replace the key: rotating slot i increments KeySerials[i].
+	// Missing entries mean serial 1.
+	KeySerials []int `json:"key_serials,omitempty"`
+	SFTP       SFTP  `json:"sftp"`
+}
+
+// KeySerial returns the serial of access key slot i.
+func (u *UserSpec) KeySerial(i int) int {
+	if i < len(u.KeySerials) && u.KeySerials[i] > 0 {
+		return u.KeySerials[i]
+	}
+	return 1
+}
+
+// Spec is the desired state of one resource: exactly one of Bucket and User.
+type Spec struct {
+	Bucket *BucketSpec `json:"bucket,omitempty"`
+	User   *UserSpec   `json:"user,omitempty"`
+}
+
+// Kind returns the kind the spec describes.
+func (s Spec) Kind() Kind {
+	if s.Bucket != nil {
+		return KindBucket
+	}
+	return KindUser
+}
+
+// Name returns the resource name the spec describes.
+func (s Spec) Name() string {
+	switch {
+	case s.Bucket != nil:
+		return s.Bucket.Name
+	case s.User != nil:
+		return s.User.Name
+	}
+	return ""
+}
+
+// Validate checks the spec against the rules of its kind.
+func (s Spec) Validate() error {
+	switch {
+	case s.Bucket != nil && s.User == nil:
+		return s.Bucket.Validate()
+	case s.User != nil && s.Bucket == nil:
+		return s.User.Validate()
+	}
+	return &ValidationError{Problems: []FieldError{{Field: "spec", Message: "must describe exactly one bucket or one user"}}}
+}
+
+// Limits of what a spec may ask for.
+const (
+	MaxTags        = 50
+	MaxGrants      = 10
+	MaxSSHKeys     = 10
+	MaxExpiryDays  = 36500
+	MaxAccessKeys  = 2
+	MaxPrefixBytes = 512
+)
+
+var (
+	bucketCharsRe = regexp.MustCompile(`^[a-z0-9.-]+$`)
+	kmsARNRe      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$`)
+	tagCharsRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	userNameRe    = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]+$`)
+	sshKeyRe      = regexp.MustCompile(`^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$`)
+)
+
+// ReservedTagPrefix starts the tag keys bucketdesk sets itself.
+const ReservedTagPrefix = "bucketdesk:"
+
+// BucketNameProblems lists every S3 general purpose bucket naming rule name
+// breaks, in the words of the S3 documentation.
+func BucketNameProblems(name string) []string {
+	var p []string
+	if n := len(name); n < 3 || n > 63 {
+		p = append(p, fmt.Sprintf("must be between 3 and 63 characters long, got %d", n))
+	}
+	if name != "" && !bucketCharsRe.MatchString(name) {
+		p = append(p, "may contain only lowercase letters, digits, dots (.) and hyphens (-)")
+	}
+	if name != "" && (!isLowerAlnum(name[0]) || !isLowerAlnum(name[len(name)-1])) {
+		p = append(p, "must begin and end with a lowercase letter or a digit")
+	}
+	if strings.Contains(name, "..") {
+		p = append(p, "must not contain two adjacent dots")
+	}
+	if strings.Contains(name, ".-") || strings.Contains(name, "-.") {
+		p = append(p, "must not have a dot next to a hyphen")
+	}
+	if addr, err := netip.ParseAddr(name); err == nil && addr.Is4() {
+		p = append(p, "must not be formatted as an IP address")
+	}
+	for _, pre := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, pre) {
+			p = append(p, fmt.Sprintf("must not start with the reserved prefix %q", pre))
+		}
+	}
+	for _, suf := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, suf) {
+			p = append(p, fmt.Sprintf("must not end with the reserved suffix %q", suf))
+		}
+	}
+	return p
+}
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// UserNameProblems lists every IAM user naming rule name breaks.
+func UserNameProblems(name string) []string {
+	var p []string
+	if n := len(name); n < 1 || n > 64 {
+		p = append(p, fmt.Sprintf("must be between 1 and 64 characters long, got %d", n))
+	}
+	if name != "" && !userNameRe.MatchString(name) {
+		p = append(p, "may contain only letters, digits and the characters + = , . @ _ -")
+	}
+	return p
+}
+
+// Validate checks a bucket spec.
+func (b *BucketSpec) Validate() error {
+	v := &ValidationError{}
+	for _, m := range BucketNameProblems(b.Name) {
+		v.add("name", "%s", m)
+	}
+	switch b.Encryption.Type {
+	case EncryptionS3:
+		if b.Encryption.KMSKeyARN != "" {
+			v.add("encryption.kms_key_arn", "must be empty with SSE-S3")
+		}
+	case EncryptionKMS:
+		if !kmsARNRe.MatchString(b.Encryption.KMSKeyARN) {
+			v.add("encryption.kms_key_arn", "must be a KMS key or alias ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+		}
+	default:
+		v.add("encryption.type", "must be %q or %q, got %q", EncryptionS3, EncryptionKMS, b.Encryption.Type)
+	}
+	if b.ExpiryDays < 0 || b.ExpiryDays > MaxExpiryDays {
+		v.add("expiry_days", "must be between 1 and %d days, or 0 for no expiry", MaxExpiryDays)
+	}
+	validateTags(v, b.Tags)
+	return v.err()
+}
+
+func validateTags(v *ValidationError, tags map[string]string) {
+	if len(tags) > MaxTags {
+		v.add("tags", "at most %d tags, got %d", MaxTags, len(tags))
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := "tags." + k
+		switch {
+		case k == "" || len(k) > 128:
+			v.add(f, "key must be 1 to 128 characters long")
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			v.add(f, "key must not start with aws:, which AWS reserves")
+		case strings.HasPrefix(k, ReservedTagPrefix):
+			v.add(f, "key must not start with %s, which bucketdesk reserves", ReservedTagPrefix)
+		case !tagCharsRe.MatchString(k):
+			v.add(f, "key may contain only letters, digits, spaces and _ . : / = + - @")
+		}
+		if val := tags[k]; len(val) > 256 || !tagCharsRe.MatchString(val) {
+			v.add(f, "value must be at most 256 characters of letters, digits, spaces and _ . : / = + - @")
+		}
+	}
+}
+
+// Validate checks a user spec. Whether the granted buckets exist is the
+// engine's check, not this one.
+func (u *UserSpec) Validate() error {
+	v := &ValidationError{}
+	for _, m := range UserNameProblems(u.Name) {
+		v.add("name", "%s", m)
+	}
+	if len(u.Grants) > MaxGrants {
+		v.add("grants", "at most %d grants, got %d", MaxGrants, len(u.Grants))
+	}
+	seen := map[string]int{}
+	for i, g := range u.Grants {
+		f := fmt.Sprintf("grants[%d]", i)
+		for _, m := range BucketNameProblems(g.Bucket) {
+			v.add(f+".bucket", "%s", m)
+		}
+		switch g.Access {
+		case AccessRead, AccessWrite, AccessReadWrite:
+		default:
+			v.add(f+".access", "must be read, write or readwrite, got %q", g.Access)
+		}
+		switch {
+		case len(g.Prefix) > MaxPrefixBytes:
+			v.add(f+".prefix", "must be at most %d bytes", MaxPrefixBytes)
+		case strings.HasPrefix(g.Prefix, "/"):
+			v.add(f+".prefix", "must not start with /; S3 keys have no leading slash")
+		case strings.ContainsAny(g.Prefix, "*?$\\\"{}\x00\r\n"):
+			v.add(f+".prefix", "must not contain * ? $ \\ \" { } or control characters, which would widen or break the policy")
+		case strings.Contains(g.Prefix, "//") || strings.Contains(g.Prefix, "../") || g.Prefix == ".." || strings.HasSuffix(g.Prefix, "/.."):
+			v.add(f+".prefix", "must not contain empty or .. path segments")
+		}
+		k := g.Bucket + "\x00" + g.Prefix
+		if j, dup := seen[k]; dup {
+			v.add(f, "repeats grants[%d] for the same bucket and prefix", j)
+		}
+		seen[k] = i
+	}
+	if u.AccessKeys < 0 || u.AccessKeys > MaxAccessKeys {
+		v.add("access_keys", "must be 0, 1 or 2, got %d", u.AccessKeys)
+	}
+	if len(u.KeySerials) > MaxAccessKeys {
+		v.add("key_serials", "at most %d entries", MaxAccessKeys)
+	}
+	for i, s := range u.KeySerials {
+		if s < 0 {
+			v.add(fmt.Sprintf("key_serials[%d]", i), "must not be negative")
+		}
+	}
+	if u.SFTP.Enabled {
+		if len(u.SFTP.SSHKeys) == 0 {
+			v.add("sftp.ssh_keys", "at least one SSH public key is needed when SFTP is on")
+		}
+		if len(u.Grants) == 0 {
+			v.add("sftp", "SFTP needs at least one grant to map a home folder onto")
+		}
+	} else if len(u.SFTP.SSHKeys) > 0 {
+		v.add("sftp.ssh_keys", "must be empty when SFTP is off")
+	}
+	if len(u.SFTP.SSHKeys) > MaxSSHKeys {
+		v.add("sftp.ssh_keys", "at most %d keys, got %d", MaxSSHKeys, len(u.SFTP.SSHKeys))
+	}
+	for i, k := range u.SFTP.SSHKeys {
+		if !sshKeyRe.MatchString(strings.TrimSpace(k)) {
+			v.add(fmt.Sprintf("sftp.ssh_keys[%d]", i), "must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)")
+		}
+	}
+	return v.err()
+}
