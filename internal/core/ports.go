@@ -138,6 +138,8 @@ type StackRequest struct {
 	// Token is the ClientRequestToken: the operation id.
 	Token            string
 	NotificationARNs []string
+	// Capabilities acknowledges IAM resources (CAPABILITY_NAMED_IAM).
+	Capabilities []string
 }
 
 // Stack is what DescribeStacks tells of one stack.
