@@ -1,0 +1,237 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The rules of DESIGN.md §4, as pure functions on one resource item. The
+// engine reads the item, applies one of these to a copy, bumps the version
+// and writes it back with one conditional write.
+
+// Applied tells what ApplyEvent changed.
+type Applied struct {
+	// Status: the stack status (and phase) changed.
+	Status bool
+	// Progress: the event was added to the current operation's progress.
+	Progress bool
+	// Finished: the current operation reached its end with this event.
+	Finished bool
+}
+
+// Changed reports whether the item must be written.
+func (a Applied) Changed() bool { return a.Status || a.Progress || a.Finished }
+
+// ApplyEvent applies one stack event to r in place:
+//
+//   - idempotent: an event already applied changes nothing (progress is
+//     deduplicated by event id, status by timestamp);
+//   - monotonic: a stack-level event not newer than the last applied one
+//     never overwrites the stack status;
+//   - the terminal stack event of the current operation (matched by
+//     ClientRequestToken) ends it and releases its lock, whatever the order
+//     in which it arrives.
+func ApplyEvent(r *Resource, ev StackEvent) Applied {
+	var a Applied
+	if ev.StackName != r.StackName {
+		return a
+	}
+	op := r.Op
+	// Events of the operation are its progress, also when they arrive
+	// after its terminal event.
+	mine := op != nil && ev.ClientRequestToken != "" && ev.ClientRequestToken == op.ID
+	current := mine && !op.Status.Terminal()
+	if mine && addProgress(op, ev) {
+		a.Progress = true
+		if op.Status == OpQueued {
+			op.Status = OpRunning
+		}
+		if op.StartedAt == nil {
+			t := ev.Timestamp
+			op.StartedAt = &t
+		}
+	}
+	if !ev.StackLevel() {
+		return a
+	}
+	if ev.Timestamp.After(r.LastEvent.Time) {
+		r.LastEvent = EventRef{ID: ev.EventID, Time: ev.Timestamp}
+		if ev.StackID != "" {
+			r.Observed.StackID = ev.StackID
+		}
+		setStatus(&r.Observed, ev.ResourceStatus, ev.StatusReason)
+		a.Status = true
+	}
+	if current && Terminal(ev.ResourceStatus) {
+		finish(r, ev.ResourceStatus, ev.StatusReason, ev.Timestamp)
+		a.Finished = true
+	}
+	return a
+}
+
+// addProgress inserts ev into op's events in time order unless it is
+// already there, keeping the newest MaxOpEvents. It reports whether it was
+// added.
+func addProgress(op *Operation, ev StackEvent) bool {
+	for _, e := range op.Events {
+		if e.EventID == ev.EventID {
+			return false
+		}
+	}
+	i := sort.Search(len(op.Events), func(i int) bool { return op.Events[i].Timestamp.After(ev.Timestamp) })
+	op.Events = append(op.Events, StackEvent{})
+	copy(op.Events[i+1:], op.Events[i:])
+	op.Events[i] = ev
+	added := true
+	if n := len(op.Events) - MaxOpEvents; n > 0 {
+		op.Events = append(op.Events[:0], op.Events[n:]...)
+		// An event so old that it falls off at once was not really added.
+		added = i >= n
+	}
+	if added {
+		op.Rev++
+	}
+	return added
+}
+
+func setStatus(o *Observed, status, reason string) {
+	o.StackStatus = status
+	o.StatusReason = reason
+	o.Phase = PhaseOf(status)
+	if o.Phase == PhaseDeleted {
+		o.Outputs = nil
+	}
+}
+
+// SucceededStatus is the stack status that means action succeeded.
+func SucceededStatus(action Action) string {
+	switch action {
+	case ActionCreate:
+		return "CREATE_COMPLETE"
+	case ActionDelete:
+		return "DELETE_COMPLETE"
+	}
+	return "UPDATE_COMPLETE"
+}
+
+// finish ends r's current operation given the terminal stack status and
+// releases its lock.
+func finish(r *Resource, status, reason string, at time.Time) {
+	op := r.Op
+	if status == SucceededStatus(op.Action) {
+		FinishOp(r, OpSucceeded, "", at)
+		if op.Action != ActionDelete {
+			r.Spec = op.Spec.Clone()
+		}
+		r.Observed.LastFailure = ""
+		return
+	}
+	why := FailureReason(op.Events, status, reason)
+	FinishOp(r, OpFailed, why, at)
+	if status == "UPDATE_ROLLBACK_COMPLETE" {
+		r.Observed.LastFailure = why
+	}
+}
+
+// FinishOp ends r's current operation with status and releases its lock.
+func FinishOp(r *Resource, status OpStatus, reason string, at time.Time) {
+	op := r.Op
+	op.Status = status
+	op.Error = reason
+	op.FinishedAt = &at
+	if op.StartedAt == nil {
+		op.StartedAt = &at
+	}
+	op.Rev++
+	if r.Lock != nil && r.Lock.OperationID == op.ID {
+		r.Lock = nil
+	}
+}
+
+// FailureReason picks the most useful reason an operation failed: the first
+// resource that failed says why (e.g. "my-bucket already exists"); the
+// stack's own reason only names the failed resources.
+func FailureReason(events []StackEvent, status, reason string) string {
+	for _, e := range events {
+		if e.StackLevel() || !strings.HasSuffix(e.ResourceStatus, "_FAILED") {
+			continue
+		}
+		if e.StatusReason == "" || strings.Contains(e.StatusReason, "cancelled") {
+			continue
+		}
+		return e.LogicalResourceID + ": " + e.StatusReason
+	}
+	if reason != "" {
+		return reason
+	}
+	return "the stack ended in " + status
+}
+
+// Observe applies what DescribeStacks reported at observedAt (taken before
+// the call) to r in place, as the reconciler's relist does, and reports
+// whether r changed. An item that already applied an event newer than the
+// observation keeps its status. A running operation whose stack is no
+// longer in progress ends here, so that a lost terminal event cannot leave
+// a lock behind; a queued one is left to its worker.
+func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
+	before := r.Clone()
+	if observedAt.After(r.LastEvent.Time) {
+		r.LastEvent = EventRef{ID: "describe", Time: observedAt}
+		r.Observed.StackID = st.StackID
+		setStatus(&r.Observed, st.Status, st.StatusReason)
+		if r.Observed.Phase != PhaseDeleted {
+			r.Observed.Outputs = cloneMap(st.Outputs)
+		}
+		r.Observed.Stale = false
+	}
+	if r.Op != nil && r.Op.Status == OpRunning && Terminal(st.Status) {
+		finish(r, st.Status, st.StatusReason, observedAt)
+	}
+	return !equalResource(before, r)
+}
+
+// ObserveGone marks r deleted because CloudFormation no longer knows its
+// stack, ending a running operation. It reports whether r changed.
+func ObserveGone(r *Resource, observedAt time.Time) bool {
+	return Observe(r, &Stack{StackID: r.Observed.StackID, StackName: r.StackName, Status: "DELETE_COMPLETE"}, observedAt)
+}
+
+// SetOutputs records the outputs of a finished stack operation.
+func SetOutputs(r *Resource, outputs map[string]string) {
+	if r.Observed.Phase != PhaseDeleted {
+		r.Observed.Outputs = cloneMap(outputs)
+	}
+	r.Observed.Stale = false
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// Begin locks r for op: it fails with a *LockedError when another operation
+// holds r, and otherwise records op as r's queued operation.
+func Begin(r *Resource, op *Operation) error {
+	if r.Lock != nil {
+		return &LockedError{Lock: *r.Lock}
+	}
+	r.Lock = &Lock{OperationID: op.ID, Action: op.Action, By: op.RequestedBy, Since: op.RequestedAt}
+	r.Op = op
+	return nil
+}
+
+// equalResource compares two items by their stored form.
+func equalResource(a, b *Resource) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}

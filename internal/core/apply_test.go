@@ -1,0 +1,205 @@
+package core
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+const stackName = "bd-demo--b-data"
+
+func ev(i int, token, logical, typ, status, reason string) StackEvent {
+	return StackEvent{
+		StackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + stackName + "/1", StackName: stackName,
+		EventID: fmt.Sprintf("e%d", i), Timestamp: t0.Add(time.Duration(i) * time.Second),
+		LogicalResourceID: logical, ResourceType: typ, ResourceStatus: status, StatusReason: reason,
+		ClientRequestToken: token,
+	}
+}
+
+func stackEv(i int, token, status, reason string) StackEvent {
+	return ev(i, token, stackName, StackResourceType, status, reason)
+}
+
+func lockedResource(action Action, spec Spec) *Resource {
+	r := &Resource{Project: "demo", Kind: KindBucket, Name: "data", StackName: stackName, Version: 1}
+	op := &Operation{ID: "op1", Action: action, Spec: spec, RequestedBy: "alice", RequestedAt: t0, Status: OpQueued}
+	if err := Begin(r, op); err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func bucketSpec(versioning bool) Spec {
+	return Spec{Bucket: &BucketSpec{Name: "data", Versioning: versioning, Encryption: Encryption{Type: EncryptionS3}}}
+}
+
+func createEvents(token string) []StackEvent {
+	return []StackEvent{
+		stackEv(1, token, "CREATE_IN_PROGRESS", "User Initiated"),
+		ev(2, token, "Bucket", "AWS::S3::Bucket", "CREATE_IN_PROGRESS", ""),
+		ev(3, token, "Bucket", "AWS::S3::Bucket", "CREATE_COMPLETE", ""),
+		ev(4, token, "BucketPolicy", "AWS::S3::BucketPolicy", "CREATE_IN_PROGRESS", ""),
+		ev(5, token, "BucketPolicy", "AWS::S3::BucketPolicy", "CREATE_COMPLETE", ""),
+		stackEv(6, token, "CREATE_COMPLETE", ""),
+	}
+}
+
+func TestBeginLocked(t *testing.T) {
+	r := lockedResource(ActionCreate, bucketSpec(false))
+	err := Begin(r, &Operation{ID: "op2", Action: ActionUpdate})
+	le, ok := err.(*LockedError)
+	if !ok || le.Lock.OperationID != "op1" || le.Lock.By != "alice" {
+		t.Fatalf("err = %v, want locked by alice's op1", err)
+	}
+}
+
+func TestApplyInAnyOrderConverges(t *testing.T) {
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		r := lockedResource(ActionCreate, bucketSpec(true))
+		evs := createEvents("op1")
+		// duplicate some, then shuffle
+		for _, e := range evs {
+			if rng.IntN(3) == 0 {
+				evs = append(evs, e)
+			}
+		}
+		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		finished := 0
+		for _, e := range evs {
+			if ApplyEvent(r, e).Finished {
+				finished++
+			}
+		}
+		if finished != 1 {
+			t.Fatalf("seed %d: finished %d times", seed, finished)
+		}
+		if r.Observed.StackStatus != "CREATE_COMPLETE" || r.Observed.Phase != PhaseReady {
+			t.Fatalf("seed %d: status %s phase %s", seed, r.Observed.StackStatus, r.Observed.Phase)
+		}
+		if r.Lock != nil || r.Op.Status != OpSucceeded {
+			t.Fatalf("seed %d: lock %v op %s", seed, r.Lock, r.Op.Status)
+		}
+		if len(r.Op.Events) != 6 {
+			t.Fatalf("seed %d: %d progress events, want 6 (deduplicated)", seed, len(r.Op.Events))
+		}
+		for i := 1; i < len(r.Op.Events); i++ {
+			if r.Op.Events[i].Timestamp.Before(r.Op.Events[i-1].Timestamp) {
+				t.Fatalf("seed %d: progress not in time order", seed)
+			}
+		}
+		if !r.Spec.Bucket.Versioning {
+			t.Fatalf("seed %d: spec not applied", seed)
+		}
+	}
+}
+
+func TestApplySameEventTwiceChangesNothing(t *testing.T) {
+	r := lockedResource(ActionCreate, bucketSpec(false))
+	e := createEvents("op1")[1]
+	if !ApplyEvent(r, e).Changed() {
+		t.Fatal("first apply changed nothing")
+	}
+	before := r.Clone()
+	if ApplyEvent(r, e).Changed() || !equalResource(before, r) {
+		t.Fatal("second apply changed the item")
+	}
+}
+
+func TestOlderStackEventNeverOverwrites(t *testing.T) {
+	r := lockedResource(ActionCreate, bucketSpec(false))
+	ApplyEvent(r, stackEv(6, "op1", "CREATE_COMPLETE", ""))
+	a := ApplyEvent(r, stackEv(1, "op1", "CREATE_IN_PROGRESS", ""))
+	if a.Status || r.Observed.StackStatus != "CREATE_COMPLETE" {
+		t.Fatalf("older event overwrote: %s", r.Observed.StackStatus)
+	}
+}
+
+func TestUpdateRollbackKeepsReasonAndOldSpec(t *testing.T) {
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	r.Spec = bucketSpec(false)
+	r.Observed = Observed{Phase: PhaseReady, StackStatus: "CREATE_COMPLETE"}
+	r.LastEvent = EventRef{ID: "e0", Time: t0}
+	for _, e := range []StackEvent{
+		stackEv(1, "op1", "UPDATE_IN_PROGRESS", "User Initiated"),
+		ev(2, "op1", "Bucket", "AWS::S3::Bucket", "UPDATE_FAILED", "Encountered unsupported property Foo"),
+		stackEv(3, "op1", "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to update: [Bucket]."),
+		stackEv(4, "op1", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", ""),
+		stackEv(5, "op1", "UPDATE_ROLLBACK_COMPLETE", ""),
+	} {
+		ApplyEvent(r, e)
+	}
+	if r.Lock != nil || r.Op.Status != OpFailed {
+		t.Fatalf("lock %v status %s", r.Lock, r.Op.Status)
+	}
+	if !strings.Contains(r.Op.Error, "unsupported property Foo") || r.Observed.LastFailure != r.Op.Error {
+		t.Fatalf("error %q last failure %q", r.Op.Error, r.Observed.LastFailure)
+	}
+	if r.Observed.Phase != PhaseReady || r.Spec.Bucket.Versioning {
+		t.Fatalf("phase %s, versioning %v: want ready with the old spec", r.Observed.Phase, r.Spec.Bucket.Versioning)
+	}
+}
+
+func TestEventsOfAnotherOperationDoNotEndTheLock(t *testing.T) {
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	a := ApplyEvent(r, stackEv(3, "other-token", "UPDATE_COMPLETE", ""))
+	if !a.Status || a.Finished || r.Lock == nil {
+		t.Fatalf("applied %+v lock %v", a, r.Lock)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	st := &Stack{StackID: "id", StackName: stackName, Status: "UPDATE_COMPLETE", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::data"}}
+
+	// A running operation whose terminal event was lost ends.
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	r.Op.Status = OpRunning
+	if !Observe(r, st, t0.Add(time.Minute)) || r.Lock != nil || r.Op.Status != OpSucceeded || r.Observed.Outputs["BucketArn"] == "" {
+		t.Fatalf("running op not ended: lock %v op %s", r.Lock, r.Op.Status)
+	}
+	if Observe(r, st, t0.Add(time.Minute)) {
+		t.Fatal("observing the same state twice changed the item")
+	}
+
+	// A queued operation is left to its worker.
+	r = lockedResource(ActionUpdate, bucketSpec(true))
+	Observe(r, st, t0.Add(time.Minute))
+	if r.Lock == nil || r.Op.Status != OpQueued {
+		t.Fatal("queued op was ended by a describe")
+	}
+
+	// An event newer than the observation keeps its status.
+	r = lockedResource(ActionUpdate, bucketSpec(true))
+	ApplyEvent(r, stackEv(100, "op1", "UPDATE_IN_PROGRESS", ""))
+	Observe(r, st, t0.Add(time.Second))
+	if r.Observed.StackStatus != "UPDATE_IN_PROGRESS" {
+		t.Fatalf("older observation overwrote a newer event: %s", r.Observed.StackStatus)
+	}
+
+	// A vanished stack is deleted.
+	r = lockedResource(ActionDelete, bucketSpec(true))
+	r.Op.Status = OpRunning
+	ObserveGone(r, t0.Add(time.Hour))
+	if r.Observed.Phase != PhaseDeleted || r.Lock != nil || r.Op.Status != OpSucceeded {
+		t.Fatalf("gone: phase %s lock %v op %s", r.Observed.Phase, r.Lock, r.Op.Status)
+	}
+}
+
+func TestProgressKeepsNewest(t *testing.T) {
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	for i := range MaxOpEvents + 10 {
+		ApplyEvent(r, ev(i+10, "op1", "Bucket", "AWS::S3::Bucket", "UPDATE_IN_PROGRESS", ""))
+	}
+	if n := len(r.Op.Events); n != MaxOpEvents {
+		t.Fatalf("%d events kept", n)
+	}
+	// A duplicate of an event that fell off is not re-added.
+	if ApplyEvent(r, ev(10, "op1", "Bucket", "AWS::S3::Bucket", "UPDATE_IN_PROGRESS", "")).Progress {
+		t.Fatal("an old event that fell off came back")
+	}
+}
