@@ -1,0 +1,1122 @@
+package porttest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"bucketdesk/internal/core"
+)
+
+// RunStoreTests runs the conformance suite of core.Store. newStore must
+// return a fresh, empty store for each subtest and register its own
+// cleanup with t.Cleanup.
+//
+// The suite needs nothing beyond the port: no transactions, no TTL expiry
+// (expiry is always decided by the now passed in) and no particular cursor
+// format, so a DynamoDB adapter run against dynalite passes it unchanged.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) core.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s core.Store)
+	}{
+		{"Projects/PutGetList", testProjectsPutGetList},
+		{"Projects/Replace", testProjectsReplace},
+		{"Projects/NotFound", testProjectsNotFound},
+
+		{"Resources/Create", testResourcesCreate},
+		{"Resources/CreateExistingConflicts", testResourcesCreateExisting},
+		{"Resources/Update", testResourcesUpdate},
+		{"Resources/UpdateWrongPrevConflicts", testResourcesWrongPrev},
+		{"Resources/UpdateMissingConflicts", testResourcesUpdateMissing},
+		{"Resources/VersionNotAbovePrevRejected", testResourcesVersionNotAbovePrev},
+		{"Resources/RoundTrip", testResourcesRoundTrip},
+		{"Resources/NotFound", testResourcesNotFound},
+		{"Resources/Delete", testResourcesDelete},
+		{"Resources/ListOrdered", testResourcesListOrdered},
+		{"Resources/ListPaging", testResourcesListPaging},
+		{"Resources/ListProjectIsolation", testResourcesListIsolation},
+		{"Resources/ConcurrentUpdate", testResourcesConcurrentUpdate},
+		{"Resources/ConcurrentCreate", testResourcesConcurrentCreate},
+		{"Resources/ReturnedCopies", testResourcesCopies},
+
+		{"Operations/PutGet", testOperationsPutGet},
+		{"Operations/LowerRevKept", testOperationsLowerRev},
+		{"Operations/NotFound", testOperationsNotFound},
+		{"Operations/ListNewestFirst", testOperationsList},
+		{"Operations/ListProjectIsolation", testOperationsIsolation},
+
+		{"Connections/ListByProject", testConnectionsList},
+		{"Connections/ReplaceDropsProject", testConnectionsReplace},
+		{"Connections/Delete", testConnectionsDelete},
+		{"Connections/Expired", testConnectionsExpired},
+
+		{"Tickets/TakeOnce", testTicketsTakeOnce},
+		{"Tickets/Expired", testTicketsExpired},
+		{"Tickets/ConcurrentTake", testTicketsConcurrentTake},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// base has nanoseconds so that an adapter that truncates times fails.
+var base = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
+
+// racers is how many goroutines race for one conditional write.
+const racers = 20
+
+// ---- projects ----
+
+func project(id, name string) *core.Project {
+	return &core.Project{
+		ID: id, Name: name, AccountID: "123456789012", Region: "eu-west-1",
+		RoleARN:    "arn:aws:iam::123456789012:role/bucketdesk",
+		ExternalID: "ext-" + id, TransferServerID: "s-0123456789abcdef0",
+		Members: []string{"alice", "bob"},
+	}
+}
+
+func testProjectsPutGetList(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if ps, err := s.ListProjects(ctx); err != nil || len(ps) != 0 {
+		t.Fatalf("ListProjects on an empty store = %d projects, %v; want none, nil", len(ps), err)
+	}
+	// "ab" prefixes "ab-c" and sorts before it; put out of order.
+	ids := []string{"zeta", "ab-c", "alpha", "ab"}
+	for _, id := range ids {
+		if err := s.PutProject(ctx, project(id, "Project "+id)); err != nil {
+			t.Fatalf("PutProject(%s): %v", id, err)
+		}
+	}
+	for _, id := range ids {
+		got, err := s.GetProject(ctx, id)
+		if err != nil {
+			t.Fatalf("GetProject(%s): %v", id, err)
+		}
+		sameJSON(t, "project "+id, got, project(id, "Project "+id))
+	}
+	ps, err := s.ListProjects(ctx)
+	if err != nil {
+		t.Fatalf("ListProjects: %v", err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.ID)
+	}
+	if want := []string{"ab", "ab-c", "alpha", "zeta"}; !slices.Equal(got, want) {
+		t.Errorf("ListProjects ids = %q, want %q", got, want)
+	}
+}
+
+func testProjectsReplace(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if err := s.PutProject(ctx, project("p1", "Old")); err != nil {
+		t.Fatal(err)
+	}
+	p := project("p1", "New")
+	p.Members = []string{"carol"}
+	p.TransferServerID = ""
+	if err := s.PutProject(ctx, p); err != nil {
+		t.Fatalf("PutProject (replace): %v", err)
+	}
+	got, err := s.GetProject(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "replaced project", got, p)
+	ps, err := s.ListProjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 {
+		t.Errorf("ListProjects after a replace = %d projects, want 1", len(ps))
+	}
+}
+
+func testProjectsNotFound(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if _, err := s.GetProject(ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetProject(unknown) error = %v, want ErrNotFound", err)
+	}
+	if err := s.PutProject(ctx, project("ab-c", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetProject(ctx, "ab"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetProject(prefix of a known id) error = %v, want ErrNotFound", err)
+	}
+}
+
+// ---- resources ----
+
+// resource returns a small valid bucket resource.
+func resource(proj, stack string, version int64) *core.Resource {
+	return &core.Resource{
+		Project:   proj,
+		Kind:      core.KindBucket,
+		Name:      stack,
+		StackName: stack,
+		Spec: core.Spec{Bucket: &core.BucketSpec{
+			Name: stack, Encryption: core.Encryption{Type: core.EncryptionS3},
+		}},
+		Observed:  core.Observed{Phase: core.PhaseReady, StackStatus: "CREATE_COMPLETE"},
+		Version:   version,
+		UpdatedAt: base,
+	}
+}
+
+// fullResource returns a resource with every field set, so that a round
+// trip shows any field an adapter drops.
+func fullResource() *core.Resource {
+	started := base.Add(time.Second)
+	finished := base.Add(90 * time.Second)
+	// A time in another zone: only the instant has to survive.
+	updated := base.Add(2 * time.Minute).In(time.FixedZone("CET", 3600))
+	ev := func(i int, status string) core.StackEvent {
+		return core.StackEvent{
+			StackID:            "arn:aws:cloudformation:eu-west-1:123456789012:stack/bd-p1-bucket-logs/0f1e2d3c",
+			StackName:          "bd-p1-bucket-logs",
+			EventID:            fmt.Sprintf("ev-%d", i),
+			Timestamp:          base.Add(time.Duration(i) * time.Second),
+			LogicalResourceID:  "Bucket",
+			PhysicalResourceID: "p1-logs",
+			ResourceType:       "AWS::S3::Bucket",
+			ResourceStatus:     status,
+			StatusReason:       "Resource creation Initiated",
+			ClientRequestToken: "01JNJ5Y0R9ZK4T3V7Q8W2X6M1A",
+		}
+	}
+	spec := core.Spec{
+		Bucket: &core.BucketSpec{
+			Name:       "p1-logs",
+			Versioning: true,
+			Encryption: core.Encryption{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+			ExpiryDays: 30,
+			Tags:       map[string]string{"team": "data", "cost-center": "42"},
+		},
+		// The store does not validate specs; a user spec here checks that
+		// its fields survive too.
+		User: &core.UserSpec{
+			Name:       "etl",
+			Grants:     []core.Grant{{Bucket: "p1-logs", Access: core.AccessRead, Prefix: "in/"}, {Bucket: "p1-out", Access: core.AccessReadWrite}},
+			AccessKeys: 2,
+			KeySerials: []int{3, 1},
+			SFTP:       core.SFTP{Enabled: true, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl etl@host"}},
+		},
+	}
+	return &core.Resource{
+		Project:   "p1",
+		Kind:      core.KindBucket,
+		Name:      "p1-logs",
+		StackName: "bd-p1-bucket-logs",
+		Spec:      spec,
+		Observed: core.Observed{
+			Phase:        core.PhaseUpdating,
+			StackID:      "arn:aws:cloudformation:eu-west-1:123456789012:stack/bd-p1-bucket-logs/0f1e2d3c",
+			StackStatus:  "UPDATE_IN_PROGRESS",
+			StatusReason: "User Initiated",
+			Outputs:      map[string]string{"BucketArn": "arn:aws:s3:::p1-logs", "AccessKeyId1": "AKIAEXAMPLE"},
+			LastFailure:  "Resource handler returned message: \"quota\"",
+			Stale:        true,
+		},
+		LastEvent: core.EventRef{ID: "ev-2", Time: base.Add(2 * time.Second)},
+		Version:   7,
+		Lock: &core.Lock{
+			OperationID: "01JNJ5Y0R9ZK4T3V7Q8W2X6M1A", Action: core.ActionUpdate,
+			By: "alice", Since: base,
+		},
+		Op: &core.Operation{
+			ID: "01JNJ5Y0R9ZK4T3V7Q8W2X6M1A", Project: "p1", Kind: core.KindBucket,
+			Name: "p1-logs", StackName: "bd-p1-bucket-logs", Action: core.ActionUpdate,
+			Spec: spec.Clone(), RequestedBy: "alice", RequestedAt: base,
+			Status: core.OpFailed, StartedAt: &started, FinishedAt: &finished,
+			Error:  "update failed: quota",
+			Events: []core.StackEvent{ev(1, "UPDATE_IN_PROGRESS"), ev(2, "UPDATE_FAILED")},
+			Rev:    4,
+		},
+		UpdatedAt: updated,
+	}
+}
+
+func testResourcesCreate(t *testing.T, s core.Store) {
+	r := resource("p1", "bd-p1-bucket-a", 1)
+	mustPutResource(t, s, r, 0)
+	sameResource(t, mustGetResource(t, s, r.Key()), r)
+}
+
+func testResourcesCreateExisting(t *testing.T, s core.Store) {
+	r := resource("p1", "bd-p1-bucket-a", 1)
+	mustPutResource(t, s, r, 0)
+	other := resource("p1", "bd-p1-bucket-a", 5)
+	other.Observed.StackStatus = "UPDATE_COMPLETE"
+	err := s.PutResource(t.Context(), other, 0)
+	if !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("PutResource(prev 0) on an existing item error = %v, want ErrConflict", err)
+	}
+	sameResource(t, mustGetResource(t, s, r.Key()), r)
+}
+
+func testResourcesUpdate(t *testing.T, s core.Store) {
+	r := resource("p1", "bd-p1-bucket-a", 1)
+	mustPutResource(t, s, r, 0)
+	for v := int64(2); v <= 4; v++ {
+		u := resource("p1", "bd-p1-bucket-a", v)
+		u.Observed.StackStatus = fmt.Sprintf("UPDATE_COMPLETE-%d", v)
+		u.UpdatedAt = base.Add(time.Duration(v) * time.Second)
+		mustPutResource(t, s, u, v-1)
+		sameResource(t, mustGetResource(t, s, r.Key()), u)
+	}
+	// A version may jump: only "greater than prev" is required.
+	u := resource("p1", "bd-p1-bucket-a", 10)
+	mustPutResource(t, s, u, 4)
+	sameResource(t, mustGetResource(t, s, r.Key()), u)
+}
+
+func testResourcesWrongPrev(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	r := resource("p1", "bd-p1-bucket-a", 1)
+	mustPutResource(t, s, r, 0)
+	r2 := resource("p1", "bd-p1-bucket-a", 2)
+	mustPutResource(t, s, r2, 1)
+	for _, prev := range []int64{1, 3, 99} {
+		u := resource("p1", "bd-p1-bucket-a", 100)
+		u.Observed.StackStatus = "WRONG"
+		if err := s.PutResource(ctx, u, prev); !errors.Is(err, core.ErrConflict) {
+			t.Errorf("PutResource(prev %d) on version 2 error = %v, want ErrConflict", prev, err)
+		}
+	}
+	sameResource(t, mustGetResource(t, s, r.Key()), r2)
+}
+
+func testResourcesUpdateMissing(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	r := resource("p1", "bd-p1-bucket-a", 2)
+	if err := s.PutResource(ctx, r, 1); !errors.Is(err, core.ErrConflict) {
+		t.Errorf("PutResource(prev 1) on a missing item error = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetResource(ctx, r.Key()); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetResource after a failed update of a missing item error = %v, want ErrNotFound", err)
+	}
+}
+
+// testResourcesVersionNotAbovePrev: the contract requires r.Version >
+// prev but does not name the kind of the refusal; either a bad request
+// (ErrInvalid) or a failed condition (ErrConflict) keeps the rule.
+func testResourcesVersionNotAbovePrev(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	isRefusal := func(err error) bool {
+		return errors.Is(err, core.ErrConflict) || errors.Is(err, core.ErrInvalid)
+	}
+	r0 := resource("p1", "bd-p1-bucket-a", 0)
+	if err := s.PutResource(ctx, r0, 0); !isRefusal(err) {
+		t.Errorf("PutResource(version 0, prev 0) error = %v, want ErrConflict or ErrInvalid", err)
+	}
+	if _, err := s.GetResource(ctx, r0.Key()); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("a refused create left an item behind: GetResource error = %v, want ErrNotFound", err)
+	}
+
+	r := resource("p1", "bd-p1-bucket-a", 3)
+	mustPutResource(t, s, r, 0)
+	for _, v := range []int64{3, 2, 0, -1} {
+		u := resource("p1", "bd-p1-bucket-a", v)
+		u.Observed.StackStatus = "WRONG"
+		if err := s.PutResource(ctx, u, 3); !isRefusal(err) {
+			t.Errorf("PutResource(version %d, prev 3) error = %v, want ErrConflict or ErrInvalid", v, err)
+		}
+	}
+	sameResource(t, mustGetResource(t, s, r.Key()), r)
+}
+
+func testResourcesRoundTrip(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	r := fullResource()
+	mustPutResource(t, s, r, 0)
+	sameResource(t, mustGetResource(t, s, r.Key()), r)
+
+	rs, _, err := s.ListResources(ctx, r.Project, core.Page{})
+	if err != nil {
+		t.Fatalf("ListResources: %v", err)
+	}
+	if len(rs) != 1 {
+		t.Fatalf("ListResources = %d items, want 1", len(rs))
+	}
+	sameResource(t, rs[0], r)
+
+	// Clearing optional parts must clear them in the store, not merge.
+	u := resource(r.Project, r.StackName, r.Version+1)
+	mustPutResource(t, s, u, r.Version)
+	sameResource(t, mustGetResource(t, s, r.Key()), u)
+}
+
+func testResourcesNotFound(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if _, err := s.GetResource(ctx, core.ResourceKey{Project: "p1", StackName: "nope"}); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetResource(unknown) error = %v, want ErrNotFound", err)
+	}
+	mustPutResource(t, s, resource("ab", "stack", 1), 0)
+	for _, k := range []core.ResourceKey{
+		{Project: "ab-c", StackName: "stack"},
+		{Project: "a", StackName: "stack"},
+		{Project: "ab", StackName: "stac"},
+		{Project: "ab", StackName: "stack2"},
+	} {
+		if _, err := s.GetResource(ctx, k); !errors.Is(err, core.ErrNotFound) {
+			t.Errorf("GetResource(%+v) error = %v, want ErrNotFound", k, err)
+		}
+	}
+}
+
+func testResourcesDelete(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	r := resource("p1", "bd-p1-bucket-a", 1)
+	mustPutResource(t, s, r, 0)
+	r3 := resource("p1", "bd-p1-bucket-a", 3)
+	mustPutResource(t, s, r3, 1)
+	keep := resource("p1", "bd-p1-bucket-b", 1)
+	mustPutResource(t, s, keep, 0)
+
+	for _, prev := range []int64{0, 1, 2, 4} {
+		if err := s.DeleteResource(ctx, r.Key(), prev); !errors.Is(err, core.ErrConflict) {
+			t.Errorf("DeleteResource(prev %d) on version 3 error = %v, want ErrConflict", prev, err)
+		}
+	}
+	sameResource(t, mustGetResource(t, s, r.Key()), r3)
+
+	if err := s.DeleteResource(ctx, r.Key(), 3); err != nil {
+		t.Fatalf("DeleteResource(prev 3) on version 3: %v", err)
+	}
+	if _, err := s.GetResource(ctx, r.Key()); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetResource after delete error = %v, want ErrNotFound", err)
+	}
+	// Idempotent: a gone item is success whatever prev says.
+	for _, prev := range []int64{3, 0, 7} {
+		if err := s.DeleteResource(ctx, r.Key(), prev); err != nil {
+			t.Errorf("DeleteResource(prev %d) of a deleted item: %v, want nil", prev, err)
+		}
+	}
+	if err := s.DeleteResource(ctx, core.ResourceKey{Project: "p2", StackName: "never"}, 1); err != nil {
+		t.Errorf("DeleteResource of an item that never existed: %v, want nil", err)
+	}
+	sameResource(t, mustGetResource(t, s, keep.Key()), keep)
+	got := listAllResources(t, s, "p1", 0)
+	if names := stackNames(got); !slices.Equal(names, []string{"bd-p1-bucket-b"}) {
+		t.Errorf("ListResources after delete = %q, want only bd-p1-bucket-b", names)
+	}
+
+	// A deleted key can be created again.
+	again := resource("p1", "bd-p1-bucket-a", 1)
+	mustPutResource(t, s, again, 0)
+	sameResource(t, mustGetResource(t, s, r.Key()), again)
+}
+
+func testResourcesListOrdered(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if rs, cur, err := s.ListResources(ctx, "p1", core.Page{}); err != nil || len(rs) != 0 || cur != "" {
+		t.Fatalf("ListResources of an empty project = %d items, cursor %q, %v; want none, \"\", nil", len(rs), cur, err)
+	}
+	names := []string{"m", "a", "Z", "a-b", "ab", "b", "a.b", "aa", "0"}
+	for _, n := range names {
+		r := resource("p1", n, 1)
+		if n == "b" {
+			// Tombstones are listed; callers filter.
+			r.Observed = core.Observed{Phase: core.PhaseDeleted, StackStatus: "DELETE_COMPLETE"}
+		}
+		mustPutResource(t, s, r, 0)
+	}
+	want := slices.Clone(names)
+	slices.Sort(want) // byte order, as DynamoDB sorts string keys
+	rs, cur, err := s.ListResources(ctx, "p1", core.Page{})
+	if err != nil {
+		t.Fatalf("ListResources: %v", err)
+	}
+	if cur != "" {
+		t.Errorf("ListResources(Limit 0) cursor = %q, want \"\"", cur)
+	}
+	if got := stackNames(rs); !slices.Equal(got, want) {
+		t.Errorf("ListResources order = %q, want %q", got, want)
+	}
+	for _, r := range rs {
+		if r.Project != "p1" {
+			t.Errorf("ListResources(p1) returned an item of project %q", r.Project)
+		}
+	}
+}
+
+func testResourcesListPaging(t *testing.T, s core.Store) {
+	const n = 37
+	var want []string
+	for _, i := range rand.Perm(n) {
+		name := fmt.Sprintf("bd-p1-bucket-%03d", i)
+		mustPutResource(t, s, resource("p1", name, 1), 0)
+	}
+	for i := range n {
+		want = append(want, fmt.Sprintf("bd-p1-bucket-%03d", i))
+	}
+	// Another project's items must not leak into any page.
+	mustPutResource(t, s, resource("p1-x", "bd-p1-bucket-000x", 1), 0)
+
+	for _, limit := range []int{10, 1, 36, 37, 38, 0} {
+		got := stackNames(listAllResources(t, s, "p1", limit))
+		if !slices.Equal(got, want) {
+			t.Errorf("paging with Limit %d listed %q, want every item once in order: %q", limit, got, want)
+		}
+	}
+}
+
+func testResourcesListIsolation(t *testing.T, s core.Store) {
+	// Each id is a prefix of the next, so a prefix scan that forgets the
+	// separator shows one project's items in another's list.
+	projects := []string{"a", "ab", "ab-c", "abc"}
+	for _, p := range projects {
+		for _, n := range []string{"s1", "s2", p + "-own"} {
+			r := resource(p, n, 1)
+			r.Observed.StatusReason = "of " + p
+			mustPutResource(t, s, r, 0)
+		}
+	}
+	for _, p := range projects {
+		for _, limit := range []int{0, 1, 2} {
+			rs := listAllResources(t, s, p, limit)
+			want := []string{p + "-own", "s1", "s2"}
+			if got := stackNames(rs); !slices.Equal(got, want) {
+				t.Errorf("ListResources(%q, Limit %d) = %q, want %q", p, limit, got, want)
+			}
+			for _, r := range rs {
+				if r.Project != p || r.Observed.StatusReason != "of "+p {
+					t.Errorf("ListResources(%q) returned %s/%s (%q)", p, r.Project, r.StackName, r.Observed.StatusReason)
+				}
+			}
+		}
+	}
+	if rs := listAllResources(t, s, "b", 0); len(rs) != 0 {
+		t.Errorf("ListResources of a project without items = %q, want none", stackNames(rs))
+	}
+}
+
+func testResourcesConcurrentUpdate(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	key := core.ResourceKey{Project: "p1", StackName: "bd-p1-bucket-a"}
+	mustPutResource(t, s, resource(key.Project, key.StackName, 1), 0)
+	errs := race(racers, func(i int) error {
+		r := resource(key.Project, key.StackName, 2)
+		r.Lock = &core.Lock{OperationID: fmt.Sprintf("op-%d", i), Action: core.ActionUpdate, By: "racer", Since: base}
+		return s.PutResource(ctx, r, 1)
+	})
+	winner := oneWinner(t, errs)
+	got := mustGetResource(t, s, key)
+	if got.Version != 2 || got.Lock == nil || got.Lock.OperationID != fmt.Sprintf("op-%d", winner) {
+		t.Errorf("stored item = version %d, lock %+v; want version 2 locked by op-%d, the only writer told it won", got.Version, got.Lock, winner)
+	}
+}
+
+func testResourcesConcurrentCreate(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	key := core.ResourceKey{Project: "p1", StackName: "bd-p1-bucket-a"}
+	errs := race(racers, func(i int) error {
+		r := resource(key.Project, key.StackName, 1)
+		r.Observed.StatusReason = fmt.Sprintf("racer %d", i)
+		return s.PutResource(ctx, r, 0)
+	})
+	winner := oneWinner(t, errs)
+	if got := mustGetResource(t, s, key); got.Observed.StatusReason != fmt.Sprintf("racer %d", winner) {
+		t.Errorf("stored item was written by %q, but racer %d was told it won", got.Observed.StatusReason, winner)
+	}
+}
+
+func testResourcesCopies(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	r := fullResource()
+	in := r.Clone()
+	mustPutResource(t, s, in, 0)
+	// Changing the caller's value after the write must not reach the store.
+	mutateResource(in)
+
+	got := mustGetResource(t, s, r.Key())
+	mutateResource(got)
+	rs, _, err := s.ListResources(ctx, r.Project, core.Page{})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("ListResources = %d items, %v; want 1, nil", len(rs), err)
+	}
+	mutateResource(rs[0])
+
+	sameResource(t, mustGetResource(t, s, r.Key()), r)
+	rs, _, err = s.ListResources(ctx, r.Project, core.Page{})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("ListResources = %d items, %v; want 1, nil", len(rs), err)
+	}
+	sameResource(t, rs[0], r)
+}
+
+// mutateResource changes r in place, down to its maps and slices.
+func mutateResource(r *core.Resource) {
+	r.Version = 999
+	r.Observed.Phase = core.PhaseFailed
+	r.Observed.Outputs["BucketArn"] = "changed"
+	r.Spec.Bucket.Tags["team"] = "changed"
+	r.Spec.User.Grants[0].Bucket = "changed"
+	r.Spec.User.SFTP.SSHKeys[0] = "changed"
+	r.Lock.By = "mallory"
+	r.Op.Events[0].ResourceStatus = "changed"
+	*r.Op.StartedAt = time.Time{}
+	r.Op.Spec.Bucket.Tags["team"] = "changed"
+}
+
+// ---- operations ----
+
+// opID returns a ULID at base + i seconds, so ids sort by i.
+func opID(i int) string {
+	return ulid.MustNewDefault(base.Add(time.Duration(i) * time.Second)).String()
+}
+
+func operation(proj, id string, rev int64) *core.Operation {
+	started := base.Add(time.Second)
+	return &core.Operation{
+		ID: id, Project: proj, Kind: core.KindUser, Name: "etl", StackName: "bd-" + proj + "-user-etl",
+		Action: core.ActionCreate,
+		Spec: core.Spec{User: &core.UserSpec{
+			Name: "etl", Grants: []core.Grant{{Bucket: proj + "-logs", Access: core.AccessRead}}, AccessKeys: 1,
+		}},
+		RequestedBy: "alice", RequestedAt: base, Status: core.OpRunning, StartedAt: &started,
+		Events: []core.StackEvent{{
+			StackName: "bd-" + proj + "-user-etl", EventID: "e1", Timestamp: base.Add(2 * time.Second),
+			LogicalResourceID: "User", ResourceType: "AWS::IAM::User", ResourceStatus: "CREATE_IN_PROGRESS",
+			ClientRequestToken: id,
+		}},
+		Rev: rev,
+	}
+}
+
+func testOperationsPutGet(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	op := operation("p1", opID(1), 1)
+	for range 2 { // idempotent
+		if err := s.PutOperation(ctx, op); err != nil {
+			t.Fatalf("PutOperation: %v", err)
+		}
+	}
+	got, err := s.GetOperation(ctx, op.ID)
+	if err != nil {
+		t.Fatalf("GetOperation: %v", err)
+	}
+	sameOperation(t, got, op)
+	if ops := listAllOperations(t, s, "p1", 0); len(ops) != 1 {
+		t.Errorf("ListOperations after putting one operation twice = %d items, want 1", len(ops))
+	}
+
+	// A returned copy is the caller's to change.
+	got.Events[0].ResourceStatus = "changed"
+	*got.StartedAt = time.Time{}
+	got.Status = core.OpFailed
+	again, err := s.GetOperation(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameOperation(t, again, op)
+}
+
+func testOperationsLowerRev(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	id := opID(1)
+	v3 := operation("p1", id, 3)
+	v3.Status = core.OpSucceeded
+	finished := base.Add(time.Minute)
+	v3.FinishedAt = &finished
+	if err := s.PutOperation(ctx, v3); err != nil {
+		t.Fatal(err)
+	}
+	for _, rev := range []int64{2, 0} {
+		old := operation("p1", id, rev)
+		if err := s.PutOperation(ctx, old); err != nil {
+			t.Errorf("PutOperation(rev %d) over rev 3 error = %v, want nil (kept silently)", rev, err)
+		}
+		got, err := s.GetOperation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameOperation(t, got, v3)
+		ops := listAllOperations(t, s, "p1", 0)
+		if len(ops) != 1 {
+			t.Fatalf("ListOperations = %d items, want 1", len(ops))
+		}
+		sameOperation(t, ops[0], v3)
+	}
+	v4 := operation("p1", id, 4)
+	v4.Status = core.OpFailed
+	v4.Error = "boom"
+	if err := s.PutOperation(ctx, v4); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetOperation(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameOperation(t, got, v4)
+}
+
+func testOperationsNotFound(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if _, err := s.GetOperation(ctx, opID(1)); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetOperation(unknown) error = %v, want ErrNotFound", err)
+	}
+	if ops := listAllOperations(t, s, "p1", 0); len(ops) != 0 {
+		t.Errorf("ListOperations on an empty store = %d items, want none", len(ops))
+	}
+}
+
+func testOperationsList(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	const n = 25
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = opID(i)
+	}
+	for _, i := range rand.Perm(n) {
+		if err := s.PutOperation(ctx, operation("p1", ids[i], 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := slices.Clone(ids)
+	slices.Reverse(want)
+	for _, limit := range []int{0, 7, 1, 25, 26} {
+		ops := listAllOperations(t, s, "p1", limit)
+		var got []string
+		for _, op := range ops {
+			got = append(got, op.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ListOperations(Limit %d) ids = %q, want newest first, each once: %q", limit, got, want)
+		}
+	}
+	ops := listAllOperations(t, s, "p1", 0)
+	sameOperation(t, ops[0], operation("p1", ids[n-1], 1))
+}
+
+func testOperationsIsolation(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	projects := []string{"a", "ab", "ab-c", "abc"}
+	want := map[string][]string{}
+	i := 0
+	for range 3 {
+		for _, p := range projects {
+			id := opID(i)
+			i++
+			if err := s.PutOperation(ctx, operation(p, id, 1)); err != nil {
+				t.Fatal(err)
+			}
+			want[p] = append([]string{id}, want[p]...)
+		}
+	}
+	for _, p := range projects {
+		for _, limit := range []int{0, 2} {
+			var got []string
+			for _, op := range listAllOperations(t, s, p, limit) {
+				got = append(got, op.ID)
+				if op.Project != p {
+					t.Errorf("ListOperations(%q) returned an operation of %q", p, op.Project)
+				}
+			}
+			if !slices.Equal(got, want[p]) {
+				t.Errorf("ListOperations(%q, Limit %d) = %q, want %q", p, limit, got, want[p])
+			}
+		}
+	}
+}
+
+// ---- connections ----
+
+func connection(id string, projects ...string) *core.Connection {
+	return &core.Connection{
+		ID: id, User: "user-" + id, Projects: projects,
+		ConnectedAt: base, ExpiresAt: base.Add(2 * time.Hour),
+	}
+}
+
+func testConnectionsList(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	for _, c := range []*core.Connection{
+		connection("c1", "ab", "ab-c"),
+		connection("c2", "ab"),
+		connection("c3", "abc"),
+		connection("c4", "ab-c", "zz"),
+	} {
+		if err := s.PutConnection(ctx, c); err != nil {
+			t.Fatalf("PutConnection(%s): %v", c.ID, err)
+		}
+	}
+	now := base.Add(time.Minute)
+	wantConnections(t, s, "ab", now, "c1", "c2")
+	wantConnections(t, s, "ab-c", now, "c1", "c4")
+	wantConnections(t, s, "abc", now, "c3")
+	wantConnections(t, s, "zz", now, "c4")
+	wantConnections(t, s, "a", now)
+
+	cs, err := s.ListConnections(ctx, "ab-c", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.ID == "c1" {
+			sameJSON(t, "connection c1", utcConnection(c), utcConnection(connection("c1", "ab", "ab-c")))
+		}
+	}
+}
+
+func testConnectionsReplace(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if err := s.PutConnection(ctx, connection("c1", "p1", "p2", "p3")); err != nil {
+		t.Fatal(err)
+	}
+	repl := connection("c1", "p1", "p4")
+	repl.User = "someone-else"
+	if err := s.PutConnection(ctx, repl); err != nil {
+		t.Fatalf("PutConnection (replace): %v", err)
+	}
+	now := base.Add(time.Minute)
+	wantConnections(t, s, "p1", now, "c1")
+	wantConnections(t, s, "p2", now)
+	wantConnections(t, s, "p3", now)
+	wantConnections(t, s, "p4", now, "c1")
+	cs, err := s.ListConnections(ctx, "p1", now)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("ListConnections(p1) = %d, %v; want 1, nil", len(cs), err)
+	}
+	sameJSON(t, "replaced connection", utcConnection(cs[0]), utcConnection(repl))
+}
+
+func testConnectionsDelete(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	for _, c := range []*core.Connection{connection("c1", "p1", "p2"), connection("c2", "p1")} {
+		if err := s.PutConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteConnection(ctx, "c1"); err != nil {
+		t.Fatalf("DeleteConnection: %v", err)
+	}
+	now := base.Add(time.Minute)
+	wantConnections(t, s, "p1", now, "c2")
+	wantConnections(t, s, "p2", now)
+	for _, id := range []string{"c1", "unknown"} {
+		if err := s.DeleteConnection(ctx, id); err != nil {
+			t.Errorf("DeleteConnection(%s) of an unknown id: %v, want nil", id, err)
+		}
+	}
+	wantConnections(t, s, "p1", now, "c2")
+}
+
+func testConnectionsExpired(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	short := connection("short", "p1")
+	short.ExpiresAt = base.Add(10 * time.Minute)
+	long := connection("long", "p1")
+	long.ExpiresAt = base.Add(2 * time.Hour)
+	for _, c := range []*core.Connection{short, long} {
+		if err := s.PutConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantConnections(t, s, "p1", base.Add(9*time.Minute), "long", "short")
+	wantConnections(t, s, "p1", base.Add(11*time.Minute), "long")
+	wantConnections(t, s, "p1", base.Add(3*time.Hour))
+}
+
+func wantConnections(t *testing.T, s core.Store, project string, now time.Time, ids ...string) {
+	t.Helper()
+	cs, err := s.ListConnections(t.Context(), project, now)
+	if err != nil {
+		t.Fatalf("ListConnections(%q): %v", project, err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.ID)
+		if !slices.Contains(c.Projects, project) {
+			t.Errorf("ListConnections(%q) returned %s registered for %q", project, c.ID, c.Projects)
+		}
+	}
+	slices.Sort(got) // the order of connections is not part of the contract
+	if !slices.Equal(got, ids) {
+		t.Errorf("ListConnections(%q, %s) = %q, want %q", project, now.Format(time.TimeOnly), got, ids)
+	}
+}
+
+// utcConnection also sorts the projects: an adapter may keep them as a
+// set (a DynamoDB string set has no order).
+func utcConnection(c *core.Connection) *core.Connection {
+	u := *c
+	u.Projects = slices.Sorted(slices.Values(c.Projects))
+	u.ConnectedAt = c.ConnectedAt.UTC()
+	u.ExpiresAt = c.ExpiresAt.UTC()
+	return &u
+}
+
+// ---- tickets ----
+
+func ticket(hash string) *core.Ticket {
+	return &core.Ticket{Hash: hash, User: "alice", Projects: []string{"p1", "p2"}, ExpiresAt: base.Add(30 * time.Second)}
+}
+
+func testTicketsTakeOnce(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	now := base.Add(10 * time.Second)
+	for _, h := range []string{"h1", "h2"} {
+		if err := s.PutTicket(ctx, ticket(h)); err != nil {
+			t.Fatalf("PutTicket: %v", err)
+		}
+	}
+	got, err := s.TakeTicket(ctx, "h1", now)
+	if err != nil {
+		t.Fatalf("TakeTicket: %v", err)
+	}
+	sameJSON(t, "ticket", utcTicket(got), utcTicket(ticket("h1")))
+	if _, err := s.TakeTicket(ctx, "h1", now); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("second TakeTicket error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.TakeTicket(ctx, "unknown", now); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("TakeTicket(unknown) error = %v, want ErrNotFound", err)
+	}
+	// Taking one ticket leaves the others alone.
+	if _, err := s.TakeTicket(ctx, "h2", now); err != nil {
+		t.Errorf("TakeTicket(h2) after h1 was taken: %v", err)
+	}
+}
+
+func testTicketsExpired(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	tk := ticket("h1")
+	if err := s.PutTicket(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakeTicket(ctx, "h1", tk.ExpiresAt.Add(time.Second)); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("TakeTicket after expiry error = %v, want ErrNotFound", err)
+	}
+}
+
+func testTicketsConcurrentTake(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	if err := s.PutTicket(ctx, ticket("h1")); err != nil {
+		t.Fatal(err)
+	}
+	now := base.Add(time.Second)
+	errs := race(racers, func(int) error {
+		_, err := s.TakeTicket(ctx, "h1", now)
+		return err
+	})
+	var won int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, core.ErrNotFound):
+			t.Errorf("taker %d error = %v, want nil or ErrNotFound", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent takes won, want exactly 1", won, racers)
+	}
+}
+
+// utcTicket is utcConnection for tickets.
+func utcTicket(tk *core.Ticket) *core.Ticket {
+	u := *tk
+	u.Projects = slices.Sorted(slices.Values(tk.Projects))
+	u.ExpiresAt = tk.ExpiresAt.UTC()
+	return &u
+}
+
+// ---- helpers ----
+
+func mustPutResource(t *testing.T, s core.Store, r *core.Resource, prev int64) {
+	t.Helper()
+	if err := s.PutResource(t.Context(), r, prev); err != nil {
+		t.Fatalf("PutResource(%s/%s, version %d, prev %d): %v", r.Project, r.StackName, r.Version, prev, err)
+	}
+}
+
+func mustGetResource(t *testing.T, s core.Store, k core.ResourceKey) *core.Resource {
+	t.Helper()
+	r, err := s.GetResource(t.Context(), k)
+	if err != nil {
+		t.Fatalf("GetResource(%s/%s): %v", k.Project, k.StackName, err)
+	}
+	return r
+}
+
+// maxPages bounds a paging loop, so that a cursor that never ends fails
+// the test instead of hanging it.
+const maxPages = 1000
+
+// listAllResources pages through a project's resources with limit,
+// checking that no page is larger than asked. A full page may come with a
+// cursor to an empty last page (DynamoDB cannot always tell that a page is
+// the last), but an empty page must end the listing.
+func listAllResources(t *testing.T, s core.Store, project string, limit int) []*core.Resource {
+	t.Helper()
+	var all []*core.Resource
+	cursor := ""
+	for range maxPages {
+		rs, next, err := s.ListResources(t.Context(), project, core.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("ListResources(%q, Limit %d, cursor %q): %v", project, limit, cursor, err)
+		}
+		if limit > 0 && len(rs) > limit {
+			t.Fatalf("ListResources(%q, Limit %d) returned %d items", project, limit, len(rs))
+		}
+		if limit == 0 && next != "" {
+			t.Fatalf("ListResources(%q, Limit 0) returned cursor %q, want \"\"", project, next)
+		}
+		all = append(all, rs...)
+		if next == "" {
+			return all
+		}
+		if len(rs) == 0 {
+			t.Fatalf("ListResources(%q, Limit %d) returned an empty page with cursor %q", project, limit, next)
+		}
+		cursor = next
+	}
+	t.Fatalf("ListResources(%q, Limit %d): no end after %d pages", project, limit, maxPages)
+	return nil
+}
+
+// listAllOperations is listAllResources for operations.
+func listAllOperations(t *testing.T, s core.Store, project string, limit int) []*core.Operation {
+	t.Helper()
+	var all []*core.Operation
+	cursor := ""
+	for range maxPages {
+		ops, next, err := s.ListOperations(t.Context(), project, core.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("ListOperations(%q, Limit %d, cursor %q): %v", project, limit, cursor, err)
+		}
+		if limit > 0 && len(ops) > limit {
+			t.Fatalf("ListOperations(%q, Limit %d) returned %d items", project, limit, len(ops))
+		}
+		if limit == 0 && next != "" {
+			t.Fatalf("ListOperations(%q, Limit 0) returned cursor %q, want \"\"", project, next)
+		}
+		all = append(all, ops...)
+		if next == "" {
+			return all
+		}
+		if len(ops) == 0 {
+			t.Fatalf("ListOperations(%q, Limit %d) returned an empty page with cursor %q", project, limit, next)
+		}
+		cursor = next
+	}
+	t.Fatalf("ListOperations(%q, Limit %d): no end after %d pages", project, limit, maxPages)
+	return nil
+}
+
+func stackNames(rs []*core.Resource) []string {
+	names := make([]string, 0, len(rs))
+	for _, r := range rs {
+		names = append(names, r.StackName)
+	}
+	return names
+}
+
+// race runs fn(0..n-1) concurrently, released together so that they
+// contend, and returns their errors by index.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner checks that exactly one racer succeeded and every other one
+// lost with ErrConflict, and returns the winner's index.
+func oneWinner(t *testing.T, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("racers %d and %d both succeeded; want exactly one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, core.ErrConflict):
+			t.Errorf("racer %d error = %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("none of %d racers succeeded; want exactly one", len(errs))
+	}
+	return winner
+}
+
+// sameResource compares with JSON semantics: what survives a JSON round
+// trip must survive the store, and times compare as instants.
+func sameResource(t *testing.T, got, want *core.Resource) {
+	t.Helper()
+	sameJSON(t, "resource "+want.Project+"/"+want.StackName, utcResource(got), utcResource(want))
+}
+
+// sameOperation is sameResource for operations.
+func sameOperation(t *testing.T, got, want *core.Operation) {
+	t.Helper()
+	sameJSON(t, "operation "+want.ID, utcOperation(got), utcOperation(want))
+}
+
+func sameJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("%s: encoding the stored value: %v", what, err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatalf("%s: encoding the expected value: %v", what, err)
+	}
+	if string(g) != string(w) {
+		t.Errorf("%s differs from what was written\n got: %s\nwant: %s", what, g, w)
+	}
+}
+
+// utcResource returns a copy of r with every time in UTC, so that two
+// values holding the same instants encode alike.
+func utcResource(r *core.Resource) *core.Resource {
+	if r == nil {
+		return nil
+	}
+	c := r.Clone()
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	c.LastEvent.Time = c.LastEvent.Time.UTC()
+	if c.Lock != nil {
+		c.Lock.Since = c.Lock.Since.UTC()
+	}
+	c.Op = utcOperation(c.Op)
+	return c
+}
+
+func utcOperation(op *core.Operation) *core.Operation {
+	if op == nil {
+		return nil
+	}
+	c := op.Clone()
+	c.RequestedAt = c.RequestedAt.UTC()
+	if c.StartedAt != nil {
+		*c.StartedAt = c.StartedAt.UTC()
+	}
+	if c.FinishedAt != nil {
+		*c.FinishedAt = c.FinishedAt.UTC()
+	}
+	for i := range c.Events {
+		c.Events[i].Timestamp = c.Events[i].Timestamp.UTC()
+	}
+	return c
+}

@@ -1,0 +1,585 @@
+// Package boltstore is the core.Store of the local, one-binary setup: the
+// cache mirror kept in a bbolt file, which it may share with the durable
+// local queue (each keeps to its own buckets; this package's are named
+// "store/…").
+//
+// Every conditional write is one bbolt read-write transaction, and bbolt
+// runs one of those at a time, so the compare and the write of PutResource,
+// PutOperation and TakeTicket cannot interleave with another writer.
+//
+// It is not for AWS: a bbolt file belongs to one process at a time (Open
+// waits for its file lock), so it cannot back Lambdas that scale out; the
+// AWS setup uses dynamostore. Expired connections and tickets are ignored
+// on read but not swept.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"bucketdesk/internal/core"
+)
+
+var _ core.Store = (*Store)(nil)
+
+// Bucket names. Index keys are project + sep + id: project ids never hold
+// sep, so the prefix project+sep matches no other project, even one whose
+// id starts with this one's ("ab" and "ab-c").
+var (
+	bucketProjects    = []byte("store/projects")         // id → Project
+	bucketResources   = []byte("store/resources")        // project sep stack → Resource
+	bucketOperations  = []byte("store/operations")       // id → Operation
+	bucketOpsByProj   = []byte("store/ops-by-project")   // project sep id → ""
+	bucketConnections = []byte("store/connections")      // id → Connection
+	bucketConnsByProj = []byte("store/conns-by-project") // project sep id → ""
+	bucketTickets     = []byte("store/tickets")          // hash → Ticket
+
+	allBuckets = [][]byte{
+		bucketProjects, bucketResources, bucketOperations, bucketOpsByProj,
+		bucketConnections, bucketConnsByProj, bucketTickets,
+	}
+)
+
+const sep = "\x00"
+
+// DefaultTimeout is how long Open waits for the file lock by default.
+const DefaultTimeout = 5 * time.Second
+
+// Options tune a Store. The zero value (or nil) means defaults.
+type Options struct {
+	// Timeout is how long Open waits for another process to release the
+	// file lock before it fails; 0 means DefaultTimeout. New ignores it.
+	Timeout time.Duration
+}
+
+// Store is a core.Store on a bbolt database. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+	// owned is set by Open: Close closes only a database it opened.
+	owned bool
+}
+
+// New returns a Store on db, creating its buckets if needed. The caller
+// keeps ownership of db; Close leaves it open.
+func New(db *bolt.DB, opts *Options) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Open opens (or creates) the bbolt file at path and returns a Store that
+// closes it on Close.
+func Open(path string, opts *Options) (*Store, error) {
+	timeout := DefaultTimeout
+	if opts != nil && opts.Timeout > 0 {
+		timeout = opts.Timeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("boltstore: open %s: file locked by another process: %w: %w", path, core.ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	s, err := New(db, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// DB returns the underlying database, so that the local queue can share a
+// file the Store opened.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close closes the database if Open opened it; it does nothing for a
+// Store made by New.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// ---- projects ----
+
+// PutProject creates or replaces a project registration.
+func (s *Store) PutProject(ctx context.Context, p *core.Project) error {
+	if err := checkID("project id", p.ID); err != nil {
+		return err
+	}
+	return s.update(ctx, "put project "+p.ID, func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketProjects), []byte(p.ID), p)
+	})
+}
+
+// GetProject returns ErrNotFound for an unknown id.
+func (s *Store) GetProject(ctx context.Context, id string) (*core.Project, error) {
+	var p *core.Project
+	err := s.view(ctx, "get project "+id, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketProjects).Get([]byte(id))
+		if v == nil {
+			return core.ErrNotFound
+		}
+		p = new(core.Project)
+		return decode(v, p)
+	})
+	return p, err
+}
+
+// ListProjects returns every project, ordered by id.
+func (s *Store) ListProjects(ctx context.Context) ([]*core.Project, error) {
+	ps := []*core.Project{}
+	err := s.view(ctx, "list projects", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProjects).ForEach(func(_, v []byte) error {
+			p := new(core.Project)
+			if err := decode(v, p); err != nil {
+				return err
+			}
+			ps = append(ps, p)
+			return nil
+		})
+	})
+	return ps, err
+}
+
+// ---- resources ----
+
+func resourceKey(k core.ResourceKey) []byte { return []byte(k.Project + sep + k.StackName) }
+
+// GetResource returns ErrNotFound when the item does not exist.
+func (s *Store) GetResource(ctx context.Context, key core.ResourceKey) (*core.Resource, error) {
+	var r *core.Resource
+	err := s.view(ctx, "get resource "+key.Project+"/"+key.StackName, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketResources).Get(resourceKey(key))
+		if v == nil {
+			return core.ErrNotFound
+		}
+		r = new(core.Resource)
+		return decode(v, r)
+	})
+	return r, err
+}
+
+// PutResource writes r if the stored version equals prev (0: absent).
+// A version not above prev is ErrInvalid, checked before any read.
+func (s *Store) PutResource(ctx context.Context, r *core.Resource, prev int64) error {
+	what := fmt.Sprintf("put resource %s/%s version %d", r.Project, r.StackName, r.Version)
+	if err := checkID("project", r.Project); err != nil {
+		return err
+	}
+	if r.StackName == "" {
+		return fmt.Errorf("boltstore: %s: empty stack name: %w", what, core.ErrInvalid)
+	}
+	if prev < 0 || r.Version <= prev {
+		return fmt.Errorf("boltstore: %s: version must be greater than prev %d: %w", what, prev, core.ErrInvalid)
+	}
+	return s.update(ctx, what, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketResources)
+		k := resourceKey(r.Key())
+		if err := checkVersion(b.Get(k), prev); err != nil {
+			return err
+		}
+		return putJSON(b, k, r)
+	})
+}
+
+// DeleteResource removes the item if its version equals prev; a missing
+// item is success.
+func (s *Store) DeleteResource(ctx context.Context, key core.ResourceKey, prev int64) error {
+	return s.update(ctx, fmt.Sprintf("delete resource %s/%s", key.Project, key.StackName), func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketResources)
+		k := resourceKey(key)
+		v := b.Get(k)
+		if v == nil {
+			return nil
+		}
+		if err := checkVersion(v, prev); err != nil {
+			return err
+		}
+		return b.Delete(k)
+	})
+}
+
+// checkVersion is the condition of a resource write: stored is the item
+// as encoded (nil: absent) and prev the version the writer read.
+func checkVersion(stored []byte, prev int64) error {
+	if stored == nil {
+		if prev != 0 {
+			return fmt.Errorf("item is gone, want version %d: %w", prev, core.ErrConflict)
+		}
+		return nil
+	}
+	if prev == 0 {
+		return fmt.Errorf("item exists: %w", core.ErrConflict)
+	}
+	// Only the version is needed: skip decoding the rest.
+	var head struct {
+		Version int64 `json:"version"`
+	}
+	if err := decode(stored, &head); err != nil {
+		return err
+	}
+	if head.Version != prev {
+		return fmt.Errorf("stored version %d, want %d: %w", head.Version, prev, core.ErrConflict)
+	}
+	return nil
+}
+
+// ListResources returns a project's items ordered by stack name, paged.
+// The cursor is the last stack name returned, encoded.
+func (s *Store) ListResources(ctx context.Context, project string, page core.Page) ([]*core.Resource, string, error) {
+	what := "list resources of " + project
+	after, err := decodeCursor(page.Cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("boltstore: %s: %w", what, err)
+	}
+	rs := []*core.Resource{}
+	var next string
+	err = s.view(ctx, what, func(tx *bolt.Tx) error {
+		prefix := []byte(project + sep)
+		c := tx.Bucket(bucketResources).Cursor()
+		k, v := c.Seek(append(prefix, after...))
+		if after != "" && k != nil && string(k[len(prefix):]) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if page.Limit > 0 && len(rs) == page.Limit {
+				// One more item exists: only then is there a next page.
+				next = encodeCursor(rs[len(rs)-1].StackName)
+				break
+			}
+			r := new(core.Resource)
+			if err := decode(v, r); err != nil {
+				return err
+			}
+			rs = append(rs, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return rs, next, nil
+}
+
+// ---- operations ----
+
+// PutOperation writes a history copy of op unless a copy with a higher Rev
+// is stored.
+func (s *Store) PutOperation(ctx context.Context, op *core.Operation) error {
+	what := "put operation " + op.ID
+	if err := checkID("operation id", op.ID); err != nil {
+		return err
+	}
+	if err := checkID("project", op.Project); err != nil {
+		return err
+	}
+	return s.update(ctx, what, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOperations)
+		idx := tx.Bucket(bucketOpsByProj)
+		if v := b.Get([]byte(op.ID)); v != nil {
+			var old struct {
+				Project string `json:"project"`
+				Rev     int64  `json:"rev"`
+			}
+			if err := decode(v, &old); err != nil {
+				return err
+			}
+			if old.Rev > op.Rev {
+				return nil
+			}
+			if old.Project != op.Project {
+				if err := idx.Delete([]byte(old.Project + sep + op.ID)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := idx.Put([]byte(op.Project+sep+op.ID), nil); err != nil {
+			return err
+		}
+		return putJSON(b, []byte(op.ID), op)
+	})
+}
+
+// GetOperation returns ErrNotFound for an unknown id.
+func (s *Store) GetOperation(ctx context.Context, id string) (*core.Operation, error) {
+	var op *core.Operation
+	err := s.view(ctx, "get operation "+id, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketOperations).Get([]byte(id))
+		if v == nil {
+			return core.ErrNotFound
+		}
+		op = new(core.Operation)
+		return decode(v, op)
+	})
+	return op, err
+}
+
+// ListOperations returns a project's operations newest first by id, paged.
+// The cursor is the last id returned, encoded.
+func (s *Store) ListOperations(ctx context.Context, project string, page core.Page) ([]*core.Operation, string, error) {
+	what := "list operations of " + project
+	before, err := decodeCursor(page.Cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("boltstore: %s: %w", what, err)
+	}
+	ops := []*core.Operation{}
+	var next string
+	err = s.view(ctx, what, func(tx *bolt.Tx) error {
+		prefix := []byte(project + sep)
+		byID := tx.Bucket(bucketOperations)
+		c := tx.Bucket(bucketOpsByProj).Cursor()
+		// Walk backwards from the first key past the page's start: the
+		// cursor's key, or the end of the prefix (project + "\x01").
+		from := []byte(project + "\x01")
+		if before != "" {
+			from = append(prefix, before...)
+		}
+		k, _ := c.Seek(from)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			if page.Limit > 0 && len(ops) == page.Limit {
+				next = encodeCursor(ops[len(ops)-1].ID)
+				break
+			}
+			v := byID.Get(k[len(prefix):])
+			if v == nil {
+				return fmt.Errorf("index names missing operation %q: %w", k[len(prefix):], core.ErrInternal)
+			}
+			op := new(core.Operation)
+			if err := decode(v, op); err != nil {
+				return err
+			}
+			ops = append(ops, op)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return ops, next, nil
+}
+
+// ---- connections ----
+
+// PutConnection registers c under each of its projects, replacing an
+// earlier registration of the same id and its index entries.
+func (s *Store) PutConnection(ctx context.Context, c *core.Connection) error {
+	if err := checkID("connection id", c.ID); err != nil {
+		return err
+	}
+	for _, p := range c.Projects {
+		if err := checkID("project", p); err != nil {
+			return err
+		}
+	}
+	return s.update(ctx, "put connection "+c.ID, func(tx *bolt.Tx) error {
+		if err := deleteConnection(tx, c.ID); err != nil {
+			return err
+		}
+		idx := tx.Bucket(bucketConnsByProj)
+		for _, p := range c.Projects {
+			if err := idx.Put([]byte(p+sep+c.ID), nil); err != nil {
+				return err
+			}
+		}
+		return putJSON(tx.Bucket(bucketConnections), []byte(c.ID), c)
+	})
+}
+
+// DeleteConnection removes a connection; an unknown id is not an error.
+func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	return s.update(ctx, "delete connection "+id, func(tx *bolt.Tx) error {
+		return deleteConnection(tx, id)
+	})
+}
+
+// deleteConnection removes the connection id and its index entries.
+func deleteConnection(tx *bolt.Tx, id string) error {
+	b := tx.Bucket(bucketConnections)
+	v := b.Get([]byte(id))
+	if v == nil {
+		return nil
+	}
+	var old core.Connection
+	if err := decode(v, &old); err != nil {
+		return err
+	}
+	idx := tx.Bucket(bucketConnsByProj)
+	for _, p := range old.Projects {
+		if err := idx.Delete([]byte(p + sep + id)); err != nil {
+			return err
+		}
+	}
+	return b.Delete([]byte(id))
+}
+
+// ListConnections returns the project's connections unexpired at now,
+// through the project index.
+func (s *Store) ListConnections(ctx context.Context, project string, now time.Time) ([]*core.Connection, error) {
+	cs := []*core.Connection{}
+	err := s.view(ctx, "list connections of "+project, func(tx *bolt.Tx) error {
+		prefix := []byte(project + sep)
+		byID := tx.Bucket(bucketConnections)
+		c := tx.Bucket(bucketConnsByProj).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			v := byID.Get(k[len(prefix):])
+			if v == nil {
+				return fmt.Errorf("index names missing connection %q: %w", k[len(prefix):], core.ErrInternal)
+			}
+			conn := new(core.Connection)
+			if err := decode(v, conn); err != nil {
+				return err
+			}
+			if now.Before(conn.ExpiresAt) {
+				cs = append(cs, conn)
+			}
+		}
+		return nil
+	})
+	return cs, err
+}
+
+// ---- tickets ----
+
+// PutTicket stores a ticket under its hash.
+func (s *Store) PutTicket(ctx context.Context, t *core.Ticket) error {
+	if t.Hash == "" {
+		return fmt.Errorf("boltstore: put ticket: empty hash: %w", core.ErrInvalid)
+	}
+	return s.update(ctx, "put ticket", func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketTickets), []byte(t.Hash), t)
+	})
+}
+
+// TakeTicket returns and removes the ticket in one transaction, so that
+// two takers cannot both get it. An expired ticket is removed too.
+func (s *Store) TakeTicket(ctx context.Context, hash string, now time.Time) (*core.Ticket, error) {
+	var t *core.Ticket
+	// The hash is a credential's digest: keep it out of error messages.
+	err := s.update(ctx, "take ticket", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTickets)
+		v := b.Get([]byte(hash))
+		if v == nil {
+			return core.ErrNotFound
+		}
+		tk := new(core.Ticket)
+		if err := decode(v, tk); err != nil {
+			return err
+		}
+		if err := b.Delete([]byte(hash)); err != nil {
+			return err
+		}
+		if !now.Before(tk.ExpiresAt) {
+			// Commit the removal, but report the ticket as gone.
+			return nil
+		}
+		t = tk
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("boltstore: take ticket: expired: %w", core.ErrNotFound)
+	}
+	return t, nil
+}
+
+// ---- plumbing ----
+
+// view runs fn in a read transaction and wraps its error.
+func (s *Store) view(ctx context.Context, what string, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %s: %w", what, err)
+	}
+	return wrap(what, s.db.View(fn))
+}
+
+// update runs fn in a read-write transaction and wraps its error; an
+// error from fn rolls the transaction back.
+func (s *Store) update(ctx context.Context, what string, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %s: %w", what, err)
+	}
+	return wrap(what, s.db.Update(fn))
+}
+
+// wrap names the operation and gives every error a kind: the kinds that
+// fn returned stay, a closed database is ErrUnavailable, and any other
+// bbolt or file error is ErrInternal.
+func wrap(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrConflict),
+		errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrInternal):
+		return fmt.Errorf("boltstore: %s: %w", what, err)
+	case errors.Is(err, bolt.ErrDatabaseNotOpen):
+		return fmt.Errorf("boltstore: %s: %w: %w", what, core.ErrUnavailable, err)
+	}
+	return fmt.Errorf("boltstore: %s: %w: %w", what, core.ErrInternal, err)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w: %w", core.ErrInvalid, err)
+	}
+	return b.Put(key, data)
+}
+
+// decode reads a stored item; a value that does not decode is a broken
+// invariant, not bad input.
+func decode(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode stored item: %w: %w", core.ErrInternal, err)
+	}
+	return nil
+}
+
+// checkID rejects ids that would break the key layout: empty ones, and
+// ones holding the separator, which could make one project's prefix
+// match another's keys.
+func checkID(what, id string) error {
+	if id == "" || strings.Contains(id, sep) {
+		return fmt.Errorf("boltstore: %s %q: must be non-empty and free of NUL bytes: %w", what, id, core.ErrInvalid)
+	}
+	return nil
+}
+
+// Cursors are opaque base64 so that callers do not build them, and so
+// that they travel in a URL query unescaped.
+func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", fmt.Errorf("bad cursor: %w", core.ErrInvalid)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,204 @@
+package boltstore_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/core/porttest"
+	"bucketdesk/internal/store/boltstore"
+)
+
+func TestConformance(t *testing.T) {
+	porttest.RunStoreTests(t, func(t *testing.T) core.Store {
+		return open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
+	})
+}
+
+// TestConformanceSharedDB runs the suite on a Store made by New on a file
+// that already holds another component's buckets, as the local queue's.
+func TestConformanceSharedDB(t *testing.T) {
+	porttest.RunStoreTests(t, func(t *testing.T) core.Store {
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "shared.db"), 0o600, &bolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		err = db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("queue/jobs"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("p1\x00x"), []byte("not a store item"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := boltstore.New(db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Close must leave a database it did not open alone.
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func open(tb testing.TB, path string) *boltstore.Store {
+	tb.Helper()
+	s, err := boltstore.Open(path, &boltstore.Options{Timeout: time.Second})
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+var base = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func resource(project, stack string, version int64) *core.Resource {
+	return &core.Resource{
+		Project: project, Kind: core.KindBucket, Name: stack, StackName: stack,
+		Spec:      core.Spec{Bucket: &core.BucketSpec{Name: stack, Encryption: core.Encryption{Type: core.EncryptionS3}, Tags: map[string]string{"team": "data"}}},
+		Observed:  core.Observed{Phase: core.PhaseReady, StackStatus: "CREATE_COMPLETE", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::" + stack}},
+		LastEvent: core.EventRef{ID: "ev-1", Time: base},
+		Version:   version, UpdatedAt: base,
+	}
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "bucketdesk.db")
+	s, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutProject(ctx, &core.Project{ID: "p1", Name: "P1", AccountID: "123456789012", Region: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutResource(ctx, resource("p1", "bd-p1-bucket-a", 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	op := &core.Operation{ID: "01JNJ5Y0R9ZK4T3V7Q8W2X6M1A", Project: "p1", StackName: "bd-p1-bucket-a", Status: core.OpQueued, Rev: 1}
+	if err := s.PutOperation(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConnection(ctx, &core.Connection{ID: "c1", Projects: []string{"p1"}, ExpiresAt: base.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTicket(ctx, &core.Ticket{Hash: "h1", User: "alice", ExpiresAt: base.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	if _, err := s.GetProject(ctx, "p1"); err != nil {
+		t.Errorf("project after reopen: %v", err)
+	}
+	r, err := s.GetResource(ctx, core.ResourceKey{Project: "p1", StackName: "bd-p1-bucket-a"})
+	if err != nil || r.Version != 1 || r.Observed.Outputs["BucketArn"] == "" {
+		t.Errorf("resource after reopen = %+v, %v", r, err)
+	}
+	// The condition still holds against the reopened item.
+	if err := s.PutResource(ctx, resource("p1", "bd-p1-bucket-a", 2), 1); err != nil {
+		t.Errorf("update after reopen: %v", err)
+	}
+	if ops, _, err := s.ListOperations(ctx, "p1", core.Page{}); err != nil || len(ops) != 1 || ops[0].ID != op.ID {
+		t.Errorf("operations after reopen = %v, %v", ops, err)
+	}
+	if cs, err := s.ListConnections(ctx, "p1", base); err != nil || len(cs) != 1 {
+		t.Errorf("connections after reopen = %v, %v", cs, err)
+	}
+	if _, err := s.TakeTicket(ctx, "h1", base); err != nil {
+		t.Errorf("ticket after reopen: %v", err)
+	}
+}
+
+// TestOpenLocked: a second Open of a file in use fails after the timeout
+// instead of hanging, with a retryable kind.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bucketdesk.db")
+	open(t, path)
+	_, err := boltstore.Open(path, &boltstore.Options{Timeout: 50 * time.Millisecond})
+	if !core.Retryable(err) {
+		t.Errorf("Open of a locked file error = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
+	for _, r := range []*core.Resource{resource("", "a", 1), resource("p\x00", "a", 1), resource("p1", "", 1)} {
+		if err := s.PutResource(ctx, r, 0); !isInvalid(err) {
+			t.Errorf("PutResource(%q/%q) error = %v, want ErrInvalid", r.Project, r.StackName, err)
+		}
+	}
+	if _, _, err := s.ListResources(ctx, "p1", core.Page{Cursor: "not base64!"}); !isInvalid(err) {
+		t.Errorf("ListResources(bad cursor) error = %v, want ErrInvalid", err)
+	}
+}
+
+func isInvalid(err error) bool { return err != nil && errors.Is(err, core.ErrInvalid) }
+
+func BenchmarkGet(b *testing.B) {
+	ctx := b.Context()
+	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
+	fill(b, s, 200)
+	key := core.ResourceKey{Project: "p1", StackName: stackName(100)}
+	for b.Loop() {
+		if _, err := s.GetResource(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkList200(b *testing.B) {
+	ctx := b.Context()
+	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
+	fill(b, s, 200)
+	// Another project's items around p1's, so that the scan has to stop.
+	for i := range 50 {
+		if err := s.PutResource(ctx, resource("p2", stackName(i), 1), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		rs, _, err := s.ListResources(ctx, "p1", core.Page{})
+		if err != nil || len(rs) != 200 {
+			b.Fatalf("ListResources = %d, %v", len(rs), err)
+		}
+	}
+}
+
+func BenchmarkPutResource(b *testing.B) {
+	ctx := b.Context()
+	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
+	fill(b, s, 200)
+	r := resource("p1", stackName(100), 1)
+	for b.Loop() {
+		r.Version++
+		if err := s.PutResource(ctx, r, r.Version-1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func stackName(i int) string { return fmt.Sprintf("bd-p1-bucket-%04d", i) }
+
+func fill(b *testing.B, s *boltstore.Store, n int) {
+	b.Helper()
+	for i := range n {
+		if err := s.PutResource(b.Context(), resource("p1", stackName(i), 1), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
