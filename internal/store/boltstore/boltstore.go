@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,6 +66,19 @@ type Store struct {
 	db *bolt.DB
 	// owned is set by Open: Close closes only a database it opened.
 	owned bool
+
+	// decoded keeps, per resource key, the last decoded item and the bytes
+	// it came from. GET and LIST are the hot reads (§9) and JSON decoding
+	// is most of their cost; a hit needs the stored bytes to be equal, so
+	// the cache is never stale and needs no invalidation to be correct.
+	// Callers get r.Clone(), so it relies on Clone being deep.
+	mu      sync.RWMutex
+	decoded map[string]decodedResource
+}
+
+type decodedResource struct {
+	raw []byte
+	r   *core.Resource
 }
 
 // New returns a Store on db, creating its buckets if needed. The caller
@@ -81,7 +95,7 @@ func New(db *bolt.DB, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, decoded: map[string]decodedResource{}}, nil
 }
 
 // Open opens (or creates) the bbolt file at path and returns a Store that
@@ -170,12 +184,14 @@ func resourceKey(k core.ResourceKey) []byte { return []byte(k.Project + sep + k.
 func (s *Store) GetResource(ctx context.Context, key core.ResourceKey) (*core.Resource, error) {
 	var r *core.Resource
 	err := s.view(ctx, "get resource "+key.Project+"/"+key.StackName, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketResources).Get(resourceKey(key))
+		k := resourceKey(key)
+		v := tx.Bucket(bucketResources).Get(k)
 		if v == nil {
 			return core.ErrNotFound
 		}
-		r = new(core.Resource)
-		return decode(v, r)
+		var err error
+		r, err = s.decodeResource(k, v)
+		return err
 	})
 	return r, err
 }
@@ -193,14 +209,23 @@ func (s *Store) PutResource(ctx context.Context, r *core.Resource, prev int64) e
 	if prev < 0 || r.Version <= prev {
 		return fmt.Errorf("boltstore: %s: version must be greater than prev %d: %w", what, prev, core.ErrInvalid)
 	}
-	return s.update(ctx, what, func(tx *bolt.Tx) error {
+	k := resourceKey(r.Key())
+	data, err := encode(r)
+	if err != nil {
+		return fmt.Errorf("boltstore: %s: %w", what, err)
+	}
+	err = s.update(ctx, what, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketResources)
-		k := resourceKey(r.Key())
 		if err := checkVersion(b.Get(k), prev); err != nil {
 			return err
 		}
-		return putJSON(b, k, r)
+		return b.Put(k, data)
 	})
+	if err == nil {
+		// The next read finds the item decoded already.
+		s.remember(k, data, r.Clone())
+	}
+	return err
 }
 
 // DeleteResource removes the item if its version equals prev; a missing
@@ -216,8 +241,42 @@ func (s *Store) DeleteResource(ctx context.Context, key core.ResourceKey, prev i
 		if err := checkVersion(v, prev); err != nil {
 			return err
 		}
+		s.forget(k)
 		return b.Delete(k)
 	})
+}
+
+// decodeResource decodes the stored item v under key k, through the
+// cache. The caller gets its own copy.
+func (s *Store) decodeResource(k, v []byte) (*core.Resource, error) {
+	s.mu.RLock()
+	d, ok := s.decoded[string(k)]
+	s.mu.RUnlock()
+	if ok && bytes.Equal(d.raw, v) {
+		return d.r.Clone(), nil
+	}
+	r := new(core.Resource)
+	if err := decode(v, r); err != nil {
+		return nil, err
+	}
+	// v lives in bbolt's memory map only as long as the transaction.
+	s.remember(k, bytes.Clone(v), r.Clone())
+	return r, nil
+}
+
+// remember caches r as decoded from raw; raw and r must not be shared.
+func (s *Store) remember(k, raw []byte, r *core.Resource) {
+	s.mu.Lock()
+	s.decoded[string(k)] = decodedResource{raw: raw, r: r}
+	s.mu.Unlock()
+}
+
+// forget drops a deleted item from the cache, only to save memory: an
+// entry whose bytes are no longer stored is never used.
+func (s *Store) forget(k []byte) {
+	s.mu.Lock()
+	delete(s.decoded, string(k))
+	s.mu.Unlock()
 }
 
 // checkVersion is the condition of a resource write: stored is the item
@@ -268,8 +327,8 @@ func (s *Store) ListResources(ctx context.Context, project string, page core.Pag
 				next = encodeCursor(rs[len(rs)-1].StackName)
 				break
 			}
-			r := new(core.Resource)
-			if err := decode(v, r); err != nil {
+			r, err := s.decodeResource(k, v)
+			if err != nil {
 				return err
 			}
 			rs = append(rs, r)
@@ -546,11 +605,19 @@ func wrap(what string, err error) error {
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
+	data, err := encode(v)
 	if err != nil {
-		return fmt.Errorf("encode: %w: %w", core.ErrInvalid, err)
+		return err
 	}
 	return b.Put(key, data)
+}
+
+func encode(v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w: %w", core.ErrInvalid, err)
+	}
+	return data, nil
 }
 
 // decode reads a stored item; a value that does not decode is a broken
