@@ -341,6 +341,8 @@ func testQueueDeadLetter(t *testing.T, h QueueHarness) {
 		}
 	}
 	h.Advance(queueVisibility)
+	// Like SQS, a queue may move the job when it would deliver it again,
+	// so look before asking for the dead letters.
 	receiveNone(t, q, fmt.Sprintf("after %d deliveries", queueMaxAttempts))
 	dead := h.DeadLetters()
 	if len(dead) != 1 || dead[0] != job {
