@@ -1,0 +1,45 @@
+# bucketdesk — the two commands a newcomer needs are `make run` and `make test`.
+GO       ?= go
+DATA_DIR ?= $(CURDIR)/.data
+BIN      := bin/bucketdesk
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: run build test test-short lint bench fuzz clean reset deps
+
+deps:
+	$(GO) mod download
+
+build: deps
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/bucketdesk
+
+## run: build and start bucketdesk on its embedded defaults with realistic sandbox durations
+run: build
+	BUCKETDESK_DATA_DIR="$(DATA_DIR)" ./$(BIN) serve
+
+## test: lint, then every test with the race detector
+test: deps lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: deps
+	$(GO) test -count=1 ./...
+
+## lint: gofmt check and go vet
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the Go benchmarks
+bench: deps
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## fuzz: run the notification parser's fuzz target for a minute
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParseMessage -fuzztime=60s ./internal/cfnevent/
+
+## reset: delete the local data directory (cache, queue and sandbox)
+reset:
+	rm -rf "$(DATA_DIR)"
+
+clean:
+	rm -rf bin

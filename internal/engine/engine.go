@@ -1,0 +1,185 @@
+// Package engine holds bucketdesk's verbs: the Service answers requests
+// (validate, lock, record, enqueue), the Worker turns jobs into
+// CloudFormation calls, the Mirror turns stack events into cache writes and
+// real-time messages, and the Reconciler relists CloudFormation so that the
+// cache converges whatever happened to the events. Direct is the article's
+// first design, kept as a baseline for the benchmarks.
+//
+// Every change of a resource goes through one function, change: read the
+// item, apply a pure rule from core, write it back with one conditional
+// write, then record the operation's history and publish.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"bucketdesk/internal/core"
+)
+
+// Options wires the engine to its adapters.
+type Options struct {
+	Store core.Store
+	Queue core.Queue
+	Cloud core.Cloud
+	Hub   core.Hub
+	// Clock defaults to the system clock.
+	Clock core.Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// TopicARN is passed to CloudFormation as NotificationARNs ("" locally
+	// when the sandbox delivers events to subscribers directly).
+	TopicARN string
+	// MaxAttempts is the queue's maximum number of deliveries of one job;
+	// the worker fails an operation on its last attempt (default 10).
+	MaxAttempts int
+}
+
+// Engine bundles the four verbs over one set of adapters.
+type Engine struct {
+	Service    *Service
+	Worker     *Worker
+	Mirror     *Mirror
+	Reconciler *Reconciler
+}
+
+// New returns an engine over the adapters in o.
+func New(o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = core.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	d := &deps{Options: o, ids: &idSource{clock: o.Clock}}
+	return &Engine{
+		Service:    &Service{d: d},
+		Worker:     &Worker{d: d},
+		Mirror:     &Mirror{d: d},
+		Reconciler: &Reconciler{d: d},
+	}
+}
+
+type deps struct {
+	Options
+	ids *idSource
+}
+
+// maxRaces bounds the retries of one conditional write lost to concurrent
+// writers; each retry re-reads the item, so it always makes progress unless
+// the item is hot beyond reason.
+const maxRaces = 50
+
+// change reads the item at key, lets fn change a copy, and writes it back
+// with one conditional write, retrying when a concurrent writer won. An
+// item that does not exist is passed to fn with Version 0 (fn may create
+// it). fn returns false to write nothing. After a write the operation's
+// history copy is recorded and the change is published. It returns the
+// item as stored.
+func (d *deps) change(ctx context.Context, key core.ResourceKey, fn func(r *core.Resource) (bool, error)) (*core.Resource, error) {
+	for range maxRaces {
+		cur, err := d.Store.GetResource(ctx, key)
+		if errors.Is(err, core.ErrNotFound) {
+			cur = &core.Resource{Project: key.Project, StackName: key.StackName}
+		} else if err != nil {
+			return nil, err
+		}
+		next := cur.Clone()
+		ok, err := fn(next)
+		if err != nil || !ok {
+			return cur, err
+		}
+		next.Version = cur.Version + 1
+		next.UpdatedAt = d.Clock.Now().UTC()
+		err = d.Store.PutResource(ctx, next, cur.Version)
+		if errors.Is(err, core.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.afterWrite(ctx, cur, next)
+		return next, nil
+	}
+	return nil, fmt.Errorf("%w: %s changed too often to write", core.ErrUnavailable, key.StackName)
+}
+
+// afterWrite records the history copy of a changed operation and publishes
+// the change. Both are repairable from the item, so failures are logged,
+// not returned.
+func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
+	opChanged := after.Op != nil && (before.Op == nil || before.Op.ID != after.Op.ID || before.Op.Rev != after.Op.Rev)
+	if opChanged {
+		if err := d.Store.PutOperation(ctx, after.Op); err != nil {
+			d.Logger.Warn("operation history write failed; the resource item keeps it", "operation", after.Op.ID, "err", err)
+		}
+	}
+	typ := core.MsgResource
+	if after.Observed.Phase == core.PhaseDeleted && after.Lock == nil {
+		typ = core.MsgResourceDeleted
+	}
+	d.publish(ctx, core.Message{Type: typ, Resource: after}, after)
+	if opChanged {
+		d.publish(ctx, core.Message{Type: core.MsgOperation, Operation: after.Op}, after)
+	}
+}
+
+func (d *deps) publish(ctx context.Context, msg core.Message, r *core.Resource) {
+	msg.Project, msg.Kind, msg.Name, msg.Version = r.Project, r.Kind, r.Name, r.Version
+	if err := d.Hub.Publish(ctx, r.Project, msg); err != nil {
+		d.Logger.Warn("publish failed", "project", r.Project, "type", msg.Type, "err", err)
+	}
+}
+
+// idSource makes ULIDs: sortable by time, so operation lists are newest
+// first by id, and unique, so each is a valid ClientRequestToken.
+type idSource struct {
+	mu      sync.Mutex
+	clock   core.Clock
+	entropy *ulid.MonotonicEntropy
+}
+
+func (s *idSource) next() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.entropy == nil {
+		s.entropy = ulid.Monotonic(rand.Reader, 0)
+	}
+	return ulid.MustNew(ulid.Timestamp(s.clock.Now()), s.entropy).String()
+}
+
+// backoff is the delay before retry number attempt (1-based): exponential
+// from base, capped, with full jitter so that retries of a burst spread out.
+func backoff(attempt int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d/2 + randDuration(d/2)
+}
+
+func randDuration(n time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	v := uint64(0)
+	for _, x := range b {
+		v = v<<8 | uint64(x)
+	}
+	return time.Duration(v % uint64(n))
+}

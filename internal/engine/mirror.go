@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"context"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/stacks"
+)
+
+// Mirror applies CloudFormation stack events to the cache and pushes the
+// changes to the project's subscribers. Events may come late, twice, out of
+// order or never: the rules of core.ApplyEvent keep the cache right, and
+// the Reconciler repairs what was lost.
+type Mirror struct{ d *deps }
+
+// Apply applies one stack event. Events of stacks that are not bucketdesk's
+// or not in the cache are ignored (the Reconciler adopts unknown stacks).
+// On the terminal event of an operation it reads the stack's outputs with
+// one DescribeStacks; if that fails the item is marked stale for the
+// Reconciler rather than holding the lock.
+func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
+	project, ok := stacks.ProjectOf(ev.StackName)
+	if !ok {
+		return nil
+	}
+	key := core.ResourceKey{Project: project, StackName: ev.StackName}
+	var (
+		applied   core.Applied
+		outputs   map[string]string
+		described bool
+		stale     bool
+	)
+	r, err := m.d.change(ctx, key, func(r *core.Resource) (bool, error) {
+		if r.Version == 0 {
+			return false, nil
+		}
+		applied = core.ApplyEvent(r, ev)
+		if applied.Finished && r.Observed.Phase != core.PhaseDeleted {
+			if !described {
+				described = true
+				outputs, stale = m.describe(ctx, project, ev)
+			}
+			if stale {
+				r.Observed.Stale = true
+			} else {
+				core.SetOutputs(r, outputs)
+			}
+		}
+		return applied.Changed(), nil
+	})
+	if err != nil {
+		return err
+	}
+	if applied.Progress {
+		e := ev
+		m.d.publish(ctx, core.Message{Type: core.MsgEvent, Event: &e}, r)
+	}
+	return nil
+}
+
+// describe reads a finished stack's outputs; stale reports failure.
+func (m *Mirror) describe(ctx context.Context, project string, ev core.StackEvent) (outputs map[string]string, stale bool) {
+	p, err := m.d.Store.GetProject(ctx, project)
+	if err == nil {
+		var st *core.Stack
+		id := ev.StackID
+		if id == "" {
+			id = ev.StackName
+		}
+		if st, err = m.d.Cloud.DescribeStack(ctx, p.Account(), id); err == nil {
+			return st.Outputs, false
+		}
+	}
+	m.d.Logger.Warn("outputs of a finished stack not read; the reconciler will", "stack", ev.StackName, "err", err)
+	return nil, true
+}

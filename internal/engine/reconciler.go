@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/stacks"
+)
+
+// Reconciler relists CloudFormation, as a Kubernetes informer does, so that
+// the cache converges whatever happened to the events: it repairs items
+// whose status differs, adopts stacks the cache does not know, marks
+// vanished stacks deleted and ends locks whose stack operation is over.
+// It calls ListStacks once per project and DescribeStacks only for stacks
+// whose state differs.
+type Reconciler struct{ d *deps }
+
+// Stats counts what one pass did.
+type Stats struct {
+	Stacks, Described, Adopted, Repaired, Deleted, Errors int
+}
+
+func (s *Stats) add(o Stats) {
+	s.Stacks += o.Stacks
+	s.Described += o.Described
+	s.Adopted += o.Adopted
+	s.Repaired += o.Repaired
+	s.Deleted += o.Deleted
+	s.Errors += o.Errors
+}
+
+// Reconcile runs one pass over every project. It goes on past a failing
+// project and returns the first error.
+func (rc *Reconciler) Reconcile(ctx context.Context) (Stats, error) {
+	var total Stats
+	projects, err := rc.d.Store.ListProjects(ctx)
+	if err != nil {
+		return total, err
+	}
+	var first error
+	for _, p := range projects {
+		s, err := rc.ReconcileProject(ctx, p)
+		total.add(s)
+		if err != nil && first == nil {
+			first = fmt.Errorf("project %s: %w", p.ID, err)
+		}
+	}
+	return total, first
+}
+
+// ReconcileProject runs one pass over one project.
+func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (Stats, error) {
+	var st Stats
+	acct := p.Account()
+	// The cache is read before CloudFormation is listed, so an item
+	// created after the listing is not mistaken for a vanished stack.
+	items, _, err := rc.d.Store.ListResources(ctx, p.ID, core.Page{})
+	if err != nil {
+		return st, err
+	}
+	observedAt := rc.d.Clock.Now().UTC()
+	sums, err := rc.d.Cloud.ListStacks(ctx, acct, stacks.Prefix(p.ID))
+	if err != nil {
+		return st, err
+	}
+	st.Stacks = len(sums)
+	cached := make(map[string]*core.Resource, len(items))
+	for _, r := range items {
+		cached[r.StackName] = r
+	}
+	var first error
+	note := func(err error) {
+		if err != nil {
+			st.Errors++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	listed := make(map[string]bool, len(sums))
+	for _, s := range sums {
+		listed[s.StackName] = true
+		r := cached[s.StackName]
+		switch {
+		case r == nil || r.Observed.Phase == core.PhaseDeleted && r.Observed.StackID != s.StackID && r.Lock == nil:
+			note(rc.adopt(ctx, p, s, &st))
+		case rc.differs(r, s):
+			note(rc.repair(ctx, p, r.Key(), s.StackID, observedAt, &st))
+		}
+	}
+	for _, r := range items {
+		if listed[r.StackName] || r.Observed.Phase == core.PhaseDeleted && r.Lock == nil {
+			continue
+		}
+		if r.Observed.StackID == "" {
+			if r.Op != nil && !r.Op.Status.Terminal() {
+				continue // its worker has not created the stack yet
+			}
+			note(rc.gone(ctx, r.Key(), observedAt, &st))
+			continue
+		}
+		// Not listed: deleted, or deleted outside bucketdesk. The stack id
+		// still describes a deleted stack.
+		note(rc.repair(ctx, p, r.Key(), r.Observed.StackID, observedAt, &st))
+	}
+	return st, first
+}
+
+// differs reports whether an item needs a DescribeStacks.
+func (rc *Reconciler) differs(r *core.Resource, s core.StackSummary) bool {
+	return r.Observed.StackStatus != s.Status || r.Observed.StackID != s.StackID || r.Observed.Stale ||
+		r.Op != nil && r.Op.Status == core.OpRunning && core.Terminal(s.Status)
+}
+
+func (rc *Reconciler) repair(ctx context.Context, p *core.Project, key core.ResourceKey, stackID string, observedAt time.Time, st *Stats) error {
+	stack, err := rc.d.Cloud.DescribeStack(ctx, p.Account(), stackID)
+	st.Described++
+	if errors.Is(err, core.ErrNotFound) {
+		return rc.gone(ctx, key, observedAt, st)
+	}
+	if err != nil {
+		return err
+	}
+	wrote := false
+	_, err = rc.d.change(ctx, key, func(r *core.Resource) (bool, error) {
+		wrote = r.Version > 0 && core.Observe(r, stack, observedAt)
+		return wrote, nil
+	})
+	if err == nil && wrote {
+		st.Repaired++
+	}
+	return err
+}
+
+func (rc *Reconciler) gone(ctx context.Context, key core.ResourceKey, observedAt time.Time, st *Stats) error {
+	wrote := false
+	_, err := rc.d.change(ctx, key, func(r *core.Resource) (bool, error) {
+		wrote = r.Version > 0 && core.ObserveGone(r, observedAt)
+		return wrote, nil
+	})
+	if err == nil && wrote {
+		st.Deleted++
+	}
+	return err
+}
+
+// adopt creates the item of a stack the cache does not know, from its
+// template and tags; a stack without bucketdesk's identity tags is left
+// alone.
+func (rc *Reconciler) adopt(ctx context.Context, p *core.Project, s core.StackSummary, st *Stats) error {
+	stack, err := rc.d.Cloud.DescribeStack(ctx, p.Account(), s.StackID)
+	st.Described++
+	if err != nil {
+		return err
+	}
+	project, kind, name, ok := stacks.Identity(stack.Tags)
+	if !ok || project != p.ID || stacks.StackName(project, kind, name) != s.StackName {
+		rc.d.Logger.Warn("stack under bucketdesk's prefix without matching identity tags left alone", "stack", s.StackName)
+		return nil
+	}
+	tpl, err := rc.d.Cloud.GetTemplate(ctx, p.Account(), s.StackID)
+	if err != nil {
+		return err
+	}
+	spec, err := stacks.Parse(tpl)
+	if err != nil {
+		return fmt.Errorf("adopt %s: %w", s.StackName, err)
+	}
+	observedAt := rc.d.Clock.Now().UTC()
+	_, err = rc.d.change(ctx, core.ResourceKey{Project: p.ID, StackName: s.StackName}, func(r *core.Resource) (bool, error) {
+		if r.Version > 0 && (r.Observed.Phase != core.PhaseDeleted || r.Lock != nil) {
+			return false, nil // it appeared meanwhile
+		}
+		*r = core.Resource{Project: p.ID, Kind: kind, Name: name, StackName: s.StackName, Spec: spec,
+			LastEvent: r.LastEvent, Version: r.Version}
+		core.Observe(r, stack, observedAt)
+		return true, nil
+	})
+	if err == nil {
+		st.Adopted++
+	}
+	return err
+}
+
+// Run reconciles at once and then every interval until ctx ends.
+func (rc *Reconciler) Run(ctx context.Context, interval time.Duration) {
+	for {
+		s, err := rc.Reconcile(ctx)
+		if err != nil && ctx.Err() == nil {
+			rc.d.Logger.Warn("reconcile pass incomplete", "err", err, "stacks", s.Stacks, "errors", s.Errors)
+		} else if s.Adopted+s.Deleted+s.Repaired > 0 {
+			rc.d.Logger.Info("reconciled", "stacks", s.Stacks, "described", s.Described, "adopted", s.Adopted, "repaired", s.Repaired, "deleted", s.Deleted)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-rc.d.Clock.After(interval):
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/stacks"
+)
+
+// Service answers the requests of project managers. Reads come from the
+// cache only; writes validate, lock the resource, record the operation and
+// enqueue a job, and never call CloudFormation.
+type Service struct{ d *deps }
+
+// Projects returns the projects user is a member of.
+func (s *Service) Projects(ctx context.Context, user string) ([]*core.Project, error) {
+	all, err := s.d.Store.ListProjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mine := all[:0]
+	for _, p := range all {
+		if p.IsMember(user) {
+			mine = append(mine, p)
+		}
+	}
+	return mine, nil
+}
+
+// Project returns one project if user is a member. A project that exists
+// but is not user's is ErrForbidden.
+func (s *Service) Project(ctx context.Context, user, id string) (*core.Project, error) {
+	p, err := s.d.Store.GetProject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !p.IsMember(user) {
+		return nil, fmt.Errorf("%w: %s is not a member of project %s", core.ErrForbidden, user, id)
+	}
+	return p, nil
+}
+
+// List returns a project's live resources of one kind, ordered by stack
+// name.
+func (s *Service) List(ctx context.Context, user, project string, kind core.Kind) ([]*core.Resource, error) {
+	if _, err := s.Project(ctx, user, project); err != nil {
+		return nil, err
+	}
+	all, _, err := s.d.Store.ListResources(ctx, project, core.Page{})
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.Kind == kind && r.Observed.Phase != core.PhaseDeleted {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Get returns one live resource.
+func (s *Service) Get(ctx context.Context, user, project string, kind core.Kind, name string) (*core.Resource, error) {
+	if _, err := s.Project(ctx, user, project); err != nil {
+		return nil, err
+	}
+	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)})
+	if err != nil {
+		return nil, notFound(kind, name, err)
+	}
+	if r.Kind != kind || r.Name != name || r.Observed.Phase == core.PhaseDeleted {
+		return nil, notFound(kind, name, core.ErrNotFound)
+	}
+	return r, nil
+}
+
+func notFound(kind core.Kind, name string, err error) error {
+	if errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("%w: no %s named %q", core.ErrNotFound, kind, name)
+	}
+	return err
+}
+
+// Operation returns one operation of a project user is a member of.
+func (s *Service) Operation(ctx context.Context, user, id string) (*core.Operation, error) {
+	op, err := s.d.Store.GetOperation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Project(ctx, user, op.Project); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// Operations returns a project's operations, newest first.
+func (s *Service) Operations(ctx context.Context, user, project string, page core.Page) ([]*core.Operation, string, error) {
+	if _, err := s.Project(ctx, user, project); err != nil {
+		return nil, "", err
+	}
+	return s.d.Store.ListOperations(ctx, project, page)
+}
+
+// Create asks for a new bucket or user.
+func (s *Service) Create(ctx context.Context, user, project string, spec core.Spec) (*core.Operation, error) {
+	return s.submit(ctx, user, project, core.ActionCreate, spec.Kind(), spec.Name(), &spec, 0)
+}
+
+// Update asks for a resource to take spec. ifMatch, when not 0, is the
+// version the caller last saw; another version is ErrPrecondition.
+func (s *Service) Update(ctx context.Context, user, project string, spec core.Spec, ifMatch int64) (*core.Operation, error) {
+	return s.submit(ctx, user, project, core.ActionUpdate, spec.Kind(), spec.Name(), &spec, ifMatch)
+}
+
+// Delete asks for a resource and its stack to be deleted.
+func (s *Service) Delete(ctx context.Context, user, project string, kind core.Kind, name string, ifMatch int64) (*core.Operation, error) {
+	return s.submit(ctx, user, project, core.ActionDelete, kind, name, nil, ifMatch)
+}
+
+// RotateKey replaces access key slot (0 or 1) of a user: CloudFormation
+// creates a new key when the key's serial changes.
+func (s *Service) RotateKey(ctx context.Context, user, project, name string, slot int, ifMatch int64) (*core.Operation, error) {
+	return s.submit(ctx, user, project, core.ActionRotateKey, core.KindUser, name, &core.Spec{}, ifMatch, slot)
+}
+
+// submit is the write path of DESIGN.md §5: validate, authorize, then in
+// one conditional write lock the resource, bump its version and record the
+// operation as queued; then enqueue the job and publish.
+func (s *Service) submit(ctx context.Context, user, project string, action core.Action, kind core.Kind, name string, spec *core.Spec, ifMatch int64, slot ...int) (*core.Operation, error) {
+	p, err := s.Project(ctx, user, project)
+	if err != nil {
+		return nil, err
+	}
+	if !kind.Valid() {
+		return nil, fmt.Errorf("%w: unknown kind %q", core.ErrInvalid, kind)
+	}
+	if action == core.ActionCreate || action == core.ActionUpdate {
+		if err := spec.Validate(); err != nil {
+			return nil, err
+		}
+		if err := s.checkReferences(ctx, p, spec); err != nil {
+			return nil, err
+		}
+	}
+	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
+	now := s.d.Clock.Now().UTC()
+	op := &core.Operation{
+		ID: s.d.ids.next(), Project: project, Kind: kind, Name: name, StackName: key.StackName,
+		Action: action, RequestedBy: user, RequestedAt: now, Status: core.OpQueued, Rev: 1,
+	}
+	r, err := s.d.change(ctx, key, func(r *core.Resource) (bool, error) {
+		exists := r.Version > 0 && r.Observed.Phase != core.PhaseDeleted
+		if r.Lock != nil {
+			return false, &core.LockedError{Lock: *r.Lock}
+		}
+		if ifMatch != 0 && r.Version != ifMatch {
+			return false, fmt.Errorf("%w: %s %q is at version %d, not %d", core.ErrPrecondition, kind, name, r.Version, ifMatch)
+		}
+		switch action {
+		case core.ActionCreate:
+			if exists {
+				return false, fmt.Errorf("%w: %s %q already exists", core.ErrConflict, kind, name)
+			}
+			*r = core.Resource{Project: project, Kind: kind, Name: name, StackName: key.StackName,
+				Spec: spec.Clone(), Observed: core.Observed{Phase: core.PhaseCreating},
+				LastEvent: r.LastEvent, Version: r.Version}
+			op.Spec = spec.Clone()
+		default:
+			if !exists {
+				return false, fmt.Errorf("%w: no %s named %q", core.ErrNotFound, kind, name)
+			}
+			if r.Observed.StackStatus == "ROLLBACK_COMPLETE" && action != core.ActionDelete {
+				return false, fmt.Errorf("%w: %s %q failed to create (%s); delete it, then create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
+			}
+			switch action {
+			case core.ActionUpdate:
+				op.Spec = spec.Clone()
+			case core.ActionRotateKey:
+				next, err := rotated(r.Spec, slot[0])
+				if err != nil {
+					return false, err
+				}
+				op.Spec = next
+			case core.ActionDelete:
+				op.Spec = r.Spec.Clone()
+			}
+		}
+		return true, core.Begin(r, op)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Queue.Enqueue(ctx, core.Job{OperationID: op.ID, Project: project, StackName: key.StackName}); err != nil {
+		// The lock must not outlive an operation nobody will run.
+		s.d.fail(ctx, key, op.ID, "could not be queued: "+err.Error())
+		return nil, fmt.Errorf("%w: the operation could not be queued, nothing was changed: %v", core.ErrUnavailable, err)
+	}
+	return r.Op.Clone(), nil
+}
+
+// rotated returns spec with access key slot's serial incremented.
+func rotated(spec core.Spec, slot int) (core.Spec, error) {
+	next := spec.Clone()
+	u := next.User
+	if u == nil || slot < 0 || slot >= u.AccessKeys {
+		n := 0
+		if u != nil {
+			n = u.AccessKeys
+		}
+		return next, &core.ValidationError{Problems: []core.FieldError{{Field: "key", Message: fmt.Sprintf("the user has %d access keys; there is no key %d to rotate", n, slot+1)}}}
+	}
+	for len(u.KeySerials) < u.AccessKeys {
+		u.KeySerials = append(u.KeySerials, 1)
+	}
+	u.KeySerials[slot] = u.KeySerial(slot) + 1
+	return next, nil
+}
+
+// checkReferences checks what a spec refers to beyond its own fields: the
+// buckets a user's grants name must be live buckets of the same project,
+// and SFTP needs the project's Transfer server.
+func (s *Service) checkReferences(ctx context.Context, p *core.Project, spec *core.Spec) error {
+	u := spec.User
+	if u == nil {
+		return nil
+	}
+	v := &core.ValidationError{}
+	if u.SFTP.Enabled && p.TransferServerID == "" {
+		v.Problems = append(v.Problems, core.FieldError{Field: "sftp.enabled", Message: "project " + p.ID + " has no SFTP (Transfer Family) server"})
+	}
+	var names []string
+	for i, g := range u.Grants {
+		if slices.Contains(names, g.Bucket) {
+			continue
+		}
+		names = append(names, g.Bucket)
+		r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, g.Bucket)})
+		switch {
+		case errors.Is(err, core.ErrNotFound) || (r != nil && r.Observed.Phase == core.PhaseDeleted):
+			v.Problems = append(v.Problems, core.FieldError{Field: fmt.Sprintf("grants[%d].bucket", i), Message: fmt.Sprintf("%q is not a bucket of project %s", g.Bucket, p.ID)})
+		case err != nil:
+			return err
+		}
+	}
+	if len(v.Problems) > 0 {
+		return v
+	}
+	return nil
+}
+
+// fail ends operation id on key's item with reason and releases its lock,
+// unless it has already ended.
+func (d *deps) fail(ctx context.Context, key core.ResourceKey, id, reason string) {
+	_, err := d.change(ctx, key, func(r *core.Resource) (bool, error) {
+		if r.Op == nil || r.Op.ID != id || r.Op.Status.Terminal() {
+			return false, nil
+		}
+		core.FinishOp(r, core.OpFailed, reason, d.Clock.Now().UTC())
+		if r.Observed.StackID == "" && r.Op.Action == core.ActionCreate {
+			r.Observed.Phase = core.PhaseFailed
+			r.Observed.StatusReason = reason
+		}
+		return true, nil
+	})
+	if err != nil {
+		d.Logger.Error("could not record a failed operation; the reconciler will", "operation", id, "err", err)
+	}
+}
