@@ -13,7 +13,7 @@ import (
 
 var _ core.Clock = (*Manual)(nil)
 
-// Manual is a clock that moves only when Advance or Set is called.
+// Manual is a clock that moves only when Advance is called.
 type Manual struct {
 	mu      sync.Mutex
 	now     time.Time
