@@ -1,0 +1,30 @@
+// Package simcloud is the sandbox: an in-process simulation of
+// CloudFormation (and of the one Secrets Manager read bucketdesk needs) for
+// exactly the resource types of bucketdesk's templates (docs/templates.md).
+// It implements core.Cloud.
+//
+// Stacks live per account. CreateStack, UpdateStack and DeleteStack answer
+// at once and the operation runs in the background, one resource at a time
+// in dependency order, emitting the stack and resource events
+// CloudFormation emits (including rollbacks and cleanup phases), each with
+// the operation's ClientRequestToken. Events are delivered to subscribers
+// as genuine CloudFormation SNS notifications rendered by package cfnevent,
+// at least once, optionally with seeded chaos (duplicates, reordering,
+// drops, delays). Realistic failures are simulated: a bucket name taken in
+// any account, invalid or unsupported properties, a non-empty bucket that
+// cannot be deleted, updates of a stack in progress or without changes,
+// missing IAM capabilities, an API rate limit per account.
+//
+// State (stacks, resources, templates, tokens, secrets sealed with AES-GCM,
+// in-flight operations and undelivered notifications) persists in a bbolt
+// file; an operation interrupted by Close resumes from its last step when
+// the file is opened again. Time comes from an injected core.Clock, so tests
+// drive it with a manual clock and zero durations.
+//
+// The sandbox is for local runs, demos, benchmarks and tests. It is not an
+// emulator of AWS: it models no other resource types or properties, no
+// change sets, stack policies, drift, nested stacks or parameters without
+// defaults, no IAM permission checks, no service quotas (such as two access
+// keys per user), and it does not store objects — a bucket only has an
+// object count that a test sets.
+package simcloud

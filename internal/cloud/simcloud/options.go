@@ -1,0 +1,95 @@
+package simcloud
+
+import (
+	"fmt"
+	"time"
+
+	"bucketdesk/internal/core"
+)
+
+// Options configure a Sandbox. A nil *Options passed to New means
+// DemoOptions; the zero Options (see ZeroOptions) makes everything
+// instantaneous and unlimited, which is what tests want.
+type Options struct {
+	// Clock tells the time and waits; nil is the system clock. Tests pass
+	// a manual clock (package clock).
+	Clock core.Clock
+	// ResourceDuration is how long each resource step (create, update or
+	// delete of one resource) takes; 0 is instantaneous.
+	ResourceDuration time.Duration
+	// APILatency is added to every API call; 0 is none.
+	APILatency time.Duration
+	// RateLimit limits CloudFormation API calls per account; the zero
+	// value is unlimited. Calls beyond it fail with ErrThrottled.
+	RateLimit RateLimit
+	// Chaos disturbs the delivery of event notifications; the zero value
+	// delivers every notification once, in order, at once.
+	Chaos Chaos
+	// TopicARN is the SNS topic named in notification envelopes when a
+	// stack has no NotificationARNs; "" derives one from the stack's
+	// account and region (bucketdesk-events).
+	TopicARN string
+	// FailTypes makes the create and update of every resource of a type
+	// fail with the given reason, e.g. {"AWS::IAM::User": "Access
+	// Denied"}; the resource's delete still succeeds.
+	FailTypes map[string]string
+	// NoSync skips the fsync of the bbolt file after each step: faster,
+	// and only a machine crash (not a process exit) can lose state.
+	NoSync bool
+}
+
+// RateLimit is a token bucket per account: Burst calls at once, refilled
+// at PerSecond calls per second, measured on the Options' clock.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Chaos disturbs notification delivery, per subscriber and notification,
+// deterministically for a given Seed and order of events.
+type Chaos struct {
+	Seed int64
+	// Duplicate, Reorder and Drop are probabilities in [0, 1]: deliver
+	// twice; hold back and deliver after the next notification; never
+	// deliver.
+	Duplicate, Reorder, Drop float64
+	// MaxDelay delays each delivery by a random duration below it, on the
+	// Options' clock; delayed notifications overtake one another.
+	MaxDelay time.Duration
+}
+
+// DemoOptions returns realistic settings for a demo: resources take
+// 1.5 s each, API calls 100 ms, 5 calls per second per account (burst 10),
+// and a little duplication, reordering and delay of events, as SNS does.
+func DemoOptions() *Options {
+	return &Options{
+		Clock:            core.SystemClock{},
+		ResourceDuration: 1500 * time.Millisecond,
+		APILatency:       100 * time.Millisecond,
+		RateLimit:        RateLimit{PerSecond: 5, Burst: 10},
+		Chaos: Chaos{
+			Seed:      time.Now().UnixNano(),
+			Duplicate: 0.02,
+			Reorder:   0.05,
+			MaxDelay:  300 * time.Millisecond,
+		},
+	}
+}
+
+// ZeroOptions returns settings for tests: the system clock, no durations,
+// no latency, no rate limit and no chaos. Set Clock to a manual clock to
+// control time.
+func ZeroOptions() *Options { return &Options{} }
+
+func (o *Options) validate() error {
+	c := o.Chaos
+	for _, p := range []float64{c.Duplicate, c.Reorder, c.Drop} {
+		if p < 0 || p > 1 {
+			return fmt.Errorf("simcloud: chaos probability %v not in [0, 1]: %w", p, core.ErrInvalid)
+		}
+	}
+	if o.ResourceDuration < 0 || o.APILatency < 0 || c.MaxDelay < 0 || o.RateLimit.PerSecond < 0 {
+		return fmt.Errorf("simcloud: negative option: %w", core.ErrInvalid)
+	}
+	return nil
+}
