@@ -126,11 +126,12 @@ func onlyResources(rs map[string]resource, allowed ...string) error {
 type intValue int
 
 func (n *intValue) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		b = []byte(s)
+	s := string(b)
+	var str string
+	if json.Unmarshal(b, &str) == nil {
+		s = str
 	}
-	i, err := strconv.Atoi(string(b))
+	i, err := strconv.Atoi(s)
 	if err != nil {
 		return fmt.Errorf("%s is not an integer", b)
 	}
@@ -142,11 +143,12 @@ func (n *intValue) UnmarshalJSON(b []byte) error {
 type boolValue bool
 
 func (v *boolValue) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		b = []byte(s)
+	s := string(b)
+	var str string
+	if json.Unmarshal(b, &str) == nil {
+		s = str
 	}
-	x, err := strconv.ParseBool(string(b))
+	x, err := strconv.ParseBool(s)
 	if err != nil {
 		return fmt.Errorf("%s is not a boolean", b)
 	}

@@ -36,12 +36,12 @@ func TestRoundTripTable(t *testing.T) {
 		"bucket max expiry": {Bucket: &core.BucketSpec{Name: "b.1.example", Encryption: s3, ExpiryDays: core.MaxExpiryDays, Versioning: true}},
 		"bucket kms alias": {Bucket: &core.BucketSpec{Name: "abc", Encryption: core.Encryption{Type: core.EncryptionKMS,
 			KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:alias/data"}, Tags: map[string]string{"a": "", "b b": "x=y"}}},
-		"user bare":          {User: &core.UserSpec{Name: "u"}},
-		"user grants empty":  {User: &core.UserSpec{Name: "u", Grants: []core.Grant{}, KeySerials: []int{}}},
-		"user serials 1":     {User: &core.UserSpec{Name: "u", AccessKeys: 2, KeySerials: []int{1, 1}}},
-		"user serial 0":      {User: &core.UserSpec{Name: "u", AccessKeys: 1, KeySerials: []int{0}}},
-		"user serial 3 of 1": {User: &core.UserSpec{Name: "u", AccessKeys: 1, KeySerials: []int{3, 7}}},
-		"user serials 2,1":   {User: &core.UserSpec{Name: "u", AccessKeys: 2, KeySerials: []int{2, 1}}},
+		"user bare":            {User: &core.UserSpec{Name: "u"}},
+		"user grants empty":    {User: &core.UserSpec{Name: "u", Grants: []core.Grant{}, KeySerials: []int{}}},
+		"user serials 1":       {User: &core.UserSpec{Name: "u", AccessKeys: 2, KeySerials: []int{1, 1}}},
+		"user serial 0":        {User: &core.UserSpec{Name: "u", AccessKeys: 1, KeySerials: []int{0}}},
+		"user serial 3 of 1":   {User: &core.UserSpec{Name: "u", AccessKeys: 1, KeySerials: []int{3, 7}}},
+		"user serials 2,1":     {User: &core.UserSpec{Name: "u", AccessKeys: 2, KeySerials: []int{2, 1}}},
 		"user no keys serials": {User: &core.UserSpec{Name: "u", KeySerials: []int{4}}},
 		"user comma": {User: &core.UserSpec{Name: "a,b", AccessKeys: 1, Grants: []core.Grant{
 			{Bucket: "zzz", Access: core.AccessWrite, Prefix: "a"}, {Bucket: "aaa", Access: core.AccessRead}, {Bucket: "zzz", Access: core.AccessReadWrite}}}},
@@ -56,7 +56,7 @@ func TestRoundTripTable(t *testing.T) {
 
 func TestRoundTripRandom(t *testing.T) {
 	g := newGen(2024)
-	for range 3000 {
+	for range 2000 {
 		roundTrip(t, g.spec())
 	}
 }
@@ -152,7 +152,9 @@ func TestParseErrors(t *testing.T) {
 		{"other policy", mutate(t, user, func(m map[string]any) {
 			at(props(m, "User"), "Policies", 0).(map[string]any)["PolicyName"] = "admin"
 		}), `policy "admin"`},
-		{"managed policy", mutate(t, user, func(m map[string]any) { props(m, "User")["ManagedPolicyArns"] = []any{"arn:aws:iam::aws:policy/AdministratorAccess"} }), "ManagedPolicyArns"},
+		{"managed policy", mutate(t, user, func(m map[string]any) {
+			props(m, "User")["ManagedPolicyArns"] = []any{"arn:aws:iam::aws:policy/AdministratorAccess"}
+		}), "ManagedPolicyArns"},
 		{"s3 star", mutate(t, user, func(m map[string]any) {
 			grantStmts(m)[0].(map[string]any)["Action"] = []any{"s3:*"}
 		}), `unexpected action "s3:*"`},
