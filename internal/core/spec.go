@@ -173,7 +173,9 @@ func (s Spec) Validate() error {
 
 // Limits of what a spec may ask for.
 const (
-	MaxTags        = 50
+	// MaxTags leaves room under S3's 50 tags for the three identity tags
+	// that CloudFormation propagates from the stack to the bucket.
+	MaxTags        = 47
 	MaxGrants      = 10
 	MaxSSHKeys     = 10
 	MaxExpiryDays  = 36500
@@ -185,8 +187,10 @@ var (
 	bucketCharsRe = regexp.MustCompile(`^[a-z0-9.-]+$`)
 	kmsARNRe      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$`)
 	tagCharsRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
-	userNameRe    = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]+$`)
-	sshKeyRe      = regexp.MustCompile(`^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$`)
+	// IAM allows a comma in user names, but the stack's identity tag
+	// carries the name and tag values cannot hold one.
+	userNameRe = regexp.MustCompile(`^[A-Za-z0-9+=.@_-]+$`)
+	sshKeyRe   = regexp.MustCompile(`^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$`)
 )
 
 // ReservedTagPrefix starts the tag keys bucketdesk sets itself.
@@ -236,7 +240,7 @@ func UserNameProblems(name string) []string {
 		p = append(p, fmt.Sprintf("must be between 1 and 64 characters long, got %d", n))
 	}
 	if name != "" && !userNameRe.MatchString(name) {
-		p = append(p, "may contain only letters, digits and the characters + = , . @ _ -")
+		p = append(p, "may contain only letters, digits and the characters + = . @ _ - (IAM also allows a comma, which bucketdesk cannot tag a stack with)")
 	}
 	return p
 }

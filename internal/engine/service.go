@@ -144,6 +144,15 @@ func (s *Service) submit(ctx context.Context, user, project string, action core.
 		if err := s.checkReferences(ctx, p, spec); err != nil {
 			return nil, err
 		}
+		// What CloudFormation would refuse (a grants policy over IAM's
+		// size limit) is refused now, not after a 202.
+		if _, _, err := stacks.Render(p, *spec); err != nil {
+			return nil, err
+		}
+		// Grants have no order in a policy; keep the form that parsing
+		// the stack's template gives back.
+		c := stacks.Canonical(*spec)
+		spec = &c
 	}
 	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
 	now := s.d.Clock.Now().UTC()
@@ -152,7 +161,10 @@ func (s *Service) submit(ctx context.Context, user, project string, action core.
 		Action: action, RequestedBy: user, RequestedAt: now, Status: core.OpQueued, Rev: 1,
 	}
 	r, err := s.d.change(ctx, key, func(r *core.Resource) (bool, error) {
-		exists := r.Version > 0 && r.Observed.Phase != core.PhaseDeleted
+		// A create that failed before CloudFormation made a stack left
+		// nothing to keep: its name is free.
+		neverMade := r.Observed.Phase == core.PhaseFailed && r.Observed.StackID == ""
+		exists := r.Version > 0 && r.Observed.Phase != core.PhaseDeleted && !(action == core.ActionCreate && neverMade)
 		if r.Lock != nil {
 			return false, &core.LockedError{Lock: *r.Lock}
 		}

@@ -77,7 +77,7 @@ func (g *gen) userName() string {
 	}
 	chars := letters + "-"
 	if g.chance(0.5) {
-		chars = letters + "+=,.@_-"
+		chars = letters + "+=.@_-"
 	}
 	b := make([]byte, n)
 	for i := range b {

@@ -43,7 +43,7 @@ func TestRoundTripTable(t *testing.T) {
 		"user serial 3 of 1":   {User: &core.UserSpec{Name: "u", AccessKeys: 1, KeySerials: []int{3, 7}}},
 		"user serials 2,1":     {User: &core.UserSpec{Name: "u", AccessKeys: 2, KeySerials: []int{2, 1}}},
 		"user no keys serials": {User: &core.UserSpec{Name: "u", KeySerials: []int{4}}},
-		"user comma": {User: &core.UserSpec{Name: "a,b", AccessKeys: 1, Grants: []core.Grant{
+		"user equals": {User: &core.UserSpec{Name: "a=b", AccessKeys: 1, Grants: []core.Grant{
 			{Bucket: "zzz", Access: core.AccessWrite, Prefix: "a"}, {Bucket: "aaa", Access: core.AccessRead}, {Bucket: "zzz", Access: core.AccessReadWrite}}}},
 	}
 	for name, spec := range goldenSpecs {
