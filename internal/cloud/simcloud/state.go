@@ -53,20 +53,20 @@ func validationErr(kind error, format string, args ...any) error {
 // treated as immutable: a change replaces a record, so that snapshots
 // (operation.Old) may share them.
 type stack struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	Account      string            `json:"account"`
-	Region       string            `json:"region"`
-	Status       string            `json:"status"`
-	Reason       string            `json:"reason,omitempty"`
-	Template     string            `json:"template"`
-	Tags         map[string]string `json:"tags,omitempty"`
-	Topic        string            `json:"topic,omitempty"`
-	Outputs      map[string]string `json:"outputs,omitempty"`
-	Created      time.Time         `json:"created"`
-	Updated      time.Time         `json:"updated,omitzero"`
-	LastEvent    time.Time         `json:"last_event,omitzero"`
-	Resources    map[string]*record `json:"resources,omitempty"`
+	ID        string             `json:"id"`
+	Name      string             `json:"name"`
+	Account   string             `json:"account"`
+	Region    string             `json:"region"`
+	Status    string             `json:"status"`
+	Reason    string             `json:"reason,omitempty"`
+	Template  string             `json:"template"`
+	Tags      map[string]string  `json:"tags,omitempty"`
+	Topic     string             `json:"topic,omitempty"`
+	Outputs   map[string]string  `json:"outputs,omitempty"`
+	Created   time.Time          `json:"created"`
+	Updated   time.Time          `json:"updated,omitzero"`
+	LastEvent time.Time          `json:"last_event,omitzero"`
+	Resources map[string]*record `json:"resources,omitempty"`
 	// Retired holds physical resources that left Resources but still
 	// exist: replaced ones awaiting cleanup, ones that failed to delete.
 	Retired []*record `json:"retired,omitempty"`
