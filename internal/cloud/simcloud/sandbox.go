@@ -692,11 +692,20 @@ func (s *Sandbox) GetSecretValue(ctx context.Context, a core.Account, secret str
 	return v, nil
 }
 
-// Events returns every event of a stack (by name, or by id for a deleted
-// one), oldest first, as DescribeStackEvents would list them reversed.
+// Events returns every event of a stack, oldest first (DescribeStackEvents
+// lists them newest first). The stack is named by id, or by name: the live
+// stack of that name or else, unlike DescribeStackEvents, the last deleted
+// one. Resource event ids, as CloudFormation's, are unique per stack only.
 func (s *Sandbox) Events(a core.Account, stackName string) ([]core.StackEvent, error) {
 	s.mu.Lock()
 	st := s.find(a, stackName, true)
+	if st == nil {
+		for _, x := range s.stacks {
+			if x.Account == a.ID && x.Name == stackName && (st == nil || x.Created.After(st.Created)) {
+				st = x
+			}
+		}
+	}
 	closed := s.closed
 	s.mu.Unlock()
 	if st == nil {
