@@ -46,6 +46,9 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	current := mine && !op.Status.Terminal()
 	if mine && addProgress(op, ev) {
 		a.Progress = true
+		if op.Status == OpFailed {
+			refineFailure(r, ev)
+		}
 		if op.Status == OpQueued {
 			op.Status = OpRunning
 		}
@@ -136,6 +139,24 @@ func finish(r *Resource, status, reason string, at time.Time) {
 	}
 }
 
+// refineFailure updates a failed operation's reason when a resource's
+// failure event arrives after the stack's terminal event: events are
+// applied in any order, and the reason must not depend on it.
+func refineFailure(r *Resource, ev StackEvent) {
+	op := r.Op
+	if ev.StackLevel() || !strings.HasSuffix(ev.ResourceStatus, "_FAILED") {
+		return
+	}
+	why := FailureReason(op.Events, "", op.Error)
+	if why == op.Error {
+		return
+	}
+	if r.Observed.LastFailure == op.Error && r.Observed.LastFailure != "" {
+		r.Observed.LastFailure = why
+	}
+	op.Error = why
+}
+
 // FinishOp ends r's current operation with status and releases its lock.
 func FinishOp(r *Resource, status OpStatus, reason string, at time.Time) {
 	op := r.Op
@@ -189,6 +210,12 @@ func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
 	}
 	if r.Op != nil && r.Op.Status == OpRunning && Terminal(st.Status) {
 		finish(r, st.Status, st.StatusReason, observedAt)
+		// The stack operation is over, so what was described is its
+		// result, even when a newer event set the status.
+		if r.Observed.Phase != PhaseDeleted && st.Status == r.Observed.StackStatus {
+			r.Observed.Outputs = cloneMap(st.Outputs)
+			r.Observed.Stale = false
+		}
 	}
 	return !equalResource(before, r)
 }

@@ -203,3 +203,17 @@ func TestProgressKeepsNewest(t *testing.T) {
 		t.Fatal("an old event that fell off came back")
 	}
 }
+
+// The reason of a failure does not depend on the order of its events.
+func TestFailureReasonArrivesAfterTheEnd(t *testing.T) {
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	r.LastEvent = EventRef{ID: "e0", Time: t0}
+	ApplyEvent(r, stackEv(5, "op1", "UPDATE_ROLLBACK_COMPLETE", ""))
+	if r.Op.Status != OpFailed || r.Lock != nil {
+		t.Fatalf("op %s lock %v", r.Op.Status, r.Lock)
+	}
+	ApplyEvent(r, ev(2, "op1", "Bucket", "AWS::S3::Bucket", "UPDATE_FAILED", "Access Denied"))
+	if !strings.Contains(r.Op.Error, "Access Denied") || r.Observed.LastFailure != r.Op.Error {
+		t.Fatalf("error %q, last failure %q", r.Op.Error, r.Observed.LastFailure)
+	}
+}

@@ -88,10 +88,11 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 		case r == nil || r.Observed.Phase == core.PhaseDeleted && r.Observed.StackID != s.StackID && r.Lock == nil:
 			note(rc.adopt(ctx, p, s, &st))
 		case rc.differs(r, s):
-			note(rc.repair(ctx, p, r.Key(), s.StackID, observedAt, &st))
+			note(rc.repair(ctx, p, r.Key(), s.StackID, &st))
 		}
 	}
 	for _, r := range items {
+		rc.repairHistory(ctx, r, observedAt)
 		if listed[r.StackName] || r.Observed.Phase == core.PhaseDeleted && r.Lock == nil {
 			continue
 		}
@@ -104,9 +105,28 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 		}
 		// Not listed: deleted, or deleted outside bucketdesk. The stack id
 		// still describes a deleted stack.
-		note(rc.repair(ctx, p, r.Key(), r.Observed.StackID, observedAt, &st))
+		note(rc.repair(ctx, p, r.Key(), r.Observed.StackID, &st))
 	}
 	return st, first
+}
+
+// historyRepairWindow is how long after it ended an operation's history
+// copy is still rewritten from its item: long enough for any crash between
+// the item's write and the copy's, short enough to cost little.
+const historyRepairWindow = time.Hour
+
+// repairHistory rewrites the history copy of a recent operation from the
+// item, which is the source of truth: a process that died between the two
+// writes left the copy behind. PutOperation never lowers a copy's Rev, so
+// this is idempotent.
+func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now time.Time) {
+	op := r.Op
+	if op == nil || op.FinishedAt != nil && now.Sub(*op.FinishedAt) > historyRepairWindow {
+		return
+	}
+	if err := rc.d.Store.PutOperation(ctx, op); err != nil {
+		rc.d.Logger.Warn("operation history not repaired", "operation", op.ID, "err", err)
+	}
 }
 
 // differs reports whether an item needs a DescribeStacks.
@@ -115,7 +135,9 @@ func (rc *Reconciler) differs(r *core.Resource, s core.StackSummary) bool {
 		r.Op != nil && r.Op.Status == core.OpRunning && core.Terminal(s.Status)
 }
 
-func (rc *Reconciler) repair(ctx context.Context, p *core.Project, key core.ResourceKey, stackID string, observedAt time.Time, st *Stats) error {
+func (rc *Reconciler) repair(ctx context.Context, p *core.Project, key core.ResourceKey, stackID string, st *Stats) error {
+	// Every event stamped before the call is reflected in its answer.
+	observedAt := rc.d.Clock.Now().UTC()
 	stack, err := rc.d.Cloud.DescribeStack(ctx, p.Account(), stackID)
 	st.Described++
 	if errors.Is(err, core.ErrNotFound) {
@@ -151,6 +173,7 @@ func (rc *Reconciler) gone(ctx context.Context, key core.ResourceKey, observedAt
 // template and tags; a stack without bucketdesk's identity tags is left
 // alone.
 func (rc *Reconciler) adopt(ctx context.Context, p *core.Project, s core.StackSummary, st *Stats) error {
+	observedAt := rc.d.Clock.Now().UTC()
 	stack, err := rc.d.Cloud.DescribeStack(ctx, p.Account(), s.StackID)
 	st.Described++
 	if err != nil {
@@ -169,7 +192,6 @@ func (rc *Reconciler) adopt(ctx context.Context, p *core.Project, s core.StackSu
 	if err != nil {
 		return fmt.Errorf("adopt %s: %w", s.StackName, err)
 	}
-	observedAt := rc.d.Clock.Now().UTC()
 	_, err = rc.d.change(ctx, core.ResourceKey{Project: p.ID, StackName: s.StackName}, func(r *core.Resource) (bool, error) {
 		if r.Version > 0 && (r.Observed.Phase != core.PhaseDeleted || r.Lock != nil) {
 			return false, nil // it appeared meanwhile

@@ -1,0 +1,183 @@
+// Command bucketdesk is the one binary of bucketdesk: `serve` runs it
+// locally on embedded defaults, `version` tells what it is.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"bucketdesk/internal/cloud/simcloud"
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/setup"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `bucketdesk — secured S3 buckets and managed IAM users, one CloudFormation stack each.
+
+Usage:
+  bucketdesk <command> [flags]
+
+Commands:
+  serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
+  version   print the version
+
+Run 'bucketdesk <command> --help' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "version":
+		return printVersion(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "bucketdesk: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func printVersion(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bucketdesk version\n\nPrints the version of bucketdesk and of Go it was built with.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = "dev-" + s.Value[:12]
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "bucketdesk %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return 0
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("BUCKETDESK_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "bucketdesk")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "bucketdesk")
+	}
+	return "bucketdesk-data"
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the cache, the queue and the sandbox keep their files (env BUCKETDESK_DATA_DIR)")
+	delay := fs.Duration("sandbox-delay", 1500*time.Millisecond, "how long the sandbox takes per stack resource")
+	latency := fs.Duration("sandbox-latency", 100*time.Millisecond, "the sandbox's CloudFormation API latency")
+	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation API rate limit per account, calls/s (0: none)")
+	cloudRate := fs.Float64("cloud-rate", 4, "bucketdesk's own pace of CloudFormation calls per account, calls/s")
+	reconcile := fs.Duration("reconcile-every", time.Minute, "how often the reconciler relists CloudFormation")
+	workers := fs.Int("workers", 4, "queue workers")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: bucketdesk serve [flags]\n\nRuns bucketdesk locally: the bbolt cache and queue, the workers, the mirror, the reconciler\nand a simulated CloudFormation (the sandbox), with a demo project.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: --log-level: %v\n", err)
+		return 2
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var log *slog.Logger
+	if *logJSON {
+		log = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		log = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	sb := simcloud.DemoOptions()
+	sb.ResourceDuration, sb.APILatency = *delay, *latency
+	sb.RateLimit = simcloud.RateLimit{PerSecond: *sandboxRate, Burst: int(2 * *sandboxRate)}
+	l, err := setup.OpenLocal(setup.LocalConfig{
+		DataDir: *dataDir, Sandbox: sb, Workers: *workers, ReconcileEvery: *reconcile,
+		CloudRate: *cloudRate, Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: %v\n", err)
+		return 1
+	}
+	defer l.Close()
+	p, created, err := l.EnsureProject(ctx, setup.DemoProject([]string{"alice", "bob"}))
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: demo project: %v\n", err)
+		return 1
+	}
+	l.Start(ctx)
+	log.Info("bucketdesk started", "data_dir", *dataDir, "project", p.ID, "version", version)
+	if created {
+		seedDemo(ctx, l, log)
+	}
+	fmt.Fprintf(stdout, "bucketdesk is running on the sandbox with data in %s; Ctrl-C stops it.\n", *dataDir)
+	<-ctx.Done()
+	log.Info("bucketdesk stopping")
+	return 0
+}
+
+// seedDemo creates a bucket and a user on first start so that the demo
+// project has something to show.
+func seedDemo(ctx context.Context, l *setup.Local, log *slog.Logger) {
+	suffix := fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff)
+	bucket := "demo-reports-" + suffix
+	specs := []core.Spec{
+		{Bucket: &core.BucketSpec{Name: bucket, Versioning: true, Encryption: core.Encryption{Type: core.EncryptionS3}, Tags: map[string]string{"team": "demo"}}},
+		{User: &core.UserSpec{Name: "partner-upload", AccessKeys: 1, Grants: []core.Grant{{Bucket: bucket, Access: core.AccessWrite, Prefix: "incoming/"}}}},
+	}
+	for _, s := range specs {
+		op, err := l.Engine.Service.Create(ctx, "alice", "demo", s)
+		if err != nil {
+			log.Warn("demo resource not created", "name", s.Name(), "err", err)
+			continue
+		}
+		log.Info("demo resource requested", "kind", s.Kind(), "name", s.Name(), "operation", op.ID)
+	}
+}
