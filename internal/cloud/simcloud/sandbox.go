@@ -745,6 +745,9 @@ func (s *Sandbox) Operations() []OpRecord {
 func (s *Sandbox) SetObjectCount(bucket string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	if n > 0 {
 		s.objects[bucket] = n
 	} else {

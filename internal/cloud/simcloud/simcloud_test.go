@@ -859,3 +859,95 @@ func TestHoldAndDeleteDuringCreate(t *testing.T) {
 		t.Errorf("after release: %s", got)
 	}
 }
+
+// TestRestartAtEveryStep closes and reopens the sandbox at every resource
+// step of an update that replaces the bucket, fails on the policy and
+// rolls back: every phase resumes from its persisted state.
+func TestRestartAtEveryStep(t *testing.T) {
+	clk := clock.NewManual(start)
+	opts := func() *simcloud.Options {
+		o := simcloud.ZeroOptions()
+		o.Clock, o.ResourceDuration = clk, time.Second
+		return o
+	}
+	s, path := open(t, opts())
+	var recs []*recorder
+	recs = append(recs, record(s))
+	if _, err := s.CreateStack(t.Context(), acct, bucketReq("stk", "first-name", "t1")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+	}
+	settle(t, s)
+	n := 6
+	bad := bucketReq("stk", "second-name", "t2")
+	bad.Template = strings.Replace(bad.Template, `"Bucket": {"Ref": "Bucket"},`, `"Bucket": {"Ref": "Bucket"}, "Color": "red",`, 1)
+	if _, err := s.UpdateStack(t.Context(), acct, bad); err != nil {
+		t.Fatal(err)
+	}
+	// Five resource steps: replace Bucket, fail BucketPolicy, restore
+	// both, delete the new bucket.
+	for i := range 5 {
+		// Each closed sandbox leaves its abandoned timer on the clock.
+		clk.BlockUntil(i + 1)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = reopen(t, path, opts())
+		recs = append(recs, record(s))
+	}
+	settle(t, s)
+	evs, _ := s.Events(acct, "stk")
+	want := []string{
+		"stack UPDATE_IN_PROGRESS",
+		"Bucket UPDATE_IN_PROGRESS",
+		"Bucket UPDATE_COMPLETE",
+		"BucketPolicy UPDATE_IN_PROGRESS",
+		"BucketPolicy UPDATE_FAILED",
+		"stack UPDATE_ROLLBACK_IN_PROGRESS",
+		"BucketPolicy UPDATE_IN_PROGRESS",
+		"BucketPolicy UPDATE_COMPLETE",
+		"Bucket UPDATE_IN_PROGRESS",
+		"Bucket UPDATE_COMPLETE",
+		"stack UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+		"Bucket DELETE_IN_PROGRESS",
+		"Bucket DELETE_COMPLETE",
+		"stack UPDATE_ROLLBACK_COMPLETE",
+	}
+	if got := seq(evs[n:]); !slices.Equal(got, want) {
+		t.Fatalf("events:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		for _, e := range r.events(t) {
+			seen[e.EventID] = true
+		}
+	}
+	for i, e := range evs {
+		if !seen[e.EventID] {
+			t.Errorf("event %s %s never delivered", e.LogicalResourceID, e.ResourceStatus)
+		}
+		if i > 0 && !e.Timestamp.After(evs[i-1].Timestamp) {
+			t.Errorf("event %d not after the previous one", i)
+		}
+	}
+	st := status(t, s, acct, "stk")
+	if st.Status != "UPDATE_ROLLBACK_COMPLETE" || st.Outputs["BucketName"] != "first-name" {
+		t.Errorf("stack %+v", st)
+	}
+	// Nothing leaked: the replacement's name is free.
+	clk.Advance(time.Second) // fire the abandoned timers
+	if _, err := s.CreateStack(t.Context(), other, bucketReq("again", "second-name", "t3")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+	}
+	settle(t, s)
+	if got := status(t, s, other, "again").Status; got != "CREATE_COMPLETE" {
+		t.Errorf("second-name after the rollback: %s", got)
+	}
+}

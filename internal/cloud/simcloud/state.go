@@ -36,6 +36,7 @@ type APIError struct {
 	Kind    error
 }
 
+// Error returns "Code: Message", as the AWS SDKs print an API error.
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
 // Unwrap returns the error kind, so that errors.Is classifies the error.
