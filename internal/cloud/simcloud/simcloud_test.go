@@ -951,3 +951,74 @@ func TestRestartAtEveryStep(t *testing.T) {
 		t.Errorf("second-name after the rollback: %s", got)
 	}
 }
+
+func TestAPILatencyOnClock(t *testing.T) {
+	clk := clock.NewManual(start)
+	opts := simcloud.ZeroOptions()
+	opts.Clock, opts.APILatency = clk, 100*time.Millisecond
+	s, _ := open(t, opts)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.ListStacks(context.Background(), acct, "")
+		done <- err
+	}()
+	clk.BlockUntil(1)
+	select {
+	case err := <-done:
+		t.Fatalf("the call returned before the clock moved: %v", err)
+	default:
+	}
+	clk.Advance(100 * time.Millisecond)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		_, err := s.ListStacks(ctx, acct, "")
+		done <- err
+	}()
+	clk.BlockUntil(1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled call: %v", err)
+	}
+}
+
+func TestDemoOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.db")
+	s, err := simcloud.New(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := s.ListStacks(t.Context(), acct, ""); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("call after Close: %v", err)
+	}
+	bad := simcloud.ZeroOptions()
+	bad.Chaos.Drop = 2
+	if _, err := simcloud.New(filepath.Join(t.TempDir(), "x.db"), bad); !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("New with a probability of 2: %v", err)
+	}
+}
+
+func TestIAMNamesPerAccount(t *testing.T) {
+	s, _ := open(t, nil)
+	req := core.StackRequest{StackName: "user", Template: userTpl, Token: "t1", Capabilities: []string{"CAPABILITY_NAMED_IAM"}}
+	mustCreate(t, s, acct, req)
+	mustCreate(t, s, other, req) // same user and secret names in another account
+	req.StackName, req.Token = "user2", "t2"
+	mustCreate(t, s, acct, req)
+	if got := status(t, s, other, "user").Status; got != "CREATE_COMPLETE" {
+		t.Errorf("the same names in another account: %s", got)
+	}
+	evs, _ := s.Events(acct, "user2")
+	if st := status(t, s, acct, "user2"); st.Status != "ROLLBACK_COMPLETE" || len(evs) < 3 ||
+		evs[2].ResourceStatus != "CREATE_FAILED" || !strings.Contains(evs[2].StatusReason, "with identifier 'carol' already exists") {
+		t.Errorf("a second user carol in one account: %s, events %v", st.Status, seq(evs))
+	}
+}
