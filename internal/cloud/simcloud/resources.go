@@ -40,8 +40,6 @@ func enum(values ...string) *schema {
 }
 func pattern(re string) *schema { return &schema{kind: 's', pattern: regexp.MustCompile(re)} }
 
-var typeNames = map[byte]string{'o': "JSONObject", 'a': "JSONArray", 's': "String", 'b': "Boolean", 'i': "Integer"}
-
 func typeOf(v any) string {
 	switch v.(type) {
 	case map[string]any:
@@ -153,7 +151,7 @@ func (sc *schema) check(path string, v any) string {
 			return fmt.Sprintf("%s: expected type: Integer, found: %s", path, typeOf(v))
 		}
 	default:
-		return fmt.Sprintf("%s: unknown schema kind %q", path, typeNames[sc.kind])
+		return fmt.Sprintf("%s: unknown schema kind %q", path, sc.kind)
 	}
 	return ""
 }
@@ -328,11 +326,13 @@ func validateProps(logical string, t *rtype, p map[string]any) error {
 	return nil
 }
 
+// str returns a property as a string; "" when it is absent.
 func str(p map[string]any, key string) string {
-	s, _ := scalar(p[key])
-	if _, ok := p[key]; !ok {
+	v, ok := p[key]
+	if !ok {
 		return ""
 	}
+	s, _ := scalar(v)
 	return s
 }
 

@@ -548,7 +548,7 @@ func (s *Sandbox) UpdateStack(ctx context.Context, a core.Account, req core.Stac
 	now := s.clock.Now().UTC()
 	st.Op = &operation{
 		Token: req.Token, Action: actionUpdate, Queue: slices.Clone(t.order),
-		Old: maps(st.Resources), OldTemplate: st.Template, OldOutputs: cloneMap(st.Outputs), OldTags: cloneMap(st.Tags),
+		Old: cloneRecords(st.Resources), OldTemplate: st.Template, OldOutputs: cloneMap(st.Outputs), OldTags: cloneMap(st.Tags),
 	}
 	st.Template, st.tpl, st.Tags = req.Template, t, tags
 	if len(req.NotificationARNs) > 0 {
@@ -558,7 +558,8 @@ func (s *Sandbox) UpdateStack(ctx context.Context, a core.Account, req core.Stac
 	return st.ID, s.start(st, now)
 }
 
-func maps(m map[string]*record) map[string]*record {
+// cloneRecords copies a map of records; the records are immutable.
+func cloneRecords(m map[string]*record) map[string]*record {
 	c := make(map[string]*record, len(m))
 	for k, v := range m {
 		c[k] = v

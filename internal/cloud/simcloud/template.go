@@ -209,7 +209,7 @@ func parseTemplate(body string) (*template, error) {
 		}
 		sort.Strings(t.deps[name])
 	}
-	for name, v := range t.Outputs {
+	for _, v := range t.Outputs {
 		if err := walkRefs(v, check); err != nil {
 			return nil, err
 		}
@@ -217,7 +217,6 @@ func parseTemplate(body string) (*template, error) {
 			sort.Strings(unresolved)
 			return nil, formatErr("Unresolved resource dependencies [%s] in the Outputs block of the template", strings.Join(slices.Compact(unresolved), ", "))
 		}
-		_ = name
 	}
 	if err := t.sort(); err != nil {
 		return nil, err
