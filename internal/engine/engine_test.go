@@ -260,7 +260,7 @@ func TestConvergenceUnderChaos(t *testing.T) {
 				must{t}.op(l.Engine.Service.Create(ctx, alice, "demo", bucket(fmt.Sprintf("%s-%d", n, seed))))
 			}
 			b0, b1 := fmt.Sprintf("b0-%d", seed), fmt.Sprintf("b1-%d", seed)
-			must{t}.op(l.Engine.Service.Create(ctx, alice, "demo", user("u0", 2, b0)))
+			must{t}.op(l.Engine.Service.Create(ctx, alice, "demo", user("u0", 1, b0)))
 			must{t}.op(l.Engine.Service.Create(ctx, alice, "demo", user("u1@partner", 1, b0, b1)))
 			settleAndReconcile(t, l)
 			must{t}.op(l.Engine.Service.Create(ctx, alice, "demo", bucket(taken)))
@@ -274,7 +274,7 @@ func TestConvergenceUnderChaos(t *testing.T) {
 			up := bucket(b0)
 			up.Bucket.Versioning = true
 			must{t}.op(l.Engine.Service.Update(ctx, alice, "demo", up, 0))
-			must{t}.op(l.Engine.Service.RotateKey(ctx, bob, "demo", "u0", 1, 0))
+			must{t}.op(l.Engine.Service.RotateKey(ctx, bob, "demo", "u0", 0, 0))
 			must{t}.op(l.Engine.Service.Update(ctx, bob, "demo", user("u1@partner", 2, b1), 0))
 			must{t}.op(l.Engine.Service.Delete(ctx, alice, "demo", core.KindBucket, fmt.Sprintf("b2-%d", seed), 0))
 			must{t}.op(l.Engine.Service.Delete(ctx, alice, "demo", core.KindBucket, taken, 0))
@@ -297,8 +297,11 @@ func TestConvergenceUnderChaos(t *testing.T) {
 			if _, err := l.Engine.Service.Get(ctx, alice, "demo", core.KindBucket, fmt.Sprintf("b2-%d", seed)); !errors.Is(err, core.ErrNotFound) {
 				t.Fatalf("b2 not deleted: %v", err)
 			}
+			if _, err := l.Engine.Service.RotateKey(ctx, bob, "demo", "u1@partner", 0, 0); !errors.Is(err, core.ErrConflict) {
+				t.Fatalf("rotating a key of a user with two keys: %v", err)
+			}
 			u0, err := l.Engine.Service.Get(ctx, alice, "demo", core.KindUser, "u0")
-			if err != nil || u0.Spec.User.KeySerial(1) != 2 || u0.Observed.Outputs["AccessKey2Id"] == "" {
+			if err != nil || u0.Spec.User.KeySerial(0) != 2 || u0.Observed.Outputs["AccessKey1Id"] == "" {
 				t.Fatalf("u0 not rotated: %+v %v", u0, err)
 			}
 		})

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/stacks"
@@ -54,6 +55,17 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 	if applied.Progress {
 		e := ev
 		m.d.publish(ctx, core.Message{Type: core.MsgEvent, Event: &e}, r)
+		m.d.Logger.Debug("stack event", "stack", ev.StackName, "resource", ev.LogicalResourceID, "status", ev.ResourceStatus)
+	}
+	if applied.Finished {
+		op := r.Op
+		log := m.d.Logger.With("operation", op.ID, "action", op.Action, "kind", op.Kind, "name", op.Name, "status", op.Status,
+			"stack_status", r.Observed.StackStatus, "took", op.FinishedAt.Sub(op.RequestedAt).Round(time.Millisecond))
+		if op.Status == core.OpFailed {
+			log.Warn("operation failed", "reason", op.Error)
+		} else {
+			log.Info("operation finished")
+		}
 	}
 	return nil
 }

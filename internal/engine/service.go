@@ -224,6 +224,11 @@ func rotated(spec core.Spec, slot int) (core.Spec, error) {
 		}
 		return next, &core.ValidationError{Problems: []core.FieldError{{Field: "key", Message: fmt.Sprintf("the user has %d access keys; there is no key %d to rotate", n, slot+1)}}}
 	}
+	if u.AccessKeys >= core.MaxAccessKeys {
+		// CloudFormation makes the new key before it deletes the old one,
+		// and IAM allows two keys per user.
+		return next, fmt.Errorf("%w: the user has %d access keys, IAM's maximum; a key is rotated by making the new one before deleting the old, so reduce the user to one key first", core.ErrConflict, u.AccessKeys)
+	}
 	for len(u.KeySerials) < u.AccessKeys {
 		u.KeySerials = append(u.KeySerials, 1)
 	}
