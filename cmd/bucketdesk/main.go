@@ -173,7 +173,7 @@ func seedDemo(ctx context.Context, l *setup.Local, log *slog.Logger) {
 		{User: &core.UserSpec{Name: "partner-upload", AccessKeys: 1, Grants: []core.Grant{{Bucket: bucket, Access: core.AccessWrite, Prefix: "incoming/"}}}},
 	}
 	for _, s := range specs {
-		op, err := l.Engine.Service.Create(ctx, "alice", "demo", s)
+		op, err := l.Engine.Service.Create(ctx, core.Principal{User: "alice"}, "demo", s)
 		if err != nil {
 			log.Warn("demo resource not created", "name", s.Name(), "err", err)
 			continue

@@ -63,7 +63,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	}
 	defer s.Close()
 	p, err := s.GetProject(t.Context(), "demo")
-	if err != nil || !p.IsMember("alice") || !p.IsMember("bob") {
+	if err != nil || !p.IsMember(core.Principal{User: "alice"}) || !p.IsMember(core.Principal{User: "bob"}) {
 		t.Fatalf("demo project: %+v %v", p, err)
 	}
 	items, _, err := s.ListResources(t.Context(), "demo", core.Page{})

@@ -38,8 +38,33 @@ func (p *Project) Account() Account {
 	return Account{ID: p.AccountID, Region: p.Region, RoleARN: p.RoleARN, ExternalID: p.ExternalID}
 }
 
-// IsMember reports whether user id is a member of the project.
-func (p *Project) IsMember(user string) bool { return slices.Contains(p.Members, user) }
+// GroupPrefix marks a member entry that names a group (for example a
+// Cognito group) rather than one user: "group:geo-team".
+const GroupPrefix = "group:"
+
+// Principal is who makes a request: a user id and the groups the identity
+// provider puts the user in.
+type Principal struct {
+	User   string   `json:"user"`
+	Groups []string `json:"groups,omitempty"`
+}
+
+// IsMember reports whether who is a member of the project, by user id or
+// through one of its groups.
+func (p *Project) IsMember(who Principal) bool {
+	if who.User == "" {
+		return false
+	}
+	for _, m := range p.Members {
+		if m == who.User && !strings.HasPrefix(m, GroupPrefix) {
+			return true
+		}
+		if g, ok := strings.CutPrefix(m, GroupPrefix); ok && slices.Contains(who.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
 
 var (
 	projectIDRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

@@ -163,3 +163,22 @@ func TestPhaseOfEveryStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestIsMemberByUserOrGroup(t *testing.T) {
+	p := &Project{Members: []string{"alice", "group:geo"}}
+	cases := []struct {
+		who  Principal
+		want bool
+	}{
+		{Principal{User: "alice"}, true},
+		{Principal{User: "bob", Groups: []string{"geo"}}, true},
+		{Principal{User: "bob", Groups: []string{"other"}}, false},
+		{Principal{User: "group:geo"}, false},
+		{Principal{Groups: []string{"geo"}}, false},
+	}
+	for _, c := range cases {
+		if got := p.IsMember(c.who); got != c.want {
+			t.Errorf("IsMember(%+v) = %v", c.who, got)
+		}
+	}
+}

@@ -19,7 +19,7 @@ import (
 	"bucketdesk/internal/stacks"
 )
 
-const alice, bob = "alice", "bob"
+var alice, bob = core.Principal{User: "alice"}, core.Principal{User: "bob"}
 
 // open starts a local bucketdesk on dir whose reconciler runs only when a
 // test asks (and once at start).
@@ -37,7 +37,7 @@ func open(t *testing.T, dir string, sb *simcloud.Options, tweak ...func(*setup.L
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	if _, _, err := l.EnsureProject(t.Context(), setup.DemoProject([]string{alice, bob})); err != nil {
+	if _, _, err := l.EnsureProject(t.Context(), setup.DemoProject([]string{alice.User, bob.User})); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -246,7 +246,7 @@ func TestConvergenceUnderChaos(t *testing.T) {
 			l := open(t, t.TempDir(), sb)
 			ctx := t.Context()
 			// A bucket name taken in another account makes one create fail.
-			other := &core.Project{ID: "other", Name: "Other", AccountID: "210987654321", Region: "eu-west-1", Members: []string{bob}}
+			other := &core.Project{ID: "other", Name: "Other", AccountID: "210987654321", Region: "eu-west-1", Members: []string{bob.User}}
 			if _, _, err := l.EnsureProject(ctx, other); err != nil {
 				t.Fatal(err)
 			}

@@ -213,7 +213,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 			return err
 		}, core.ErrInvalid},
 		{"non-member", func() error {
-			_, err := l.Engine.Service.Create(ctx, "mallory", "demo", bucket("mallory-bucket"))
+			_, err := l.Engine.Service.Create(ctx, core.Principal{User: "mallory"}, "demo", bucket("mallory-bucket"))
 			return err
 		}, core.ErrForbidden},
 		{"unknown project", func() error { _, err := l.Engine.Service.Create(ctx, alice, "nope", bucket("x-bucket")); return err }, core.ErrNotFound},

@@ -15,38 +15,38 @@ import (
 // enqueue a job, and never call CloudFormation.
 type Service struct{ d *deps }
 
-// Projects returns the projects user is a member of.
-func (s *Service) Projects(ctx context.Context, user string) ([]*core.Project, error) {
+// Projects returns the projects who is a member of.
+func (s *Service) Projects(ctx context.Context, who core.Principal) ([]*core.Project, error) {
 	all, err := s.d.Store.ListProjects(ctx)
 	if err != nil {
 		return nil, err
 	}
 	mine := all[:0]
 	for _, p := range all {
-		if p.IsMember(user) {
+		if p.IsMember(who) {
 			mine = append(mine, p)
 		}
 	}
 	return mine, nil
 }
 
-// Project returns one project if user is a member. A project that exists
-// but is not user's is ErrForbidden.
-func (s *Service) Project(ctx context.Context, user, id string) (*core.Project, error) {
+// Project returns one project if who is a member. A project that exists
+// but is not who's is ErrForbidden.
+func (s *Service) Project(ctx context.Context, who core.Principal, id string) (*core.Project, error) {
 	p, err := s.d.Store.GetProject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !p.IsMember(user) {
-		return nil, fmt.Errorf("%w: %s is not a member of project %s", core.ErrForbidden, user, id)
+	if !p.IsMember(who) {
+		return nil, fmt.Errorf("%w: %s is not a member of project %s", core.ErrForbidden, who.User, id)
 	}
 	return p, nil
 }
 
 // List returns a project's live resources of one kind, ordered by stack
 // name.
-func (s *Service) List(ctx context.Context, user, project string, kind core.Kind) ([]*core.Resource, error) {
-	if _, err := s.Project(ctx, user, project); err != nil {
+func (s *Service) List(ctx context.Context, who core.Principal, project string, kind core.Kind) ([]*core.Resource, error) {
+	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, err
 	}
 	all, _, err := s.d.Store.ListResources(ctx, project, core.Page{})
@@ -63,8 +63,8 @@ func (s *Service) List(ctx context.Context, user, project string, kind core.Kind
 }
 
 // Get returns one live resource.
-func (s *Service) Get(ctx context.Context, user, project string, kind core.Kind, name string) (*core.Resource, error) {
-	if _, err := s.Project(ctx, user, project); err != nil {
+func (s *Service) Get(ctx context.Context, who core.Principal, project string, kind core.Kind, name string) (*core.Resource, error) {
+	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, err
 	}
 	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)})
@@ -84,53 +84,53 @@ func notFound(kind core.Kind, name string, err error) error {
 	return err
 }
 
-// Operation returns one operation of a project user is a member of.
-func (s *Service) Operation(ctx context.Context, user, id string) (*core.Operation, error) {
+// Operation returns one operation of a project who is a member of.
+func (s *Service) Operation(ctx context.Context, who core.Principal, id string) (*core.Operation, error) {
 	op, err := s.d.Store.GetOperation(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Project(ctx, user, op.Project); err != nil {
+	if _, err := s.Project(ctx, who, op.Project); err != nil {
 		return nil, err
 	}
 	return op, nil
 }
 
 // Operations returns a project's operations, newest first.
-func (s *Service) Operations(ctx context.Context, user, project string, page core.Page) ([]*core.Operation, string, error) {
-	if _, err := s.Project(ctx, user, project); err != nil {
+func (s *Service) Operations(ctx context.Context, who core.Principal, project string, page core.Page) ([]*core.Operation, string, error) {
+	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, "", err
 	}
 	return s.d.Store.ListOperations(ctx, project, page)
 }
 
 // Create asks for a new bucket or user.
-func (s *Service) Create(ctx context.Context, user, project string, spec core.Spec) (*core.Operation, error) {
-	return s.submit(ctx, user, project, core.ActionCreate, spec.Kind(), spec.Name(), &spec, 0)
+func (s *Service) Create(ctx context.Context, who core.Principal, project string, spec core.Spec) (*core.Operation, error) {
+	return s.submit(ctx, who, project, core.ActionCreate, spec.Kind(), spec.Name(), &spec, 0)
 }
 
 // Update asks for a resource to take spec. ifMatch, when not 0, is the
 // version the caller last saw; another version is ErrPrecondition.
-func (s *Service) Update(ctx context.Context, user, project string, spec core.Spec, ifMatch int64) (*core.Operation, error) {
-	return s.submit(ctx, user, project, core.ActionUpdate, spec.Kind(), spec.Name(), &spec, ifMatch)
+func (s *Service) Update(ctx context.Context, who core.Principal, project string, spec core.Spec, ifMatch int64) (*core.Operation, error) {
+	return s.submit(ctx, who, project, core.ActionUpdate, spec.Kind(), spec.Name(), &spec, ifMatch)
 }
 
 // Delete asks for a resource and its stack to be deleted.
-func (s *Service) Delete(ctx context.Context, user, project string, kind core.Kind, name string, ifMatch int64) (*core.Operation, error) {
-	return s.submit(ctx, user, project, core.ActionDelete, kind, name, nil, ifMatch)
+func (s *Service) Delete(ctx context.Context, who core.Principal, project string, kind core.Kind, name string, ifMatch int64) (*core.Operation, error) {
+	return s.submit(ctx, who, project, core.ActionDelete, kind, name, nil, ifMatch)
 }
 
 // RotateKey replaces access key slot (0 or 1) of a user: CloudFormation
 // creates a new key when the key's serial changes.
-func (s *Service) RotateKey(ctx context.Context, user, project, name string, slot int, ifMatch int64) (*core.Operation, error) {
-	return s.submit(ctx, user, project, core.ActionRotateKey, core.KindUser, name, &core.Spec{}, ifMatch, slot)
+func (s *Service) RotateKey(ctx context.Context, who core.Principal, project, name string, slot int, ifMatch int64) (*core.Operation, error) {
+	return s.submit(ctx, who, project, core.ActionRotateKey, core.KindUser, name, &core.Spec{}, ifMatch, slot)
 }
 
 // submit is the write path of DESIGN.md §5: validate, authorize, then in
 // one conditional write lock the resource, bump its version and record the
 // operation as queued; then enqueue the job and publish.
-func (s *Service) submit(ctx context.Context, user, project string, action core.Action, kind core.Kind, name string, spec *core.Spec, ifMatch int64, slot ...int) (*core.Operation, error) {
-	p, err := s.Project(ctx, user, project)
+func (s *Service) submit(ctx context.Context, who core.Principal, project string, action core.Action, kind core.Kind, name string, spec *core.Spec, ifMatch int64, slot ...int) (*core.Operation, error) {
+	p, err := s.Project(ctx, who, project)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (s *Service) submit(ctx context.Context, user, project string, action core.
 	now := s.d.Clock.Now().UTC()
 	op := &core.Operation{
 		ID: s.d.ids.next(), Project: project, Kind: kind, Name: name, StackName: key.StackName,
-		Action: action, RequestedBy: user, RequestedAt: now, Status: core.OpQueued, Rev: 1,
+		Action: action, RequestedBy: who.User, RequestedAt: now, Status: core.OpQueued, Rev: 1,
 	}
 	r, err := s.d.change(ctx, key, func(r *core.Resource) (bool, error) {
 		// A create that failed before CloudFormation made a stack left
