@@ -102,8 +102,11 @@ type Resource struct {
 	Lock *Lock `json:"lock,omitempty"`
 	// Op is the resource's latest operation, the source of truth for it
 	// while it runs; history items are copies written after.
-	Op        *Operation `json:"operation,omitempty"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	Op *Operation `json:"operation,omitempty"`
+	// Revealed lists the access key ids whose secret has been shown once;
+	// a secret is never shown twice.
+	Revealed  []string  `json:"revealed_keys,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Key returns the resource's store key.
@@ -127,6 +130,7 @@ func (r *Resource) Clone() *Resource {
 		c.Lock = &l
 	}
 	c.Op = r.Op.Clone()
+	c.Revealed = append([]string(nil), r.Revealed...)
 	return &c
 }
 

@@ -242,3 +242,32 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		t.Fatalf("bad requests left %d items and %d operations", len(items), len(ops))
 	}
 }
+
+// A secret is revealed once, and only to members.
+func TestRevealKeyOnce(t *testing.T) {
+	l := open(t, t.TempDir(), simcloud.ZeroOptions())
+	ctx := t.Context()
+	l.Start(ctx)
+	must{t}.op(l.Engine.Service.Create(ctx, alice, "demo", user("partner", 1)))
+	settleAndReconcile(t, l)
+	if _, _, err := l.Engine.Service.RevealKey(ctx, core.Principal{User: "mallory"}, "demo", "partner", 1); !errors.Is(err, core.ErrForbidden) {
+		t.Fatalf("non-member: %v", err)
+	}
+	if _, _, err := l.Engine.Service.RevealKey(ctx, alice, "demo", "partner", 2); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("missing key: %v", err)
+	}
+	id, secret, err := l.Engine.Service.RevealKey(ctx, bob, "demo", "partner", 1)
+	if err != nil || !strings.HasPrefix(id, "AKIA") || len(secret) < 30 {
+		t.Fatalf("reveal: %q %v", id, err)
+	}
+	if _, _, err := l.Engine.Service.RevealKey(ctx, alice, "demo", "partner", 1); !errors.Is(err, core.ErrConflict) || strings.Contains(err.Error(), secret) {
+		t.Fatalf("second reveal: %v", err)
+	}
+	// Rotating gives a new key whose secret can be revealed.
+	must{t}.op(l.Engine.Service.RotateKey(ctx, alice, "demo", "partner", 0, 0))
+	settleAndReconcile(t, l)
+	id2, secret2, err := l.Engine.Service.RevealKey(ctx, alice, "demo", "partner", 1)
+	if err != nil || id2 == id || secret2 == secret {
+		t.Fatalf("reveal after rotation: %q %v", id2, err)
+	}
+}
