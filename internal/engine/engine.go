@@ -72,7 +72,46 @@ func New(o Options) *Engine {
 
 type deps struct {
 	Options
-	ids *idSource
+	ids   *idSource
+	items keyLocks
+}
+
+// keyLocks serializes this process's changes of one item, so that its
+// messages are published in version order and its writers do not race
+// each other; writers in other processes are still kept apart by the
+// conditional write alone, and clients drop messages older than what they
+// show.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[core.ResourceKey]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int
+}
+
+func (k *keyLocks) lock(key core.ResourceKey) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[core.ResourceKey]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // maxRaces bounds the retries of one conditional write lost to concurrent
@@ -87,6 +126,7 @@ const maxRaces = 50
 // history copy is recorded and the change is published. It returns the
 // item as stored.
 func (d *deps) change(ctx context.Context, key core.ResourceKey, fn func(r *core.Resource) (bool, error)) (*core.Resource, error) {
+	defer d.items.lock(key)()
 	for range maxRaces {
 		cur, err := d.Store.GetResource(ctx, key)
 		if errors.Is(err, core.ErrNotFound) {
