@@ -1,0 +1,215 @@
+// Package httpapi is bucketdesk's REST API (docs/api.md) as one
+// http.Handler: the same handler serves the local binary and, on AWS, runs
+// in Lambda behind API Gateway.
+//
+// It owns routing (one route table, from which the mux, the 405 answers
+// and the OpenAPI test are all derived), bearer-token authentication of
+// /api/*, request decoding, RFC 9457 problem+json answers through the one
+// error → status table (statusOf), the access log and the /metrics
+// exposition. It holds no domain logic: every request is one call of
+// engine.Service.
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/engine"
+)
+
+// Authenticator verifies a bearer token and tells who presented it
+// (auth.Verifier). A bad token is an error wrapping core.ErrUnauthenticated.
+type Authenticator interface {
+	Verify(ctx context.Context, token string) (core.Principal, error)
+}
+
+// LoginFunc checks a username and password and issues a token
+// (auth.Login.Login). Bad credentials wrap core.ErrUnauthenticated; too
+// many failures wrap core.ErrThrottled and may implement
+// interface{ RetryAfter() time.Duration }.
+type LoginFunc func(ctx context.Context, username, password, clientAddr string) (token string, expiresIn time.Duration, user string, err error)
+
+// TicketIssuer issues single-use WebSocket tickets (auth.Tickets).
+type TicketIssuer interface {
+	Issue(ctx context.Context, who core.Principal, projects []string) (string, time.Duration, error)
+}
+
+// Options configure the handler. Service and Auth are required.
+type Options struct {
+	Service *engine.Service
+	Auth    Authenticator
+	// Login serves POST /auth/login; nil (on AWS, where Cognito logs users
+	// in) leaves the route out.
+	Login LoginFunc
+	// JWKS is served at /.well-known/jwks.json; nil leaves the route out.
+	JWKS []byte
+	// Tickets serves POST /api/ws-ticket; nil leaves the route out.
+	Tickets TicketIssuer
+	// Ready is the readiness probe (the store answers); nil is always
+	// ready.
+	Ready func(ctx context.Context) error
+	// Metrics write extra Prometheus text (such as WebSocket statistics)
+	// after the HTTP metrics on /metrics.
+	Metrics []func(w io.Writer)
+	// Logger receives the access log and the causes of 5xx answers;
+	// nil discards them.
+	Logger *slog.Logger
+	// MaxBody limits request bodies (default 64 KiB).
+	MaxBody int64
+	// TrustProxyHeaders takes the login client's address from the last
+	// X-Forwarded-For entry (the one the trusted proxy added) instead of
+	// the connection's peer.
+	TrustProxyHeaders bool
+}
+
+// DefaultMaxBody is the request body limit of docs/api.md.
+const DefaultMaxBody = 64 << 10
+
+// server holds what the handlers share.
+type server struct {
+	svc     *engine.Service
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	lists   listCache
+}
+
+// handlerFunc is a route's handler: it writes a success answer or returns
+// the error that fail turns into a problem.
+type handlerFunc func(s *server, w http.ResponseWriter, r *http.Request) error
+
+// route is one row of the route table.
+type route struct {
+	method string
+	path   string
+	// public routes need no bearer token.
+	public bool
+	// enabled says whether the options provide what the route needs; nil
+	// means always.
+	enabled func(o *Options) bool
+	handle  handlerFunc
+}
+
+// pattern is the route's http.ServeMux pattern and its metrics label.
+func (rt route) pattern() string { return rt.method + " " + rt.path }
+
+// routes is the route table: the mux, the Allow headers of 405 answers and
+// the OpenAPI test all come from it.
+func routes() []route {
+	hasLogin := func(o *Options) bool { return o.Login != nil }
+	hasJWKS := func(o *Options) bool { return o.JWKS != nil }
+	hasTickets := func(o *Options) bool { return o.Tickets != nil }
+	return []route{
+		{method: "GET", path: "/healthz", public: true, handle: (*server).healthz},
+		{method: "GET", path: "/readyz", public: true, handle: (*server).readyz},
+		{method: "GET", path: "/metrics", public: true, handle: (*server).serveMetrics},
+		{method: "GET", path: "/api/openapi.yaml", public: true, handle: (*server).openAPI},
+		{method: "POST", path: "/auth/login", public: true, enabled: hasLogin, handle: (*server).login},
+		{method: "GET", path: "/.well-known/jwks.json", public: true, enabled: hasJWKS, handle: (*server).jwks},
+
+		{method: "GET", path: "/api/me", handle: (*server).me},
+		{method: "GET", path: "/api/projects", handle: (*server).projects},
+		{method: "GET", path: "/api/projects/{p}", handle: (*server).project},
+
+		{method: "GET", path: "/api/projects/{p}/buckets", handle: list(core.KindBucket)},
+		{method: "POST", path: "/api/projects/{p}/buckets", handle: create(core.KindBucket)},
+		{method: "GET", path: "/api/projects/{p}/buckets/{name}", handle: get(core.KindBucket)},
+		{method: "PUT", path: "/api/projects/{p}/buckets/{name}", handle: update(core.KindBucket)},
+		{method: "DELETE", path: "/api/projects/{p}/buckets/{name}", handle: remove(core.KindBucket)},
+
+		{method: "GET", path: "/api/projects/{p}/users", handle: list(core.KindUser)},
+		{method: "POST", path: "/api/projects/{p}/users", handle: create(core.KindUser)},
+		{method: "GET", path: "/api/projects/{p}/users/{name}", handle: get(core.KindUser)},
+		{method: "PUT", path: "/api/projects/{p}/users/{name}", handle: update(core.KindUser)},
+		{method: "DELETE", path: "/api/projects/{p}/users/{name}", handle: remove(core.KindUser)},
+		{method: "POST", path: "/api/projects/{p}/users/{name}/keys", handle: (*server).rotateKey},
+		{method: "POST", path: "/api/projects/{p}/users/{name}/keys/{key}/reveal", handle: (*server).revealKey},
+
+		{method: "GET", path: "/api/projects/{p}/operations", handle: (*server).operations},
+		{method: "GET", path: "/api/operations/{id}", handle: (*server).operation},
+		{method: "POST", path: "/api/ws-ticket", enabled: hasTickets, handle: (*server).wsTicket},
+	}
+}
+
+// New returns the API as one handler. It panics when Service or Auth is
+// missing, which is a wiring bug.
+func New(o Options) http.Handler {
+	if o.Service == nil || o.Auth == nil {
+		panic("httpapi.New: Service and Auth are required")
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{svc: o.Service, opts: o, log: log}
+
+	var table []route
+	for _, rt := range routes() {
+		if rt.enabled == nil || rt.enabled(&o) {
+			table = append(table, rt)
+		}
+	}
+	// Paths in first-seen order with their methods, for the 405 answers.
+	var paths []string
+	allowed := map[string][]string{}
+	for _, rt := range table {
+		if allowed[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	const notFoundAPI, notFoundOther = "/api/", "/"
+	labels := []string{notFoundAPI, notFoundOther}
+	for _, rt := range table {
+		labels = append(labels, rt.pattern())
+	}
+	for _, p := range paths {
+		labels = append(labels, p)
+	}
+	s.metrics = newMetrics(labels)
+
+	mux := http.NewServeMux()
+	for _, rt := range table {
+		h := rt.handle
+		if !rt.public {
+			h = authenticated(h)
+		}
+		mux.Handle(rt.pattern(), s.instrument(rt.pattern(), h))
+	}
+	// A pattern without a method is less specific than the same path with
+	// one, so these catch exactly the other methods.
+	for _, p := range paths {
+		mux.Handle(p, s.instrument(p, methodNotAllowed(allowed[p])))
+	}
+	mux.Handle(notFoundAPI, s.instrument(notFoundAPI, notFound))
+	mux.Handle(notFoundOther, s.instrument(notFoundOther, notFound))
+	return mux
+}
+
+// methodNotAllowed answers 405 with the Allow header of a path.
+func methodNotAllowed(methods []string) handlerFunc {
+	allow := append([]string(nil), methods...)
+	for _, m := range methods {
+		if m == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	header := strings.Join(allow, ", ")
+	return func(s *server, w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", header)
+		return kindError(errMethod, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, header)
+	}
+}
+
+// notFound answers every path no route matches.
+func notFound(s *server, w http.ResponseWriter, r *http.Request) error {
+	return kindError(core.ErrNotFound, "no route %s", r.URL.Path)
+}
