@@ -3,6 +3,11 @@
 // subscriber that falls behind is dropped (its channel closed) and must
 // resync; it never slows the publisher or the other subscribers.
 //
+// Subscribers take either core.Messages (Subscribe) or Frames (SubscribeFrames):
+// a Frame is shared by every frame subscriber of one publish and remembers
+// its encodings, so that a WebSocket endpoint encodes a message once per
+// publish rather than once per connection.
+//
 // It holds live subscriptions in memory and is not for a process fleet;
 // on AWS, apigwhub posts to API Gateway instead.
 package localhub
@@ -10,6 +15,7 @@ package localhub
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"bucketdesk/internal/core"
 )
@@ -30,16 +36,25 @@ func New() *Hub {
 	return &Hub{subs: map[string]map[*Subscription]struct{}{}}
 }
 
-// Subscription receives the messages of its projects on C until it is
-// closed, or until it falls behind by more than its buffer; then C is
-// closed and Dropped reports true.
+// Subscription receives the messages of its projects until it is closed,
+// or until it falls behind by more than its buffer; then its channel and
+// Done are closed and Dropped reports true.
+//
+// A subscription made by Subscribe delivers on C (Frames is nil); one made
+// by SubscribeFrames delivers on Frames (C is nil).
 type Subscription struct {
-	C        <-chan core.Message
+	// C carries the messages of a Subscribe subscription.
+	C <-chan core.Message
+	// Frames carries the messages of a SubscribeFrames subscription.
+	Frames <-chan *Frame
+
 	c        chan core.Message
+	frames   chan *Frame
+	done     chan struct{}
 	hub      *Hub
 	projects []string
 	once     sync.Once
-	dropped  bool
+	dropped  atomic.Bool
 }
 
 // Subscribe registers a subscriber for the given projects with a queue of
@@ -49,7 +64,28 @@ func (h *Hub) Subscribe(projects []string, buffer int) *Subscription {
 		buffer = DefaultBuffer
 	}
 	c := make(chan core.Message, buffer)
-	s := &Subscription{C: c, c: c, hub: h, projects: append([]string(nil), projects...)}
+	s := &Subscription{C: c, c: c}
+	h.add(s, projects)
+	return s
+}
+
+// SubscribeFrames registers a subscriber that receives each publish as a
+// *Frame shared with the other frame subscribers, with a queue of buffer
+// frames (DefaultBuffer when buffer <= 0).
+func (h *Hub) SubscribeFrames(projects []string, buffer int) *Subscription {
+	if buffer <= 0 {
+		buffer = DefaultBuffer
+	}
+	f := make(chan *Frame, buffer)
+	s := &Subscription{Frames: f, frames: f}
+	h.add(s, projects)
+	return s
+}
+
+func (h *Hub) add(s *Subscription, projects []string) {
+	s.hub = h
+	s.done = make(chan struct{})
+	s.projects = append([]string(nil), projects...)
 	h.mu.Lock()
 	for _, p := range s.projects {
 		m := h.subs[p]
@@ -60,18 +96,18 @@ func (h *Hub) Subscribe(projects []string, buffer int) *Subscription {
 		m[s] = struct{}{}
 	}
 	h.mu.Unlock()
-	return s
 }
 
-// Close unsubscribes; C is closed.
+// Close unsubscribes; the subscription's channel and Done are closed.
 func (s *Subscription) Close() { s.hub.remove(s, false) }
 
+// Done is closed when the subscription ends, by Close or by being dropped.
+// Unlike the message channel, it is closed at once, even while messages
+// are still queued.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
 // Dropped reports whether the hub dropped the subscriber for being slow.
-func (s *Subscription) Dropped() bool {
-	s.hub.mu.RLock()
-	defer s.hub.mu.RUnlock()
-	return s.dropped
-}
+func (s *Subscription) Dropped() bool { return s.dropped.Load() }
 
 func (h *Hub) remove(s *Subscription, dropped bool) {
 	s.once.Do(func() {
@@ -82,17 +118,36 @@ func (h *Hub) remove(s *Subscription, dropped bool) {
 				delete(h.subs, p)
 			}
 		}
-		s.dropped = dropped
-		close(s.c)
+		s.dropped.Store(dropped)
+		close(s.done)
+		if s.c != nil {
+			close(s.c)
+		}
+		if s.frames != nil {
+			close(s.frames)
+		}
 		h.mu.Unlock()
 	})
 }
 
-// Publish queues msg for every subscriber of project without waiting.
+// Publish queues msg for every subscriber of project without waiting. All
+// frame subscribers share one *Frame of msg.
 func (h *Hub) Publish(_ context.Context, project string, msg core.Message) error {
 	var slow []*Subscription
+	var f *Frame
 	h.mu.RLock()
 	for s := range h.subs[project] {
+		if s.frames != nil {
+			if f == nil {
+				f = &Frame{Msg: msg}
+			}
+			select {
+			case s.frames <- f:
+			default:
+				slow = append(slow, s)
+			}
+			continue
+		}
 		select {
 		case s.c <- msg:
 		default:
@@ -111,4 +166,52 @@ func (h *Hub) Subscribers(project string) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.subs[project])
+}
+
+// Frame is one published message as delivered to frame subscribers. It is
+// shared by all of them and must not be changed; Encoded memoizes encodings
+// of it so that each is computed once per publish.
+type Frame struct {
+	// Msg is the published message. Its pointers are shared: read only.
+	Msg core.Message
+
+	mu   sync.Mutex
+	memo atomic.Pointer[memoEntry]
+}
+
+type memoEntry struct {
+	key  any
+	val  []byte
+	next *memoEntry
+}
+
+// NewFrame returns a Frame of msg, for callers that encode a message
+// outside a publish (tests, a single connection).
+func NewFrame(msg core.Message) *Frame { return &Frame{Msg: msg} }
+
+// Encoded returns the encoding of f.Msg named by key (a comparable value
+// standing for encode, such as an encoder's settings). The first caller for
+// a key runs encode; the others, concurrent or later, get its result. The
+// returned bytes are shared and must not be changed.
+func (f *Frame) Encoded(key any, encode func(core.Message) []byte) []byte {
+	if v, ok := f.lookup(key); ok {
+		return v
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.lookup(key); ok {
+		return v
+	}
+	v := encode(f.Msg)
+	f.memo.Store(&memoEntry{key: key, val: v, next: f.memo.Load()})
+	return v
+}
+
+func (f *Frame) lookup(key any) ([]byte, bool) {
+	for e := f.memo.Load(); e != nil; e = e.next {
+		if e.key == key {
+			return e.val, true
+		}
+	}
+	return nil, false
 }

@@ -52,3 +52,56 @@ func TestSlowSubscriberIsDroppedOthersKeepReceiving(t *testing.T) {
 		t.Fatalf("%d subscribers left", h.Subscribers("p"))
 	}
 }
+
+func TestFramesAreSharedAndEncodedOnce(t *testing.T) {
+	h := New()
+	a := h.SubscribeFrames([]string{"p"}, 4)
+	b := h.SubscribeFrames([]string{"p"}, 4)
+	m := h.Subscribe([]string{"p"}, 4)
+	defer a.Close()
+	defer b.Close()
+	defer m.Close()
+	h.Publish(t.Context(), "p", core.Message{Type: core.MsgResource, Project: "p", Version: 7})
+	fa, fb := <-a.Frames, <-b.Frames
+	if fa != fb {
+		t.Fatal("frame subscribers got different frames of one publish")
+	}
+	if msg := <-m.C; msg.Version != 7 {
+		t.Fatalf("message subscriber got %+v", msg)
+	}
+	calls := 0
+	enc := func(msg core.Message) []byte { calls++; return []byte{byte(msg.Version)} }
+	type key struct{ n int }
+	for range 3 {
+		if v := fa.Encoded(key{1}, enc); v[0] != 7 {
+			t.Fatalf("encoded %v", v)
+		}
+		fb.Encoded(key{1}, enc)
+	}
+	fa.Encoded(key{2}, enc)
+	if calls != 2 {
+		t.Fatalf("encode ran %d times for two keys", calls)
+	}
+}
+
+func TestSlowFrameSubscriberIsDroppedAtOnce(t *testing.T) {
+	h := New()
+	slow := h.SubscribeFrames([]string{"p"}, 1)
+	for i := range 3 {
+		h.Publish(t.Context(), "p", core.Message{Version: int64(i + 1)})
+	}
+	<-slow.Done() // closed although a frame is still queued
+	if !slow.Dropped() {
+		t.Fatal("not marked dropped")
+	}
+	if f := <-slow.Frames; f == nil || f.Msg.Version != 1 {
+		t.Fatalf("queued frame %+v", f)
+	}
+	if _, ok := <-slow.Frames; ok {
+		t.Fatal("frames not closed")
+	}
+	slow.Close() // no-op after a drop
+	if !slow.Dropped() {
+		t.Fatal("Close after a drop cleared Dropped")
+	}
+}

@@ -1,0 +1,535 @@
+// Package wsapi is the local WebSocket endpoint of the real-time protocol
+// (docs/api.md, "Real-time protocol"): GET /ws?ticket=… redeems a single-use
+// ticket before the upgrade, subscribes the connection to its projects in a
+// localhub.Hub with a bounded queue, and sends a hello frame followed by
+// each core.Message as one JSON text frame.
+//
+// It enforces the limits API Gateway's WebSocket API would (maximum age,
+// idle timeout, frame size), so that clients always exercise
+// reconnect-and-resync locally. Each published message is encoded once per
+// publish, not once per connection: the hub hands every connection the same
+// *localhub.Frame, which memoizes the encoding.
+//
+// Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
+// a client frame over the limit, 1001 on Close (server shutdown).
+//
+// Client messages: {"type":"ping"} is answered with {"type":"pong"}; every
+// other client message, text or binary, is ignored but counts as activity
+// for the idle timeout. WebSocket-level pongs (answers to the server's
+// pings) do not count as activity, because browsers send them by
+// themselves.
+package wsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/hub/localhub"
+)
+
+// Close codes of the protocol, besides the standard 1001 (shutdown) and
+// 1009 (client frame too big).
+const (
+	// CloseMaxAge closes a connection older than Limits.MaxAge.
+	CloseMaxAge websocket.StatusCode = 4001
+	// CloseIdle closes a connection whose client sent nothing for
+	// Limits.IdleTimeout.
+	CloseIdle websocket.StatusCode = 4002
+	// CloseSlowConsumer closes a connection whose send queue overflowed.
+	CloseSlowConsumer websocket.StatusCode = 4008
+)
+
+// TicketRedeemer takes a WebSocket ticket: it returns who it was issued to
+// and the projects the connection may follow, and makes the ticket unusable.
+// A missing, used or expired ticket is an error wrapping
+// core.ErrUnauthenticated. internal/auth.Tickets implements it.
+type TicketRedeemer interface {
+	Redeem(ctx context.Context, ticket string) (core.Principal, []string, error)
+}
+
+// Limits bounds each connection. A zero field takes its DefaultLimits value.
+type Limits struct {
+	// MaxAge is the longest a connection lives (close 4001).
+	MaxAge time.Duration
+	// IdleTimeout closes a connection whose client sent no message for
+	// that long (close 4002).
+	IdleTimeout time.Duration
+	// PingInterval is the period of WebSocket-level pings; a client that
+	// does not answer within WriteTimeout is dropped.
+	PingInterval time.Duration
+	// MaxFrame is the largest message, in bytes, in either direction.
+	MaxFrame int
+	// SendQueue is the number of messages a connection may fall behind
+	// before it is closed as a slow consumer (close 4008).
+	SendQueue int
+	// WriteTimeout bounds each write to a client and the wait for a pong.
+	WriteTimeout time.Duration
+}
+
+// DefaultLimits returns the limits of API Gateway's WebSocket API, with a
+// send queue of 256 messages.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxAge:       2 * time.Hour,
+		IdleTimeout:  10 * time.Minute,
+		PingInterval: 30 * time.Second,
+		MaxFrame:     32768,
+		SendQueue:    256,
+		WriteTimeout: 10 * time.Second,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxAge <= 0 {
+		l.MaxAge = d.MaxAge
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = d.IdleTimeout
+	}
+	if l.PingInterval <= 0 {
+		l.PingInterval = d.PingInterval
+	}
+	if l.MaxFrame <= 0 {
+		l.MaxFrame = d.MaxFrame
+	}
+	if l.SendQueue <= 0 {
+		l.SendQueue = d.SendQueue
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = d.WriteTimeout
+	}
+	return l
+}
+
+// Options configure a Handler. Tickets and Hub are required.
+type Options struct {
+	Tickets TicketRedeemer
+	Hub     *localhub.Hub
+	// Limits bound each connection; zero fields take DefaultLimits.
+	Limits Limits
+	// Logger receives connection events; nil discards them. The ticket
+	// (the query string) is never logged.
+	Logger *slog.Logger
+	// OriginPatterns are the browser origins allowed besides the request's
+	// own host (same-origin only by default); see
+	// websocket.AcceptOptions.OriginPatterns.
+	OriginPatterns []string
+}
+
+// Stats are counters for /metrics.
+type Stats struct {
+	// Connections is the number of open connections.
+	Connections int64
+	// ConnectionsTotal counts connections accepted since start.
+	ConnectionsTotal int64
+	// MessagesSent counts hub messages written to clients (a resync frame
+	// standing for a message counts too; hello and pong do not).
+	MessagesSent int64
+	// SlowConsumerDisconnects counts connections closed because their send
+	// queue overflowed or a write to them timed out.
+	SlowConsumerDisconnects int64
+}
+
+// Handler serves GET /ws. Create it with NewHandler; stop it with Close.
+type Handler struct {
+	tickets TicketRedeemer
+	hub     *localhub.Hub
+	limits  Limits
+	log     *slog.Logger
+	accept  websocket.AcceptOptions
+	encKey  any
+	encode  func(core.Message) []byte
+
+	mu      sync.Mutex
+	closing bool
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	open, total, sent, slow atomic.Int64
+}
+
+// encodingKey names the Frame encoding of one frame limit.
+type encodingKey struct{ maxFrame int }
+
+// NewHandler returns the WebSocket endpoint. It panics when Tickets or Hub
+// is missing, which is a wiring bug.
+func NewHandler(o Options) *Handler {
+	if o.Tickets == nil || o.Hub == nil {
+		panic("wsapi: NewHandler needs Tickets and Hub")
+	}
+	h := &Handler{
+		tickets: o.Tickets,
+		hub:     o.Hub,
+		limits:  o.Limits.withDefaults(),
+		log:     o.Logger,
+		done:    make(chan struct{}),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.accept = websocket.AcceptOptions{
+		OriginPatterns:  append([]string(nil), o.OriginPatterns...),
+		CompressionMode: websocket.CompressionDisabled,
+	}
+	maxFrame := h.limits.MaxFrame
+	h.encKey = encodingKey{maxFrame}
+	h.encode = func(m core.Message) []byte { return encodeMessage(m, maxFrame) }
+	return h
+}
+
+// Stats returns the current counters.
+func (h *Handler) Stats() Stats {
+	return Stats{
+		Connections:             h.open.Load(),
+		ConnectionsTotal:        h.total.Load(),
+		MessagesSent:            h.sent.Load(),
+		SlowConsumerDisconnects: h.slow.Load(),
+	}
+}
+
+// Close closes every connection with 1001 (going away) and waits for them
+// to end; later requests are answered 503. It is safe to call more than
+// once.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	if !h.closing {
+		h.closing = true
+		close(h.done)
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// ServeHTTP redeems the ticket, upgrades and serves the connection until
+// it ends.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeProblem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed", "use GET with a WebSocket upgrade")
+		return
+	}
+	// Refuse a plain request before the ticket is spent on it.
+	if !isUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		writeProblem(w, http.StatusUpgradeRequired, "upgrade-required", "Upgrade Required", "this endpoint speaks WebSocket only")
+		return
+	}
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "Service Unavailable", "the server is shutting down")
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
+	ticket := r.URL.Query().Get("ticket")
+	if ticket == "" {
+		writeUnauthenticated(w, "a ticket is required: POST /api/ws-ticket, then connect to /ws?ticket=…")
+		return
+	}
+	who, projects, err := h.tickets.Redeem(r.Context(), ticket)
+	switch {
+	case err == nil:
+	case errors.Is(err, core.ErrUnauthenticated), errors.Is(err, core.ErrNotFound):
+		writeUnauthenticated(w, "the ticket is missing, used or expired; ask for a new one")
+		return
+	case core.Retryable(err):
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "Service Unavailable", "tickets cannot be checked now; retry")
+		h.log.Warn("ws ticket check failed", "path", r.URL.Path, "err", err)
+		return
+	default:
+		writeProblem(w, http.StatusInternalServerError, "internal", "Internal Server Error", "tickets cannot be checked")
+		h.log.Error("ws ticket check failed", "path", r.URL.Path, "err", err)
+		return
+	}
+
+	ws, err := websocket.Accept(w, r, &h.accept)
+	if err != nil {
+		// Accept has answered (bad origin, bad handshake).
+		h.log.Info("ws upgrade refused", "path", r.URL.Path, "user", who.User, "err", err)
+		return
+	}
+	c := &conn{h: h, ws: ws, user: who.User, projects: projects}
+	h.open.Add(1)
+	h.total.Add(1)
+	defer h.open.Add(-1)
+	c.serve()
+}
+
+func isUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func writeUnauthenticated(w http.ResponseWriter, detail string) {
+	w.Header().Set("WWW-Authenticate", "Bearer")
+	writeProblem(w, http.StatusUnauthorized, "unauthenticated", "Unauthenticated", detail)
+}
+
+func writeProblem(w http.ResponseWriter, status int, kind, title, detail string) {
+	b, _ := json.Marshal(problem{Type: "urn:bucketdesk:problem:" + kind, Title: title, Status: status, Detail: detail})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// hello is the first frame of a connection.
+type hello struct {
+	Type     string      `json:"type"`
+	User     string      `json:"user"`
+	Projects []string    `json:"projects"`
+	Limits   helloLimits `json:"limits"`
+}
+
+type helloLimits struct {
+	MaxFrame     int   `json:"max_frame"`
+	IdleTimeoutS int64 `json:"idle_timeout_s"`
+	MaxAgeS      int64 `json:"max_age_s"`
+}
+
+var pongFrame = []byte(`{"type":"pong"}`)
+
+// encodeMessage returns m as one JSON frame of at most maxFrame bytes: m
+// itself, else m without the operation's event list, else a resync notice.
+func encodeMessage(m core.Message, maxFrame int) []byte {
+	b, err := json.Marshal(m)
+	if err == nil && len(b) <= maxFrame {
+		return b
+	}
+	if s, ok := withoutEvents(m); ok && err == nil {
+		if b, err := json.Marshal(s); err == nil && len(b) <= maxFrame {
+			return b
+		}
+	}
+	b, _ = json.Marshal(struct {
+		Type    string `json:"type"`
+		Project string `json:"project"`
+	}{"resync", m.Project})
+	return b
+}
+
+// withoutEvents returns m without operation.events and
+// resource.operation.events, copying what it changes (the message is shared
+// with other subscribers); ok is false when there was nothing to strip.
+func withoutEvents(m core.Message) (core.Message, bool) {
+	ok := false
+	if m.Operation != nil && len(m.Operation.Events) > 0 {
+		op := *m.Operation
+		op.Events = nil
+		m.Operation = &op
+		ok = true
+	}
+	if m.Resource != nil && m.Resource.Op != nil && len(m.Resource.Op.Events) > 0 {
+		r := *m.Resource
+		op := *r.Op
+		op.Events = nil
+		r.Op = &op
+		m.Resource = &r
+		ok = true
+	}
+	return m, ok
+}
+
+// conn is one accepted connection. serve runs its writer loop in the
+// request goroutine; a second goroutine reads client frames.
+type conn struct {
+	h        *Handler
+	ws       *websocket.Conn
+	user     string
+	projects []string
+
+	lastRead atomic.Int64 // unix nanoseconds of the last client message
+	pinging  atomic.Bool
+	stuck    atomic.Bool // a write outlived WriteTimeout
+}
+
+// endReason is why serve ended a connection.
+type endReason struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+func (c *conn) serve() {
+	h, l := c.h, c.h.limits
+	start := time.Now()
+	c.lastRead.Store(start.UnixNano())
+	c.ws.SetReadLimit(int64(l.MaxFrame))
+
+	sub := h.hub.SubscribeFrames(c.projects, l.SendQueue)
+	defer sub.Close()
+
+	// A write that outlives WriteTimeout drops the connection. One timer,
+	// re-armed per batch, rather than a context per write.
+	stuck := time.AfterFunc(time.Hour, func() {
+		c.stuck.Store(true)
+		c.ws.CloseNow()
+	})
+	stuck.Stop()
+	defer stuck.Stop()
+	write := func(b []byte) error {
+		stuck.Reset(l.WriteTimeout)
+		err := c.ws.Write(context.Background(), websocket.MessageText, b)
+		stuck.Stop()
+		return err
+	}
+
+	readDone := make(chan struct{})
+	go c.readLoop(readDone)
+
+	end := func(r endReason, err error) {
+		switch {
+		case r.code == 0:
+			c.ws.CloseNow()
+		default:
+			c.ws.Close(r.code, r.reason)
+		}
+		<-readDone
+		lvl := slog.LevelDebug
+		if r.code == CloseSlowConsumer || err != nil {
+			lvl = slog.LevelInfo
+		}
+		h.log.Log(context.Background(), lvl, "ws closed", "user", c.user, "code", int(r.code), "reason", r.reason,
+			"age", time.Since(start).Round(time.Millisecond), "err", err)
+	}
+
+	projects := c.projects
+	if projects == nil {
+		projects = []string{}
+	}
+	hb, _ := json.Marshal(hello{Type: "hello", User: c.user, Projects: projects, Limits: helloLimits{
+		MaxFrame: l.MaxFrame, IdleTimeoutS: int64(l.IdleTimeout / time.Second), MaxAgeS: int64(l.MaxAge / time.Second),
+	}})
+	if err := write(hb); err != nil {
+		end(endReason{}, err)
+		return
+	}
+	h.log.Debug("ws open", "user", c.user, "projects", len(c.projects))
+
+	maxAge := time.NewTimer(l.MaxAge)
+	defer maxAge.Stop()
+	idle := time.NewTimer(l.IdleTimeout)
+	defer idle.Stop()
+	ping := time.NewTicker(l.PingInterval)
+	defer ping.Stop()
+
+	slow := endReason{CloseSlowConsumer, "slow consumer"}
+	for {
+		select {
+		case f, ok := <-sub.Frames:
+			if !ok || sub.Dropped() {
+				h.slow.Add(1)
+				end(slow, nil)
+				return
+			}
+			if err := write(f.Encoded(h.encKey, h.encode)); err != nil {
+				if c.stuck.Load() {
+					h.slow.Add(1) // the client stopped reading
+				}
+				end(endReason{}, err)
+				return
+			}
+			h.sent.Add(1)
+		case <-sub.Done():
+			// Dropped while frames are still queued: tell the client now
+			// rather than after the backlog.
+			h.slow.Add(1)
+			end(slow, nil)
+			return
+		case <-readDone:
+			end(endReason{}, nil)
+			return
+		case <-h.done:
+			end(endReason{websocket.StatusGoingAway, "server shutting down"}, nil)
+			return
+		case <-maxAge.C:
+			end(endReason{CloseMaxAge, "max age"}, nil)
+			return
+		case <-idle.C:
+			quiet := time.Since(time.Unix(0, c.lastRead.Load()))
+			if quiet >= l.IdleTimeout {
+				end(endReason{CloseIdle, "idle"}, nil)
+				return
+			}
+			idle.Reset(l.IdleTimeout - quiet)
+		case <-ping.C:
+			if c.pinging.CompareAndSwap(false, true) {
+				go c.ping(l.WriteTimeout)
+			}
+		}
+	}
+}
+
+// ping sends a WebSocket ping and drops the connection when no pong comes
+// within timeout.
+func (c *conn) ping(timeout time.Duration) {
+	defer c.pinging.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		c.h.log.Debug("ws ping unanswered", "user", c.user, "err", err)
+		c.ws.CloseNow()
+	}
+}
+
+// readLoop reads client messages until the connection ends, answers pings
+// and records activity for the idle timeout. Reading also processes the
+// client's pongs and close frames.
+func (c *conn) readLoop(done chan<- struct{}) {
+	defer close(done)
+	for {
+		typ, b, err := c.ws.Read(context.Background())
+		if err != nil {
+			return
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		if typ != websocket.MessageText {
+			continue
+		}
+		var m struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(b, &m) != nil || m.Type != "ping" {
+			continue // unknown client messages are ignored
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.h.limits.WriteTimeout)
+		err = c.ws.Write(ctx, websocket.MessageText, pongFrame)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+}
+
+var _ http.Handler = (*Handler)(nil)
