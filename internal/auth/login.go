@@ -43,15 +43,19 @@ type LoginOptions struct {
 
 // RateLimitedError answers a login attempt over the failure limit. It
 // matches core.ErrThrottled with errors.Is; httpapi answers 429 with a
-// Retry-After of RetryAfter.
+// Retry-After taken from the RetryAfter method.
 type RateLimitedError struct {
-	// RetryAfter is how long until an attempt may succeed again.
-	RetryAfter time.Duration
+	// Wait is how long until an attempt may be made again.
+	Wait time.Duration
 }
 
 func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("auth: too many failed logins; retry after %v", e.RetryAfter)
+	return fmt.Sprintf("auth: too many failed logins; retry after %v", e.Wait)
 }
+
+// RetryAfter returns Wait. httpapi finds it through
+// interface{ RetryAfter() time.Duration }, without importing auth.
+func (e *RateLimitedError) RetryAfter() time.Duration { return e.Wait }
 
 // Is makes errors.Is(err, core.ErrThrottled) true.
 func (e *RateLimitedError) Is(target error) bool { return target == core.ErrThrottled }
@@ -173,7 +177,7 @@ func (l *limiter) begin(keys ...string) error {
 		}
 	}
 	if retry > 0 {
-		return &RateLimitedError{RetryAfter: retry}
+		return &RateLimitedError{Wait: retry}
 	}
 	for _, k := range keys {
 		w := l.entries[k]
