@@ -324,21 +324,12 @@ func NewHTTPKeySource(url string, client *http.Client, opts *HTTPKeySourceOption
 // Key returns the key with this id, fetching the JWKS as described on
 // HTTPKeySource.
 func (s *HTTPKeySource) Key(ctx context.Context, kid string) (Key, error) {
-	set, fresh, mayRetry := s.snapshot()
-	if set != nil && fresh {
+	if set, fresh, _ := s.snapshot(); fresh {
 		if k, ok := set.Lookup(kid); ok {
 			return k, nil
 		}
 	}
-	if set != nil && !mayRetry {
-		// A fetch happened too recently to try again: answer from what
-		// we hold, even if it is older than MaxAge.
-		if k, ok := set.Lookup(kid); ok {
-			return k, nil
-		}
-		return Key{}, unknownKey()
-	}
-	set, err := s.refresh(ctx)
+	set, err := s.refresh(ctx, kid)
 	if err != nil {
 		return Key{}, err
 	}
@@ -349,8 +340,8 @@ func (s *HTTPKeySource) Key(ctx context.Context, kid string) (Key, error) {
 }
 
 // snapshot returns the cached set, whether it is younger than MaxAge, and
-// whether MinRefresh has passed since the last attempt.
-func (s *HTTPKeySource) snapshot() (set *KeySet, fresh, mayRetry bool) {
+// whether a fetch may be tried now.
+func (s *HTTPKeySource) snapshot() (set *KeySet, fresh, mayFetch bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -359,19 +350,22 @@ func (s *HTTPKeySource) snapshot() (set *KeySet, fresh, mayRetry bool) {
 		// Nothing to answer from: retry a failed first fetch sooner.
 		wait = min(wait, failedFetchRetry)
 	}
-	return s.set, now.Sub(s.fetchedAt) < s.maxAge, s.triedAt.IsZero() || now.Sub(s.triedAt) >= wait
+	fresh = s.set != nil && now.Sub(s.fetchedAt) < s.maxAge
+	return s.set, fresh, s.triedAt.IsZero() || now.Sub(s.triedAt) >= wait
 }
 
-// refresh fetches the JWKS unless another caller did so within MinRefresh
-// while this one waited, and returns the set to use. A failed fetch keeps
-// the old set if there is one.
-func (s *HTTPKeySource) refresh(ctx context.Context) (*KeySet, error) {
+// refresh returns the set to look kid up in, fetching it if kid is not in
+// a fresh cached set and no fetch was tried within MinRefresh. Callers
+// wait for a fetch in flight, so that a rotation seen by many requests at
+// once costs one fetch and every one of them sees its result. A failed
+// fetch keeps the old set if there is one.
+func (s *HTTPKeySource) refresh(ctx context.Context, kid string) (*KeySet, error) {
 	s.fetchMu.Lock()
 	defer s.fetchMu.Unlock()
-	set, _, mayRetry := s.snapshot()
-	if !mayRetry {
+	set, fresh, mayFetch := s.snapshot()
+	if _, ok := set.Lookup(kid); (ok && fresh) || !mayFetch {
 		if set == nil {
-			return nil, fmt.Errorf("auth: JWKS not available yet (last fetch failed): %w", core.ErrUnavailable)
+			return nil, fmt.Errorf("auth: JWKS not available (last fetch failed): %w", core.ErrUnavailable)
 		}
 		return set, nil
 	}
