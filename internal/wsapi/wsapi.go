@@ -114,8 +114,10 @@ func (l Limits) withDefaults() Limits {
 
 // Options configure a Handler. Tickets and Hub are required.
 type Options struct {
+	// Tickets redeems the ticket of each connection.
 	Tickets TicketRedeemer
-	Hub     *localhub.Hub
+	// Hub is where connections subscribe to their projects' messages.
+	Hub *localhub.Hub
 	// Limits bound each connection; zero fields take DefaultLimits.
 	Limits Limits
 	// Logger receives connection events; nil discards them. The ticket
@@ -420,8 +422,11 @@ func (c *conn) serve() {
 		if r.code == CloseSlowConsumer || err != nil {
 			lvl = slog.LevelInfo
 		}
-		h.log.Log(context.Background(), lvl, "ws closed", "user", c.user, "code", int(r.code), "reason", r.reason,
-			"age", time.Since(start).Round(time.Millisecond), "err", err)
+		attrs := []any{"user", c.user, "code", int(r.code), "reason", r.reason, "age", time.Since(start).Round(time.Millisecond)}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		h.log.Log(context.Background(), lvl, "ws closed", attrs...)
 	}
 
 	projects := c.projects
