@@ -35,8 +35,10 @@ type env struct {
 	l      *setup.Local
 	h      http.Handler
 	issuer *auth.LocalIssuer
-	log    *syncBuffer
-	tokens map[string]string
+	// issuerDir holds the issuer's signing key.
+	issuerDir string
+	log       *syncBuffer
+	tokens    map[string]string
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -85,7 +87,8 @@ func newEnv(t *testing.T, eo envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	issuer, err := auth.OpenLocalIssuer(t.TempDir(), "https://bucketdesk.test", "bucketdesk-test", nil)
+	issuerDir := t.TempDir()
+	issuer, err := auth.OpenLocalIssuer(issuerDir, "https://bucketdesk.test", "bucketdesk-test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +123,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if eo.tweak != nil {
 		eo.tweak(&o)
 	}
-	e := &env{t: t, l: l, h: httpapi.New(o), issuer: issuer, log: logs, tokens: map[string]string{}}
+	e := &env{t: t, l: l, h: httpapi.New(o), issuer: issuer, issuerDir: issuerDir, log: logs, tokens: map[string]string{}}
 	if eo.start {
 		l.Start(ctx)
 	}

@@ -72,7 +72,11 @@ func authenticated(next handlerFunc) handlerFunc {
 		default:
 			return err // the key source is down: 503, not 401
 		}
-		return next(s, w, r.WithContext(WithPrincipal(r.Context(), who)))
+		r = r.WithContext(WithPrincipal(r.Context(), who))
+		if err := next(s, w, r); err != nil {
+			return s.hideProject(r, err)
+		}
+		return nil
 	}
 }
 

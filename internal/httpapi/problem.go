@@ -108,7 +108,6 @@ const (
 // detail; server errors carry a generic one and their cause goes to the
 // log only.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	err = s.hideProject(r, err)
 	status, kind, title := statusOf(err)
 	p := problem{Type: ProblemTypePrefix + kind, Title: title, Status: status}
 	h := w.Header()
