@@ -78,6 +78,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"limit 0", req{method: "GET", path: "/api/projects/demo/operations?limit=0"}, 400, "invalid", "limit", ""},
 		{"limit 101", req{method: "GET", path: "/api/projects/demo/operations?limit=101"}, 400, "invalid", "limit", ""},
 		{"limit word", req{method: "GET", path: "/api/projects/demo/operations?limit=ten"}, 400, "invalid", "limit", ""},
+		{"bad cursor", req{method: "GET", path: "/api/projects/demo/operations?cursor=not%2Bbase64!"}, 400, "invalid", "cursor", ""},
 		{"no bucket", req{method: "GET", path: buckets + "/no-such-bucket"}, 404, "not-found", "", "no-such-bucket"},
 		{"no operation", req{method: "GET", path: "/api/operations/01ARZ3NDEKTSV4RRFFQ69G5FAV"}, 404, "not-found", "", ""},
 		{"no route", req{method: "GET", path: "/api/projects/demo/widgets"}, 404, "not-found", "", ""},

@@ -389,7 +389,11 @@ func (s *server) operations(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	ops, next, err := s.svc.Operations(r.Context(), principal(r), r.PathValue("p"), core.Page{Limit: limit, Cursor: q.Get("cursor")})
+	cursor := q.Get("cursor")
+	ops, next, err := s.svc.Operations(r.Context(), principal(r), r.PathValue("p"), core.Page{Limit: limit, Cursor: cursor})
+	if errors.Is(err, core.ErrInvalid) && cursor != "" {
+		return invalid("cursor", "is not the next of an earlier page")
+	}
 	if err != nil {
 		return err
 	}
