@@ -149,7 +149,7 @@ func wantUnauthenticated(t testing.TB, err error, reason, token string) {
 	if reason != "" && !strings.Contains(err.Error(), reason) {
 		t.Errorf("error %q does not say %q", err, reason)
 	}
-	if token != "" && strings.Contains(err.Error(), token) {
+	if len(token) >= 8 && strings.Contains(err.Error(), token) {
 		t.Errorf("error %q contains the token", err)
 	}
 	for _, seg := range strings.Split(token, ".") {

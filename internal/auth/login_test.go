@@ -1,0 +1,231 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"bucketdesk/internal/clock"
+	"bucketdesk/internal/core"
+)
+
+type loginFixture struct {
+	clk    *clock.Manual
+	login  *Login
+	verify *Verifier
+}
+
+func newLoginFixture(t *testing.T, opts *LoginOptions) *loginFixture {
+	t.Helper()
+	clk := clock.NewManual(t0)
+	users, err := NewUsers(testUsers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := OpenLocalIssuer(t.TempDir(), "http://localhost:8080", "bucketdesk-local", &IssuerOptions{Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewStaticKeySource(iss.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts == nil {
+		opts = &LoginOptions{}
+	}
+	opts.Clock = clk.Now
+	return &loginFixture{clk: clk, login: NewLogin(users, iss, opts), verify: NewVerifier(src, iss.VerifierConfig())}
+}
+
+const (
+	alicePW = "alice-pw-1234567"
+	addrA   = "192.0.2.1"
+	addrB   = "192.0.2.2"
+)
+
+func wantBadCredentials(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrBadCredentials) || !errors.Is(err, core.ErrUnauthenticated) {
+		t.Fatalf("err = %v, want bad credentials", err)
+	}
+}
+
+func wantRateLimited(t *testing.T, err error, wait time.Duration) {
+	t.Helper()
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || !errors.Is(err, core.ErrThrottled) {
+		t.Fatalf("err = %v, want *RateLimitedError wrapping ErrThrottled", err)
+	}
+	if rl.Wait != wait || rl.RetryAfter() != wait {
+		t.Errorf("wait %v, want %v", rl.Wait, wait)
+	}
+	if errors.Is(err, core.ErrUnauthenticated) {
+		t.Error("a rate limit must not read as bad credentials")
+	}
+}
+
+func TestLoginIssuesVerifiableToken(t *testing.T) {
+	f := newLoginFixture(t, nil)
+	tok, ttl, user, err := f.login.Login(context.Background(), "alice", alicePW, addrA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl != DefaultTokenTTL || user != "alice" {
+		t.Errorf("ttl %v, user %q", ttl, user)
+	}
+	p, err := f.verify.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.User != "alice" || len(p.Groups) != 1 || p.Groups[0] != "admins" {
+		t.Errorf("token names %+v", p)
+	}
+	f.clk.Advance(DefaultTokenTTL)
+	if _, err := f.verify.Verify(context.Background(), tok); !errors.Is(err, core.ErrUnauthenticated) {
+		t.Errorf("token valid past its ttl: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA); !errors.Is(err, context.Canceled) {
+		t.Errorf("Login with a cancelled context = %v", err)
+	}
+}
+
+func TestLoginLimitPerUsername(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute})
+	// Three failures from three addresses: the username's limit is hit.
+	for i := range 3 {
+		f.clk.Advance(time.Second)
+		_, _, _, err := f.login.Login(ctx, "alice", "guess", fmt.Sprintf("198.51.100.%d", i))
+		wantBadCredentials(t, err)
+	}
+	// The first failure was at t0+1s: the window ends at t0+61s.
+	_, _, _, err := f.login.Login(ctx, "alice", alicePW, addrB)
+	wantRateLimited(t, err, 58*time.Second)
+	if strings.Contains(err.Error(), alicePW) {
+		t.Error("error holds the password")
+	}
+	// Other users are not affected.
+	if _, _, _, err := f.login.Login(ctx, "bob", "bob-pw-12345678", addrB); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	// A limited attempt does not count, or extend the window.
+	f.clk.Advance(57 * time.Second)
+	_, _, _, err = f.login.Login(ctx, "alice", alicePW, addrB)
+	wantRateLimited(t, err, time.Second)
+	f.clk.Advance(time.Second)
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrB); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func TestLoginLimitPerAddress(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute})
+	// One address sprays passwords over many names.
+	for i := range 3 {
+		_, _, _, err := f.login.Login(ctx, fmt.Sprintf("user%d", i), "guess", addrA)
+		wantBadCredentials(t, err)
+	}
+	_, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA)
+	wantRateLimited(t, err, time.Minute)
+	// Over-long names count against the address too.
+	_, _, _, err = f.login.Login(ctx, strings.Repeat("x", 1000), "guess", addrA)
+	wantRateLimited(t, err, time.Minute)
+	// Another address is not affected, and alice's name was not counted.
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrB); err != nil {
+		t.Fatalf("from another address: %v", err)
+	}
+	f.clk.Advance(time.Minute)
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func TestLoginSuccessResetsUsername(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute})
+	// Two failures, a success, two failures: never three in a row.
+	addrs := []string{"203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"}
+	for round := range 2 {
+		for i := range 2 {
+			_, _, _, err := f.login.Login(ctx, "alice", "guess", addrs[round*2+i])
+			wantBadCredentials(t, err)
+		}
+		if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrs[4]); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	// The success does not wipe the address's failures: a valid account
+	// must not launder guesses at others.
+	for range 2 {
+		_, _, _, err := f.login.Login(ctx, "nobody", "guess", addrA)
+		wantBadCredentials(t, err)
+	}
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := f.login.Login(ctx, "nobody", "guess", addrA)
+	wantBadCredentials(t, err)
+	_, _, _, err = f.login.Login(ctx, "alice", alicePW, addrA)
+	wantRateLimited(t, err, time.Minute)
+}
+
+func TestLoginParallelGuessesAreCounted(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, &LoginOptions{MaxFailures: 5})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	bad, limited := 0, 0
+	for i := range 40 {
+		wg.Go(func() {
+			_, _, _, err := f.login.Login(ctx, "alice", fmt.Sprintf("guess-%d", i), fmt.Sprintf("198.51.100.%d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrBadCredentials):
+				bad++
+			case errors.Is(err, core.ErrThrottled):
+				limited++
+			default:
+				t.Errorf("unexpected %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if bad != 5 || limited != 35 {
+		t.Fatalf("%d guesses checked and %d limited, want exactly 5 and 35", bad, limited)
+	}
+}
+
+func TestLoginLimiterMemoryIsBounded(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute, MaxTracked: 50})
+	for i := range 200 {
+		_, _, _, err := f.login.Login(ctx, fmt.Sprintf("u%d", i), "guess", fmt.Sprintf("a%d", i))
+		wantBadCredentials(t, err)
+		if n := f.login.lim.tracked(); n > 50 {
+			t.Fatalf("limiter tracks %d keys, over its bound of 50", n)
+		}
+	}
+	// Ended windows are forgotten.
+	f.clk.Advance(time.Minute)
+	_, _, _, err := f.login.Login(ctx, "alice", "guess", addrA)
+	wantBadCredentials(t, err)
+	if n := f.login.lim.tracked(); n != 2 {
+		t.Fatalf("limiter tracks %d keys after the window, want 2", n)
+	}
+	// A success leaves nothing of its own behind.
+	if _, _, _, err := f.login.Login(ctx, "bob", "bob-pw-12345678", addrB); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.login.lim.tracked(); n != 2 {
+		t.Fatalf("limiter tracks %d keys after a success, want 2", n)
+	}
+}
