@@ -175,7 +175,7 @@ func TestUnauthenticated(t *testing.T) {
 			if got := w.Header().Get("WWW-Authenticate"); got != tc.challenge {
 				t.Errorf("%s: WWW-Authenticate %q, want %q", what, got, tc.challenge)
 			}
-			if tc.name == "expired" && !strings.Contains(p.Detail, "expired") {
+			if tc.name == "expired" && p.Detail != "the bearer token was refused: token expired" {
 				t.Errorf("%s: detail %q does not say why", what, p.Detail)
 			}
 		}
@@ -310,11 +310,17 @@ func TestLoginRateLimited(t *testing.T) {
 
 // fakeAuth answers Verify with a fixed result, to inject faults.
 type fakeAuth struct {
-	who core.Principal
-	err error
+	who   core.Principal
+	err   error
+	panic bool
 }
 
-func (f fakeAuth) Verify(context.Context, string) (core.Principal, error) { return f.who, f.err }
+func (f fakeAuth) Verify(context.Context, string) (core.Principal, error) {
+	if f.panic {
+		panic("verifier bug: password=hunter2")
+	}
+	return f.who, f.err
+}
 
 // A failure the client cannot act on is 500 with a generic detail; the
 // cause goes to the log only. A dependency that is down is 503.
@@ -337,6 +343,15 @@ func TestServerErrors(t *testing.T) {
 	if w.Header().Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
+
+	// A panic is a 500 too, and the server goes on.
+	e = newEnv(t, envOptions{tweak: func(o *httpapi.Options) { o.Auth = fakeAuth{panic: true} }})
+	w = e.do(req{method: "GET", path: "/api/me", headers: []string{"Authorization", "Bearer x"}})
+	checkProblem(t, "panic", w, 500, "internal")
+	if strings.Contains(w.Body.String(), "hunter2") || !strings.Contains(e.log.String(), "verifier bug") {
+		t.Fatalf("panic: body %s", w.Body)
+	}
+	e.expect(req{method: "GET", path: "/healthz"}, 200, nil)
 
 	// A verifier that says yes without a user is refused.
 	e = newEnv(t, envOptions{tweak: func(o *httpapi.Options) { o.Auth = fakeAuth{} }})

@@ -64,9 +64,11 @@ func authenticated(next handlerFunc) handlerFunc {
 		case err == nil, errors.Is(err, core.ErrUnauthenticated), errors.Is(err, core.ErrInvalid):
 			// The verifier's reason (expired, wrong audience…) helps the
 			// client and reveals nothing about anyone else.
-			d := "the bearer token is not valid"
+			d := "the bearer token was refused"
 			if err != nil {
-				d = clientDetail(err)
+				reason := strings.TrimPrefix(clientDetail(err), "auth: ")
+				reason = strings.TrimSuffix(reason, ": "+core.ErrUnauthenticated.Error())
+				d += ": " + reason
 			}
 			return &detailed{kind: core.ErrUnauthenticated, detail: d}
 		default:

@@ -18,11 +18,19 @@ type rateLimited struct{ wait time.Duration }
 func (e rateLimited) Error() string             { return "too many failed logins" }
 func (e rateLimited) RetryAfter() time.Duration { return e.wait }
 func (e rateLimited) Is(target error) bool      { return target == core.ErrThrottled }
-func wrap(err error) error                      { return fmt.Errorf("layer: %w", err) }
-func loginLimited(err error) error              { return &detailed{kind: errRateLimited, detail: "x", cause: err} }
-func locked() error                             { return &core.LockedError{Lock: core.Lock{By: "alice"}} }
-func validation() error                         { return &core.ValidationError{Problems: []core.FieldError{{Field: "name"}}} }
-func statusKind(err error) (int, string)        { s, k, _ := statusOf(err); return s, k }
+
+// wrap wraps err as an adapter or the engine does.
+func wrap(err error) error { return fmt.Errorf("layer: %w", err) }
+
+// loginLimited wraps err as the login handler does.
+func loginLimited(err error) error {
+	return &detailed{kind: errRateLimited, detail: "x", cause: err}
+}
+
+func statusKind(err error) (int, string) {
+	s, k, _ := statusOf(err)
+	return s, k
+}
 
 // The one table, kind by kind; a throttle is 503 from the engine and 429
 // only where the login wraps it.
@@ -33,12 +41,12 @@ func TestStatusOf(t *testing.T) {
 		kind   string
 	}{
 		{wrap(core.ErrInvalid), 400, "invalid"},
-		{validation(), 400, "invalid"},
+		{&core.ValidationError{Problems: []core.FieldError{{Field: "name"}}}, 400, "invalid"},
 		{wrap(core.ErrUnauthenticated), 401, "unauthenticated"},
 		{wrap(core.ErrForbidden), 403, "forbidden"},
 		{wrap(core.ErrNotFound), 404, "not-found"},
 		{wrap(core.ErrConflict), 409, "conflict"},
-		{wrap(locked()), 409, "locked"},
+		{wrap(&core.LockedError{Lock: core.Lock{By: "alice"}}), 409, "locked"},
 		{wrap(core.ErrPrecondition), 412, "precondition"},
 		{kindError(errTooLarge, "x"), 413, "too-large"},
 		{kindError(errMediaType, "x"), 415, "unsupported-media-type"},
@@ -119,3 +127,29 @@ func TestNewPanicsWithoutService(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The login's client address is the peer's, or behind a trusted proxy the
+// entry that proxy added last.
+func TestClientAddr(t *testing.T) {
+	for _, c := range []struct {
+		trust bool
+		xff   []string
+		want  string
+	}{
+		{false, nil, "192.0.2.1"},
+		{false, []string{"203.0.113.9"}, "192.0.2.1"},
+		{true, nil, "192.0.2.1"},
+		{true, []string{"198.51.100.7"}, "198.51.100.7"},
+		{true, []string{"6.6.6.6, 198.51.100.7"}, "198.51.100.7"},
+		{true, []string{"6.6.6.6", "198.51.100.8"}, "198.51.100.8"},
+	} {
+		s := &server{opts: Options{TrustProxyHeaders: c.trust}}
+		r := httptest.NewRequest("POST", "/auth/login", nil) // RemoteAddr 192.0.2.1:1234
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := s.clientAddr(r); got != c.want {
+			t.Errorf("trust %v, X-Forwarded-For %q: %q, want %q", c.trust, c.xff, got, c.want)
+		}
+	}
+}
