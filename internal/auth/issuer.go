@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -157,8 +158,8 @@ func (i *LocalIssuer) Issuer() string { return i.issuer }
 func (i *LocalIssuer) Audience() string { return i.audience }
 
 // JWKS returns the JWKS document of the issuer's public key, as served at
-// /.well-known/jwks.json. The caller must not modify it.
-func (i *LocalIssuer) JWKS() []byte { return i.jwks }
+// /.well-known/jwks.json.
+func (i *LocalIssuer) JWKS() []byte { return slices.Clone(i.jwks) }
 
 // VerifierConfig returns the configuration of a Verifier of this issuer's
 // tokens.

@@ -240,8 +240,9 @@ func (s *StaticKeySource) Key(_ context.Context, kid string) (Key, error) {
 
 // Defaults of HTTPKeySourceOptions.
 const (
-	DefaultMinRefresh = 30 * time.Second
-	DefaultMaxAge     = time.Hour
+	DefaultMinRefresh   = 30 * time.Second
+	DefaultMaxAge       = time.Hour
+	DefaultFetchTimeout = 10 * time.Second
 )
 
 const (
@@ -263,6 +264,9 @@ type HTTPKeySourceOptions struct {
 	// again on the next lookup; a failed refetch keeps the old set.
 	// Default 1 h.
 	MaxAge time.Duration
+	// FetchTimeout bounds one fetch, whatever the caller's context;
+	// default 10 s.
+	FetchTimeout time.Duration
 	// Clock tells the time; default time.Now.
 	Clock func() time.Time
 }
@@ -275,6 +279,7 @@ type HTTPKeySource struct {
 	client     *http.Client
 	minRefresh time.Duration
 	maxAge     time.Duration
+	timeout    time.Duration
 	now        func() time.Time
 
 	// fetchMu serialises fetches so that concurrent lookups of a new kid
@@ -303,7 +308,10 @@ func CognitoJWKSURL(region, poolID string) string {
 // client (http.DefaultClient when nil). Nothing is fetched until the first
 // lookup.
 func NewHTTPKeySource(url string, client *http.Client, opts *HTTPKeySourceOptions) *HTTPKeySource {
-	s := &HTTPKeySource{url: url, client: client, minRefresh: DefaultMinRefresh, maxAge: DefaultMaxAge, now: time.Now}
+	s := &HTTPKeySource{
+		url: url, client: client, now: time.Now,
+		minRefresh: DefaultMinRefresh, maxAge: DefaultMaxAge, timeout: DefaultFetchTimeout,
+	}
 	if s.client == nil {
 		s.client = http.DefaultClient
 	}
@@ -313,6 +321,9 @@ func NewHTTPKeySource(url string, client *http.Client, opts *HTTPKeySourceOption
 		}
 		if opts.MaxAge > 0 {
 			s.maxAge = opts.MaxAge
+		}
+		if opts.FetchTimeout > 0 {
+			s.timeout = opts.FetchTimeout
 		}
 		if opts.Clock != nil {
 			s.now = opts.Clock
@@ -387,6 +398,10 @@ func (s *HTTPKeySource) refresh(ctx context.Context, kid string) (*KeySet, error
 }
 
 func (s *HTTPKeySource) fetch(ctx context.Context) (*KeySet, error) {
+	// Other lookups wait for this fetch: a hanging provider must not
+	// hold them for longer than the timeout.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("auth: fetch JWKS: %w: %w", core.ErrInternal, err)

@@ -49,6 +49,7 @@ type RateLimitedError struct {
 	Wait time.Duration
 }
 
+// Error says how long to wait; it names no user or address.
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("auth: too many failed logins; retry after %v", e.Wait)
 }

@@ -88,6 +88,7 @@ type reasonError struct {
 	reason string
 }
 
+// Error says why the token was refused.
 func (e *reasonError) Error() string {
 	return "auth: " + e.reason + ": " + core.ErrUnauthenticated.Error()
 }

@@ -252,6 +252,15 @@ func TestHTTPKeySourceUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A provider that hangs is cut off after FetchTimeout.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hang.Close()
+	v = NewVerifier(NewHTTPKeySource(hang.URL, hang.Client(), &HTTPKeySourceOptions{FetchTimeout: 50 * time.Millisecond}),
+		VerifierConfig{Issuer: testIssuer, Audience: testAudience, Clock: clk.Now})
+	if _, err := v.Verify(ctx, tok); !errors.Is(err, core.ErrUnavailable) {
+		t.Fatalf("Verify with a hanging provider = %v, want ErrUnavailable", err)
+	}
+
 	// A document that is not a JWKS is an outage too.
 	bad := newJWKSServer(t, []byte(`<html>login</html>`))
 	v = NewVerifier(NewHTTPKeySource(bad.url(), bad.Client(), nil), VerifierConfig{Issuer: testIssuer, Audience: testAudience, Clock: clk.Now})
