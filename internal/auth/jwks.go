@@ -398,9 +398,10 @@ func (s *HTTPKeySource) refresh(ctx context.Context, kid string) (*KeySet, error
 }
 
 func (s *HTTPKeySource) fetch(ctx context.Context) (*KeySet, error) {
-	// Other lookups wait for this fetch: a hanging provider must not
-	// hold them for longer than the timeout.
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	// The fetch serves every waiting lookup, so one caller going away
+	// must not fail it (and space the next try by MinRefresh); a hanging
+	// provider must not hold them longer than the timeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
