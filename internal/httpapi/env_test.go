@@ -31,7 +31,7 @@ const (
 // (members alice and bob) and project other (member mallory), the real
 // local issuer, verifier, login and tickets.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	l      *setup.Local
 	h      http.Handler
 	issuer *auth.LocalIssuer
@@ -67,7 +67,7 @@ type envOptions struct {
 	tweak func(o *httpapi.Options)
 }
 
-func newEnv(t *testing.T, eo envOptions) *env {
+func newEnv(t testing.TB, eo envOptions) *env {
 	t.Helper()
 	ctx := t.Context()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -223,7 +223,7 @@ func (e *env) expectProblem(r req, status int, kind string) problem {
 	return checkProblem(e.t, r.method+" "+r.path, w, status, kind)
 }
 
-func checkProblem(t *testing.T, what string, w *httptest.ResponseRecorder, status int, kind string) problem {
+func checkProblem(t testing.TB, what string, w *httptest.ResponseRecorder, status int, kind string) problem {
 	t.Helper()
 	if w.Code != status {
 		t.Fatalf("%s: status %d, want %d; body %s", what, w.Code, status, w.Body)
