@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/setup"
+	"bucketdesk/internal/wsapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -103,13 +106,17 @@ func defaultDataDir() string {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", defaultDataDir(), "where the cache, the queue and the sandbox keep their files (env BUCKETDESK_DATA_DIR)")
+	addr := fs.String("addr", envOr("BUCKETDESK_ADDR", "127.0.0.1:8080"), "address to listen on (env BUCKETDESK_ADDR)")
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the cache, the queue, the sandbox, the users and the signing key live (env BUCKETDESK_DATA_DIR)")
 	delay := fs.Duration("sandbox-delay", 1500*time.Millisecond, "how long the sandbox takes per stack resource")
 	latency := fs.Duration("sandbox-latency", 100*time.Millisecond, "the sandbox's CloudFormation API latency")
 	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation API rate limit per account, calls/s (0: none)")
 	cloudRate := fs.Float64("cloud-rate", 4, "bucketdesk's own pace of CloudFormation calls per account, calls/s")
 	reconcile := fs.Duration("reconcile-every", time.Minute, "how often the reconciler relists CloudFormation")
 	workers := fs.Int("workers", 4, "queue workers")
+	wsMaxAge := fs.Duration("ws-max-age", 2*time.Hour, "a WebSocket connection's maximum age, as API Gateway's")
+	wsIdle := fs.Duration("ws-idle-timeout", 10*time.Minute, "close a WebSocket connection idle for this long")
+	tokenTTL := fs.Duration("token-ttl", time.Hour, "how long a login lasts")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	fs.Usage = func() {
@@ -152,15 +159,62 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bucketdesk: demo project: %v\n", err)
 		return 1
 	}
+	password, err := setup.EnsureDemoUsers(*dataDir, os.Getenv("BUCKETDESK_DEMO_PASSWORD"))
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: demo users: %v\n", err)
+		return 1
+	}
+	srv, err := l.Server(setup.ServerConfig{TokenTTL: *tokenTTL, WS: wsapi.Limits{MaxAge: *wsMaxAge, IdleTimeout: *wsIdle}})
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: %v\n", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: listen on %s: %v\n", *addr, err)
+		return 1
+	}
+	hs := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
 	l.Start(ctx)
-	log.Info("bucketdesk started", "data_dir", *dataDir, "project", p.ID, "version", version)
+	log.Info("bucketdesk started", "addr", ln.Addr().String(), "data_dir", *dataDir, "project", p.ID, "version", version)
 	if created {
 		seedDemo(ctx, l, log)
 	}
-	fmt.Fprintf(stdout, "bucketdesk is running on the sandbox with data in %s; Ctrl-C stops it.\n", *dataDir)
-	<-ctx.Done()
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "\nbucketdesk is running at %s (sandbox CloudFormation; data in %s)\n", url, *dataDir)
+	fmt.Fprintf(stdout, "  log in as alice or bob (managers of project %q), or mallory (a member of nothing)\n", p.ID)
+	switch {
+	case password != "" && os.Getenv("BUCKETDESK_DEMO_PASSWORD") == "":
+		fmt.Fprintf(stdout, "  password: %s  (generated now and shown once; set BUCKETDESK_DEMO_PASSWORD to choose one)\n", password)
+	case password != "":
+		fmt.Fprintf(stdout, "  password: the value of BUCKETDESK_DEMO_PASSWORD\n")
+	default:
+		fmt.Fprintf(stdout, "  password: the one printed on first start (or set BUCKETDESK_DEMO_PASSWORD; make reset starts afresh)\n")
+	}
+	fmt.Fprintf(stdout, "Ctrl-C stops it.\n")
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "bucketdesk: http server: %v\n", err)
+		return 1
+	}
 	log.Info("bucketdesk stopping")
+	srv.Close()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdown)
 	return 0
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 // seedDemo creates a bucket and a user on first start so that the demo

@@ -43,7 +43,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	errb := &watchWriter{want: "operation finished", seen: make(chan struct{})}
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", dir, "--sandbox-delay", "0s", "--sandbox-latency", "0s", "--log-json"}, &out, errb)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--sandbox-delay", "0s", "--sandbox-latency", "0s", "--log-json"}, &out, errb)
 	}()
 	// Stop once a demo resource went through the whole engine.
 	select {

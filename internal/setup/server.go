@@ -1,0 +1,170 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"bucketdesk/internal/auth"
+	"bucketdesk/internal/httpapi"
+	"bucketdesk/internal/wsapi"
+	"bucketdesk/web"
+)
+
+// The local issuer's identity: tokens it issues name these, and only these
+// verify.
+const (
+	LocalIssuerName = "urn:bucketdesk:local"
+	LocalAudience   = "bucketdesk"
+)
+
+// ServerConfig configures the local HTTP server.
+type ServerConfig struct {
+	// WS limits the WebSocket connections like API Gateway does; zero
+	// fields take wsapi's defaults.
+	WS wsapi.Limits
+	// TokenTTL is how long a login lasts (default 1 h).
+	TokenTTL time.Duration
+}
+
+// Server is the local binary's HTTP side: the REST API, login, the
+// WebSocket endpoint and the web UI on one handler.
+type Server struct {
+	Handler http.Handler
+	ws      *wsapi.Handler
+	Issuer  *auth.LocalIssuer
+}
+
+// Server builds the HTTP handler over the running engine: identity from
+// the data directory's users file and signing key, tickets in the store,
+// live updates from the hub.
+func (l *Local) Server(cfg ServerConfig) (*Server, error) {
+	issuer, err := auth.OpenLocalIssuer(l.cfg.DataDir, LocalIssuerName, LocalAudience, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The same verifier as on AWS, with the local issuer's JWKS instead of
+	// Cognito's.
+	keys, err := auth.NewStaticKeySource(issuer.JWKS())
+	if err != nil {
+		return nil, err
+	}
+	users, err := auth.LoadUsers(UsersFile(l.cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	verifier := auth.NewVerifier(keys, issuer.VerifierConfig())
+	login := auth.NewLogin(users, issuer, &auth.LoginOptions{TokenTTL: cfg.TokenTTL})
+	tickets := auth.NewTickets(l.Store, nil)
+
+	limits := wsapi.DefaultLimits()
+	if cfg.WS.MaxAge > 0 {
+		limits.MaxAge = cfg.WS.MaxAge
+	}
+	if cfg.WS.IdleTimeout > 0 {
+		limits.IdleTimeout = cfg.WS.IdleTimeout
+	}
+	if cfg.WS.PingInterval > 0 {
+		limits.PingInterval = cfg.WS.PingInterval
+	}
+	if cfg.WS.MaxFrame > 0 {
+		limits.MaxFrame = cfg.WS.MaxFrame
+	}
+	if cfg.WS.SendQueue > 0 {
+		limits.SendQueue = cfg.WS.SendQueue
+	}
+	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Hub: l.Hub, Limits: limits, Logger: l.cfg.Logger})
+	api := httpapi.New(httpapi.Options{
+		Service: l.Engine.Service, Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets,
+		Ready: func(ctx context.Context) error {
+			_, err := l.Store.ListProjects(ctx)
+			return err
+		},
+		Metrics: []func(io.Writer){func(w io.Writer) { writeWSMetrics(w, ws.Stats()) }},
+		Logger:  l.cfg.Logger,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws)
+	for _, p := range []string{"/api/", "/auth/", "/.well-known/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", web.Handler())
+	return &Server{Handler: mux, ws: ws, Issuer: issuer}, nil
+}
+
+// Close ends the live WebSocket connections.
+func (s *Server) Close() { s.ws.Close() }
+
+// UsersFile is where the local users and their bcrypt hashes live.
+func UsersFile(dataDir string) string { return filepath.Join(dataDir, "users.json") }
+
+// DemoUsers are the local binary's demo logins: two managers of the demo
+// project and one user who is a member of nothing.
+var DemoUsers = []string{"alice", "bob", "mallory"}
+
+// EnsureDemoUsers creates the users file with the demo users on first
+// start. The password is password when given (and then also set on an
+// existing file, so BUCKETDESK_DEMO_PASSWORD always works), otherwise a new
+// one is generated on first start. It returns the password when it set
+// one, "" when it left the file as it was.
+func EnsureDemoUsers(dataDir, password string) (string, error) {
+	path := UsersFile(dataDir)
+	_, err := os.Stat(path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	if exists && password == "" {
+		return "", nil
+	}
+	if exists {
+		users, err := auth.LoadUsers(path)
+		if err != nil {
+			return "", err
+		}
+		ok := true
+		for _, u := range DemoUsers {
+			if _, err := users.Check(u, password); err != nil {
+				ok = false
+			}
+		}
+		if ok {
+			return password, nil
+		}
+	}
+	if password == "" {
+		password = auth.GeneratePassword()
+	}
+	var entries []auth.UserEntry
+	for _, u := range DemoUsers {
+		h, err := auth.HashPassword(password)
+		if err != nil {
+			return "", err
+		}
+		entries = append(entries, auth.UserEntry{Username: u, PasswordHash: h})
+	}
+	if err := auth.WriteUsers(path, entries); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return password, nil
+}
+
+// writeWSMetrics writes the WebSocket counters in Prometheus text format.
+func writeWSMetrics(w io.Writer, s wsapi.Stats) {
+	for _, m := range []struct {
+		name, typ, help string
+		v               int64
+	}{
+		{"bucketdesk_ws_connections", "gauge", "Open WebSocket connections.", s.Connections},
+		{"bucketdesk_ws_connections_total", "counter", "WebSocket connections accepted.", s.ConnectionsTotal},
+		{"bucketdesk_ws_messages_sent_total", "counter", "Messages written to WebSocket clients.", s.MessagesSent},
+		{"bucketdesk_ws_slow_consumer_disconnects_total", "counter", "Connections closed because the client could not keep up.", s.SlowConsumerDisconnects},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.typ, m.name, m.v)
+	}
+}
