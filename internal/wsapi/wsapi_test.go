@@ -212,8 +212,19 @@ func TestHelloThenMessagesInPublishOrder(t *testing.T) {
 			t.Fatalf("message %d = %+v", v, m)
 		}
 	}
-	if s := e.h.Stats(); s.Connections != 1 || s.ConnectionsTotal != 1 || s.MessagesSent != 100 {
+	if s := e.h.Stats(); s.Connections != 1 || s.ConnectionsTotal != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+	go func() { // read on, which answers the close handshake
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	e.h.Close() // the connection's goroutines are done: counters are final
+	if s := e.h.Stats(); s.Connections != 0 || s.ConnectionsTotal != 1 || s.MessagesSent != 100 {
+		t.Fatalf("stats after Close %+v", s)
 	}
 }
 
@@ -241,7 +252,9 @@ func TestProjectsAreIsolated(t *testing.T) {
 func TestBadTicketIsRefusedBeforeTheUpgrade(t *testing.T) {
 	e := newEnv(t, wsapi.Limits{})
 	used := e.tickets.issue("alice", "a")
-	e.dial(t, used, nil).CloseNow()
+	first := e.dial(t, used, nil)
+	read(t, first) // hello: the server has counted the connection
+	first.CloseNow()
 	for name, ticket := range map[string]string{"unknown": "tkt-secret-unknown", "used": used, "missing": ""} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), wait)
