@@ -1,0 +1,566 @@
+// bucketdesk's web UI: login, project picker, and a project's buckets and
+// users kept live over the WebSocket (docs/api.md). No framework: views are
+// rebuilt from state with the helpers of dom.js.
+
+import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
+import { domId, fill, h, keepFocus } from './dom.js';
+import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
+import { Live } from './live.js';
+import { Operations } from './progress.js';
+import { ResourceStore, rkey } from './resources.js';
+import { rotateKeyProblem } from './validate.js';
+
+const main = document.getElementById('main');
+const pageBanner = document.getElementById('page-banner');
+const userBox = document.getElementById('user-box');
+const conn = document.getElementById('conn');
+const crumbs = document.getElementById('crumbs');
+
+const state = {
+  project: null, // the Project shown
+  store: new ResourceStore(),
+  lastEvents: new Map(), // rkey → latest stack event of the running operation
+  loaded: false,
+  ops: null,
+  live: null,
+  view: '',
+  renderQueued: false,
+};
+
+// A small handle for tests and for debugging in the console.
+window.__bucketdesk = {
+  get socket() {
+    return state.live?.socket || null;
+  },
+  get status() {
+    return state.live?.status || 'offline';
+  },
+  get connects() {
+    return state.live?.connects || 0;
+  },
+  state,
+};
+
+// --------------------------------------------------------------- plumbing
+
+setUnauthorizedHandler(() => {
+  if (!session.token) return;
+  signOut('Your session has ended. Please sign in again.');
+});
+
+function signOut(message) {
+  stopLive();
+  session.clear();
+  state.project = null;
+  state.store.clear();
+  state.ops?.clear();
+  state.ops = null;
+  if (location.hash !== '#/login') history.replaceState(null, '', '#/login');
+  showLogin(message);
+}
+
+function stopLive() {
+  state.live?.stop();
+  state.live = null;
+  setConn('offline');
+}
+
+function banner(kind, ...content) {
+  if (!kind) {
+    fill(pageBanner);
+    pageBanner.hidden = true;
+    return;
+  }
+  fill(pageBanner, h('div', { class: `banner banner-${kind}` }, ...content,
+    h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Dismiss message', onclick: () => banner(null) }, '×')));
+  pageBanner.hidden = false;
+}
+
+function problemText(err) {
+  if (err instanceof ApiError) {
+    const retry = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : '';
+    return (err.problem.detail || err.problem.title || err.message) + retry;
+  }
+  return err?.message || String(err);
+}
+
+const connText = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline' };
+
+function setConn(status, detail = '') {
+  conn.hidden = status === 'offline' && !state.project;
+  conn.dataset.status = status;
+  conn.title = status === 'live' ? 'Changes appear as they happen.' : detail || '';
+  fill(conn, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }, connText[status] || status));
+}
+
+function renderUserBox() {
+  if (!session.token) {
+    fill(userBox);
+    return;
+  }
+  fill(userBox,
+    h('span', { class: 'who' }, 'Signed in as ', h('strong', {}, session.user)),
+    h('button', { type: 'button', class: 'secondary small', onclick: () => signOut('You have signed out.') }, 'Sign out'));
+}
+
+function setCrumbs(project) {
+  fill(crumbs, h('a', { href: '#/projects' }, 'Projects'),
+    project ? [h('span', { 'aria-hidden': 'true', class: 'sep' }, '/'), h('span', { 'aria-current': 'page' }, project.name || project.id)] : null);
+}
+
+// ----------------------------------------------------------------- router
+
+function route() {
+  banner(null);
+  if (!session.token) {
+    showLogin();
+    return;
+  }
+  renderUserBox();
+  const m = location.hash.match(/^#\/projects\/([^/]+)$/);
+  if (m) {
+    showProject(decodeURIComponent(m[1]));
+  } else {
+    showProjects();
+  }
+}
+
+window.addEventListener('hashchange', route);
+
+// ------------------------------------------------------------------ login
+
+function showLogin(message) {
+  state.view = 'login';
+  document.title = 'Sign in — bucketdesk';
+  renderUserBox();
+  fill(crumbs);
+  conn.hidden = true;
+  const user = h('input', { type: 'text', id: 'login-user', name: 'username', autocomplete: 'username', required: true, spellcheck: 'false', autocapitalize: 'none' });
+  const pass = h('input', { type: 'password', id: 'login-password', name: 'password', autocomplete: 'current-password', required: true });
+  const msg = h('div', { id: 'login-message', role: 'alert', class: message ? 'banner banner-info' : 'banner', hidden: !message }, message || '');
+  const submit = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
+  const form = h('form', { class: 'login-card', novalidate: true, 'aria-labelledby': 'login-title' },
+    h('h1', { id: 'login-title', tabindex: '-1' }, 'Sign in to bucketdesk'),
+    h('p', { class: 'muted' }, 'Secured S3 buckets and managed IAM users for your projects.'),
+    msg,
+    h('div', { class: 'field' }, h('label', { for: 'login-user' }, 'User name'), user),
+    h('div', { class: 'field' }, h('label', { for: 'login-password' }, 'Password'), pass),
+    submit);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!user.value || !pass.value) {
+      fill(msg, 'Enter your user name and password.');
+      msg.className = 'banner banner-error';
+      msg.hidden = false;
+      (user.value ? pass : user).focus();
+      return;
+    }
+    submit.disabled = true;
+    submit.textContent = 'Signing in…';
+    try {
+      const res = await api.login(user.value.trim(), pass.value);
+      session.set(res.token, res.user || user.value.trim());
+      const target = location.hash.startsWith('#/projects') ? location.hash : '#/projects';
+      if (location.hash === target) route();
+      else location.hash = target;
+    } catch (err) {
+      submit.disabled = false;
+      submit.textContent = 'Sign in';
+      msg.className = 'banner banner-error';
+      msg.hidden = false;
+      fill(msg, err.status === 401 ? 'Wrong user name or password.' : problemText(err));
+      pass.value = '';
+      pass.focus();
+    }
+  });
+  fill(main, h('div', { class: 'login-wrap' }, form));
+  user.focus();
+}
+
+// --------------------------------------------------------------- projects
+
+async function showProjects() {
+  stopLive();
+  state.project = null;
+  state.view = 'projects';
+  document.title = 'Projects — bucketdesk';
+  setCrumbs(null);
+  conn.hidden = true;
+  const list = h('div', { class: 'project-list', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading your projects…'));
+  const h1 = h('h1', { tabindex: '-1' }, 'Your projects');
+  fill(main, h('div', { class: 'page' }, h1, list));
+  let items;
+  try {
+    items = (await api.projects()).items || [];
+  } catch (err) {
+    if (err.status === 401) return;
+    fill(list, h('p', { class: 'banner banner-error' }, 'Could not load your projects: ', problemText(err)));
+    return;
+  }
+  list.removeAttribute('aria-busy');
+  if (items.length === 0) {
+    fill(list, h('p', {}, 'You are not a member of any project yet. Ask an administrator to add you.'));
+    return;
+  }
+  fill(list, h('ul', { class: 'cards' }, items.map((p) => h('li', { class: 'card' },
+    h('h2', {}, h('a', { href: `#/projects/${encodeURIComponent(p.id)}`, class: 'card-link' }, p.name || p.id)),
+    h('dl', { class: 'meta' },
+      h('dt', {}, 'Project id'), h('dd', { class: 'mono' }, p.id),
+      h('dt', {}, 'AWS account'), h('dd', { class: 'mono' }, p.account_id),
+      h('dt', {}, 'Region'), h('dd', { class: 'mono' }, p.region),
+      h('dt', {}, 'SFTP'), h('dd', {}, p.sftp ? 'available' : 'not set up'))))));
+  if (state.view === 'projects' && !document.activeElement?.closest('main')) h1.focus({ preventScroll: true });
+}
+
+// ---------------------------------------------------------------- project
+
+async function showProject(id) {
+  const switching = state.project?.id !== id;
+  if (switching) {
+    stopLive();
+    state.store.clear();
+    state.lastEvents.clear();
+    state.loaded = false;
+  }
+  state.view = 'project';
+  let project;
+  try {
+    project = await api.project(id);
+  } catch (err) {
+    if (err.status === 401) return;
+    setCrumbs(null);
+    fill(main, h('div', { class: 'page' }, h('h1', { tabindex: '-1' }, 'Project not found'),
+      h('p', {}, err.status === 404 ? `There is no project ${id}, or you are not one of its members.` : problemText(err)),
+      h('p', {}, h('a', { href: '#/projects' }, 'Back to your projects'))));
+    return;
+  }
+  state.project = project;
+  document.title = `${project.name || project.id} — bucketdesk`;
+  setCrumbs(project);
+  buildProjectPage(project);
+  setConn(state.live?.status || 'connecting');
+  await resync();
+  if (!state.live) {
+    state.live = new Live({
+      ticket: () => api.wsTicket(),
+      onMessage,
+      onResync: () => resync(),
+      onStatus: (s, detail) => setConn(s, detail),
+      onAuthLost: () => signOut('Your session has ended. Please sign in again.'),
+    });
+    state.live.start();
+  }
+}
+
+let bucketBody;
+let userBody;
+let bucketCount;
+let userCount;
+
+function buildProjectPage(p) {
+  const h1 = h('h1', { tabindex: '-1' }, p.name || p.id);
+  const opsBox = h('div', { class: 'ops' });
+  state.ops?.clear();
+  state.ops = new Operations(opsBox);
+  const ctx = formContext();
+  bucketCount = h('span', { class: 'count' });
+  userCount = h('span', { class: 'count' });
+  bucketBody = h('tbody');
+  userBody = h('tbody');
+  fill(main, h('div', { class: 'page' },
+    h('div', { class: 'page-head' },
+      h('div', {}, h1, h('p', { class: 'meta-line' },
+        h('span', {}, 'Project ', h('code', {}, p.id)), h('span', {}, 'Account ', h('code', {}, p.account_id)),
+        h('span', {}, 'Region ', h('code', {}, p.region)))),
+      h('div', { class: 'page-actions' },
+        h('button', { type: 'button', class: 'primary', id: 'new-bucket', onclick: () => openBucketForm(ctx, null) }, 'New bucket'),
+        h('button', { type: 'button', class: 'secondary', id: 'new-user', onclick: () => openUserForm(ctx, null) }, 'New user'))),
+    h('div', { class: 'layout' },
+      h('div', { class: 'tables' },
+        h('section', { 'aria-labelledby': 'buckets-title', class: 'panel' },
+          h('h2', { id: 'buckets-title' }, 'Buckets ', bucketCount),
+          h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'buckets' },
+            h('caption', { class: 'visually-hidden' }, `Buckets of project ${p.id}; changes appear live`),
+            h('thead', {}, h('tr', {}, ['Name', 'Status', 'Versioning', 'Encryption', 'Expiry', 'Tags'].map((t) => h('th', { scope: 'col' }, t)),
+              h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+            bucketBody))),
+        h('section', { 'aria-labelledby': 'users-title', class: 'panel' },
+          h('h2', { id: 'users-title' }, 'Users ', userCount),
+          h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'users' },
+            h('caption', { class: 'visually-hidden' }, `Users of project ${p.id}; changes appear live`),
+            h('thead', {}, h('tr', {}, ['Name', 'Status', 'Bucket access', 'Access keys', 'SFTP'].map((t) => h('th', { scope: 'col' }, t)),
+              h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+            userBody)))),
+      h('aside', { class: 'panel activity', 'aria-labelledby': 'progress-title' },
+        h('h2', { id: 'progress-title' }, 'Progress'), opsBox))));
+  renderTables();
+  h1.focus({ preventScroll: true });
+}
+
+function formContext() {
+  return {
+    get project() {
+      return state.project;
+    },
+    store: state.store,
+    get ops() {
+      return state.ops;
+    },
+    get me() {
+      return session.user;
+    },
+  };
+}
+
+let resyncing = null;
+
+/** resync re-reads the lists: on entering a project and after every (re)connect. */
+async function resync() {
+  if (resyncing) return resyncing;
+  const p = state.project;
+  if (!p) return;
+  resyncing = (async () => {
+    const mark = state.store.mark();
+    try {
+      const [buckets, users] = await Promise.all([api.list(p.id, 'bucket'), api.list(p.id, 'user')]);
+      if (state.project?.id !== p.id) return;
+      state.store.replaceKind('bucket', buckets.items || [], mark);
+      state.store.replaceKind('user', users.items || [], mark);
+      state.loaded = true;
+      banner(null);
+      scheduleRender();
+      state.ops?.refresh();
+    } catch (err) {
+      if (err.status === 401) return;
+      banner('error', 'Could not load the project: ', problemText(err));
+    }
+  })();
+  try {
+    await resyncing;
+  } finally {
+    resyncing = null;
+  }
+}
+
+function onMessage(msg) {
+  if (!state.project || msg.project !== state.project.id) return;
+  const { store, ops } = state;
+  switch (msg.type) {
+    case 'resource': {
+      const r = msg.resource;
+      if (!r) return;
+      if (r.version === undefined) r.version = msg.version;
+      if (store.put(r)) {
+        if (!r.lock) state.lastEvents.delete(rkey(r.kind, r.name));
+        ops?.onResource(r);
+        scheduleRender();
+      }
+      break;
+    }
+    case 'resource_deleted':
+      if (store.remove(msg.kind, msg.name, msg.version)) {
+        state.lastEvents.delete(rkey(msg.kind, msg.name));
+        if (msg.resource) ops?.onResource(msg.resource);
+        scheduleRender();
+      }
+      break;
+    case 'operation':
+      if (msg.operation && store.fresh(msg.kind, msg.name, msg.version, true)) ops?.onOperation(msg.operation);
+      break;
+    case 'event':
+      if (msg.event && store.fresh(msg.kind, msg.name, msg.version, true)) {
+        ops?.onEvent(msg.event);
+        const r = store.get(msg.kind, msg.name);
+        if (r?.lock && r.lock.operation_id === msg.event.client_request_token) {
+          state.lastEvents.set(rkey(msg.kind, msg.name), msg.event);
+          scheduleRender();
+        }
+      }
+      break;
+    default:
+  }
+}
+
+function scheduleRender() {
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    if (state.view === 'project') renderTables();
+  });
+}
+
+function renderTables() {
+  if (!bucketBody?.isConnected) return;
+  keepFocus(() => {
+    const buckets = state.store.list('bucket');
+    const users = state.store.list('user');
+    bucketCount.textContent = state.loaded ? `(${buckets.length})` : '';
+    userCount.textContent = state.loaded ? `(${users.length})` : '';
+    fill(bucketBody, !state.loaded ? emptyRow(7, 'Loading…')
+      : buckets.length ? buckets.map(bucketRow) : emptyRow(7, 'No buckets yet. Create one with “New bucket”.'));
+    fill(userBody, !state.loaded ? emptyRow(6, 'Loading…')
+      : users.length ? users.map(userRow) : emptyRow(6, 'No users yet. Create one with “New user”.'));
+  });
+}
+
+function emptyRow(cols, text) {
+  return h('tr', { class: 'empty' }, h('td', { colspan: String(cols) }, text));
+}
+
+// ----------------------------------------------------------------- tables
+
+const phaseLabels = { creating: 'Creating', ready: 'Ready', updating: 'Updating', deleting: 'Deleting', failed: 'Failed', deleted: 'Deleted' };
+
+/** statusCell shows the phase (text and colour), a failure, and who holds the lock. */
+function statusCell(r) {
+  const o = r.observed || {};
+  const phase = o.phase || 'creating';
+  const warn = phase === 'ready' && o.last_failure;
+  const lockId = domId('lock', r.kind, r.name);
+  const ev = state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
+  return h('td', { class: 'status-cell' },
+    h('span', { class: ['phase', `phase-${warn ? 'warn' : phase}`], dataset: { phase } },
+      h('span', { class: 'phase-dot', 'aria-hidden': 'true' }), phaseLabels[phase] || phase, warn ? ' — last change failed' : ''),
+    warn ? h('p', { class: 'status-note warn-note' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), o.last_failure) : null,
+    phase === 'failed' && o.status_reason ? h('p', { class: 'status-note bad-note' }, o.status_reason) : null,
+    r.lock ? h('p', { class: ['lock-note', r.lock.by === session.user ? 'lock-mine' : 'lock-other'], id: lockId },
+      h('span', { class: 'lock-icon', 'aria-hidden': 'true' }), capitalize(lockText(r.lock, session.user))) : null,
+    r.lock && ev ? h('p', { class: 'status-note progress-note' }, `${ev.logical_resource_id}: ${ev.resource_status}`) : null,
+    r.lock && r.operation ? h('button', {
+      type: 'button', class: 'link small', dataset: { focusId: `progress:${rkey(r.kind, r.name)}` },
+      onclick: () => state.ops?.track(r.operation).el.querySelector('button')?.focus(),
+    }, 'Show progress', h('span', { class: 'visually-hidden' }, ` of ${r.kind} ${r.name}`)) : null,
+    o.stale ? h('p', { class: 'status-note muted' }, 'May be out of date; refreshing.') : null);
+}
+
+function capitalize(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+/**
+ * why returns why r cannot be changed now (null when it can): the lock of
+ * another change, or a stack that must be deleted first.
+ */
+function lockedReason(r) {
+  if (r.lock) {
+    return { text: `Cannot change now: it is ${lockText(r.lock, session.user)}.`, id: domId('lock', r.kind, r.name) };
+  }
+  return null;
+}
+
+function actionButton(label, r, { onClick, reason, focusId, danger }) {
+  const reasonId = reason ? (reason.id || null) : null;
+  return h('button', {
+    type: 'button',
+    class: ['small', danger ? 'danger-outline' : 'secondary'],
+    disabled: Boolean(reason),
+    title: reason?.text || null,
+    'aria-describedby': reasonId,
+    dataset: { focusId, action: label.toLowerCase() },
+    onclick: onClick,
+  }, label, h('span', { class: 'visually-hidden' }, ` ${r.kind} ${r.name}`));
+}
+
+function rowActions(r) {
+  const locked = lockedReason(r);
+  const ctx = formContext();
+  let editReason = locked;
+  let hiddenReason = null;
+  if (!editReason && r.observed?.stack_status === 'ROLLBACK_COMPLETE') {
+    const id = domId('why-edit', r.kind, r.name);
+    editReason = { text: `It failed to create (${r.observed.status_reason || 'see the status'}); delete it, then create it again.`, id };
+    hiddenReason = h('span', { class: 'visually-hidden', id }, editReason.text);
+  }
+  return h('td', { class: 'actions' }, h('div', { class: 'button-row' },
+    actionButton('Edit', r, {
+      reason: editReason, focusId: `edit:${rkey(r.kind, r.name)}`,
+      onClick: () => {
+        const fresh = state.store.get(r.kind, r.name) || r;
+        (r.kind === 'bucket' ? openBucketForm : openUserForm)(ctx, fresh);
+      },
+    }),
+    actionButton('Delete', r, {
+      reason: locked, danger: true, focusId: `delete:${rkey(r.kind, r.name)}`,
+      onClick: () => openDeleteDialog(ctx, state.store.get(r.kind, r.name) || r),
+    })), hiddenReason);
+}
+
+function bucketRow(r) {
+  const b = r.spec?.bucket || {};
+  const tags = Object.entries(b.tags || {});
+  return h('tr', { dataset: { name: r.name, kind: 'bucket', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '' }, class: r.lock ? 'is-locked' : null },
+    h('th', { scope: 'row', class: 'mono name' }, r.name),
+    statusCell(r),
+    h('td', {}, b.versioning ? 'On' : 'Off'),
+    h('td', {}, b.encryption?.type === 'SSE-KMS'
+      ? h('span', { title: b.encryption.kms_key_arn }, 'SSE-KMS', h('span', { class: 'sub mono' }, shortArn(b.encryption.kms_key_arn)))
+      : 'SSE-S3'),
+    h('td', { class: 'nowrap' }, b.expiry_days ? `${b.expiry_days} days` : 'Never'),
+    h('td', {}, tags.length ? h('ul', { class: 'tags' }, tags.map(([k, v]) => h('li', {}, h('span', { class: 'tag-k' }, k), v ? h('span', { class: 'tag-v' }, v) : null))) : h('span', { class: 'muted' }, 'None')),
+    rowActions(r));
+}
+
+function shortArn(arn) {
+  const i = arn?.lastIndexOf(':') ?? -1;
+  return i >= 0 ? arn.slice(i + 1) : arn || '';
+}
+
+const accessLabels = { read: 'read', write: 'write', readwrite: 'read & write' };
+
+function userRow(r) {
+  const u = r.spec?.user || {};
+  const grants = u.grants || [];
+  return h('tr', { dataset: { name: r.name, kind: 'user', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '' }, class: r.lock ? 'is-locked' : null },
+    h('th', { scope: 'row', class: 'mono name' }, r.name),
+    statusCell(r),
+    h('td', {}, grants.length ? h('ul', { class: 'grants' }, grants.map((g) => h('li', {},
+      h('span', { class: 'mono' }, g.bucket), g.prefix ? h('span', { class: 'mono muted' }, `/${g.prefix}`) : null,
+      ' ', h('span', { class: `access access-${g.access}` }, accessLabels[g.access] || g.access))))
+      : h('span', { class: 'muted' }, 'None')),
+    keysCell(r),
+    h('td', {}, u.sftp?.enabled ? `On (${(u.sftp.ssh_keys || []).length} key${(u.sftp.ssh_keys || []).length === 1 ? '' : 's'})` : 'Off'),
+    rowActions(r));
+}
+
+function keysCell(r) {
+  const u = r.spec?.user || {};
+  const n = u.access_keys || 0;
+  if (n === 0) return h('td', {}, h('span', { class: 'muted' }, 'None'));
+  const ctx = formContext();
+  const locked = lockedReason(r);
+  const items = [];
+  for (let k = 1; k <= n; k++) {
+    const id = r.observed?.outputs?.[`AccessKey${k}Id`];
+    const revealed = id && (r.revealed_keys || []).includes(id);
+    const whyId = domId('why-key', r.name, k);
+    let revealWhy = locked;
+    if (!revealWhy && !id) revealWhy = { text: 'The key is not made yet.', id: whyId };
+    if (!revealWhy && revealed) revealWhy = { text: 'Its secret was already revealed once; rotate the key to get a new secret.', id: whyId };
+    let rotateWhy = locked;
+    const rp = rotateKeyProblem(u, k);
+    if (!rotateWhy && rp) rotateWhy = { text: capitalize(rp) + '.', id: domId('why-rotate', r.name, k) };
+    items.push(h('li', { class: 'key' },
+      h('span', { class: 'key-label' }, `Key ${k}`),
+      id ? h('code', { class: 'key-id' }, id) : h('span', { class: 'muted' }, 'being made…'),
+      revealed ? h('span', { class: 'pill' }, 'secret revealed') : null,
+      h('span', { class: 'button-row' },
+        h('button', {
+          type: 'button', class: 'secondary small', disabled: Boolean(revealWhy), title: revealWhy?.text || null,
+          'aria-describedby': revealWhy?.id || null, dataset: { focusId: `reveal:${r.name}/${k}`, action: 'reveal' },
+          onclick: () => openRevealDialog(ctx, state.store.get('user', r.name) || r, k),
+        }, 'Reveal secret', h('span', { class: 'visually-hidden' }, ` of key ${k} of user ${r.name}`)),
+        h('button', {
+          type: 'button', class: 'secondary small', disabled: Boolean(rotateWhy), title: rotateWhy?.text || null,
+          'aria-describedby': rotateWhy?.id || null, dataset: { focusId: `rotate:${r.name}/${k}`, action: 'rotate' },
+          onclick: () => openRotateDialog(ctx, state.store.get('user', r.name) || r, k),
+        }, 'Rotate', h('span', { class: 'visually-hidden' }, ` key ${k} of user ${r.name}`))),
+      revealWhy && revealWhy !== locked ? h('span', { class: 'visually-hidden', id: whyId }, revealWhy.text) : null,
+      rotateWhy && rotateWhy !== locked ? h('span', { class: 'visually-hidden', id: rotateWhy.id }, rotateWhy.text) : null));
+  }
+  return h('td', {}, h('ul', { class: 'keys' }, items));
+}
+
+// ------------------------------------------------------------------- boot
+
+route();

@@ -1,0 +1,51 @@
+// Modal dialogs on the native <dialog> element: showModal makes the rest
+// of the page inert and Escape closes; we add focus on open and focus
+// return to the opener on close.
+
+import { h } from './dom.js';
+
+let seq = 0;
+
+/**
+ * openDialog shows a modal dialog. opts: title, body (nodes), wide,
+ * onClose(). Returns {el, close, body}. The dialog is removed from the
+ * document when closed, and focus goes back to the element that had it.
+ */
+export function openDialog({ title, description, body, wide, onClose, initialFocus }) {
+  const id = `dlg-${++seq}`;
+  const opener = document.activeElement;
+  const closeButton = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close dialog', title: 'Close' }, '×');
+  const el = h('dialog', {
+    class: ['dialog', wide && 'dialog-wide'],
+    'aria-labelledby': `${id}-title`,
+    'aria-describedby': description ? `${id}-desc` : null,
+  },
+  h('div', { class: 'dialog-head' }, h('h2', { id: `${id}-title` }, title), closeButton),
+  description ? h('p', { id: `${id}-desc`, class: 'dialog-desc' }, description) : null,
+  h('div', { class: 'dialog-body' }, body));
+  let closed = false;
+  const close = (value) => {
+    if (closed) return;
+    closed = true;
+    if (el.open) el.close();
+    el.remove();
+    onClose?.(value);
+    const back = opener && opener.isConnected && !opener.disabled ? opener : opener?.dataset?.focusId
+      ? document.querySelector(`[data-focus-id="${CSS.escape(opener.dataset.focusId)}"]`)
+      : null;
+    if (back && !back.disabled) back.focus();
+    else document.querySelector('main h1')?.focus();
+  };
+  closeButton.addEventListener('click', () => close());
+  el.addEventListener('cancel', (e) => {
+    e.preventDefault();
+    close();
+  });
+  el.addEventListener('close', () => close());
+  document.body.append(el);
+  el.showModal();
+  const first = initialFocus?.() || el.querySelector('[autofocus]') ||
+    el.querySelector('.dialog-body input:not([disabled]):not([type=hidden]), .dialog-body select:not([disabled]), .dialog-body textarea:not([disabled]), .dialog-body button:not([disabled])');
+  (first || closeButton).focus();
+  return { el, close, id };
+}

@@ -1,0 +1,99 @@
+// The page's copy of a project's resources. Per (kind, name) it keeps the
+// highest version seen and drops anything older (DESIGN.md §7): messages
+// arrive in any order across reconnects, and a list read may race them.
+
+/** key names a resource in the store. */
+export function rkey(kind, name) {
+  return `${kind}/${name}`;
+}
+
+export class ResourceStore {
+  constructor() {
+    this.items = new Map(); // key → Resource
+    this.versions = new Map(); // key → highest version seen, also of a deletion
+    this.touched = new Map(); // key → seq of the last change a message made
+    this.seq = 0;
+  }
+
+  clear() {
+    this.items.clear();
+    this.versions.clear();
+    this.touched.clear();
+  }
+
+  /** known returns the highest version seen for (kind, name), 0 if none. */
+  known(kind, name) {
+    return this.versions.get(rkey(kind, name)) || 0;
+  }
+
+  /**
+   * fresh reports whether a message of version v about (kind, name) is to
+   * be used: a resource state must be newer than what is shown; an
+   * operation or event message may carry the version it was published with,
+   * the same as the resource state sent just before it.
+   */
+  fresh(kind, name, v, sameIsFresh) {
+    const k = this.known(kind, name);
+    return sameIsFresh ? v >= k : v > k;
+  }
+
+  /** put applies a resource state of its version; false when it is older. */
+  put(r) {
+    const k = rkey(r.kind, r.name);
+    if (!this.fresh(r.kind, r.name, r.version, false)) return false;
+    this.versions.set(k, r.version);
+    this.touched.set(k, ++this.seq);
+    if (r.observed?.phase === 'deleted' && !r.lock) {
+      this.items.delete(k);
+    } else {
+      this.items.set(k, r);
+    }
+    return true;
+  }
+
+  /** remove applies a resource_deleted message; false when it is older. */
+  remove(kind, name, version) {
+    const k = rkey(kind, name);
+    if (!this.fresh(kind, name, version, false)) return false;
+    this.versions.set(k, version);
+    this.touched.set(k, ++this.seq);
+    this.items.delete(k);
+    return true;
+  }
+
+  /** mark returns a sequence number to pass to replaceKind after a list read. */
+  mark() {
+    return this.seq;
+  }
+
+  /**
+   * replaceKind takes a fresh list of one kind read after mark: listed
+   * items replace older ones, and items that are not listed go, unless a
+   * message changed them after the read began.
+   */
+  replaceKind(kind, list, mark) {
+    const listed = new Set();
+    for (const r of list) {
+      listed.add(rkey(r.kind || kind, r.name));
+      const k = rkey(r.kind || kind, r.name);
+      if (r.version >= (this.versions.get(k) || 0)) {
+        this.versions.set(k, r.version);
+        this.items.set(k, r);
+      }
+    }
+    for (const [k, r] of this.items) {
+      if (r.kind !== kind || listed.has(k)) continue;
+      if ((this.touched.get(k) || 0) > mark) continue;
+      this.items.delete(k);
+    }
+  }
+
+  get(kind, name) {
+    return this.items.get(rkey(kind, name)) || null;
+  }
+
+  /** list returns the resources of one kind ordered by name. */
+  list(kind) {
+    return [...this.items.values()].filter((r) => r.kind === kind).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}

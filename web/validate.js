@@ -1,0 +1,315 @@
+// Client-side validation: a faithful port of the rules of
+// internal/core/spec.go (BucketNameProblems, UserNameProblems,
+// BucketSpec.Validate, UserSpec.Validate) and of the reference checks of
+// internal/engine/service.go, with the same field names and messages, so
+// that what the browser says before a request is what the server would say
+// after it. Lengths are counted in UTF-8 bytes, as Go's len does.
+//
+// Keep it in step with spec.go: tests/browser/validate.test.mjs runs the
+// cases of spec_test.go against this module.
+
+export const EncryptionS3 = 'SSE-S3';
+export const EncryptionKMS = 'SSE-KMS';
+
+export const MaxTags = 47;
+export const MaxGrants = 10;
+export const MaxSSHKeys = 10;
+export const MaxExpiryDays = 36500;
+export const MaxAccessKeys = 2;
+export const MaxPrefixBytes = 512;
+export const ReservedTagPrefix = 'bucketdesk:';
+
+const bucketCharsRe = /^[a-z0-9.-]+$/;
+const kmsARNRe = /^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/;
+const tagCharsRe = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const userNameRe = /^[A-Za-z0-9+=.@_-]+$/;
+const sshKeyRe = /^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
+
+const encoder = new TextEncoder();
+
+/** byteLen is Go's len(s): the length of s in UTF-8 bytes. */
+export function byteLen(s) {
+  return encoder.encode(s).length;
+}
+
+/** goQuote formats s as Go's %q (strconv.Quote) does for the strings a form can hold. */
+export function goQuote(s) {
+  let out = '"';
+  for (const ch of String(s)) {
+    const c = ch.codePointAt(0);
+    switch (ch) {
+      case '"': out += '\\"'; continue;
+      case '\\': out += '\\\\'; continue;
+      case '\x07': out += '\\a'; continue;
+      case '\b': out += '\\b'; continue;
+      case '\f': out += '\\f'; continue;
+      case '\n': out += '\\n'; continue;
+      case '\r': out += '\\r'; continue;
+      case '\t': out += '\\t'; continue;
+      case '\v': out += '\\v'; continue;
+    }
+    if (c < 0x20 || c === 0x7f) {
+      out += '\\x' + c.toString(16).padStart(2, '0');
+    } else if (/[\p{C}\p{Zl}\p{Zp}]/u.test(ch) || (/\p{Z}/u.test(ch) && c !== 0x20)) {
+      // Not printable for strconv.IsPrint: control, format, unassigned,
+      // private use and every space but U+0020.
+      out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
+    } else {
+      out += ch;
+    }
+  }
+  return out + '"';
+}
+
+function isLowerAlnum(c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+// isIPv4 is netip.ParseAddr(s) succeeding with an IPv4 address: four
+// decimal fields 0-255 without leading zeros.
+function isIPv4(s) {
+  const parts = s.split('.');
+  if (parts.length !== 4) return false;
+  return parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+/** bucketNameProblems lists every S3 bucket naming rule name breaks (core.BucketNameProblems). */
+export function bucketNameProblems(name) {
+  const p = [];
+  const n = byteLen(name);
+  if (n < 3 || n > 63) {
+    p.push(`must be between 3 and 63 characters long, got ${n}`);
+  }
+  if (name !== '' && !bucketCharsRe.test(name)) {
+    p.push('may contain only lowercase letters, digits, dots (.) and hyphens (-)');
+  }
+  if (name !== '' && (!isLowerAlnum(name[0]) || !isLowerAlnum(name[name.length - 1]))) {
+    p.push('must begin and end with a lowercase letter or a digit');
+  }
+  if (name.includes('..')) {
+    p.push('must not contain two adjacent dots');
+  }
+  if (name.includes('.-') || name.includes('-.')) {
+    p.push('must not have a dot next to a hyphen');
+  }
+  if (isIPv4(name)) {
+    p.push('must not be formatted as an IP address');
+  }
+  for (const pre of ['xn--', 'sthree-', 'amzn-s3-demo-']) {
+    if (name.startsWith(pre)) {
+      p.push(`must not start with the reserved prefix ${goQuote(pre)}`);
+    }
+  }
+  for (const suf of ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3']) {
+    if (name.endsWith(suf)) {
+      p.push(`must not end with the reserved suffix ${goQuote(suf)}`);
+    }
+  }
+  return p;
+}
+
+/** userNameProblems lists every IAM user naming rule name breaks (core.UserNameProblems). */
+export function userNameProblems(name) {
+  const p = [];
+  const n = byteLen(name);
+  if (n < 1 || n > 64) {
+    p.push(`must be between 1 and 64 characters long, got ${n}`);
+  }
+  if (name !== '' && !userNameRe.test(name)) {
+    p.push('may contain only letters, digits and the characters + = . @ _ - (IAM also allows a comma, which bucketdesk cannot tag a stack with)');
+  }
+  return p;
+}
+
+class Problems {
+  constructor() {
+    this.list = [];
+  }
+  add(field, message) {
+    this.list.push({ field, message });
+  }
+}
+
+function validateTags(v, tags) {
+  const keys = Object.keys(tags || {});
+  if (keys.length > MaxTags) {
+    v.add('tags', `at most ${MaxTags} tags, got ${keys.length}`);
+  }
+  // Go's sort.Strings orders by bytes; for the characters a tag may hold
+  // that is code point order.
+  keys.sort((a, b) => {
+    const x = [...a].map((c) => c.codePointAt(0));
+    const y = [...b].map((c) => c.codePointAt(0));
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] !== y[i]) return x[i] - y[i];
+    }
+    return x.length - y.length;
+  });
+  for (const k of keys) {
+    const f = 'tags.' + k;
+    if (k === '' || byteLen(k) > 128) {
+      v.add(f, 'key must be 1 to 128 characters long');
+    } else if (k.toLowerCase().startsWith('aws:')) {
+      v.add(f, 'key must not start with aws:, which AWS reserves');
+    } else if (k.startsWith(ReservedTagPrefix)) {
+      v.add(f, `key must not start with ${ReservedTagPrefix}, which bucketdesk reserves`);
+    } else if (!tagCharsRe.test(k)) {
+      v.add(f, 'key may contain only letters, digits, spaces and _ . : / = + - @');
+    }
+    const val = tags[k];
+    if (byteLen(val) > 256 || !tagCharsRe.test(val)) {
+      v.add(f, 'value must be at most 256 characters of letters, digits, spaces and _ . : / = + - @');
+    }
+  }
+}
+
+/**
+ * validateBucket checks a BucketSpec as BucketSpec.Validate does and returns
+ * its problems as [{field, message}] (empty when valid).
+ */
+export function validateBucket(b) {
+  const v = new Problems();
+  for (const m of bucketNameProblems(b.name ?? '')) {
+    v.add('name', m);
+  }
+  const enc = b.encryption || {};
+  const type = enc.type ?? '';
+  const arn = enc.kms_key_arn ?? '';
+  switch (type) {
+    case EncryptionS3:
+      if (arn !== '') {
+        v.add('encryption.kms_key_arn', 'must be empty with SSE-S3');
+      }
+      break;
+    case EncryptionKMS:
+      if (!kmsARNRe.test(arn)) {
+        v.add('encryption.kms_key_arn', 'must be a KMS key or alias ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+      }
+      break;
+    default:
+      v.add('encryption.type', `must be ${goQuote(EncryptionS3)} or ${goQuote(EncryptionKMS)}, got ${goQuote(type)}`);
+  }
+  const days = b.expiry_days ?? 0;
+  if (days < 0 || days > MaxExpiryDays) {
+    v.add('expiry_days', `must be between 1 and ${MaxExpiryDays} days, or 0 for no expiry`);
+  }
+  validateTags(v, b.tags);
+  return v.list;
+}
+
+/**
+ * validateUser checks a UserSpec as UserSpec.Validate does. Whether the
+ * granted buckets exist is checkUserReferences' job.
+ */
+export function validateUser(u) {
+  const v = new Problems();
+  for (const m of userNameProblems(u.name ?? '')) {
+    v.add('name', m);
+  }
+  const grants = u.grants || [];
+  if (grants.length > MaxGrants) {
+    v.add('grants', `at most ${MaxGrants} grants, got ${grants.length}`);
+  }
+  const seen = new Map();
+  grants.forEach((g, i) => {
+    const f = `grants[${i}]`;
+    const bucket = g.bucket ?? '';
+    const prefix = g.prefix ?? '';
+    for (const m of bucketNameProblems(bucket)) {
+      v.add(f + '.bucket', m);
+    }
+    switch (g.access) {
+      case 'read':
+      case 'write':
+      case 'readwrite':
+        break;
+      default:
+        v.add(f + '.access', `must be read, write or readwrite, got ${goQuote(g.access ?? '')}`);
+    }
+    if (byteLen(prefix) > MaxPrefixBytes) {
+      v.add(f + '.prefix', `must be at most ${MaxPrefixBytes} bytes`);
+    } else if (prefix.startsWith('/')) {
+      v.add(f + '.prefix', 'must not start with /; S3 keys have no leading slash');
+    } else if (/[*?$\\"{}\x00\r\n]/.test(prefix)) {
+      v.add(f + '.prefix', 'must not contain * ? $ \\ " { } or control characters, which would widen or break the policy');
+    } else if (prefix.includes('//') || prefix.includes('../') || prefix === '..' || prefix.endsWith('/..')) {
+      v.add(f + '.prefix', 'must not contain empty or .. path segments');
+    }
+    const k = bucket + '\x00' + prefix;
+    if (seen.has(k)) {
+      v.add(f, `repeats grants[${seen.get(k)}] for the same bucket and prefix`);
+    }
+    seen.set(k, i);
+  });
+  const keys = u.access_keys ?? 0;
+  if (keys < 0 || keys > MaxAccessKeys) {
+    v.add('access_keys', `must be 0, 1 or 2, got ${keys}`);
+  }
+  const serials = u.key_serials || [];
+  if (serials.length > MaxAccessKeys) {
+    v.add('key_serials', `at most ${MaxAccessKeys} entries`);
+  }
+  serials.forEach((s, i) => {
+    if (s < 0) {
+      v.add(`key_serials[${i}]`, 'must not be negative');
+    }
+  });
+  const sftp = u.sftp || {};
+  const sshKeys = sftp.ssh_keys || [];
+  if (sftp.enabled) {
+    if (sshKeys.length === 0) {
+      v.add('sftp.ssh_keys', 'at least one SSH public key is needed when SFTP is on');
+    }
+    if (grants.length === 0) {
+      v.add('sftp', 'SFTP needs at least one grant to map a home folder onto');
+    }
+  } else if (sshKeys.length > 0) {
+    v.add('sftp.ssh_keys', 'must be empty when SFTP is off');
+  }
+  if (sshKeys.length > MaxSSHKeys) {
+    v.add('sftp.ssh_keys', `at most ${MaxSSHKeys} keys, got ${sshKeys.length}`);
+  }
+  sshKeys.forEach((k, i) => {
+    if (!sshKeyRe.test(k.trim())) {
+      v.add(`sftp.ssh_keys[${i}]`, 'must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)');
+    }
+  });
+  return v.list;
+}
+
+/**
+ * checkUserReferences mirrors the engine's checkReferences: SFTP needs the
+ * project's Transfer server, and every granted bucket must be a live bucket
+ * of the project. project is {id, sftp}; buckets is a Set of bucket names.
+ */
+export function checkUserReferences(u, project, buckets) {
+  const v = new Problems();
+  if (u.sftp?.enabled && !project.sftp) {
+    v.add('sftp.enabled', 'project ' + project.id + ' has no SFTP (Transfer Family) server');
+  }
+  const names = [];
+  (u.grants || []).forEach((g, i) => {
+    if (names.includes(g.bucket)) return;
+    names.push(g.bucket);
+    if (!buckets.has(g.bucket)) {
+      v.add(`grants[${i}].bucket`, `${goQuote(g.bucket)} is not a bucket of project ${project.id}`);
+    }
+  });
+  return v.list;
+}
+
+/**
+ * rotateKeyProblem mirrors the engine's rule for rotating access key
+ * slot (1 or 2) of a user spec: null when allowed, else the reason.
+ */
+export function rotateKeyProblem(u, key) {
+  const n = u?.access_keys ?? 0;
+  const slot = key - 1;
+  if (slot < 0 || slot >= n) {
+    return `the user has ${n} access keys; there is no key ${slot + 1} to rotate`;
+  }
+  if (n >= MaxAccessKeys) {
+    return `the user has ${n} access keys, IAM's maximum; a key is rotated by making the new one before deleting the old, so reduce the user to one key first`;
+  }
+  return null;
+}
