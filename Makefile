@@ -23,6 +23,14 @@ test: deps lint
 test-short: deps
 	$(GO) test -count=1 ./...
 
+## test-browser: the web UI in Debian's Chromium (playwright-core, no browser download) against the built binary
+.PHONY: test-browser
+test-browser: build
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	npm ci --prefix tests/browser --no-audit --no-fund
+	node --test tests/browser/validate.test.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/run.mjs
+
 ## lint: gofmt check and go vet
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

@@ -313,8 +313,10 @@ export function openBucketForm(ctx, resource) {
 
   // A name that breaks the rules says so when the field is left, and stops
   // saying so as soon as it is fixed.
-  name.addEventListener('blur', () => {
-    if (editing || name.value === '') return;
+  // (Not when leaving it for a button: the message would move the button
+  // away between press and release, and submitting says it anyway.)
+  name.addEventListener('blur', (e) => {
+    if (editing || name.value === '' || e.relatedTarget?.tagName === 'BUTTON') return;
     errors.clearField('name');
     errors.show(validateBucket(collect().spec).filter((p) => p.field === 'name'), false);
   });
@@ -476,8 +478,8 @@ export function openUserForm(ctx, resource) {
 
   load(resource?.spec?.user);
 
-  name.addEventListener('blur', () => {
-    if (editing || name.value === '') return;
+  name.addEventListener('blur', (e) => {
+    if (editing || name.value === '' || e.relatedTarget?.tagName === 'BUTTON') return;
     errors.clearField('name');
     errors.show(validateUser(collect()).filter((p) => p.field === 'name'), false);
   });

@@ -1,0 +1,344 @@
+// Browser test of the bucketdesk web UI: Debian's Chromium driven by
+// playwright-core, two managers (alice and bob) on project demo.
+//
+//   BUCKETDESK_BIN=bin/bucketdesk node tests/browser/run.mjs
+//       starts that binary on a free port with a fresh data directory and a
+//       random demo password, and stops it at the end;
+//   BUCKETDESK_URL=http://127.0.0.1:8080 BUCKETDESK_DEMO_PASSWORD=… node tests/browser/run.mjs
+//       uses a running server.
+//
+// Screenshots of every step go to test-output/browser/. Exits non-zero on
+// failure. Never downloads a browser.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const OUT = path.join(repo, 'test-output', 'browser');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WAIT = 20000; // ms for any one condition
+const PROJECT = 'demo';
+
+fs.rmSync(OUT, { recursive: true, force: true });
+fs.mkdirSync(OUT, { recursive: true });
+
+const t0 = Date.now();
+function log(...a) {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+}
+
+// ------------------------------------------------------------------ server
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(base, child, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`bucketdesk exited with ${child.exitCode} before it was ready; see ${OUT}/server.log`);
+    try {
+      const res = await fetch(`${base}/readyz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base}/readyz did not answer 200 within ${ms} ms`);
+}
+
+async function startServer() {
+  if (!process.env.BUCKETDESK_BIN) {
+    const base = (process.env.BUCKETDESK_URL || '').replace(/\/$/, '');
+    const password = process.env.BUCKETDESK_DEMO_PASSWORD || '';
+    if (!base || !password) {
+      throw new Error('set BUCKETDESK_BIN (a bucketdesk binary to start), or BUCKETDESK_URL and BUCKETDESK_DEMO_PASSWORD');
+    }
+    await waitReady(base, null, 10000);
+    return { base, password, stop: async () => {} };
+  }
+  const bin = path.resolve(process.env.BUCKETDESK_BIN);
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bucketdesk-browser-'));
+  const password = crypto.randomBytes(18).toString('base64url');
+  const logFile = fs.openSync(path.join(OUT, 'server.log'), 'w');
+  const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--sandbox-delay', '400ms'], {
+    env: { ...process.env, BUCKETDESK_DEMO_PASSWORD: password },
+    stdio: ['ignore', logFile, logFile],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  log(`started ${bin} (pid ${child.pid}) on ${base}, data in ${dataDir}`);
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.closeSync(logFile);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(base, child, 30000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { base, password, stop };
+}
+
+// ----------------------------------------------------------------- helpers
+
+let shot = 0;
+async function screenshot(page, name) {
+  const file = `${String(++shot).padStart(2, '0')}-${name}.png`;
+  await page.screenshot({ path: path.join(OUT, file), fullPage: true });
+  log(`  screenshot ${file}`);
+}
+
+function watch(page, who, problems) {
+  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.stack || e.message}`));
+  page.on('console', (m) => {
+    // A 4xx the UI handles (409, 412…) is logged by Chromium as a failed
+    // resource load; only script errors count.
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`${who}: console error: ${m.text()}`);
+  });
+}
+
+async function login(page, base, user, password) {
+  await page.goto(`${base}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator(`a[href="#/projects/${PROJECT}"]`).waitFor({ timeout: WAIT });
+}
+
+async function openProject(page) {
+  await page.locator(`a[href="#/projects/${PROJECT}"]`).click();
+  await page.locator('#buckets tbody tr[data-name]').first().waitFor({ timeout: WAIT });
+  await waitConn(page, 'Live');
+}
+
+async function waitConn(page, text) {
+  await page.waitForFunction((t) => document.querySelector('#conn .conn-text')?.textContent === t, text, { timeout: WAIT, polling: 'raf' });
+}
+
+function row(page, kind, name) {
+  return page.locator(`#${kind}s tbody tr[data-name="${name}"]`);
+}
+
+// recordRow makes the page remember every state a table row goes through,
+// so that a state shorter than a screenshot is still checked.
+async function recordRow(page, kind, name) {
+  await page.evaluate(({ kind, name }) => {
+    const seen = [];
+    window.__rowHistory = seen;
+    const sample = () => {
+      const tr = document.querySelector(`#${kind}s tbody tr[data-name="${CSS.escape(name)}"]`);
+      const s = tr ? {
+        phase: tr.dataset.phase,
+        locked: tr.dataset.locked,
+        lock: tr.querySelector('.lock-note')?.textContent || '',
+        edit: tr.querySelector('button[data-action=edit]')?.disabled,
+        del: tr.querySelector('button[data-action=delete]')?.disabled,
+        editTitle: tr.querySelector('button[data-action=edit]')?.title || '',
+        editDescribedBy: tr.querySelector('button[data-action=edit]')?.getAttribute('aria-describedby') || '',
+      } : { absent: true };
+      const last = seen.at(-1);
+      if (!last || JSON.stringify(last) !== JSON.stringify(s)) seen.push(s);
+    };
+    sample();
+    new MutationObserver(sample).observe(document.getElementById('main'), { subtree: true, childList: true, attributes: true, characterData: true });
+  }, { kind, name });
+}
+
+// --------------------------------------------------------------- scenario
+
+async function scenario({ base, password }) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const problems = [];
+  try {
+    const viewport = { width: 1400, height: 900 };
+    const alice = await (await browser.newContext({ viewport })).newPage();
+    const bob = await (await browser.newContext({ viewport })).newPage();
+    watch(alice, 'alice', problems);
+    watch(bob, 'bob', problems);
+    const bucket = `browser-${crypto.randomBytes(3).toString('hex')}`;
+
+    log('1. alice and bob sign in and open project demo');
+    await alice.goto(`${base}/`);
+    await alice.getByLabel('User name').fill('alice');
+    await screenshot(alice, 'alice-login');
+    await login(alice, base, 'alice', password);
+    await screenshot(alice, 'alice-projects');
+    await openProject(alice);
+    await login(bob, base, 'bob', password);
+    await openProject(bob);
+    await screenshot(bob, 'bob-project');
+    await bob.evaluate(() => {
+      window.__sameDocument = true;
+    });
+
+    log('2. a bucket name that breaks the rules is refused in the browser, without a request');
+    const posts = [];
+    alice.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().includes(`/api/projects/${PROJECT}/buckets`)) posts.push(r.url());
+    });
+    await alice.getByRole('button', { name: 'New bucket' }).click();
+    const dialog = alice.getByRole('dialog', { name: 'New bucket' });
+    await dialog.getByLabel('Bucket name').fill('Invalid_Name');
+    await dialog.getByRole('button', { name: 'Create bucket' }).click();
+    const nameError = dialog.locator('.field-error').first();
+    await nameError.waitFor({ timeout: WAIT });
+    const errorText = await nameError.textContent();
+    assert.match(errorText, /may contain only lowercase letters, digits, dots \(\.\) and hyphens \(-\)/);
+    assert.match(errorText, /must begin and end with a lowercase letter or a digit/);
+    assert.equal(await dialog.getByLabel('Bucket name').getAttribute('aria-invalid'), 'true');
+    assert.equal(await alice.evaluate(() => document.activeElement?.name), 'name', 'focus moves to the invalid field');
+    await screenshot(alice, 'alice-invalid-name');
+    assert.equal(posts.length, 0, 'no request is sent for an invalid bucket');
+
+    log(`3. alice creates bucket ${bucket}; bob sees it appear locked, then ready`);
+    await recordRow(bob, 'bucket', bucket);
+    await dialog.getByLabel('Bucket name').fill(bucket);
+    await dialog.getByRole('button', { name: 'Add tag' }).click();
+    await dialog.getByLabel('Tag 1 key').fill('team');
+    await dialog.getByLabel('Tag 1 value').fill('browser-test');
+    await dialog.getByRole('button', { name: 'Create bucket' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal(posts.length, 1, 'one create request');
+
+    // Bob's page: the new row, locked by alice, edit and delete disabled.
+    const bobRow = row(bob, 'bucket', bucket);
+    await bobRow.waitFor({ timeout: WAIT });
+    const lockedNow = await bobRow.getAttribute('data-locked');
+    if (lockedNow === 'alice') await screenshot(bob, 'bob-sees-locked');
+    await bob.waitForFunction(() => (window.__rowHistory || []).some((s) => s.locked === 'alice'), null, { timeout: WAIT });
+    await bob.waitForFunction(() => {
+      const h = window.__rowHistory || [];
+      const last = h.at(-1);
+      return last && last.phase === 'ready' && !last.locked;
+    }, null, { timeout: WAIT, polling: 'raf' });
+    const history = await bob.evaluate(() => window.__rowHistory);
+    const locked = history.filter((s) => s.locked === 'alice');
+    assert.ok(locked.length > 0, `bob saw the bucket locked by alice: ${JSON.stringify(history)}`);
+    for (const s of locked) {
+      assert.match(s.lock, /being created by alice since \d{2}:\d{2}:\d{2}/i, `lock note: ${s.lock}`);
+      assert.equal(s.edit, true, 'bob cannot edit while alice creates it');
+      assert.equal(s.del, true, 'bob cannot delete while alice creates it');
+      assert.match(s.editTitle, /being created by alice/);
+      assert.ok(s.editDescribedBy, 'the disabled edit button is described by the lock note');
+    }
+    const firstLocked = history.findIndex((s) => s.locked === 'alice');
+    const ready = history.findIndex((s, i) => i > firstLocked && s.phase === 'ready' && !s.locked);
+    assert.ok(ready > firstLocked, 'then ready');
+    assert.equal(history[ready].edit, false, 'bob can edit once it is ready');
+    assert.equal(history[ready].del, false, 'bob can delete once it is ready');
+    assert.equal(await bob.evaluate(() => window.__sameDocument), true, 'without a reload');
+    if (lockedNow !== 'alice') log('  (the bucket was ready before the screenshot; its locked state was checked from the recorded history)');
+    await screenshot(bob, 'bob-sees-ready');
+    assert.equal(await bobRow.getByRole('button', { name: `Edit bucket ${bucket}` }).isEnabled(), true);
+
+    log('4. alice\'s progress panel shows the stack events and the result');
+    const panel = alice.locator('.op-panel', { hasText: `Creating bucket ${bucket}` });
+    await panel.locator('.op-result .result-good').waitFor({ timeout: WAIT });
+    const events = await panel.locator('.op-events li[data-status]').allTextContents();
+    assert.ok(events.length >= 2, `stack events shown: ${events.length}`);
+    assert.ok(events.some((e) => /CREATE_IN_PROGRESS/.test(e)), 'an in-progress event');
+    assert.ok(events.some((e) => /Stack.*CREATE_COMPLETE/.test(e)), 'the stack completed');
+    assert.match(await panel.locator('.op-status').textContent(), /Succeeded/);
+    assert.match(await panel.locator('.op-result').textContent(), new RegExp(`Bucket ${bucket}: created`));
+    await screenshot(alice, 'alice-progress-succeeded');
+
+    log('5. alice\'s socket drops; while she is away bob edits the bucket; she reconnects and resyncs');
+    // Hold alice's reconnect (no ticket) long enough for bob's change.
+    await alice.route('**/api/ws-ticket', (route) => route.abort());
+    const connectsBefore = await alice.evaluate(() => window.__bucketdesk.connects);
+    await alice.evaluate(() => window.__bucketdesk.socket.close());
+    await waitConn(alice, 'Reconnecting…');
+    await screenshot(alice, 'alice-reconnecting');
+
+    await bobRow.getByRole('button', { name: `Edit bucket ${bucket}` }).click();
+    const edit = bob.getByRole('dialog', { name: `Edit bucket ${bucket}` });
+    await edit.getByLabel('Keep every version of each object (versioning)').check();
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await edit.waitFor({ state: 'detached', timeout: WAIT });
+    await bob.locator('.op-panel', { hasText: `Updating bucket ${bucket}` }).locator('.result-good').waitFor({ timeout: WAIT });
+    await bob.waitForFunction((name) => {
+      const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
+      return tr && !tr.dataset.locked && tr.children[2].textContent === 'On';
+    }, bucket, { timeout: WAIT });
+    assert.equal(await row(alice, 'bucket', bucket).locator('td').nth(1).textContent(), 'Off', 'alice, offline, has not seen the change');
+
+    await alice.unroute('**/api/ws-ticket');
+    await waitConn(alice, 'Live');
+    assert.ok(await alice.evaluate(() => window.__bucketdesk.connects) > connectsBefore, 'a new connection');
+    await alice.waitForFunction((name) => {
+      const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
+      return tr && tr.children[2].textContent === 'On';
+    }, bucket, { timeout: WAIT });
+    await screenshot(alice, 'alice-live-again-resynced');
+
+    log('6. alice deletes the bucket; bob sees it being deleted, then gone');
+    await recordRow(bob, 'bucket', bucket);
+    await row(alice, 'bucket', bucket).getByRole('button', { name: `Delete bucket ${bucket}` }).click();
+    const del = alice.getByRole('dialog', { name: `Delete bucket ${bucket}?` });
+    await del.getByRole('button', { name: 'Delete bucket' }).click();
+    await del.waitFor({ state: 'detached', timeout: WAIT });
+    await bob.waitForFunction(() => window.__rowHistory.at(-1)?.absent, null, { timeout: WAIT, polling: 'raf' });
+    const delHistory = await bob.evaluate(() => window.__rowHistory);
+    assert.ok(delHistory.some((s) => /being deleted by alice/i.test(s.lock || '') && s.edit && s.del), `bob saw it being deleted: ${JSON.stringify(delHistory)}`);
+    await alice.locator('.op-panel', { hasText: `Deleting bucket ${bucket}` }).locator('.result-good').waitFor({ timeout: WAIT });
+    await screenshot(alice, 'alice-deleted');
+    await screenshot(bob, 'bob-sees-deleted');
+
+    log('7. signing out returns to the login page');
+    await bob.getByRole('button', { name: 'Sign out' }).click();
+    await bob.getByLabel('User name').waitFor({ timeout: WAIT });
+    assert.equal(await bob.evaluate(() => sessionStorage.getItem('bucketdesk.token')), null);
+
+    assert.deepEqual(problems, [], 'no script errors in the pages');
+  } catch (err) {
+    for (const [i, ctx] of browser.contexts().entries()) {
+      for (const p of ctx.pages()) await p.screenshot({ path: path.join(OUT, `failure-${i === 0 ? 'alice' : 'bob'}.png`), fullPage: true }).catch(() => {});
+    }
+    if (problems.length) console.error(problems.join('\n'));
+    throw err;
+  } finally {
+    await browser.close();
+  }
+}
+
+let server;
+let code = 0;
+try {
+  server = await startServer();
+  await scenario(server);
+  log(`PASS — screenshots in ${path.relative(process.cwd(), OUT) || OUT}`);
+} catch (err) {
+  console.error(err);
+  log(`FAIL — screenshots and server.log in ${OUT}`);
+  code = 1;
+} finally {
+  await server?.stop().catch((e) => console.error('stopping the server:', e));
+}
+process.exit(code);
