@@ -297,8 +297,15 @@ function buildProjectPage(p) {
   h1.focus({ preventScroll: true });
 }
 
+// Open forms watch the resource they edit (see forms.js watchResource).
+const watchers = new Set();
+
 function formContext() {
   return {
+    watch(fn) {
+      watchers.add(fn);
+      return () => watchers.delete(fn);
+    },
     get project() {
       return state.project;
     },
@@ -387,6 +394,7 @@ function scheduleRender() {
   requestAnimationFrame(() => {
     state.renderQueued = false;
     if (state.view === 'project') renderTables();
+    for (const fn of watchers) fn();
   });
 }
 

@@ -30,11 +30,15 @@ export function openDialog({ title, description, body, wide, onClose, initialFoc
     if (el.open) el.close();
     el.remove();
     onClose?.(value);
-    const back = opener && opener.isConnected && !opener.disabled ? opener : opener?.dataset?.focusId
-      ? document.querySelector(`[data-focus-id="${CSS.escape(opener.dataset.focusId)}"]`)
-      : null;
-    if (back && !back.disabled) back.focus();
-    else document.querySelector('main h1')?.focus();
+    // The opener may have been rebuilt by a live update meanwhile: find its
+    // successor by data-focus-id; if that is disabled now, its table row.
+    let back = opener && opener.isConnected ? opener : null;
+    if (!back && opener?.dataset?.focusId) back = document.querySelector(`[data-focus-id="${CSS.escape(opener.dataset.focusId)}"]`);
+    if (back?.disabled) {
+      back = back.closest('tr');
+      if (back) back.tabIndex = -1;
+    }
+    (back || document.querySelector('main h1'))?.focus();
   };
   closeButton.addEventListener('click', () => close());
   el.addEventListener('cancel', (e) => {

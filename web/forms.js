@@ -108,7 +108,7 @@ class FormErrors {
 
   /** say shows a message in the banner: kind is error, warn or info. */
   say(kind, ...content) {
-    fill(this.banner, ...content);
+    fill(this.banner, h('p', {}, ...content));
     this.banner.hidden = false;
     this.banner.className = `banner banner-${kind}`;
     this.banner.focus();
@@ -186,6 +186,40 @@ function showProblem(errors, err, ctx, onStale) {
   if (err.status === 401) return; // the app goes back to the login page
   const retry = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : '';
   errors.say('error', h('strong', {}, (p.title || 'Error') + ': '), (p.detail || err.message) + retry);
+}
+
+/**
+ * watchResource keeps a live notice in an edit form: when someone else
+ * starts changing the resource, or it changed since the form was opened,
+ * the user learns it before saving. Returns a function that stops it.
+ */
+function watchResource(ctx, kind, name, notice, versionOf, submit) {
+  const update = () => {
+    const r = ctx.store.get(kind, name);
+    let text = null;
+    let kindOf = 'info';
+    if (!r) {
+      text = `This ${kind} is gone: it was deleted meanwhile.`;
+      kindOf = 'error';
+    } else if (r.lock && r.lock.by !== ctx.me) {
+      text = `It is now ${lockText(r.lock, ctx.me)}; you can save when that change has finished.`;
+      kindOf = 'warn';
+    } else if (r.version > versionOf()) {
+      text = 'It has changed since you opened this form; saving will show you the latest version first.';
+    }
+    submit.disabled = Boolean(r?.lock && r.lock.by !== ctx.me) || !r;
+    if (!text) {
+      notice.hidden = true;
+      fill(notice);
+      return;
+    }
+    notice.hidden = false;
+    notice.className = `banner banner-${kindOf}`;
+    fill(notice, text);
+  };
+  update();
+  const stop = ctx.watch ? ctx.watch(update) : () => {};
+  return { stop, refresh: update };
 }
 
 // ---------------------------------------------------------------- buckets
@@ -299,7 +333,9 @@ export function openBucketForm(ctx, resource) {
 
   const submit = h('button', { type: 'submit', class: 'primary' }, editing ? 'Save changes' : 'Create bucket');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const notice = h('div', { class: 'banner', role: 'status', hidden: true });
   const form = h('form', { novalidate: true, class: 'form' },
+    notice,
     banner,
     field({ label: 'Bucket name', control: name, errors, name: 'name', hint: editing ? 'A bucket cannot be renamed.' : '3 to 63 characters: lowercase letters, digits, dots and hyphens. Bucket names are global across AWS.' }),
     field({ label: 'Keep every version of each object (versioning)', control: versioning, errors, name: 'versioning' }),
@@ -324,7 +360,8 @@ export function openBucketForm(ctx, resource) {
     if (name.getAttribute('aria-invalid') && validateBucket(collect().spec).every((p) => p.field !== 'name')) errors.clearField('name');
   });
 
-  const dlg = openDialog({ title: editing ? `Edit bucket ${resource.name}` : 'New bucket', body: form, wide: true, initialFocus: () => (editing ? versioning : name) });
+  const watch = editing ? watchResource(ctx, 'bucket', resource.name, notice, () => version, submit) : null;
+  const dlg = openDialog({ title: editing ? `Edit bucket ${resource.name}` : 'New bucket', body: form, wide: true, initialFocus: () => (editing ? versioning : name), onClose: () => watch?.stop() });
   cancel.addEventListener('click', () => dlg.close());
 
   form.addEventListener('submit', async (e) => {
@@ -345,9 +382,11 @@ export function openBucketForm(ctx, resource) {
         if (fresh) {
           version = fresh.version;
           load(fresh.spec?.bucket);
+          watch?.refresh();
         }
       },
     });
+    watch?.refresh();
   });
   return dlg;
 }
@@ -467,7 +506,9 @@ export function openUserForm(ctx, resource) {
 
   const submit = h('button', { type: 'submit', class: 'primary' }, editing ? 'Save changes' : 'Create user');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const notice = h('div', { class: 'banner', role: 'status', hidden: true });
   const form = h('form', { novalidate: true, class: 'form' },
+    notice,
     banner,
     field({ label: 'User name', control: name, errors, name: 'name', hint: editing ? 'A user cannot be renamed.' : '1 to 64 characters: letters, digits and + = . @ _ -' }),
     field({ label: 'Access keys', control: keys, errors, name: 'access_keys', hint: 'Each key can be revealed once after it is made, and rotated.' }),
@@ -487,7 +528,8 @@ export function openUserForm(ctx, resource) {
     if (name.getAttribute('aria-invalid') && validateUser(collect()).every((p) => p.field !== 'name')) errors.clearField('name');
   });
 
-  const dlg = openDialog({ title: editing ? `Edit user ${resource.name}` : 'New user', body: form, wide: true, initialFocus: () => (editing ? keys : name) });
+  const watch = editing ? watchResource(ctx, 'user', resource.name, notice, () => version, submit) : null;
+  const dlg = openDialog({ title: editing ? `Edit user ${resource.name}` : 'New user', body: form, wide: true, initialFocus: () => (editing ? keys : name), onClose: () => watch?.stop() });
   cancel.addEventListener('click', () => dlg.close());
 
   form.addEventListener('submit', async (e) => {
@@ -509,9 +551,11 @@ export function openUserForm(ctx, resource) {
         if (fresh) {
           version = fresh.version;
           load(fresh.spec?.user);
+          watch?.refresh();
         }
       },
     });
+    watch?.refresh();
   });
   return dlg;
 }
@@ -528,7 +572,7 @@ export function openDeleteDialog(ctx, resource) {
     ? 'Its CloudFormation stack is deleted. CloudFormation cannot delete a bucket that still holds objects; empty it first.'
     : 'Its CloudFormation stack is deleted, with its access keys and SFTP access: whoever uses them loses access.';
   const form = h('form', { class: 'form', novalidate: true }, banner,
-    h('p', {}, 'Delete ', h('strong', { class: 'mono' }, resource.name), ` from project ${ctx.project.name || ctx.project.id}? ${what}`),
+    h('p', {}, 'Delete ', h('strong', { class: 'mono' }, resource.name), ` from project ${ctx.project.id}? ${what}`),
     h('div', { class: 'form-actions' }, cancel, confirm));
   const dlg = openDialog({ title: `Delete ${resource.kind} ${resource.name}?`, body: form, initialFocus: () => cancel });
   cancel.addEventListener('click', () => dlg.close());
@@ -595,7 +639,7 @@ export function openRevealDialog(ctx, resource, n) {
   const errors = new FormErrors(banner);
   const go = h('button', { type: 'submit', class: 'primary' }, 'Reveal secret');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-  const area = h('div', {});
+  const area = h('div', { class: 'form' });
   const form = h('form', { class: 'form', novalidate: true }, banner,
     h('p', {}, `The secret access key of key ${n} of user `, h('strong', { class: 'mono' }, resource.name),
       ' can be shown ', h('strong', {}, 'once'), '. Have a password manager or the recipient ready.'),

@@ -107,10 +107,10 @@ class Panel {
         h('time', { datetime: e.timestamp }, clock(e.timestamp)),
         ' ',
         h('span', { class: 'ev-lid', title: e.logical_resource_id }, stackLevel ? 'Stack' : e.logical_resource_id),
-        ' ',
-        h('span', { class: `ev-status ${statusClass(e.resource_status)}` }, e.resource_status),
-        ' ',
-        h('span', { class: 'ev-type' }, stackLevel ? e.stack_name : e.resource_type),
+        h('span', { class: 'ev-line' },
+          h('span', { class: `ev-status ${statusClass(e.resource_status)}` }, e.resource_status),
+          ' ',
+          h('span', { class: 'ev-type' }, stackLevel ? e.stack_name : e.resource_type)),
         e.status_reason ? h('span', { class: 'ev-reason' }, e.status_reason) : null);
     }));
     if (evs.length === 0) {

@@ -298,7 +298,29 @@ async function scenario({ base, password }) {
     }, bucket, { timeout: WAIT });
     await screenshot(alice, 'alice-live-again-resynced');
 
-    log('6. alice deletes the bucket; bob sees it being deleted, then gone');
+    log('6. bob, with a delete dialog open, confirms while alice changes the bucket: a 409 names her');
+    await bobRow.getByRole('button', { name: `Delete bucket ${bucket}` }).click();
+    const bobDel = bob.getByRole('dialog', { name: `Delete bucket ${bucket}?` });
+    await bobDel.waitFor({ timeout: WAIT });
+    await row(alice, 'bucket', bucket).getByRole('button', { name: `Edit bucket ${bucket}` }).click();
+    const aliceEdit = alice.getByRole('dialog', { name: `Edit bucket ${bucket}` });
+    await aliceEdit.getByLabel('Expire objects after (days)').fill('30');
+    await aliceEdit.getByRole('button', { name: 'Save changes' }).click();
+    await aliceEdit.waitFor({ state: 'detached', timeout: WAIT });
+    await bobDel.getByRole('button', { name: 'Delete bucket' }).click();
+    const lockedBanner = bobDel.locator('.banner-warn');
+    await lockedBanner.waitFor({ timeout: WAIT });
+    assert.match(await lockedBanner.textContent(), /being updated by alice since \d{2}:\d{2}:\d{2}/);
+    await screenshot(bob, 'bob-delete-refused-locked');
+    await bobDel.getByRole('button', { name: 'Cancel' }).click();
+    await bobDel.waitFor({ state: 'detached', timeout: WAIT });
+    await alice.locator('.op-panel', { hasText: `Updating bucket ${bucket}` }).locator('.result-good').waitFor({ timeout: WAIT });
+    await bob.waitForFunction((name) => {
+      const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
+      return tr && !tr.dataset.locked && tr.children[4].textContent === '30 days';
+    }, bucket, { timeout: WAIT });
+
+    log('7. alice deletes the bucket; bob sees it being deleted, then gone');
     await recordRow(bob, 'bucket', bucket);
     await row(alice, 'bucket', bucket).getByRole('button', { name: `Delete bucket ${bucket}` }).click();
     const del = alice.getByRole('dialog', { name: `Delete bucket ${bucket}?` });
@@ -311,7 +333,7 @@ async function scenario({ base, password }) {
     await screenshot(alice, 'alice-deleted');
     await screenshot(bob, 'bob-sees-deleted');
 
-    log('7. signing out returns to the login page');
+    log('8. signing out returns to the login page');
     await bob.getByRole('button', { name: 'Sign out' }).click();
     await bob.getByLabel('User name').waitFor({ timeout: WAIT });
     assert.equal(await bob.evaluate(() => sessionStorage.getItem('bucketdesk.token')), null);
