@@ -3,6 +3,7 @@
 // rebuilt from state with the helpers of dom.js.
 
 import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
+import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
 import { Live } from './live.js';
@@ -49,6 +50,7 @@ setUnauthorizedHandler(() => {
 });
 
 function signOut(message) {
+  closeAllDialogs();
   stopLive();
   session.clear();
   state.project = null;
@@ -229,9 +231,11 @@ async function showProject(id) {
   } catch (err) {
     if (err.status === 401) return;
     setCrumbs(null);
-    fill(main, h('div', { class: 'page' }, h('h1', { tabindex: '-1' }, 'Project not found'),
+    const h1 = h('h1', { tabindex: '-1' }, 'Project not found');
+    fill(main, h('div', { class: 'page prose' }, h1,
       h('p', {}, err.status === 404 ? `There is no project ${id}, or you are not one of its members.` : problemText(err)),
       h('p', {}, h('a', { href: '#/projects' }, 'Back to your projects'))));
+    h1.focus();
     return;
   }
   state.project = project;
@@ -497,7 +501,7 @@ function rowActions(r) {
 function bucketRow(r) {
   const b = r.spec?.bucket || {};
   const tags = Object.entries(b.tags || {});
-  return h('tr', { dataset: { name: r.name, kind: 'bucket', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '' }, class: r.lock ? 'is-locked' : null },
+  return h('tr', { dataset: { name: r.name, kind: 'bucket', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '', focusId: `row:${rkey('bucket', r.name)}` }, class: r.lock ? 'is-locked' : null },
     h('th', { scope: 'row', class: 'mono name' }, r.name),
     statusCell(r),
     h('td', {}, b.versioning ? 'On' : 'Off'),
@@ -519,7 +523,7 @@ const accessLabels = { read: 'read', write: 'write', readwrite: 'read & write' }
 function userRow(r) {
   const u = r.spec?.user || {};
   const grants = u.grants || [];
-  return h('tr', { dataset: { name: r.name, kind: 'user', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '' }, class: r.lock ? 'is-locked' : null },
+  return h('tr', { dataset: { name: r.name, kind: 'user', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '', focusId: `row:${rkey('user', r.name)}` }, class: r.lock ? 'is-locked' : null },
     h('th', { scope: 'row', class: 'mono name' }, r.name),
     statusCell(r),
     h('td', {}, grants.length ? h('ul', { class: 'grants' }, grants.map((g) => h('li', {},

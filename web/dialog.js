@@ -5,6 +5,12 @@
 import { h } from './dom.js';
 
 let seq = 0;
+const open = new Set(); // close functions of the open dialogs
+
+/** closeAllDialogs closes every open dialog without moving focus (on sign-out). */
+export function closeAllDialogs() {
+  for (const close of [...open]) close(undefined, true);
+}
 
 /**
  * openDialog shows a modal dialog. opts: title, body (nodes), wide,
@@ -24,12 +30,14 @@ export function openDialog({ title, description, body, wide, onClose, initialFoc
   description ? h('p', { id: `${id}-desc`, class: 'dialog-desc' }, description) : null,
   h('div', { class: 'dialog-body' }, body));
   let closed = false;
-  const close = (value) => {
+  const close = (value, quiet) => {
     if (closed) return;
     closed = true;
+    open.delete(close);
     if (el.open) el.close();
     el.remove();
     onClose?.(value);
+    if (quiet) return;
     // The opener may have been rebuilt by a live update meanwhile: find its
     // successor by data-focus-id; if that is disabled now, its table row.
     let back = opener && opener.isConnected ? opener : null;
@@ -46,6 +54,7 @@ export function openDialog({ title, description, body, wide, onClose, initialFoc
     close();
   });
   el.addEventListener('close', () => close());
+  open.add(close);
   document.body.append(el);
   el.showModal();
   const first = initialFocus?.() || el.querySelector('[autofocus]') ||

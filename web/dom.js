@@ -81,18 +81,14 @@ export function keepFocus(render) {
   const id = active?.dataset?.focusId;
   render();
   if (!id || document.activeElement === active && active.isConnected) return;
-  const next = document.querySelector(`[data-focus-id="${CSS.escape(id)}"]`);
-  if (next && !next.disabled) {
-    next.focus({ preventScroll: true });
-  } else if (next) {
-    // A control that became disabled cannot hold focus; keep the user in
-    // the same row rather than at the top of the page.
-    const row = next.closest('tr');
-    if (row) {
-      row.tabIndex = -1;
-      row.focus({ preventScroll: true });
-    }
-  }
+  let next = document.querySelector(`[data-focus-id="${CSS.escape(id)}"]`);
+  if (!next) return;
+  // A control that became disabled cannot hold focus; keep the user in
+  // the same row rather than at the top of the page.
+  if (next.disabled) next = next.closest('tr');
+  if (!next) return;
+  if (next.tagName === 'TR') next.tabIndex = -1;
+  next.focus({ preventScroll: true });
 }
 
 /** copyText copies text to the clipboard, also where the async API is missing. */
