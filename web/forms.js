@@ -82,7 +82,7 @@ class FormErrors {
           field = '';
           break;
         }
-        prefix = describePart(m[2]) + prefix;
+        prefix = describePart(m[1], m[2]) + prefix;
         field = m[1];
       }
       const f = field && this.fields.get(field);
@@ -115,8 +115,11 @@ class FormErrors {
   }
 }
 
-function describePart(part) {
+// describePart names the part of a field that has no control of its own:
+// "sftp.ssh_keys" + "[1]" is "Key 2" (the second key in the textarea).
+function describePart(parent, part) {
   const m = part.match(/^\[(\d+)\]$/);
+  if (m && parent === 'sftp.ssh_keys') return `Key ${Number(m[1]) + 1}`;
   if (m) return `#${Number(m[1]) + 1}`;
   return part.replace(/^\./, ' ');
 }
