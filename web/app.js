@@ -26,6 +26,7 @@ const state = {
   live: null,
   view: '',
   renderQueued: false,
+  returnTo: null, // the page to go back to after signing in again
 };
 
 // A small handle for tests and for debugging in the console.
@@ -57,6 +58,8 @@ function signOut(message) {
   state.store.clear();
   state.ops?.clear();
   state.ops = null;
+  // After signing in again, go back where the session ended.
+  if (location.hash.startsWith('#/projects/')) state.returnTo = location.hash;
   if (location.hash !== '#/login') history.replaceState(null, '', '#/login');
   showLogin(message);
 }
@@ -162,7 +165,8 @@ function showLogin(message) {
     try {
       const res = await api.login(user.value.trim(), pass.value);
       session.set(res.token, res.user || user.value.trim());
-      const target = location.hash.startsWith('#/projects') ? location.hash : '#/projects';
+      const target = location.hash.startsWith('#/projects') ? location.hash : state.returnTo || '#/projects';
+      state.returnTo = null;
       if (location.hash === target) route();
       else location.hash = target;
     } catch (err) {
