@@ -4,7 +4,7 @@ DATA_DIR ?= $(CURDIR)/.data
 BIN      := bin/bucketdesk
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-short lint bench fuzz clean reset deps
+.PHONY: run build test test-go test-short lint bench fuzz clean reset deps
 
 deps:
 	$(GO) mod download
@@ -16,8 +16,10 @@ build: deps
 run: build
 	BUCKETDESK_DATA_DIR="$(DATA_DIR)" ./$(BIN) serve
 
-## test: lint, then every test with the race detector
-test: deps lint
+## test: lint, every Go test with the race detector, then the browser tests
+test: lint test-go test-browser
+
+test-go: deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-short: deps
