@@ -393,7 +393,7 @@ func (c *conn) serve() {
 	defer sub.Close()
 
 	// A write that outlives WriteTimeout drops the connection. One timer,
-	// re-armed per batch, rather than a context per write.
+	// re-armed per write, rather than a context (and its timer) per write.
 	stuck := time.AfterFunc(time.Hour, func() {
 		c.stuck.Store(true)
 		c.ws.CloseNow()
