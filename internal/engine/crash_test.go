@@ -26,7 +26,12 @@ func TestCrashChild(t *testing.T) {
 	}
 	sb := simcloud.ZeroOptions()
 	sb.ResourceDuration = 20 * time.Millisecond
-	l := open(t, dir, sb, func(c *setup.LocalConfig) { c.Workers = 2 })
+	// A short visibility timeout: the jobs the killed process held come
+	// back soon after the restart instead of after a minute.
+	l := open(t, dir, sb, func(c *setup.LocalConfig) {
+		c.Workers = 2
+		c.Visibility = 2 * time.Second
+	})
 	ctx := t.Context()
 	l.Start(ctx)
 	for i := range 16 {

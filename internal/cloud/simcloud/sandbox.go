@@ -118,12 +118,20 @@ func New(path string, opts *Options) (*Sandbox, error) {
 	}
 	s.wg.Add(1)
 	go s.deliver()
+	// Resumed operations count as in flight before any of them can finish
+	// and uncount itself.
+	s.mu.Lock()
+	var resume []*stack
 	for _, st := range s.stacks {
 		if st.Op != nil {
 			s.inflight++
-			s.wg.Add(1)
-			go s.run(st)
+			resume = append(resume, st)
 		}
+	}
+	s.mu.Unlock()
+	for _, st := range resume {
+		s.wg.Add(1)
+		go s.run(st)
 	}
 	return s, nil
 }
