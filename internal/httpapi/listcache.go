@@ -46,7 +46,7 @@ func (c *listCache) encode(project string, kind core.Kind, rs []*core.Resource) 
 	if rs == nil {
 		rs = []*core.Resource{}
 	}
-	body, err := json.Marshal(items[*core.Resource]{Items: rs})
+	body, err := json.Marshal(items[*core.Resource]{Items: listView(rs)})
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode list: %v", core.ErrInternal, err)
 	}
@@ -73,4 +73,23 @@ func sameStamp(st []stamp, rs []*core.Resource) bool {
 		}
 	}
 	return true
+}
+
+// listView returns the resources as a list shows them: an operation keeps
+// only its latest stack event, the one a table row shows. The full
+// progress is one GET of the resource or the operation away; without this
+// a list of 200 resources weighs most of a megabyte.
+func listView(rs []*core.Resource) []*core.Resource {
+	out := make([]*core.Resource, len(rs))
+	for i, r := range rs {
+		out[i] = r
+		if r.Op != nil && len(r.Op.Events) > 1 {
+			c := *r
+			op := *r.Op
+			op.Events = op.Events[len(op.Events)-1:]
+			c.Op = &op
+			out[i] = &c
+		}
+	}
+	return out
 }

@@ -1,0 +1,34 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"testing"
+
+	"bucketdesk/internal/core"
+)
+
+// A list shows each operation's latest event only, without changing the
+// resources it was given; the same versions give the same cached bytes.
+func TestListViewKeepsTheLatestEvent(t *testing.T) {
+	op := &core.Operation{ID: "op", Events: []core.StackEvent{{EventID: "e1"}, {EventID: "e2"}, {EventID: "e3"}}}
+	rs := []*core.Resource{{StackName: "a", Version: 3, Op: op}, {StackName: "b", Version: 1}}
+	var c listCache
+	body, err := c.encode("p", core.KindBucket, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got items[core.Resource]
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if ev := got.Items[0].Op.Events; len(ev) != 1 || ev[0].EventID != "e3" {
+		t.Fatalf("list events %+v, want only e3", ev)
+	}
+	if len(op.Events) != 3 {
+		t.Fatal("the resource given to the list was changed")
+	}
+	again, _ := c.encode("p", core.KindBucket, rs)
+	if &again[0] != &body[0] {
+		t.Fatal("an unchanged list was encoded again")
+	}
+}
