@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"bucketdesk/internal/cfnevent"
+	"bucketdesk/internal/cloud/paced"
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/engine"
@@ -125,7 +126,7 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 	}
 	burst := int(2 * cfg.CloudRate)
 	l.Engine = engine.New(engine.Options{
-		Store: l.Store, Queue: l.Queue, Cloud: engine.Paced(l.Sandbox, cfg.CloudRate, burst), Hub: l.Hub,
+		Store: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Hub: l.Hub,
 		Clock: cfg.Clock, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts,
 	})
 	return l, nil

@@ -1,4 +1,8 @@
-package engine
+// Package paced wraps any core.Cloud with a token bucket per account, so
+// that bucketdesk stays under CloudFormation's API rate limit instead of
+// being throttled (DESIGN.md §9: "a token bucket per account"). It is used
+// around the sandbox locally and around cfncloud on AWS.
+package paced
 
 import (
 	"context"
@@ -9,11 +13,11 @@ import (
 	"bucketdesk/internal/core"
 )
 
-// Paced wraps a Cloud with a token bucket per account, so that bucketdesk
-// stays under CloudFormation's API rate limit instead of being throttled
-// (DESIGN.md §9: "a token bucket per account"). A call waits for a token
-// or for ctx; what throttling still comes back is retried by the caller.
-func Paced(c core.Cloud, perSecond float64, burst int) core.Cloud {
+// Wrap returns c with a token bucket per account: perSecond calls a
+// second, burst at once. A call waits for a token or for ctx; what
+// throttling still comes back is retried by the caller. perSecond <= 0
+// returns c unchanged.
+func Wrap(c core.Cloud, perSecond float64, burst int) core.Cloud {
 	if perSecond <= 0 {
 		return c
 	}
