@@ -25,6 +25,10 @@ type RetryError struct {
 func (e *RetryError) Error() string { return "retry in " + e.Delay.String() + ": " + e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
+// RetryAfter is the delay before the next delivery; queue adapters read
+// it through this method without importing the engine.
+func (e *RetryError) RetryAfter() time.Duration { return e.Delay }
+
 // Retry delays: CloudFormation's rate limits refill within seconds.
 const (
 	retryBase = 250 * time.Millisecond
