@@ -1,0 +1,84 @@
+package setup
+
+// The one binary on Lambda runs one of these roles, chosen by the
+// environment variable BUCKETDESK_ROLE. deploy/template.yaml declares one
+// function per role; a test checks the two agree.
+const (
+	RoleAPI               = "api"
+	RoleWSAuthorizer      = "ws-authorizer"
+	RoleWSConnect         = "ws-connect"
+	RoleWSDisconnect      = "ws-disconnect"
+	RoleWSDefault         = "ws-default"
+	RoleEventsSNS         = "events-sns"
+	RoleEventsEventBridge = "events-eventbridge"
+	RoleWorker            = "worker"
+	RoleReconcile         = "reconcile"
+)
+
+// LambdaRoles lists every role, in the order the template declares them.
+var LambdaRoles = []string{
+	RoleAPI, RoleWSAuthorizer, RoleWSConnect, RoleWSDisconnect, RoleWSDefault,
+	RoleEventsSNS, RoleEventsEventBridge, RoleWorker, RoleReconcile,
+}
+
+// EnvVar is one environment variable of the AWS configuration.
+type EnvVar struct {
+	Name string
+	// Roles that need it; nil means every role.
+	Roles []string
+	// Required: a role that needs it refuses to start without it.
+	Required bool
+	Doc      string
+}
+
+// The environment variables of the AWS configuration.
+const (
+	EnvRole           = "BUCKETDESK_ROLE"
+	EnvTable          = "BUCKETDESK_TABLE"
+	EnvQueueURL       = "BUCKETDESK_QUEUE_URL"
+	EnvEventsTopicARN = "BUCKETDESK_EVENTS_TOPIC_ARN"
+	EnvWSEndpoint     = "BUCKETDESK_WS_ENDPOINT"
+	EnvUserPoolID     = "BUCKETDESK_COGNITO_USER_POOL_ID"
+	EnvClientID       = "BUCKETDESK_COGNITO_CLIENT_ID"
+	EnvCloudRate      = "BUCKETDESK_CLOUD_RATE"
+	EnvMaxAttempts    = "BUCKETDESK_MAX_ATTEMPTS"
+	EnvLogLevel       = "BUCKETDESK_LOG_LEVEL"
+)
+
+// publishers are the roles whose code pushes real-time messages.
+var publishers = []string{RoleAPI, RoleWSDefault, RoleEventsSNS, RoleEventsEventBridge, RoleWorker, RoleReconcile}
+
+// AWSEnv is every environment variable the AWS configuration reads (besides
+// AWS_REGION, which Lambda sets).
+var AWSEnv = []EnvVar{
+	{Name: EnvRole, Required: true, Doc: "which handler the function runs: " + "api, ws-authorizer, ws-connect, ws-disconnect, ws-default, events-sns, events-eventbridge, worker or reconcile"},
+	{Name: EnvTable, Required: true, Doc: "the DynamoDB table of the cache"},
+	{Name: EnvQueueURL, Roles: []string{RoleAPI, RoleWorker}, Required: true, Doc: "the SQS queue of operations (the API enqueues; the worker re-enqueues throttled work)"},
+	{Name: EnvEventsTopicARN, Roles: []string{RoleWorker}, Doc: "the SNS topic CloudFormation notifies (NotificationARNs); empty when EventBridge brings the events"},
+	{Name: EnvWSEndpoint, Roles: publishers, Required: true, Doc: "the WebSocket API's management endpoint, https://{api-id}.execute-api.{region}.amazonaws.com/{stage}"},
+	{Name: EnvUserPoolID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito user pool whose JWKS verifies tokens"},
+	{Name: EnvClientID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito app client id (the tokens' audience)"},
+	{Name: EnvCloudRate, Doc: "CloudFormation calls per second per project account (default 2)"},
+	{Name: EnvMaxAttempts, Roles: []string{RoleWorker}, Doc: "the queue's maxReceiveCount, so the worker knows its last attempt (default 10)"},
+	{Name: EnvLogLevel, Doc: "debug, info, warn or error (default info)"},
+}
+
+// RoleAPIs lists the IAM actions each role's code calls. The template test
+// checks that each function's role allows them.
+var RoleAPIs = map[string][]string{
+	RoleAPI:               append(storeActions(), "sqs:SendMessage", "execute-api:ManageConnections"),
+	RoleWSAuthorizer:      {"dynamodb:DeleteItem"},
+	RoleWSConnect:         {"dynamodb:PutItem"},
+	RoleWSDisconnect:      {"dynamodb:DeleteItem", "dynamodb:GetItem"},
+	RoleWSDefault:         {"dynamodb:GetItem", "execute-api:ManageConnections"},
+	RoleEventsSNS:         append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections"),
+	RoleEventsEventBridge: append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections"),
+	RoleWorker: append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections",
+		"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"),
+	RoleReconcile: append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections"),
+}
+
+// storeActions are the DynamoDB actions of the Store on DynamoDB.
+func storeActions() []string {
+	return []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+}
