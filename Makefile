@@ -8,6 +8,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 deps:
 	$(GO) mod download
+	npm ci --prefix tests/dynalite --no-audit --no-fund
 
 build: deps
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/bucketdesk
