@@ -1,0 +1,258 @@
+// Package apigwhub is the Hub on AWS: it pushes each message to the
+// project's WebSocket connections through API Gateway's @connections API
+// (the API Gateway Management API's PostToConnection).
+//
+// API Gateway holds the sockets; the connections are items in the store,
+// registered by the $connect Lambda (internal/wsapi, APIGW) and found by
+// project through an index, never a scan. A message is encoded once per
+// publish, with the local endpoint's JSON and frame rule (wsapi.EncodeMessage),
+// and posted to every connection with bounded concurrency. A connection that
+// API Gateway reports gone (410 GoneException) is deleted from the store;
+// throttling and transient failures are retried a few times with a short
+// backoff, then counted and logged. Publish is best effort, as core.Hub
+// says: a client that missed a frame resyncs.
+package apigwhub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/wsapi"
+)
+
+var _ core.Hub = (*Hub)(nil)
+
+// Defaults of Options.
+const (
+	// DefaultConcurrency is how many posts of one publish run at once.
+	DefaultConcurrency = 16
+	// DefaultAttempts is how many times a post is tried when it fails
+	// with a transient error.
+	DefaultAttempts = 3
+	// DefaultBackoff is the wait before the first retry; it doubles per
+	// retry.
+	DefaultBackoff = 50 * time.Millisecond
+	// DefaultMaxFrame is API Gateway's WebSocket frame size limit.
+	DefaultMaxFrame = 32 * 1024
+)
+
+// Options tune a Hub. Nil or zero fields mean defaults.
+type Options struct {
+	// Concurrency bounds the posts in flight per publish; default 16.
+	Concurrency int
+	// Attempts is the number of tries of a post that fails transiently
+	// (throttled, 5xx, network); default 3.
+	Attempts int
+	// Backoff is the wait before the first retry, doubled per retry;
+	// default 50 ms.
+	Backoff time.Duration
+	// MaxFrame is the largest frame in bytes; default 32 KB (API
+	// Gateway's). A larger message is sent without its event list, else as
+	// a resync notice.
+	MaxFrame int
+	// Clock tells the time (which connections have expired) and waits
+	// between retries; default the system clock.
+	Clock core.Clock
+	// Logger receives posts that failed for good and store failures when
+	// deleting a gone connection; nil discards them. Frames are never
+	// logged.
+	Logger *slog.Logger
+}
+
+// Stats are counters for /metrics, since the Hub was made.
+type Stats struct {
+	// Published counts Publish calls that listed their connections.
+	Published int64
+	// Posted counts frames API Gateway accepted.
+	Posted int64
+	// Gone counts posts answered 410 GoneException; each deleted its
+	// connection from the store.
+	Gone int64
+	// Failed counts posts given up on after their attempts, or failed
+	// with an error that retrying cannot fix.
+	Failed int64
+	// Retried counts retries of posts.
+	Retried int64
+}
+
+// Hub publishes through API Gateway's @connections API. It is safe for
+// concurrent use.
+type Hub struct {
+	client   *apigatewaymanagementapi.Client
+	store    core.Store
+	conc     int
+	attempts int
+	backoff  time.Duration
+	maxFrame int
+	clock    core.Clock
+	log      *slog.Logger
+
+	published, posted, gone, failed, retried atomic.Int64
+}
+
+// New returns a Hub that posts with client (whose endpoint is the WebSocket
+// API's https://{api-id}.execute-api.{region}.amazonaws.com/{stage}) to the
+// connections registered in store.
+func New(client *apigatewaymanagementapi.Client, store core.Store, opts *Options) *Hub {
+	h := &Hub{
+		client:   client,
+		store:    store,
+		conc:     DefaultConcurrency,
+		attempts: DefaultAttempts,
+		backoff:  DefaultBackoff,
+		maxFrame: DefaultMaxFrame,
+		clock:    core.SystemClock{},
+		log:      slog.New(slog.DiscardHandler),
+	}
+	if opts != nil {
+		if opts.Concurrency > 0 {
+			h.conc = opts.Concurrency
+		}
+		if opts.Attempts > 0 {
+			h.attempts = opts.Attempts
+		}
+		if opts.Backoff > 0 {
+			h.backoff = opts.Backoff
+		}
+		if opts.MaxFrame > 0 {
+			h.maxFrame = opts.MaxFrame
+		}
+		if opts.Clock != nil {
+			h.clock = opts.Clock
+		}
+		if opts.Logger != nil {
+			h.log = opts.Logger
+		}
+	}
+	return h
+}
+
+// Stats returns the current counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Published: h.published.Load(),
+		Posted:    h.posted.Load(),
+		Gone:      h.gone.Load(),
+		Failed:    h.failed.Load(),
+		Retried:   h.retried.Load(),
+	}
+}
+
+// Publish posts msg to every unexpired connection of project. It returns an
+// error only when the connections cannot be listed; failed posts are
+// counted (Stats) and logged, because a client that misses a frame
+// resyncs.
+func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) error {
+	conns, err := h.store.ListConnections(ctx, project, h.clock.Now())
+	if err != nil {
+		return fmt.Errorf("apigwhub: publish to %s: list connections: %w", project, err)
+	}
+	h.published.Add(1)
+	if len(conns) == 0 {
+		return nil
+	}
+	frame := wsapi.EncodeMessage(msg, h.maxFrame)
+
+	workers := min(h.conc, len(conns))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(conns) || ctx.Err() != nil {
+					return
+				}
+				h.deliver(ctx, conns[i].ID, frame)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// deliver posts frame to one connection, retrying transient failures, and
+// deletes the connection when API Gateway says it is gone.
+func (h *Hub) deliver(ctx context.Context, id string, frame []byte) {
+	wait := h.backoff
+	for attempt := 1; ; attempt++ {
+		err := h.Post(ctx, id, frame)
+		switch {
+		case err == nil:
+			h.posted.Add(1)
+			return
+		case errors.Is(err, core.ErrNotFound):
+			h.gone.Add(1)
+			// That connection, not the sender's: each post names its own.
+			if derr := h.store.DeleteConnection(ctx, id); derr != nil {
+				h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", derr)
+			}
+			return
+		case !core.Retryable(err) || attempt >= h.attempts || ctx.Err() != nil:
+			h.failed.Add(1)
+			h.log.Warn("apigwhub: post failed", "connection", id, "attempts", attempt, "err", err)
+			return
+		}
+		h.retried.Add(1)
+		select {
+		case <-h.clock.After(wait):
+		case <-ctx.Done():
+			h.failed.Add(1)
+			h.log.Warn("apigwhub: post abandoned", "connection", id, "attempts", attempt, "err", ctx.Err())
+			return
+		}
+		wait *= 2
+	}
+}
+
+// Post sends data to one connection, once (the client's own retryer aside),
+// and maps API Gateway's errors onto core's kinds:
+//
+//   - 410 GoneException (the connection is closed or unknown): ErrNotFound;
+//   - 429 LimitExceededException: ErrThrottled;
+//   - 403 ForbiddenException: ErrForbidden;
+//   - 413 PayloadTooLargeException: ErrInvalid;
+//   - anything else (5xx, network): ErrUnavailable.
+//
+// It suits wsapi.APIGW.Post, for the answers to a client's own messages.
+func (h *Hub) Post(ctx context.Context, connectionID string, data []byte) error {
+	_, err := h.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(connectionID),
+		Data:         data,
+	})
+	if err == nil {
+		return nil
+	}
+	var (
+		gone      *types.GoneException
+		limit     *types.LimitExceededException
+		forbidden *types.ForbiddenException
+		tooLarge  *types.PayloadTooLargeException
+		kind      error
+	)
+	switch {
+	case errors.As(err, &gone):
+		kind = core.ErrNotFound
+	case errors.As(err, &limit):
+		kind = core.ErrThrottled
+	case errors.As(err, &forbidden):
+		kind = core.ErrForbidden
+	case errors.As(err, &tooLarge):
+		kind = core.ErrInvalid
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("apigwhub: post to %s: %w", connectionID, err)
+	default:
+		kind = core.ErrUnavailable
+	}
+	return fmt.Errorf("apigwhub: post to %s: %w: %w", connectionID, kind, err)
+}
