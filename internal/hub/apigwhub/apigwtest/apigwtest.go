@@ -1,0 +1,387 @@
+// Package apigwtest is a stand-in for API Gateway's @connections API (the
+// API Gateway Management API) for tests: an httptest server that answers
+// the documented requests with the documented responses, errors included,
+// so that the real AWS SDK client talks to it. No local stand-in exists for
+// this API.
+//
+// It serves, under the stage path (the management endpoint on AWS is
+// https://{api-id}.execute-api.{region}.amazonaws.com/{stage}):
+//
+//   - POST /{stage}/@connections/{connectionId}: the body is the frame;
+//     200 with an empty body, and the frame is recorded;
+//   - GET: 200 with {"connectedAt","identity":{"sourceIp","userAgent"},"lastActiveAt"};
+//   - DELETE: 204, and the connection is closed.
+//
+// An unknown or closed connection is 410 with the header
+// x-amzn-ErrorType: GoneException and the body {"message":null}. A request
+// without a SigV4 Authorization header for execute-api is 403
+// ForbiddenException, a body over 128 KB is 413 PayloadTooLargeException.
+// Knobs inject failures (Fail: 500 InternalServerErrorException, 429
+// LimitExceededException, …) and hold posts in flight (Pause) so that a
+// test can count concurrency without timing.
+//
+// It is not a WebSocket server: connections exist because a test
+// registers them (Register), as API Gateway would after a $connect.
+package apigwtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+)
+
+// Stage is the stage name in the endpoint path.
+const Stage = "test"
+
+// Region is the region of Client.
+const Region = "us-east-1"
+
+// MaxPayload is the largest POST body API Gateway accepts (128 KB).
+const MaxPayload = 128 * 1024
+
+// Server is a fake @connections API. It is safe for concurrent use.
+type Server struct {
+	// Endpoint is the management API endpoint, with the stage path: the
+	// BaseEndpoint of an SDK client.
+	Endpoint string
+
+	srv *httptest.Server
+
+	mu          sync.Mutex
+	conns       map[string]*conn
+	failures    []failure
+	posts       int
+	inFlight    int
+	maxInFlight int
+	paused      chan struct{} // non-nil while paused; closed by Resume
+	changed     chan struct{} // closed and replaced when inFlight changes
+	reqSeq      int
+}
+
+type conn struct {
+	open         bool
+	connectedAt  time.Time
+	lastActiveAt time.Time
+	frames       [][]byte
+}
+
+type failure struct {
+	id     string // "" matches any connection
+	n      int
+	status int
+}
+
+// NewServer starts a fake @connections API; it is closed when the test
+// ends.
+func NewServer(tb testing.TB) *Server {
+	s := &Server{conns: map[string]*conn{}, changed: make(chan struct{})}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Endpoint = s.srv.URL + "/" + Stage
+	tb.Cleanup(s.shutdown)
+	return s
+}
+
+// shutdown resumes held posts and stops the server.
+func (s *Server) shutdown() {
+	s.Resume()
+	s.srv.Close()
+}
+
+// Client returns an SDK client for this server: region, static
+// credentials, BaseEndpoint = Endpoint and one attempt per call, so nothing
+// reads ~/.aws and no SDK retry hides what the code under test does.
+func (s *Server) Client() *apigatewaymanagementapi.Client {
+	return apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+		Region:           Region,
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		BaseEndpoint:     aws.String(s.Endpoint),
+		RetryMaxAttempts: 1,
+		Retryer:          aws.NopRetryer{},
+		HTTPClient:       s.srv.Client(),
+	})
+}
+
+// Register opens a connection with this id, as API Gateway does when a
+// $connect succeeds. Registering a closed id opens it again.
+func (s *Server) Register(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UTC()
+	s.conns[id] = &conn{open: true, connectedAt: now, lastActiveAt: now}
+}
+
+// Close closes a connection, as a client going away does: later requests
+// for it answer 410 GoneException. Its frames stay readable.
+func (s *Server) Close(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.conns[id]; c != nil {
+		c.open = false
+	}
+}
+
+// Open reports whether a connection is registered and open.
+func (s *Server) Open(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conns[id]
+	return c != nil && c.open
+}
+
+// Frames returns copies of the frames posted to a connection, in order.
+func (s *Server) Frames(id string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conns[id]
+	if c == nil {
+		return nil
+	}
+	out := make([][]byte, len(c.frames))
+	for i, f := range c.frames {
+		out[i] = append([]byte(nil), f...)
+	}
+	return out
+}
+
+// Fail makes the next n POSTs to connection id ("" for any connection)
+// answer status with the matching AWS error: 429 LimitExceededException,
+// 403 ForbiddenException, 413 PayloadTooLargeException, 410 GoneException,
+// any other status InternalServerErrorException. Failures queue up in the
+// order they were set.
+func (s *Server) Fail(id string, n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, failure{id: id, n: n, status: status})
+}
+
+// Posts returns how many POST requests arrived, failed ones included.
+func (s *Server) Posts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts
+}
+
+// MaxInFlight returns the largest number of POSTs that were being handled
+// at once.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
+}
+
+// Pause holds every later POST in flight (counted, not yet answered) until
+// Resume.
+func (s *Server) Pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused == nil {
+		s.paused = make(chan struct{})
+	}
+}
+
+// Resume releases held POSTs.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused != nil {
+		close(s.paused)
+		s.paused = nil
+	}
+}
+
+// WaitInFlight waits until at least n POSTs are in flight, or ctx ends.
+func (s *Server) WaitInFlight(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		if s.inFlight >= n {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("apigwtest: waiting for %d posts in flight: %w", n, ctx.Err())
+		}
+	}
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// serve routes /{stage}/@connections/{connectionId}.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.reqSeq++
+	w.Header().Set("x-amzn-RequestId", fmt.Sprintf("00000000-0000-4000-8000-%012d", s.reqSeq))
+	s.mu.Unlock()
+
+	// API Gateway answers an unsigned request 403 before anything else.
+	if a := r.Header.Get("Authorization"); !strings.HasPrefix(a, "AWS4-HMAC-SHA256 ") || !strings.Contains(a, "/execute-api/aws4_request") {
+		writeError(w, http.StatusForbidden, "ForbiddenException", `"Missing Authentication Token"`)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/"+Stage+"/@connections/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		writeError(w, http.StatusForbidden, "ForbiddenException", `"Forbidden"`)
+		return
+	}
+	id, err := url.PathUnescape(rest)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequestException", `"Invalid connection id"`)
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		s.post(w, r, id)
+	case http.MethodGet:
+		s.get(w, id)
+	case http.MethodDelete:
+		s.delete(w, id)
+	default:
+		writeError(w, http.StatusForbidden, "ForbiddenException", `"Forbidden"`)
+	}
+}
+
+func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequestException", `"Could not read the request body"`)
+		return
+	}
+
+	s.mu.Lock()
+	s.posts++
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	s.notifyLocked()
+	hold := s.paused
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.notifyLocked()
+		s.mu.Unlock()
+	}()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if status, ok := s.takeFailureLocked(id); ok {
+		writeStatus(w, status)
+		return
+	}
+	c := s.conns[id]
+	if c == nil || !c.open {
+		writeGone(w)
+		return
+	}
+	if len(body) > MaxPayload {
+		writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", `"Message too long"`)
+		return
+	}
+	c.frames = append(c.frames, body)
+	c.lastActiveAt = time.Now().UTC()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) takeFailureLocked(id string) (int, bool) {
+	for i := range s.failures {
+		f := &s.failures[i]
+		if f.n <= 0 || (f.id != "" && f.id != id) {
+			continue
+		}
+		f.n--
+		status := f.status
+		if f.n == 0 {
+			s.failures = append(s.failures[:i], s.failures[i+1:]...)
+		}
+		return status, true
+	}
+	return 0, false
+}
+
+func (s *Server) get(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	c := s.conns[id]
+	if c == nil || !c.open {
+		s.mu.Unlock()
+		writeGone(w)
+		return
+	}
+	info := map[string]any{
+		"connectedAt":  c.connectedAt.Format(time.RFC3339Nano),
+		"identity":     map[string]string{"sourceIp": "192.0.2.1", "userAgent": "apigwtest"},
+		"lastActiveAt": c.lastActiveAt.Format(time.RFC3339Nano),
+	}
+	s.mu.Unlock()
+	b, _ := json.Marshal(info)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+func (s *Server) delete(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	c := s.conns[id]
+	if c == nil || !c.open {
+		s.mu.Unlock()
+		writeGone(w)
+		return
+	}
+	c.open = false
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeStatus answers an injected failure.
+func writeStatus(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusGone:
+		writeGone(w)
+	case http.StatusTooManyRequests:
+		writeError(w, status, "LimitExceededException", `"Rate exceeded"`)
+	case http.StatusForbidden:
+		writeError(w, status, "ForbiddenException", `"Forbidden"`)
+	case http.StatusRequestEntityTooLarge:
+		writeError(w, status, "PayloadTooLargeException", `"Message too long"`)
+	default:
+		writeError(w, status, "InternalServerErrorException", `"Internal server error"`)
+	}
+}
+
+// writeGone answers as API Gateway does for a connection that is closed or
+// never existed.
+func writeGone(w http.ResponseWriter) {
+	writeError(w, http.StatusGone, "GoneException", "null")
+}
+
+// writeError writes an AWS REST-JSON error: the type in x-amzn-ErrorType
+// and {"message": …} (message is raw JSON: a string or null).
+func writeError(w http.ResponseWriter, status int, errType, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-ErrorType", errType)
+	w.WriteHeader(status)
+	io.WriteString(w, `{"message":`+message+`}`)
+}
