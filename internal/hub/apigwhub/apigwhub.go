@@ -170,8 +170,12 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(conns) || ctx.Err() != nil {
+				if i >= len(conns) {
 					return
+				}
+				if ctx.Err() != nil {
+					h.failed.Add(1) // not tried: the caller gave up
+					continue
 				}
 				h.deliver(ctx, conns[i].ID, frame)
 			}
@@ -221,7 +225,7 @@ func (h *Hub) deliver(ctx context.Context, id string, frame []byte) {
 //   - 410 GoneException (the connection is closed or unknown): ErrNotFound;
 //   - 429 LimitExceededException: ErrThrottled;
 //   - 403 ForbiddenException: ErrForbidden;
-//   - 413 PayloadTooLargeException: ErrInvalid;
+//   - 413 PayloadTooLargeException and any other 4xx: ErrInvalid;
 //   - anything else (5xx, network): ErrUnavailable.
 //
 // It suits wsapi.APIGW.Post, for the answers to a client's own messages.
@@ -238,6 +242,7 @@ func (h *Hub) Post(ctx context.Context, connectionID string, data []byte) error 
 		limit     *types.LimitExceededException
 		forbidden *types.ForbiddenException
 		tooLarge  *types.PayloadTooLargeException
+		status    interface{ HTTPStatusCode() int }
 		kind      error
 	)
 	switch {
@@ -251,6 +256,8 @@ func (h *Hub) Post(ctx context.Context, connectionID string, data []byte) error 
 		kind = core.ErrInvalid
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("apigwhub: post to %s: %w", connectionID, err)
+	case errors.As(err, &status) && status.HTTPStatusCode() >= 400 && status.HTTPStatusCode() < 500:
+		kind = core.ErrInvalid
 	default:
 		kind = core.ErrUnavailable
 	}

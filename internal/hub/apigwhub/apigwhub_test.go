@@ -353,6 +353,7 @@ func TestPostMapsErrorKinds(t *testing.T) {
 		{http.StatusTooManyRequests, core.ErrThrottled},
 		{http.StatusForbidden, core.ErrForbidden},
 		{http.StatusRequestEntityTooLarge, core.ErrInvalid},
+		{http.StatusBadRequest, core.ErrInvalid},
 		{http.StatusInternalServerError, core.ErrUnavailable},
 		{http.StatusBadGateway, core.ErrUnavailable},
 	} {
@@ -366,5 +367,31 @@ func TestPostMapsErrorKinds(t *testing.T) {
 	}
 	if got := e.fake.Frames("c1"); len(got) != 1 || string(got[0]) != `{"type":"pong"}` {
 		t.Errorf("frames = %q", got)
+	}
+}
+
+func TestCancelledPublishCountsWhatItDidNotDeliver(t *testing.T) {
+	e := newEnv(t, &apigwhub.Options{Concurrency: 1})
+	for i := range 3 {
+		e.connect(t, fmt.Sprintf("c%d", i), "p1")
+	}
+	e.fake.Pause()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.hub.Publish(ctx, "p1", message("p1")) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), wait)
+	defer wcancel()
+	if err := e.fake.WaitInFlight(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Publish = %v, want nil", err)
+	}
+	if n := e.fake.Posts(); n != 1 {
+		t.Errorf("posts = %d, want 1", n)
+	}
+	if s := e.hub.Stats(); s.Failed != 3 || s.Posted != 0 {
+		t.Errorf("stats = %+v, want 3 failed", s)
 	}
 }

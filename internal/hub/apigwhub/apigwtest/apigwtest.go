@@ -158,7 +158,7 @@ func (s *Server) Frames(id string) [][]byte {
 // Fail makes the next n POSTs to connection id ("" for any connection)
 // answer status with the matching AWS error: 429 LimitExceededException,
 // 403 ForbiddenException, 413 PayloadTooLargeException, 410 GoneException,
-// any other status InternalServerErrorException. Failures queue up in the
+// 400 BadRequestException, any other status InternalServerErrorException. Failures queue up in the
 // order they were set.
 func (s *Server) Fail(id string, n, status int) {
 	s.mu.Lock()
@@ -366,6 +366,8 @@ func writeStatus(w http.ResponseWriter, status int) {
 		writeError(w, status, "ForbiddenException", `"Forbidden"`)
 	case http.StatusRequestEntityTooLarge:
 		writeError(w, status, "PayloadTooLargeException", `"Message too long"`)
+	case http.StatusBadRequest:
+		writeError(w, status, "BadRequestException", `"Bad request"`)
 	default:
 		writeError(w, status, "InternalServerErrorException", `"Internal server error"`)
 	}
