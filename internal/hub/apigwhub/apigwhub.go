@@ -164,8 +164,22 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 	frame := wsapi.EncodeMessage(msg, h.maxFrame)
 
 	workers := min(h.conc, len(conns))
-	var next atomic.Int64
-	var wg sync.WaitGroup
+	var (
+		next   atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+		first  error // the first failure, for the one log line
+	)
+	fail := func(err error) {
+		h.failed.Add(1)
+		mu.Lock()
+		failed++
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+	}
 	for range workers {
 		wg.Go(func() {
 			for {
@@ -173,47 +187,52 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 				if i >= len(conns) {
 					return
 				}
-				if ctx.Err() != nil {
-					h.failed.Add(1) // not tried: the caller gave up
+				if err := ctx.Err(); err != nil {
+					fail(err) // not tried: the caller gave up
 					continue
 				}
-				h.deliver(ctx, conns[i].ID, frame)
+				if err := h.deliver(ctx, conns[i].ID, frame); err != nil {
+					fail(err)
+				}
 			}
 		})
 	}
 	wg.Wait()
+	if failed > 0 {
+		// One line per publish, not per connection: an outage would
+		// otherwise log once per subscriber.
+		h.log.Warn("apigwhub: posts failed", "project", project, "type", string(msg.Type),
+			"failed", failed, "connections", len(conns), "err", first)
+	}
 	return nil
 }
 
 // deliver posts frame to one connection, retrying transient failures, and
-// deletes the connection when API Gateway says it is gone.
-func (h *Hub) deliver(ctx context.Context, id string, frame []byte) {
+// deletes the connection when API Gateway says it is gone. It returns the
+// error of a post it gave up on.
+func (h *Hub) deliver(ctx context.Context, id string, frame []byte) error {
 	wait := h.backoff
 	for attempt := 1; ; attempt++ {
 		err := h.Post(ctx, id, frame)
 		switch {
 		case err == nil:
 			h.posted.Add(1)
-			return
+			return nil
 		case errors.Is(err, core.ErrNotFound):
 			h.gone.Add(1)
 			// That connection, not the sender's: each post names its own.
 			if derr := h.store.DeleteConnection(ctx, id); derr != nil {
 				h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", derr)
 			}
-			return
+			return nil
 		case !core.Retryable(err) || attempt >= h.attempts || ctx.Err() != nil:
-			h.failed.Add(1)
-			h.log.Warn("apigwhub: post failed", "connection", id, "attempts", attempt, "err", err)
-			return
+			return fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 		h.retried.Add(1)
 		select {
 		case <-h.clock.After(wait):
 		case <-ctx.Done():
-			h.failed.Add(1)
-			h.log.Warn("apigwhub: post abandoned", "connection", id, "attempts", attempt, "err", ctx.Err())
-			return
+			return fmt.Errorf("after %d attempts: %w", attempt, ctx.Err())
 		}
 		wait *= 2
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -182,7 +183,8 @@ func TestRetriesTransientErrorsThenDelivers(t *testing.T) {
 }
 
 func TestGivesUpAfterAttemptsAndKeepsTheConnection(t *testing.T) {
-	e := newEnv(t, &apigwhub.Options{Attempts: 3})
+	var logs bytes.Buffer // written once, after the posts
+	e := newEnv(t, &apigwhub.Options{Attempts: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	e.connect(t, "c1", "p1")
 	e.connect(t, "c2", "p1")
 	e.fake.Fail("c1", 10, http.StatusInternalServerError)
@@ -198,6 +200,9 @@ func TestGivesUpAfterAttemptsAndKeepsTheConnection(t *testing.T) {
 	}
 	if s := e.hub.Stats(); s.Posted != 1 || s.Failed != 1 || s.Retried != 2 {
 		t.Errorf("stats = %+v", s)
+	}
+	if l := logs.String(); strings.Count(l, "\n") != 1 || !strings.Contains(l, "failed=1") || strings.Contains(l, `"data"`) {
+		t.Errorf("logs = %q, want one line counting the failure, without the frame", l)
 	}
 }
 
