@@ -13,6 +13,10 @@
 // Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
 // a client frame over the limit, 1001 on Close (server shutdown).
 //
+// On AWS, API Gateway's WebSocket API holds the sockets and the same
+// protocol runs in Lambdas: see APIGW (apigw.go) for the $connect
+// authorizer and the $connect, $disconnect and $default routes.
+//
 // Client messages: {"type":"ping"} is answered with {"type":"pong"}; every
 // other client message, text or binary, is ignored but counts as activity
 // for the idle timeout. WebSocket-level pongs (answers to the server's

@@ -63,9 +63,9 @@ type Options struct {
 	// Clock tells the time (which connections have expired) and waits
 	// between retries; default the system clock.
 	Clock core.Clock
-	// Logger receives posts that failed for good and store failures when
-	// deleting a gone connection; nil discards them. Frames are never
-	// logged.
+	// Logger receives one line per publish whose posts failed for good,
+	// and store failures when deleting a gone connection; nil discards
+	// them. Frames are never logged.
 	Logger *slog.Logger
 }
 
