@@ -54,3 +54,12 @@ reset:
 
 clean:
 	rm -rf bin
+
+## package: the Lambda package bin/bucketdesk-lambda.zip (bootstrap, linux/arm64) and the web bundle bin/web/, for deploy/template.yaml
+.PHONY: package
+package:
+	mkdir -p bin/lambda
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/lambda/bootstrap ./cmd/bucketdesk
+	$(GO) run ./deploy/zipit -o bin/bucketdesk-lambda.zip bin/lambda/bootstrap
+	rm -rf bin/web && mkdir -p bin/web
+	cp web/index.html web/*.css web/*.js bin/web/
