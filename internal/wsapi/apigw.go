@@ -58,6 +58,8 @@ const (
 // errUnauthorized is the error with which a Lambda authorizer makes API
 // Gateway answer 401: the message must be exactly "Unauthorized". Any other
 // error is a 500; a Deny policy is a 403.
+//
+//lint:ignore ST1005 API Gateway matches this exact message.
 var errUnauthorized = errors.New("Unauthorized")
 
 // Authorizer returns the $connect REQUEST authorizer: it redeems the
