@@ -26,8 +26,8 @@ type retryError struct {
 	Err   error
 }
 
-func (e *retryError) Error() string              { return "retry in " + e.Delay.String() + ": " + e.Err.Error() }
-func (e *retryError) Unwrap() error              { return e.Err }
+func (e *retryError) Error() string             { return "retry in " + e.Delay.String() + ": " + e.Err.Error() }
+func (e *retryError) Unwrap() error             { return e.Err }
 func (e *retryError) RetryAfter() time.Duration { return e.Delay }
 
 // lambdaEvent receives up to 10 messages as Lambda's SQS poller does and
