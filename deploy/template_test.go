@@ -1,0 +1,723 @@
+package deploy_test
+
+// The templates against the tables of internal/setup/awsenv.go. Both
+// templates are loaded with goformation. Its default intrinsic handlers
+// resolve Ref only to parameter defaults and turn Fn::GetAtt into nothing,
+// which would hide exactly what these tests check (which table, which
+// queue). So the handlers are overridden to keep intrinsics readable as
+// strings: Ref X is the parameter's default when it has one, else "${X}";
+// Fn::GetAtt [X, A] is "${X.A}"; Fn::Sub keeps its template string;
+// Fn::If is "If(cond, a, b)". Nothing else needed a fallback parser.
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"bucketdesk/internal/queue/boltqueue"
+	"bucketdesk/internal/setup"
+)
+
+// symbolic keeps intrinsic functions as readable strings.
+var symbolic = &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+	"Ref": func(_ string, in, tpl any) any {
+		name, _ := in.(string)
+		if name == "AWS::NoValue" {
+			return nil
+		}
+		if t, ok := tpl.(map[string]any); ok {
+			if ps, ok := t["Parameters"].(map[string]any); ok {
+				if p, ok := ps[name].(map[string]any); ok {
+					// As given: typed fields need numbers, environment
+					// variables strings (numeric defaults used in both
+					// places are quoted in the template).
+					if def, ok := p["Default"]; ok {
+						return def
+					}
+				}
+			}
+		}
+		return "${" + name + "}"
+	},
+	"Fn::GetAtt": func(_ string, in, _ any) any {
+		switch v := in.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			return "${" + strings.Join(parts, ".") + "}"
+		case string:
+			return "${" + v + "}"
+		}
+		return fmt.Sprintf("GetAtt(%v)", in)
+	},
+	"Fn::Sub": func(_ string, in, _ any) any {
+		if v, ok := in.([]any); ok && len(v) > 0 {
+			return fmt.Sprint(v[0])
+		}
+		return fmt.Sprint(in)
+	},
+	"Fn::If": func(_ string, in, _ any) any {
+		b, _ := json.Marshal(in)
+		return "If(" + string(b) + ")"
+	},
+}}
+
+func load(t *testing.T, file string) *cloudformation.Template {
+	t.Helper()
+	tpl, err := goformation.OpenWithOptions(file, symbolic)
+	if err != nil {
+		t.Fatalf("goformation cannot load %s: %v", file, err)
+	}
+	return tpl
+}
+
+// fn is one function of template.yaml with its role.
+type fn struct {
+	logicalID string
+	role      string // BUCKETDESK_ROLE
+	f         *serverless.Function
+}
+
+func functions(t *testing.T, tpl *cloudformation.Template) []fn {
+	t.Helper()
+	var out []fn
+	for _, id := range slices.Sorted(maps.Keys(tpl.GetAllServerlessFunctionResources())) {
+		f := tpl.GetAllServerlessFunctionResources()[id]
+		var role string
+		if f.Environment != nil {
+			role = f.Environment.Variables[setup.EnvRole]
+		}
+		out = append(out, fn{logicalID: id, role: role, f: f})
+	}
+	if len(out) == 0 {
+		t.Fatal("template.yaml has no AWS::Serverless::Function")
+	}
+	return out
+}
+
+// (a) one function per role of setup.LambdaRoles, and nothing else.
+func TestOneFunctionPerRole(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	count := map[string]int{}
+	for _, f := range functions(t, tpl) {
+		if !slices.Contains(setup.LambdaRoles, f.role) {
+			t.Errorf("%s: %s=%q is not in setup.LambdaRoles", f.logicalID, setup.EnvRole, f.role)
+		}
+		count[f.role]++
+	}
+	for _, r := range setup.LambdaRoles {
+		if count[r] != 1 {
+			t.Errorf("role %q has %d functions, want exactly 1", r, count[r])
+		}
+	}
+}
+
+// Every function runs the one binary: the same zip, bootstrap on
+// provided.al2023, arm64 (set in Globals or on the function).
+func TestFunctionsRunTheOneBinary(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	g := globalsFunction(t)
+	for _, f := range functions(t, tpl) {
+		codeURI := g["CodeUri"]
+		if f.f.CodeUri != nil && f.f.CodeUri.String != nil {
+			codeURI = *f.f.CodeUri.String
+		}
+		handler, runtime, arch := g["Handler"], g["Runtime"], g["Architectures"]
+		if f.f.Handler != nil {
+			handler = *f.f.Handler
+		}
+		if f.f.Runtime != nil {
+			runtime = *f.f.Runtime
+		}
+		if f.f.Architectures != nil {
+			arch = strings.Join(f.f.Architectures, ",")
+		}
+		if codeURI != "../bin/bucketdesk-lambda.zip" || handler != "bootstrap" || runtime != "provided.al2023" || arch != "arm64" {
+			t.Errorf("%s: CodeUri %q, Handler %q, Runtime %q, Architectures %q; want the zip of make package, bootstrap, provided.al2023, arm64",
+				f.logicalID, codeURI, handler, runtime, arch)
+		}
+	}
+	if _, ok := g["Environment"]; ok {
+		t.Error("Globals.Function sets Environment: set each function's variables on the function, so the test sees exactly what each role gets")
+	}
+}
+
+// globalsFunction returns Globals.Function of template.yaml, its scalar
+// values as strings (goformation keeps SAM Globals untyped).
+func globalsFunction(t *testing.T) map[string]string {
+	t.Helper()
+	raw := rawTemplate(t, "template.yaml")
+	g, _ := raw["Globals"].(map[string]any)
+	f, _ := g["Function"].(map[string]any)
+	out := map[string]string{}
+	for k, v := range f {
+		switch v := v.(type) {
+		case []any:
+			s := make([]string, len(v))
+			for i, e := range v {
+				s[i] = fmt.Sprint(e)
+			}
+			out[k] = strings.Join(s, ",")
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// rawTemplate is the template as goformation's intrinsic processor sees it
+// (YAML to JSON, short-form tags expanded), with the symbolic handlers.
+func rawTemplate(t *testing.T, file string) map[string]any {
+	t.Helper()
+	tpl := load(t, file)
+	b, err := tpl.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	// Globals do not survive goformation's typed round trip: read them from
+	// the processed source instead.
+	src, err := readProcessed(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["Globals"] = src["Globals"]
+	return m
+}
+
+func readProcessed(file string) (map[string]any, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	b, err := intrinsics.ProcessYAML(data, symbolic)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// (b) each function sets exactly the variables setup.AWSEnv gives its role:
+// none unknown, none meant for other roles, every required one.
+func TestEnvironmentMatchesAWSEnv(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	byName := map[string]setup.EnvVar{}
+	for _, v := range setup.AWSEnv {
+		byName[v.Name] = v
+	}
+	for _, f := range functions(t, tpl) {
+		vars := f.f.Environment.Variables
+		for name := range vars {
+			v, ok := byName[name]
+			if !ok {
+				t.Errorf("%s sets %s, which is not in setup.AWSEnv", f.logicalID, name)
+				continue
+			}
+			if v.Roles != nil && !slices.Contains(v.Roles, f.role) {
+				t.Errorf("%s (role %s) sets %s, which setup.AWSEnv gives only to %v", f.logicalID, f.role, name, v.Roles)
+			}
+		}
+		for _, v := range setup.AWSEnv {
+			if !v.Required || (v.Roles != nil && !slices.Contains(v.Roles, f.role)) {
+				continue
+			}
+			if vars[v.Name] == "" {
+				t.Errorf("%s (role %s) does not set %s, which setup.AWSEnv requires", f.logicalID, f.role, v.Name)
+			}
+		}
+	}
+}
+
+// statement is one IAM policy statement, normalised.
+type statement struct {
+	Sid       string
+	Effect    string
+	Actions   []string
+	Resources []string
+	Condition any
+	NotAction bool
+	// Principal is kept raw.
+	Principal any
+}
+
+func statements(t *testing.T, doc any) []statement {
+	t.Helper()
+	d, _ := doc.(map[string]any)
+	var raw []any
+	switch s := d["Statement"].(type) {
+	case []any:
+		raw = s
+	case map[string]any:
+		raw = []any{s}
+	default:
+		t.Fatalf("policy document without statements: %v", doc)
+	}
+	var out []statement
+	for _, r := range raw {
+		m, _ := r.(map[string]any)
+		out = append(out, statement{
+			Sid:       fmt.Sprint(m["Sid"]),
+			Effect:    fmt.Sprint(m["Effect"]),
+			Actions:   strs(m["Action"]),
+			Resources: strs(m["Resource"]),
+			Condition: m["Condition"],
+			NotAction: m["NotAction"] != nil || m["NotResource"] != nil,
+			Principal: m["Principal"],
+		})
+	}
+	return out
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		out := make([]string, len(v))
+		for i, e := range v {
+			out[i] = fmt.Sprint(e)
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
+}
+
+// roleStatements returns the inline statements of the IAM role that
+// function f runs as.
+func roleStatements(t *testing.T, tpl *cloudformation.Template, f fn) []statement {
+	t.Helper()
+	if f.f.Role == nil || !strings.HasPrefix(*f.f.Role, "${") || !strings.HasSuffix(*f.f.Role, ".Arn}") {
+		t.Fatalf("%s: Role must be !GetAtt <its own role>.Arn, got %v", f.logicalID, f.f.Role)
+	}
+	if f.f.Policies != nil {
+		t.Errorf("%s: SAM Policies are ignored when Role is set; put statements on the role", f.logicalID)
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(*f.f.Role, "${"), ".Arn}")
+	r, err := tpl.GetIAMRoleWithName(id)
+	if err != nil {
+		t.Fatalf("%s: role %s: %v", f.logicalID, id, err)
+	}
+	if len(r.ManagedPolicyArns) > 0 {
+		t.Errorf("%s: role %s has managed policies %v; least privilege is inline here", f.logicalID, id, r.ManagedPolicyArns)
+	}
+	var out []statement
+	for _, p := range r.Policies {
+		out = append(out, statements(t, p.PolicyDocument)...)
+	}
+	return out
+}
+
+// The resources each service's actions must be scoped to, exactly.
+const (
+	tableARN       = "${Table.Arn}"
+	indexARN       = "${Table.Arn}/index/gsi1"
+	queueARN       = "${Queue.Arn}"
+	projectRoleARN = "arn:aws:iam::*:role/${ProjectRoleName}"
+	connectionsARN = "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/ws/*/@connections/*"
+)
+
+func wantResources(action string) []string {
+	switch {
+	case action == "dynamodb:Query":
+		return []string{tableARN, indexARN}
+	case strings.HasPrefix(action, "dynamodb:"):
+		return []string{tableARN}
+	case strings.HasPrefix(action, "sqs:"):
+		return []string{queueARN}
+	case action == "sts:AssumeRole":
+		return []string{projectRoleARN}
+	case action == "execute-api:ManageConnections":
+		return []string{connectionsARN}
+	}
+	return nil
+}
+
+// extraActions are the actions a function's role allows beyond
+// setup.RoleAPIs, each with its reason. Logging to its own log group is
+// every function's; see logActions.
+var extraActions = map[string]map[string]string{
+	// RevealKey (internal/engine/reveal.go) reads the key's secret in the
+	// project account through the project role; setup.RoleAPIs lacks it.
+	setup.RoleAPI: {"sts:AssumeRole": "the one-time reveal of an access key reads Secrets Manager in the project account"},
+}
+
+var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
+// (c) each function's role allows every action of setup.RoleAPIs on
+// exactly its resources, and nothing else: no wildcard action, no
+// Resource "*" (none is needed: every action here supports resource-level
+// permissions), no NotAction/NotResource.
+func TestPoliciesAreLeastPrivilege(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	for _, f := range functions(t, tpl) {
+		sts := roleStatements(t, tpl, f)
+		allowed := map[string][]string{} // action -> resources
+		for _, s := range sts {
+			if s.Effect != "Allow" {
+				continue
+			}
+			if s.NotAction {
+				t.Errorf("%s: statement %s uses NotAction/NotResource", f.logicalID, s.Sid)
+			}
+			for _, a := range s.Actions {
+				if strings.Contains(a, "*") {
+					t.Errorf("%s: statement %s allows the wildcard action %q", f.logicalID, s.Sid, a)
+				}
+				allowed[a] = append(allowed[a], s.Resources...)
+			}
+			for _, r := range s.Resources {
+				if r == "*" {
+					t.Errorf("%s: statement %s allows Resource \"*\"", f.logicalID, s.Sid)
+				}
+			}
+		}
+		want := setup.RoleAPIs[f.role]
+		for _, a := range want {
+			got, ok := allowed[a]
+			if !ok {
+				t.Errorf("%s (role %s): no statement allows %s", f.logicalID, f.role, a)
+				continue
+			}
+			for _, r := range wantResources(a) {
+				if !slices.Contains(got, r) {
+					t.Errorf("%s (role %s): %s is not allowed on %s (allowed on %v)", f.logicalID, f.role, a, r, got)
+				}
+			}
+		}
+		for a, rs := range allowed {
+			switch {
+			case slices.Contains(want, a):
+				for _, r := range rs {
+					if !slices.Contains(wantResources(a), r) {
+						t.Errorf("%s (role %s): %s is allowed on %s, beyond its resources %v", f.logicalID, f.role, a, r, wantResources(a))
+					}
+				}
+			case extraActions[f.role][a] != "":
+				for _, r := range rs {
+					if !slices.Contains(wantResources(a), r) {
+						t.Errorf("%s (role %s): %s is allowed on %s, beyond %v", f.logicalID, f.role, a, r, wantResources(a))
+					}
+				}
+			case slices.Contains(logActions, a):
+				logGroup := "${" + strings.TrimSuffix(f.logicalID, "Function") + "LogGroup.Arn}"
+				if !slices.Equal(rs, []string{logGroup}) {
+					t.Errorf("%s: %s is allowed on %v, want only its own log group %s", f.logicalID, a, rs, logGroup)
+				}
+			default:
+				t.Errorf("%s (role %s): allows %s, which setup.RoleAPIs does not list for the role", f.logicalID, f.role, a)
+			}
+		}
+	}
+}
+
+// (d) SQS dead-letters a job after as many receipts as the worker and the
+// local queue count.
+func TestQueueMaxReceiveCount(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	q, err := tpl.GetSQSQueueWithName("Queue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, _ := q.RedrivePolicy.(map[string]any)
+	n, err := strconv.Atoi(fmt.Sprint(rp["maxReceiveCount"]))
+	if err != nil {
+		t.Fatalf("RedrivePolicy.maxReceiveCount: %v (%v)", err, rp)
+	}
+	if n != boltqueue.DefaultMaxAttempts {
+		t.Errorf("maxReceiveCount is %d, want the default max attempts %d", n, boltqueue.DefaultMaxAttempts)
+	}
+	if dlq := fmt.Sprint(rp["deadLetterTargetArn"]); dlq != "${DeadLetterQueue.Arn}" {
+		t.Errorf("deadLetterTargetArn is %s, want the DeadLetterQueue", dlq)
+	}
+	for _, f := range functions(t, tpl) {
+		if f.role != setup.RoleWorker {
+			continue
+		}
+		if got := f.f.Environment.Variables[setup.EnvMaxAttempts]; got != strconv.Itoa(n) {
+			t.Errorf("the worker's %s is %q, want the queue's maxReceiveCount %d", setup.EnvMaxAttempts, got, n)
+		}
+		if f.f.Timeout == nil || q.VisibilityTimeout == nil || *q.VisibilityTimeout < 6**f.f.Timeout {
+			t.Errorf("the queue's visibility timeout %v must be at least 6x the worker's timeout %v", q.VisibilityTimeout, f.f.Timeout)
+		}
+		// goformation's typed SAM events come back empty when they carry a
+		// property it does not know (FunctionResponseTypes): read them raw.
+		var sqsEvent bool
+		for _, e := range rawEvents(t, f.logicalID) {
+			if e["Type"] != "SQS" {
+				continue
+			}
+			sqsEvent = true
+			p, _ := e["Properties"].(map[string]any)
+			if fmt.Sprint(p["Queue"]) != queueARN {
+				t.Errorf("the worker's SQS event reads %v, want %s", p["Queue"], queueARN)
+			}
+			if !slices.Equal(strs(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}) {
+				t.Error("the worker's SQS event must report partial batch failures (FunctionResponseTypes: [ReportBatchItemFailures])")
+			}
+		}
+		if !sqsEvent {
+			t.Error("the worker has no SQS event on the queue")
+		}
+	}
+}
+
+// rawEvents returns the SAM Events of a function as written (intrinsics
+// symbolic).
+func rawEvents(t *testing.T, logicalID string) map[string]map[string]any {
+	t.Helper()
+	src, err := readProcessed("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := src["Resources"].(map[string]any)
+	r, _ := res[logicalID].(map[string]any)
+	props, _ := r["Properties"].(map[string]any)
+	evs, _ := props["Events"].(map[string]any)
+	out := map[string]map[string]any{}
+	for k, v := range evs {
+		out[k], _ = v.(map[string]any)
+	}
+	return out
+}
+
+// The HTTP API: every /api/ route needs a Cognito JWT except the OpenAPI
+// document; the probes are public; all of it goes to the api function.
+func TestHTTPRoutes(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	var apiFn string
+	for _, f := range functions(t, tpl) {
+		if f.role == setup.RoleAPI {
+			apiFn = f.logicalID
+		}
+	}
+	public := map[string]bool{}
+	var proxied bool
+	for name, e := range rawEvents(t, apiFn) {
+		if e["Type"] != "HttpApi" {
+			t.Errorf("the api function's event %s is %v, want HttpApi", name, e["Type"])
+			continue
+		}
+		p, _ := e["Properties"].(map[string]any)
+		path := fmt.Sprint(p["Path"])
+		auth, _ := p["Auth"].(map[string]any)
+		open := auth != nil && auth["Authorizer"] == "NONE"
+		if path == "/api/{proxy+}" {
+			proxied = true
+			if open {
+				t.Error("/api/{proxy+} must need the JWT authorizer")
+			}
+			continue
+		}
+		if !open {
+			t.Errorf("%s should be public (Auth.Authorizer NONE)", path)
+		}
+		public[path] = true
+	}
+	if !proxied {
+		t.Error("no /api/{proxy+} route")
+	}
+	if want := map[string]bool{"/healthz": true, "/readyz": true, "/api/openapi.yaml": true}; !maps.Equal(public, want) {
+		t.Errorf("public routes %v, want %v", slices.Sorted(maps.Keys(public)), slices.Sorted(maps.Keys(want)))
+	}
+	src, err := readProcessed("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(src["Resources"].(map[string]any)["HttpApi"])
+	for _, want := range []string{`"DefaultAuthorizer":"Cognito"`, `"issuer":"https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"`, `"audience":["${UserPoolClient}"]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("HttpApi lacks %s: %s", want, b)
+		}
+	}
+}
+
+// The table has the keys, index and TTL attribute dynamostore uses.
+func TestTable(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	tb, err := tpl.GetDynamoDBTableWithName("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.BillingMode == nil || *tb.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("BillingMode %v, want PAY_PER_REQUEST", tb.BillingMode)
+	}
+	var schema []string
+	for _, k := range tb.KeySchema {
+		schema = append(schema, k.AttributeName+":"+k.KeyType)
+	}
+	if !slices.Equal(schema, []string{"pk:HASH", "sk:RANGE"}) {
+		t.Errorf("KeySchema %v, want pk HASH, sk RANGE", schema)
+	}
+	if len(tb.GlobalSecondaryIndexes) != 1 || tb.GlobalSecondaryIndexes[0].IndexName != "gsi1" {
+		t.Fatalf("want one GSI gsi1, got %+v", tb.GlobalSecondaryIndexes)
+	}
+	schema = nil
+	for _, k := range tb.GlobalSecondaryIndexes[0].KeySchema {
+		schema = append(schema, k.AttributeName+":"+k.KeyType)
+	}
+	if !slices.Equal(schema, []string{"gsi1pk:HASH", "gsi1sk:RANGE"}) {
+		t.Errorf("gsi1 KeySchema %v, want gsi1pk HASH, gsi1sk RANGE", schema)
+	}
+	for _, a := range tb.AttributeDefinitions {
+		if a.AttributeType != "S" {
+			t.Errorf("attribute %s is %s, want S", a.AttributeName, a.AttributeType)
+		}
+	}
+	if tb.TimeToLiveSpecification == nil || tb.TimeToLiveSpecification.AttributeName == nil ||
+		*tb.TimeToLiveSpecification.AttributeName != "expires_at" || !tb.TimeToLiveSpecification.Enabled {
+		t.Errorf("TTL %+v, want expires_at enabled", tb.TimeToLiveSpecification)
+	}
+}
+
+// The WebSocket API routes $connect (behind the ticket authorizer),
+// $disconnect and $default to the functions of their roles.
+func TestWebSocketRoutes(t *testing.T) {
+	tpl := load(t, "template.yaml")
+	roleOf := map[string]string{}
+	for _, f := range functions(t, tpl) {
+		roleOf[f.logicalID] = f.role
+	}
+	// functionIn returns the role of the function whose ARN uri names.
+	functionIn := func(uri string) string {
+		for id, role := range roleOf {
+			if strings.Contains(uri, "${"+id+".Arn}") {
+				return role
+			}
+		}
+		return ""
+	}
+	want := map[string]string{"$connect": setup.RoleWSConnect, "$disconnect": setup.RoleWSDisconnect, "$default": setup.RoleWSDefault}
+	routes := tpl.GetAllApiGatewayV2RouteResources()
+	seen := map[string]bool{}
+	for id, r := range routes {
+		role, ok := want[r.RouteKey]
+		if !ok {
+			t.Errorf("route %s has unexpected key %s", id, r.RouteKey)
+			continue
+		}
+		seen[r.RouteKey] = true
+		target := strings.TrimSuffix(strings.TrimPrefix(*r.Target, "integrations/${"), "}")
+		in, err := tpl.GetApiGatewayV2IntegrationWithName(target)
+		if err != nil {
+			t.Errorf("route %s: integration %s: %v", r.RouteKey, target, err)
+			continue
+		}
+		if got := functionIn(*in.IntegrationUri); got != role {
+			t.Errorf("route %s invokes the %q function, want %q", r.RouteKey, got, role)
+		}
+		if r.RouteKey == "$connect" {
+			if r.AuthorizationType == nil || *r.AuthorizationType != "CUSTOM" || r.AuthorizerId == nil {
+				t.Errorf("$connect must use the CUSTOM ticket authorizer, got %v %v", r.AuthorizationType, r.AuthorizerId)
+				continue
+			}
+			az, err := tpl.GetApiGatewayV2AuthorizerWithName(strings.Trim(*r.AuthorizerId, "${}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if az.AuthorizerType != "REQUEST" || !slices.Equal(az.IdentitySource, []string{"route.request.querystring.ticket"}) {
+				t.Errorf("authorizer %s %v, want REQUEST on the ticket query string", az.AuthorizerType, az.IdentitySource)
+			}
+			if got := functionIn(*az.AuthorizerUri); got != setup.RoleWSAuthorizer {
+				t.Errorf("the authorizer invokes the %q function, want %q", got, setup.RoleWSAuthorizer)
+			}
+		}
+	}
+	for k := range want {
+		if !seen[k] {
+			t.Errorf("no %s route", k)
+		}
+	}
+}
+
+// (e) the project account's role trusts only the portal account, and only
+// with the external id; its permissions are scoped to bucketdesk's stacks
+// and resources, with Resource "*" only where AWS requires it.
+func TestProjectAccountRole(t *testing.T) {
+	tpl := load(t, "project-account.yaml")
+	for _, p := range []string{"PortalAccountId", "ExternalId", "RoleName"} {
+		if _, ok := tpl.Parameters[p]; !ok {
+			t.Errorf("project-account.yaml lacks the parameter %s", p)
+		}
+	}
+	r, err := tpl.GetIAMRoleWithName("PortalRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RoleName == nil || *r.RoleName != fmt.Sprint(tpl.Parameters["RoleName"].Default) {
+		t.Errorf("RoleName %v, want !Ref RoleName", r.RoleName)
+	}
+	trust := statements(t, r.AssumeRolePolicyDocument)
+	for _, s := range trust {
+		if s.Effect != "Allow" {
+			continue
+		}
+		if fmt.Sprint(s.Principal) != "map[AWS:arn:aws:iam::${PortalAccountId}:root]" {
+			t.Errorf("trust statement %s: principal %v, want the portal account", s.Sid, s.Principal)
+		}
+		c, _ := s.Condition.(map[string]any)
+		eq, _ := c["StringEquals"].(map[string]any)
+		if fmt.Sprint(eq["sts:ExternalId"]) != "${ExternalId}" {
+			t.Errorf("trust statement %s has no StringEquals sts:ExternalId = ExternalId condition: %v", s.Sid, s.Condition)
+		}
+	}
+	if len(trust) == 0 {
+		t.Error("PortalRole trusts no one")
+	}
+
+	// Resource "*" where AWS requires it, and only there.
+	starOK := map[string]string{
+		"cloudformation:ListStacks": "ListStacks has no resource-level permissions",
+	}
+	var stacksScoped, reveal bool
+	for _, p := range r.Policies {
+		for _, s := range statements(t, p.PolicyDocument) {
+			if s.NotAction {
+				t.Errorf("statement %s uses NotAction/NotResource", s.Sid)
+			}
+			for _, a := range s.Actions {
+				if strings.Contains(a, "*") {
+					t.Errorf("statement %s allows the wildcard action %q", s.Sid, a)
+				}
+				if slices.Contains(s.Resources, "*") && starOK[a] == "" {
+					t.Errorf("statement %s allows %s on Resource \"*\"", s.Sid, a)
+				}
+				if strings.HasPrefix(a, "cloudformation:") && starOK[a] == "" {
+					stacksScoped = true
+					if !slices.Equal(s.Resources, []string{"arn:aws:cloudformation:*:${AWS::AccountId}:stack/bd-*"}) {
+						t.Errorf("%s is allowed on %v, want only bucketdesk's stacks", a, s.Resources)
+					}
+				}
+				if a == "secretsmanager:GetSecretValue" {
+					reveal = true
+					if !slices.Equal(s.Resources, []string{"arn:aws:secretsmanager:*:${AWS::AccountId}:secret:bucketdesk/*"}) {
+						t.Errorf("%s is allowed on %v, want only bucketdesk's secrets", a, s.Resources)
+					}
+				}
+				if strings.HasPrefix(a, "iam:") && strings.Contains(a, "User") || strings.Contains(a, "AccessKey") {
+					if !slices.Equal(s.Resources, []string{"arn:aws:iam::${AWS::AccountId}:user/bucketdesk/*"}) {
+						t.Errorf("%s is allowed on %v, want only users under /bucketdesk/", a, s.Resources)
+					}
+				}
+			}
+		}
+	}
+	if !stacksScoped || !reveal {
+		t.Errorf("PortalRole must allow the stack actions (found %v) and the secret reveal (found %v)", stacksScoped, reveal)
+	}
+}
