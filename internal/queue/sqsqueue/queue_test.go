@@ -181,6 +181,27 @@ func TestErrorMapping(t *testing.T) {
 			t.Fatalf("Ack by the latest receipt after the visibility timeout: %v (SQS deletes it)", err)
 		}
 	})
+	t.Run("RealSQSStaleVisibilityChange", func(t *testing.T) {
+		// What SQS itself answers to ChangeMessageVisibility with a receipt
+		// handle whose message was deleted or received again.
+		f.srv.FailNext("ChangeMessageVisibility", 1, sqstest.Error{Status: 400, Code: "InvalidParameterValue",
+			Message: "Value AQEB for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."})
+		if err := f.q.Retry(ctx, "AQEB", time.Second); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("Retry answered InvalidParameterValue on the receipt handle: %v, want ErrNotFound", err)
+		}
+		f.srv.FailNext("ChangeMessageVisibility", 1, sqstest.Error{Status: 400, Code: "InvalidParameterValue",
+			Message: "Value 50000 for parameter VisibilityTimeout is invalid."})
+		if err := f.q.Retry(ctx, "AQEB", time.Second); !errors.Is(err, core.ErrUnavailable) {
+			t.Fatalf("Retry answered another InvalidParameterValue: %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("OverLimit", func(t *testing.T) {
+		f.srv.FailNext("ReceiveMessage", 1, sqstest.Error{Status: 403, Code: "OverLimit",
+			Message: "The maximum number of in flight messages is reached"})
+		if _, err := f.q.Receive(ctx, 1, 0); !errors.Is(err, core.ErrThrottled) {
+			t.Fatalf("Receive answered OverLimit: %v, want ErrThrottled", err)
+		}
+	})
 	t.Run("ServerDown", func(t *testing.T) {
 		down := sqstest.NewServer(nil)
 		client, url := down.Client(), down.QueueURL(jobsQueue)
