@@ -37,6 +37,9 @@
 // DeleteMessage and ChangeMessageVisibility alike, as the error is
 // documented, whereas SQS may accept a stale handle on DeleteMessage
 // silently. Signatures are not verified, only required to be present.
+// MessageRetentionPeriod is kept as an attribute but messages never
+// expire. Other actions (DeleteQueue, PurgeQueue, SetQueueAttributes,
+// the batch deletes and visibility changes, …) answer InvalidAction.
 //
 // It is a test fixture: it keeps nothing on disk and is not for production.
 package sqstest
