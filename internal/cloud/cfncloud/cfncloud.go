@@ -81,7 +81,7 @@ type Cloud struct {
 	opts Options
 
 	mu       sync.Mutex
-	accounts map[string]*account     // by accountKey
+	accounts map[string]*account      // by accountKey
 	limiters map[string]*rate.Limiter // by account id
 }
 

@@ -6,16 +6,17 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 
+	"bucketdesk/internal/clock"
 	"bucketdesk/internal/cloud/cfncloud"
 	"bucketdesk/internal/cloud/cfncloud/cfntest"
 	"bucketdesk/internal/cloud/simcloud"
-	"bucketdesk/internal/clock"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/core/porttest"
 )
@@ -130,6 +131,14 @@ func TestErrorMapping(t *testing.T) {
 	e := newEnv(t, nil, nil, nil)
 	ctx := t.Context()
 	body := cfntest.ErrorBody
+	// Stack "s" does not exist in the sandbox: when cfncloud reads its
+	// events to tell a retry from a conflict, it finds none.
+	describe := func() error { _, err := e.cloud.DescribeStack(ctx, account, "s"); return err }
+	create := func() error { _, err := e.cloud.CreateStack(ctx, account, bucketRequest("s", "b", "t")); return err }
+	update := func() error { _, err := e.cloud.UpdateStack(ctx, account, bucketRequest("s", "b", "t")); return err }
+	del := func() error { return e.cloud.DeleteStack(ctx, account, "s", "t") }
+	list := func() error { _, err := e.cloud.ListStacks(ctx, account, ""); return err }
+	template := func() error { _, err := e.cloud.GetTemplate(ctx, account, "s"); return err }
 	tests := []struct {
 		name   string
 		action string
@@ -138,43 +147,39 @@ func TestErrorMapping(t *testing.T) {
 		call   func() error
 		want   error
 	}{
-		{"throttling", "DescribeStacks", 400, body(400, "Throttling", "Rate exceeded"),
-			func() error { _, err := e.cloud.DescribeStack(ctx, account, "s"); return err }, core.ErrThrottled},
-		{"no updates", "UpdateStack", 400, body(400, "ValidationError", "No updates are to be performed."),
-			func() error { _, err := e.cloud.UpdateStack(ctx, account, bucketRequest("s", "b-nu", "t-nu")); return err }, core.ErrNoChange},
-		{"does not exist", "DescribeStacks", 400, body(400, "ValidationError", "Stack with id s does not exist"),
-			func() error { _, err := e.cloud.DescribeStack(ctx, account, "s"); return err }, core.ErrNotFound},
-		{"update of a missing stack", "UpdateStack", 400, body(400, "ValidationError", "Stack [s] does not exist"),
-			func() error { _, err := e.cloud.UpdateStack(ctx, account, bucketRequest("s", "b-m", "t-m")); return err }, core.ErrNotFound},
-		{"template of a missing stack", "GetTemplate", 400, body(400, "ValidationError", "Stack with id s does not exist"),
-			func() error { _, err := e.cloud.GetTemplate(ctx, account, "s"); return err }, core.ErrNotFound},
-		{"already exists", "CreateStack", 400, body(400, "AlreadyExistsException", "Stack [s] already exists"),
-			func() error { _, err := e.cloud.CreateStack(ctx, account, bucketRequest("s", "b-ae", "t-ae")); return err }, core.ErrConflict},
-		{"token already used elsewhere", "CreateStack", 400, body(400, "TokenAlreadyExistsException", "Token t-tae already exists"),
-			func() error { _, err := e.cloud.CreateStack(ctx, account, bucketRequest("s", "b-tae", "t-tae")); return err }, core.ErrConflict},
-		{"in progress", "UpdateStack", 400, body(400, "ValidationError", "Stack:arn:aws:cloudformation:eu-west-1:111111111111:stack/s/1 is in UPDATE_IN_PROGRESS state and can not be updated."),
-			func() error { _, err := e.cloud.UpdateStack(ctx, account, bucketRequest("s", "b-ip", "t-ip")); return err }, core.ErrConflict},
-		{"delete in progress", "DeleteStack", 400, body(400, "ValidationError", "Stack [s] cannot be deleted while in status UPDATE_IN_PROGRESS"),
-			func() error { return e.cloud.DeleteStack(ctx, account, "s", "t-d") }, core.ErrConflict},
-		{"insufficient capabilities", "CreateStack", 400, body(400, "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"),
-			func() error { _, err := e.cloud.CreateStack(ctx, account, bucketRequest("s", "b-ic", "t-ic")); return err }, core.ErrInvalid},
-		{"invalid template", "CreateStack", 400, body(400, "ValidationError", "Template format error: JSON not well-formed. (line 1,  column 15)"),
-			func() error { _, err := e.cloud.CreateStack(ctx, account, bucketRequest("s", "b-it", "t-it")); return err }, core.ErrInvalid},
-		{"internal failure", "ListStacks", 500, body(500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
-			func() error { _, err := e.cloud.ListStacks(ctx, account, ""); return err }, core.ErrUnavailable},
-		{"unavailable", "GetTemplate", 503, body(503, "ServiceUnavailable", "Service is unavailable."),
-			func() error { _, err := e.cloud.GetTemplate(ctx, account, "s"); return err }, core.ErrUnavailable},
-		{"500 without a document", "DescribeStacks", 500, "oops",
-			func() error { _, err := e.cloud.DescribeStack(ctx, account, "s"); return err }, core.ErrUnavailable},
-		{"502 with an unknown code", "DescribeStacks", 502, body(502, "BadGateway", "bad gateway"),
-			func() error { _, err := e.cloud.DescribeStack(ctx, account, "s"); return err }, core.ErrUnavailable},
-		{"expired session", "DescribeStacks", 400, body(400, "ExpiredToken", "The security token included in the request is expired"),
-			func() error { _, err := e.cloud.DescribeStack(ctx, account, "s"); return err }, core.ErrUnavailable},
+		{"throttling", "DescribeStacks", 400, body(400, "Throttling", "Rate exceeded"), describe, core.ErrThrottled},
+		{"no updates", "UpdateStack", 400, body(400, "ValidationError", "No updates are to be performed."), update, core.ErrNoChange},
+		{"does not exist", "DescribeStacks", 400, body(400, "ValidationError", "Stack with id s does not exist"), describe, core.ErrNotFound},
+		{"update of a missing stack", "UpdateStack", 400, body(400, "ValidationError", "Stack [s] does not exist"), update, core.ErrNotFound},
+		{"template of a missing stack", "GetTemplate", 400, body(400, "ValidationError", "Stack with id s does not exist"), template, core.ErrNotFound},
+		{"already exists", "CreateStack", 400, body(400, "AlreadyExistsException", "Stack [s] already exists"), create, core.ErrConflict},
+		{"token used elsewhere", "CreateStack", 400, body(400, "TokenAlreadyExistsException", "Token t already exists"), create, core.ErrConflict},
+		{"in progress", "UpdateStack", 400, body(400, "ValidationError",
+			"Stack:arn:aws:cloudformation:eu-west-1:111111111111:stack/s/1 is in UPDATE_IN_PROGRESS state and can not be updated."), update, core.ErrConflict},
+		{"rollback complete", "UpdateStack", 400, body(400, "ValidationError",
+			"Stack:arn:aws:cloudformation:eu-west-1:111111111111:stack/s/1 is in ROLLBACK_COMPLETE state and can not be updated."), update, core.ErrConflict},
+		{"delete in progress", "DeleteStack", 400, body(400, "ValidationError", "Stack [s] cannot be deleted while in status UPDATE_IN_PROGRESS"), del, core.ErrConflict},
+		{"delete of a missing stack", "DeleteStack", 400, body(400, "ValidationError", "Stack [s] does not exist"), del, nil},
+		{"insufficient capabilities", "CreateStack", 400, body(400, "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"), create, core.ErrInvalid},
+		{"invalid template", "CreateStack", 400, body(400, "ValidationError", "Template format error: JSON not well-formed. (line 1,  column 15)"), create, core.ErrInvalid},
+		{"stack limit", "CreateStack", 400, body(400, "LimitExceededException", "Limit on the number of stacks has been exceeded"), create, core.ErrConflict},
+		{"internal failure", "ListStacks", 500, body(500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."), list, core.ErrUnavailable},
+		{"unavailable", "GetTemplate", 503, body(503, "ServiceUnavailable", "Service is unavailable."), template, core.ErrUnavailable},
+		{"500 without a document", "DescribeStacks", 500, "oops", describe, core.ErrUnavailable},
+		{"502 with an unknown code", "DescribeStacks", 502, body(502, "BadGateway", "bad gateway"), describe, core.ErrUnavailable},
+		{"expired session", "DescribeStacks", 400, body(400, "ExpiredToken", "The security token included in the request is expired"), describe, core.ErrUnavailable},
+		{"access denied", "DescribeStacks", 403, body(403, "AccessDenied", "User: arn:aws:sts::111111111111:assumed-role/r/s is not authorized to perform: cloudformation:DescribeStacks"), describe, core.ErrForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e.srv.Inject(tc.action, tc.status, tc.body)
 			err := tc.call()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("error = %v, want nil", err)
+				}
+				return
+			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("error = %v, want %v", err, tc.want)
 			}
@@ -389,6 +394,14 @@ func TestRequestParameters(t *testing.T) {
 	req := bucketRequest("params", "params-bucket", "op-1")
 	req.NotificationARNs = []string{topic}
 	req.Capabilities = []string{"CAPABILITY_NAMED_IAM"}
+	var mu sync.Mutex
+	var notes []string
+	cancel := e.sb.Subscribe(func(body []byte) {
+		mu.Lock()
+		notes = append(notes, string(body))
+		mu.Unlock()
+	})
+	defer cancel()
 	id, err := e.cloud.CreateStack(ctx, account, req)
 	if err != nil {
 		t.Fatalf("CreateStack: %v", err)
@@ -397,6 +410,11 @@ func TestRequestParameters(t *testing.T) {
 	if !strings.HasPrefix(id, "arn:aws:cloudformation:eu-west-1:111111111111:stack/params/") {
 		t.Errorf("stack id %q is not in the account's region", id)
 	}
+	mu.Lock()
+	if len(notes) == 0 || !strings.Contains(notes[0], topic) {
+		t.Errorf("notifications = %d, the first %.200q; want them sent to %s", len(notes), notes, topic)
+	}
+	mu.Unlock()
 	ops := e.sb.Operations()
 	if len(ops) != 1 || ops[0].Token != "op-1" || ops[0].Account != account.ID {
 		t.Errorf("sandbox operations = %+v, want one with token op-1 in %s", ops, account.ID)
@@ -409,7 +427,7 @@ func TestRequestParameters(t *testing.T) {
 	if err != nil || st.Tags["bucketdesk:name"] != "params-bucket" || st.CreationTime.IsZero() {
 		t.Errorf("DescribeStack = %+v, %v", st, err)
 	}
-	// An unknown action is refused as CloudFormation refuses it.
+	// An unsigned request is refused as AWS refuses it.
 	resp, err := e.srv.Client().Post(e.srv.URL, "application/x-www-form-urlencoded", strings.NewReader("Action=CreateStack&Version=2010-05-15"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 // both, and errors.As still finds the smithy.APIError.
 func mapError(a core.Account, op string, err error) error {
 	kind := classify(err)
-	if assumeRoleFailed(err) {
+	if errors.Is(kind, core.ErrForbidden) && assumeRoleFailed(err) {
 		return fmt.Errorf("cfncloud: %s in account %s: assuming role %s failed (check the role's trust policy and the project's external id): %w: %w",
 			op, a.ID, a.RoleARN, kind, err)
 	}

@@ -383,7 +383,10 @@ func (s *Server) caller(r *http.Request) (session, string, error) {
 	return sess, m[2], nil
 }
 
-var roleRe = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
+var (
+	roleRe        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
+	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
 
 type assumeRoleResult struct {
 	XMLName         xml.Name
@@ -406,7 +409,7 @@ func (s *Server) assumeRole(r *http.Request) (any, error) {
 	if m == nil {
 		return nil, sender("ValidationError", "%s is invalid", role)
 	}
-	if !regexp.MustCompile(`^[\w+=,.@-]{2,64}$`).MatchString(name) {
+	if !sessionNameRe.MatchString(name) {
 		return nil, sender("ValidationError", "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", name)
 	}
 	d := time.Hour
