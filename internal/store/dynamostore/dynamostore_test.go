@@ -374,7 +374,7 @@ func ids(cs []*core.Connection) []string {
 type recorder struct {
 	mu   sync.Mutex
 	reqs []request
-	next http.Client
+	next dynamodb.HTTPClient // the client's own, set by use
 }
 
 type request struct {
@@ -382,7 +382,11 @@ type request struct {
 	index string
 }
 
-func (r *recorder) use(o *dynamodb.Options) { o.HTTPClient = r }
+// use puts r in front of the client's HTTP client.
+func (r *recorder) use(o *dynamodb.Options) {
+	r.next = o.HTTPClient
+	o.HTTPClient = r
+}
 
 // Do records the request and sends it.
 func (r *recorder) Do(req *http.Request) (*http.Response, error) {
