@@ -35,6 +35,7 @@ Usage:
 
 Commands:
   serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
+  lambda    run as an AWS Lambda function (the bootstrap of provided.al2023); the role comes from BUCKETDESK_ROLE
   version   print the version
 
 Run 'bucketdesk <command> --help' for the flags of a command.
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "version":
 		return printVersion(args[1:], stdout, stderr)
+	case "lambda":
+		return runLambda(ctx, args[1:], stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,295 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"bucketdesk/internal/auth"
+	"bucketdesk/internal/cfnevent"
+	"bucketdesk/internal/cloud/cfncloud"
+	"bucketdesk/internal/core"
+	"bucketdesk/internal/engine"
+	"bucketdesk/internal/httpapi"
+	"bucketdesk/internal/hub/apigwhub"
+	"bucketdesk/internal/queue/sqsqueue"
+	"bucketdesk/internal/store/dynamostore"
+	"bucketdesk/internal/wsapi"
+)
+
+// AWSConfig is the configuration of one Lambda function, read from its
+// environment (see AWSEnv).
+type AWSConfig struct {
+	Role           string
+	Region         string
+	Table          string
+	QueueURL       string
+	EventsTopicARN string
+	WSEndpoint     string
+	UserPoolID     string
+	ClientID       string
+	CloudRate      float64
+	MaxAttempts    int
+	LogLevel       slog.Level
+}
+
+// LoadAWSConfig reads the configuration from getenv and checks that
+// everything the role needs is there, naming what is missing.
+func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
+	c := AWSConfig{
+		Role: getenv(EnvRole), Region: getenv("AWS_REGION"), Table: getenv(EnvTable), QueueURL: getenv(EnvQueueURL),
+		EventsTopicARN: getenv(EnvEventsTopicARN), WSEndpoint: getenv(EnvWSEndpoint),
+		UserPoolID: getenv(EnvUserPoolID), ClientID: getenv(EnvClientID), CloudRate: 2, MaxAttempts: 10,
+	}
+	var problems []string
+	if !slices.Contains(LambdaRoles, c.Role) {
+		problems = append(problems, fmt.Sprintf("%s must be one of %s, got %q", EnvRole, strings.Join(LambdaRoles, ", "), c.Role))
+	}
+	if c.Region == "" {
+		problems = append(problems, "AWS_REGION is not set")
+	}
+	for _, v := range AWSEnv {
+		if v.Name == EnvRole {
+			continue // checked above
+		}
+		if v.Required && (v.Roles == nil || slices.Contains(v.Roles, c.Role)) && getenv(v.Name) == "" {
+			problems = append(problems, v.Name+" is required: "+v.Doc)
+		}
+	}
+	if s := getenv(EnvCloudRate); s != "" {
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r <= 0 {
+			problems = append(problems, EnvCloudRate+" must be a positive number of calls per second")
+		}
+		c.CloudRate = r
+	}
+	if s := getenv(EnvMaxAttempts); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			problems = append(problems, EnvMaxAttempts+" must be a positive integer")
+		}
+		c.MaxAttempts = n
+	}
+	if s := getenv(EnvLogLevel); s != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
+			problems = append(problems, EnvLogLevel+": "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("%w: %s", core.ErrInvalid, strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// AWSClients are the AWS SDK clients the adapters use. In a function they
+// come from the Lambda's own credentials; tests point them at stand-ins.
+type AWSClients struct {
+	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
+	// Management posts to WebSocket connections (nil without an endpoint).
+	Management *apigatewaymanagementapi.Client
+	// Base is the configuration from which cfncloud assumes each project
+	// account's role.
+	Base aws.Config
+	// CloudOptions overrides cfncloud's options (tests: endpoints).
+	CloudOptions *cfncloud.Options
+	// KeySource overrides the Cognito JWKS (tests: a local issuer's).
+	KeySource auth.KeySource
+	// Issuer overrides the Cognito issuer the tokens must name (tests).
+	Issuer string
+	HTTP   *http.Client
+	Clock  core.Clock
+}
+
+// NewAWSClients builds the clients of a function from its configuration.
+func NewAWSClients(cfg AWSConfig, base aws.Config) AWSClients {
+	c := AWSClients{DynamoDB: dynamodb.NewFromConfig(base), SQS: sqs.NewFromConfig(base), Base: base}
+	if cfg.WSEndpoint != "" {
+		c.Management = apigatewaymanagementapi.NewFromConfig(base, func(o *apigatewaymanagementapi.Options) {
+			o.BaseEndpoint = aws.String(cfg.WSEndpoint)
+		})
+	}
+	return c
+}
+
+// AWS is bucketdesk wired on AWS for one function.
+type AWS struct {
+	Config  AWSConfig
+	Store   *dynamostore.Store
+	Queue   *sqsqueue.Queue
+	Hub     core.Hub
+	Engine  *engine.Engine
+	Tickets *auth.Tickets
+	hub     *apigwhub.Hub
+	clients AWSClients
+	log     *slog.Logger
+}
+
+// OpenAWS wires the adapters of one function.
+func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
+	if c.Clock == nil {
+		c.Clock = core.SystemClock{}
+	}
+	store, err := dynamostore.New(c.DynamoDB, cfg.Table, nil)
+	if err != nil {
+		return nil, err
+	}
+	a := &AWS{Config: cfg, Store: store, clients: c, log: log, Tickets: auth.NewTickets(store, nil)}
+	if cfg.QueueURL != "" {
+		a.Queue = sqsqueue.New(c.SQS, cfg.QueueURL, nil)
+	}
+	a.Hub = noHub{}
+	if c.Management != nil {
+		a.hub = apigwhub.New(c.Management, store, &apigwhub.Options{Logger: log, Clock: c.Clock})
+		a.Hub = a.hub
+	}
+	var co cfncloud.Options
+	if c.CloudOptions != nil {
+		co = *c.CloudOptions
+	}
+	if co.PerSecond == 0 {
+		// cfncloud keeps the token bucket per project account.
+		co.PerSecond, co.Burst = cfg.CloudRate, 2*int(cfg.CloudRate)+1
+	}
+	cloud := cfncloud.New(c.Base, &co)
+	var queue core.Queue = noQueue{}
+	if a.Queue != nil {
+		queue = a.Queue
+	}
+	a.Engine = engine.New(engine.Options{
+		Store: store, Queue: queue, Cloud: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
+		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts,
+	})
+	return a, nil
+}
+
+// Handler returns the Lambda handler of the configured role, a value
+// lambda.Start accepts.
+func (a *AWS) Handler() (any, error) {
+	switch a.Config.Role {
+	case RoleAPI:
+		return a.apiHandler()
+	case RoleWSAuthorizer:
+		return a.apigw().Authorize, nil
+	case RoleWSConnect:
+		return a.apigw().Connect, nil
+	case RoleWSDisconnect:
+		return a.apigw().Disconnect, nil
+	case RoleWSDefault:
+		return a.apigw().Default, nil
+	case RoleEventsSNS:
+		return a.HandleSNS, nil
+	case RoleEventsEventBridge:
+		return a.HandleEventBridge, nil
+	case RoleWorker:
+		return a.Queue.Handler(a.Engine.Worker.Handle), nil
+	case RoleReconcile:
+		return a.HandleReconcile, nil
+	}
+	return nil, fmt.Errorf("%w: unknown role %q", core.ErrInvalid, a.Config.Role)
+}
+
+func (a *AWS) apiHandler() (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+	h, err := a.HTTPHandler()
+	if err != nil {
+		return nil, err
+	}
+	return httpadapter.NewV2(h).ProxyWithContext, nil
+}
+
+// HTTPHandler is the API's http.Handler, the same as the local server's,
+// verifying Cognito's tokens through Cognito's JWKS.
+func (a *AWS) HTTPHandler() (http.Handler, error) {
+	keys := a.clients.KeySource
+	issuer := a.clients.Issuer
+	if keys == nil {
+		keys = auth.NewHTTPKeySource(auth.CognitoJWKSURL(a.Config.Region, a.Config.UserPoolID), a.clients.HTTP, nil)
+		issuer = auth.CognitoIssuer(a.Config.Region, a.Config.UserPoolID)
+	}
+	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID})
+	return httpapi.New(httpapi.Options{
+		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log,
+		Ready: func(ctx context.Context) error {
+			_, err := a.Store.ListProjects(ctx)
+			return err
+		},
+	}), nil
+}
+
+func (a *AWS) apigw() *wsapi.APIGW {
+	post := func(context.Context, string, []byte) error {
+		return fmt.Errorf("%w: no WebSocket management endpoint", core.ErrUnavailable)
+	}
+	if a.hub != nil {
+		post = a.hub.Post
+	}
+	return &wsapi.APIGW{Store: a.Store, Tickets: a.Tickets, Post: post, Clock: a.clients.Clock, MaxAge: 2 * time.Hour, Logger: a.log}
+}
+
+// HandleSNS applies CloudFormation's SNS notifications to the mirror. An
+// unreadable notification is logged and dropped (the reconciler repairs);
+// a transient failure fails the invocation so that Lambda retries it.
+func (a *AWS) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
+	var errs []error
+	for _, rec := range ev.Records {
+		e, err := cfnevent.ParseMessage(rec.SNS.Message)
+		if err != nil {
+			a.log.Warn("unreadable CloudFormation notification dropped", "message_id", rec.SNS.MessageID, "err", err)
+			continue
+		}
+		errs = append(errs, a.apply(ctx, e))
+	}
+	return errors.Join(errs...)
+}
+
+// HandleEventBridge applies one EventBridge CloudFormation status change.
+func (a *AWS) HandleEventBridge(ctx context.Context, body json.RawMessage) error {
+	e, err := cfnevent.ParseEventBridge(body)
+	if err != nil {
+		a.log.Warn("unreadable EventBridge event dropped", "err", err)
+		return nil
+	}
+	return a.apply(ctx, e)
+}
+
+func (a *AWS) apply(ctx context.Context, e core.StackEvent) error {
+	err := a.Engine.Mirror.Apply(ctx, e)
+	if err != nil && !core.Retryable(err) {
+		a.log.Warn("stack event not applied; the reconciler will repair", "stack", e.StackName, "event", e.EventID, "err", err)
+		return nil
+	}
+	return err
+}
+
+// HandleReconcile runs one reconcile pass (on a schedule).
+func (a *AWS) HandleReconcile(ctx context.Context) error {
+	s, err := a.Engine.Reconciler.Reconcile(ctx)
+	a.log.Info("reconciled", "stacks", s.Stacks, "described", s.Described, "adopted", s.Adopted, "repaired", s.Repaired, "deleted", s.Deleted, "errors", s.Errors)
+	return err
+}
+
+// noHub publishes nothing: functions without a WebSocket endpoint.
+type noHub struct{}
+
+func (noHub) Publish(context.Context, string, core.Message) error { return nil }
+
+// noQueue refuses jobs: functions that never enqueue.
+type noQueue struct{ core.Queue }
+
+func (noQueue) Enqueue(context.Context, core.Job) error {
+	return fmt.Errorf("%w: this function has no queue", core.ErrUnavailable)
+}
