@@ -308,6 +308,7 @@ func TestWrongExternalID(t *testing.T) {
 	if !errors.Is(err, core.ErrForbidden) {
 		t.Fatalf("DescribeStack with a wrong external id = %v, want ErrForbidden", err)
 	}
+	t.Logf("the error reads: %v", err)
 	for _, want := range []string{"AccessDenied", account.RoleARN, "external id"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
