@@ -412,7 +412,8 @@ func (s *Store) ListOperations(ctx context.Context, project string, page core.Pa
 // PutConnection writes one item per project of c (BatchWriteItem), then
 // deletes the items of projects an earlier registration had and c has
 // not. It is idempotent; a batch DynamoDB left unprocessed is
-// ErrThrottled, and the caller retries the whole call.
+// ErrThrottled, and the caller retries the whole call. A connection
+// without projects has no items: putting it removes an earlier one.
 func (s *Store) PutConnection(ctx context.Context, c *core.Connection) error {
 	what := "put connection " + c.ID
 	if err := checkID("connection id", c.ID); err != nil {

@@ -78,7 +78,7 @@ func locate(tb testing.TB) string {
 		tb.Skipf("SKIPPED: DynamoDB stand-in missing: %s; run `%s` at the repository root (set %s=1 to make this a failure)", msg, installHint, RequireEnv)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		missing("node is not on PATH")
+		missing("node is not on PATH (install Node.js 20 or later)")
 	}
 	root, err := repoRoot()
 	if err != nil {
