@@ -4,10 +4,13 @@ DATA_DIR ?= $(CURDIR)/.data
 BIN      := bin/bucketdesk
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-go test-short lint bench fuzz clean reset deps
+.PHONY: run build test test-go test-short test-deps lint bench fuzz clean reset deps package
 
 deps:
 	$(GO) mod download
+
+# dynalite, the local DynamoDB the dynamostore tests run against.
+test-deps: deps
 	npm ci --prefix tests/dynalite --no-audit --no-fund
 
 build: deps
@@ -20,10 +23,10 @@ run: build
 ## test: lint, every Go test with the race detector, then the browser tests
 test: lint test-go test-browser
 
-test-go: deps
+test-go: test-deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-test-short: deps
+test-short: test-deps
 	$(GO) test -count=1 ./...
 
 ## test-browser: the web UI in Debian's Chromium (playwright-core, no browser download) against the built binary
@@ -41,7 +44,7 @@ lint:
 	$(GO) vet ./...
 
 ## bench: the Go benchmarks
-bench: deps
+bench: test-deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## fuzz: run the notification parser's fuzz target for a minute

@@ -348,34 +348,10 @@ func wantResources(action string) []string {
 	return nil
 }
 
-// extraActions are the actions a function's role allows beyond
-// setup.RoleAPIs, each with its reason (the code needs them; awsenv.go's
-// table lacks them). Logging to its own log group is every function's;
-// see logActions.
-var extraActions = func() map[string]map[string]string {
-	// dynamostore.DeleteConnection queries a connection's items and removes
-	// them with BatchWriteItem; a publisher calls it when @connections
-	// answers 410 Gone (docs: DESIGN.md section 7).
-	const gone = "dynamostore.DeleteConnection after a 410 from @connections"
-	m := map[string]map[string]string{
-		// RevealKey (internal/engine/reveal.go) reads the key's secret in
-		// the project account through the project role.
-		setup.RoleAPI: {
-			"sts:AssumeRole":          "the one-time reveal of an access key reads Secrets Manager in the project account",
-			"dynamodb:BatchWriteItem": gone,
-		},
-		setup.RoleWSConnect: {
-			"dynamodb:Query":          "dynamostore.PutConnection reads the connection's earlier items",
-			"dynamodb:BatchWriteItem": "dynamostore.PutConnection writes one item per project",
-		},
-		setup.RoleWSDisconnect: {"dynamodb:Query": gone, "dynamodb:BatchWriteItem": "dynamostore.DeleteConnection"},
-		setup.RoleWSDefault:    {"dynamodb:Query": gone, "dynamodb:BatchWriteItem": gone},
-	}
-	for _, r := range []string{setup.RoleEventsSNS, setup.RoleEventsEventBridge, setup.RoleWorker, setup.RoleReconcile} {
-		m[r] = map[string]string{"dynamodb:BatchWriteItem": gone}
-	}
-	return m
-}()
+// extraActions are the actions a function's role may allow beyond
+// setup.RoleAPIs, by role, each with its reason; none today. Logging to its
+// own log group is every function's; see logActions.
+var extraActions = map[string]map[string]string{}
 
 var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 

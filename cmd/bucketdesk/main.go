@@ -47,6 +47,10 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
+		// Lambda's provided.al2023 runtime runs bootstrap without arguments.
+		if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+			return runLambda(ctx, nil, stderr)
+		}
 		fmt.Fprint(stderr, usage)
 		return 2
 	}

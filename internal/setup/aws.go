@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -165,6 +167,9 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 		// cfncloud keeps the token bucket per project account.
 		co.PerSecond, co.Burst = cfg.CloudRate, 2*int(cfg.CloudRate)+1
 	}
+	if co.GetSecretValue == nil {
+		co.GetSecretValue = readSecret
+	}
 	cloud := cfncloud.New(c.Base, &co)
 	var queue core.Queue = noQueue{}
 	if a.Queue != nil {
@@ -292,4 +297,19 @@ type noQueue struct{ core.Queue }
 
 func (noQueue) Enqueue(context.Context, core.Job) error {
 	return fmt.Errorf("%w: this function has no queue", core.ErrUnavailable)
+}
+
+// readSecret reads a secret in a project account with that account's
+// assumed-role configuration, for the one-time reveal of an access key.
+// The value is returned to the caller only; errors never carry it.
+func readSecret(ctx context.Context, cfg aws.Config, arn string) (string, error) {
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	var nf *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return "", fmt.Errorf("%w: secret %s: %w", core.ErrNotFound, arn, err)
+	case err != nil:
+		return "", fmt.Errorf("%w: secret %s: %w", core.ErrUnavailable, arn, err)
+	}
+	return aws.ToString(out.SecretString), nil
 }

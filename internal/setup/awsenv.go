@@ -64,13 +64,17 @@ var AWSEnv = []EnvVar{
 }
 
 // RoleAPIs lists the IAM actions each role's code calls. The template test
-// checks that each function's role allows them.
+// checks that each function's role allows exactly them.
 var RoleAPIs = map[string][]string{
-	RoleAPI:               append(storeActions(), "sqs:SendMessage", "execute-api:ManageConnections"),
-	RoleWSAuthorizer:      {"dynamodb:DeleteItem"},
-	RoleWSConnect:         {"dynamodb:PutItem"},
-	RoleWSDisconnect:      {"dynamodb:DeleteItem", "dynamodb:GetItem"},
-	RoleWSDefault:         {"dynamodb:GetItem", "execute-api:ManageConnections"},
+	// The API reads and writes the cache, enqueues, publishes the lock,
+	// and reads a key's secret in the project account for the one-time
+	// reveal.
+	RoleAPI:          append(storeActions(), "sqs:SendMessage", "execute-api:ManageConnections", "sts:AssumeRole"),
+	RoleWSAuthorizer: {"dynamodb:DeleteItem"}, // TakeTicket
+	// A connection is one item per project, replaced as a whole.
+	RoleWSConnect:         {"dynamodb:Query", "dynamodb:BatchWriteItem"},
+	RoleWSDisconnect:      {"dynamodb:Query", "dynamodb:BatchWriteItem"},
+	RoleWSDefault:         {"execute-api:ManageConnections"},
 	RoleEventsSNS:         append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections"),
 	RoleEventsEventBridge: append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections"),
 	RoleWorker: append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections",
@@ -78,7 +82,8 @@ var RoleAPIs = map[string][]string{
 	RoleReconcile: append(storeActions(), "sts:AssumeRole", "execute-api:ManageConnections"),
 }
 
-// storeActions are the DynamoDB actions of the Store on DynamoDB.
+// storeActions are the DynamoDB actions of the Store on DynamoDB; a
+// publisher deletes a gone connection's items with BatchWriteItem.
 func storeActions() []string {
-	return []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+	return []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
 }
