@@ -4,7 +4,7 @@ DATA_DIR ?= $(CURDIR)/.data
 BIN      := bin/bucketdesk
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-go test-short test-deps lint bench fuzz clean reset deps package
+.PHONY: run build test test-go test-short test-deps lint bench fuzz clean reset deps package coldstart
 
 deps:
 	$(GO) mod download
@@ -66,3 +66,8 @@ package:
 	$(GO) run ./deploy/zipit -o bin/bucketdesk-lambda.zip bin/lambda/bootstrap
 	rm -rf bin/web && mkdir -p bin/web
 	cp web/index.html web/*.css web/*.js bin/web/
+
+## coldstart: time `bucketdesk lambda` from process start to its first answered event, on this machine
+coldstart: deps
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o bin/bootstrap-local ./cmd/bucketdesk
+	$(GO) run ./deploy/coldstart bin/bootstrap-local
