@@ -528,7 +528,7 @@ func TestHTTPRoutes(t *testing.T) {
 	if !proxied {
 		t.Error("no /api/{proxy+} route")
 	}
-	if want := map[string]bool{"/healthz": true, "/readyz": true, "/api/openapi.yaml": true}; !maps.Equal(public, want) {
+	if want := map[string]bool{"/healthz": true, "/readyz": true, "/api/openapi.yaml": true, "/auth/login": true}; !maps.Equal(public, want) {
 		t.Errorf("public routes %v, want %v", slices.Sorted(maps.Keys(public)), slices.Sorted(maps.Keys(want)))
 	}
 	src, err := readProcessed("template.yaml")

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -102,6 +103,8 @@ func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
 type AWSClients struct {
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
+	// Cognito signs users in for POST /auth/login (nil: no login route).
+	Cognito *cip.Client
 	// Management posts to WebSocket connections (nil without an endpoint).
 	Management *apigatewaymanagementapi.Client
 	// Base is the configuration from which cfncloud assumes each project
@@ -120,6 +123,9 @@ type AWSClients struct {
 // NewAWSClients builds the clients of a function from its configuration.
 func NewAWSClients(cfg AWSConfig, base aws.Config) AWSClients {
 	c := AWSClients{DynamoDB: dynamodb.NewFromConfig(base), SQS: sqs.NewFromConfig(base), Base: base}
+	if cfg.Role == RoleAPI {
+		c.Cognito = cip.NewFromConfig(base)
+	}
 	if cfg.WSEndpoint != "" {
 		c.Management = apigatewaymanagementapi.NewFromConfig(base, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(cfg.WSEndpoint)
@@ -226,8 +232,12 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 		issuer = auth.CognitoIssuer(a.Config.Region, a.Config.UserPoolID)
 	}
 	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID})
+	var login httpapi.LoginFunc
+	if a.clients.Cognito != nil {
+		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID}).Login
+	}
 	return httpapi.New(httpapi.Options{
-		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log,
+		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
 		Ready: func(ctx context.Context) error {
 			_, err := a.Store.ListProjects(ctx)
 			return err

@@ -1,0 +1,69 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"bucketdesk/internal/core"
+)
+
+// CognitoLogin signs users in against a Cognito user pool on AWS, so that
+// the web UI's login form (POST /auth/login) works there as it does
+// locally: USER_PASSWORD_AUTH with the pool's public app client, answered
+// with Cognito's ID token, which the Verifier checks through the pool's
+// JWKS like any other request. Cognito rate-limits and locks out failed
+// sign-ins itself.
+type CognitoLogin struct {
+	Client   *cip.Client
+	ClientID string
+}
+
+// Login has the shape of Login.Login. The password goes to Cognito only.
+func (c *CognitoLogin) Login(ctx context.Context, username, password, _ string) (string, time.Duration, string, error) {
+	if username == "" || password == "" {
+		return "", 0, "", fmt.Errorf("%w: username and password are required", core.ErrUnauthenticated)
+	}
+	out, err := c.Client.InitiateAuth(ctx, &cip.InitiateAuthInput{
+		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
+		ClientId: aws.String(c.ClientID),
+		AuthParameters: map[string]string{
+			"USERNAME": username,
+			"PASSWORD": password,
+		},
+	})
+	var (
+		notAuthorized *ciptypes.NotAuthorizedException
+		notFound      *ciptypes.UserNotFoundException
+		tooMany       *ciptypes.TooManyRequestsException
+		notConfirmed  *ciptypes.UserNotConfirmedException
+		reset         *ciptypes.PasswordResetRequiredException
+	)
+	switch {
+	case errors.As(err, &notAuthorized), errors.As(err, &notFound):
+		return "", 0, "", fmt.Errorf("%w: %w", core.ErrUnauthenticated, ErrBadCredentials)
+	case errors.As(err, &tooMany):
+		return "", 0, "", &RateLimitedError{Wait: 30 * time.Second}
+	case errors.As(err, &notConfirmed):
+		return "", 0, "", fmt.Errorf("%w: the user is not confirmed yet", core.ErrUnauthenticated)
+	case errors.As(err, &reset):
+		return "", 0, "", fmt.Errorf("%w: the password must be reset; ask an administrator", core.ErrUnauthenticated)
+	case err != nil:
+		return "", 0, "", fmt.Errorf("%w: sign-in: %w", core.ErrUnavailable, err)
+	}
+	if out.ChallengeName != "" {
+		// An admin-created user must set a password first (see
+		// docs/deploy.md: admin-set-user-password --permanent).
+		return "", 0, "", fmt.Errorf("%w: Cognito asks for %s before the first sign-in; an administrator sets a permanent password", core.ErrUnauthenticated, out.ChallengeName)
+	}
+	res := out.AuthenticationResult
+	if res == nil || aws.ToString(res.IdToken) == "" {
+		return "", 0, "", fmt.Errorf("%w: Cognito answered without a token", core.ErrUnavailable)
+	}
+	return aws.ToString(res.IdToken), time.Duration(res.ExpiresIn) * time.Second, username, nil
+}

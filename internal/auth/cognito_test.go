@@ -1,0 +1,71 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+
+	"bucketdesk/internal/core"
+)
+
+// cognitoServer answers InitiateAuth in Cognito's JSON protocol
+// (X-Amz-Target AWSCognitoIdentityProviderService.InitiateAuth), with its
+// documented error shapes.
+func cognitoServer(t *testing.T, answer func(user, pass string) (int, any)) *cip.Client {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") != "AWSCognitoIdentityProviderService.InitiateAuth" {
+			t.Errorf("target %q", r.Header.Get("X-Amz-Target"))
+		}
+		var in struct {
+			AuthFlow       string
+			ClientId       string
+			AuthParameters map[string]string
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.AuthFlow != "USER_PASSWORD_AUTH" || in.ClientId != "client-1" {
+			t.Errorf("request %+v %v", in, err)
+		}
+		status, body := answer(in.AuthParameters["USERNAME"], in.AuthParameters["PASSWORD"])
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(body)
+	}))
+	t.Cleanup(srv.Close)
+	return cip.New(cip.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")})
+}
+
+func TestCognitoLogin(t *testing.T) {
+	client := cognitoServer(t, func(user, pass string) (int, any) {
+		switch {
+		case user == "alice" && pass == "right":
+			return 200, map[string]any{"AuthenticationResult": map[string]any{"IdToken": "id.token.sig", "AccessToken": "a", "ExpiresIn": 3600, "TokenType": "Bearer"}, "ChallengeParameters": map[string]any{}}
+		case user == "newbie":
+			return 200, map[string]any{"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s", "ChallengeParameters": map[string]any{}}
+		case user == "flood":
+			return 400, map[string]any{"__type": "TooManyRequestsException", "message": "Too many requests"}
+		}
+		return 400, map[string]any{"__type": "NotAuthorizedException", "message": "Incorrect username or password."}
+	})
+	l := &CognitoLogin{Client: client, ClientID: "client-1"}
+	ctx := t.Context()
+	tok, ttl, user, err := l.Login(ctx, "alice", "right", "203.0.113.7")
+	if err != nil || tok != "id.token.sig" || ttl.Seconds() != 3600 || user != "alice" {
+		t.Fatalf("login: %q %v %q %v", tok, ttl, user, err)
+	}
+	if _, _, _, err := l.Login(ctx, "alice", "wrong", ""); !errors.Is(err, core.ErrUnauthenticated) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, _, _, err := l.Login(ctx, "flood", "x", ""); !errors.Is(err, core.ErrThrottled) {
+		t.Fatalf("too many: %v", err)
+	}
+	if _, _, _, err := l.Login(ctx, "newbie", "x", ""); !errors.Is(err, core.ErrUnauthenticated) || !strings.Contains(err.Error(), "NEW_PASSWORD_REQUIRED") {
+		t.Fatalf("challenge: %v", err)
+	}
+}
