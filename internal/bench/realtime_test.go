@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRealtimeQuick runs the event-to-browser benchmark on a few clients
+// and checks the shape of its tables and that frames were delivered; it
+// asserts no timing.
+func TestRealtimeQuick(t *testing.T) {
+	tables, err := Realtime(t.Context(), RealtimeOptions{Clients: []int{3, 5}, Rate: 50, Duration: 300 * time.Millisecond, Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) != 4 {
+		t.Fatalf("%d tables, want 4", len(tables))
+	}
+	for _, tb := range tables {
+		if tb.Title == "" || len(tb.Header) == 0 || len(tb.Rows) == 0 {
+			t.Fatalf("table %q: header %v, %d rows", tb.Title, tb.Header, len(tb.Rows))
+		}
+		for _, r := range tb.Rows {
+			if len(r) != len(tb.Header) {
+				t.Errorf("table %q: row %v has %d cells, header %d", tb.Title, r, len(r), len(tb.Header))
+			}
+			if m := r[len(r)-1]; tb.Title != "One stalled client" && m != "met" && m != "missed" {
+				t.Errorf("table %q: last cell %q is not met/missed", tb.Title, m)
+			}
+		}
+		md := tb.Markdown()
+		if !strings.Contains(md, "| --- |") {
+			t.Errorf("table %q renders without a pipe table:\n%s", tb.Title, md)
+		}
+		t.Log("\n" + md)
+	}
+	lat, sat := tables[0], tables[1]
+	if len(lat.Rows) != 2 || len(sat.Rows) != 2 {
+		t.Fatalf("latency rows %d, saturation rows %d; want 2 each", len(lat.Rows), len(sat.Rows))
+	}
+	for _, r := range lat.Rows {
+		if strings.Contains(r[3], "missing") {
+			t.Errorf("latency row %v: deliveries missing", r)
+		}
+		if n, _ := strconv.Atoi(r[3]); n == 0 {
+			t.Errorf("latency row %v: no deliveries", r)
+		}
+	}
+	for _, r := range sat.Rows {
+		if n, _ := strconv.Atoi(r[2]); n == 0 {
+			t.Errorf("saturation row %v: no event frames read", r)
+		}
+	}
+}
