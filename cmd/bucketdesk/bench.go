@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"bucketdesk/internal/bench"
+)
+
+// runBench measures bucketdesk against DESIGN.md §9 and prints (and with
+// --out writes) the Markdown tables.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "short measurements for a smoke run (figures not for publishing)")
+	out := fs.String("out", "", "also write the Markdown report to this file, e.g. docs/benchmarks.md")
+	sections := fs.String("sections", strings.Join(bench.Sections, ","), "comma-separated sections to run")
+	latency := fs.Duration("api-latency", 100*time.Millisecond, "the sandbox's latency per CloudFormation call")
+	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation rate limit per account, calls/s (burst twice that)")
+	rates := fs.String("rates", "500,1000,2000", "request rates of the load section, req/s")
+	duration := fs.Duration("duration", 0, "length of each load and real-time measurement (default 10s, 2s with --quick)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: bucketdesk bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (DESIGN.md §9).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitCode(err)
+	}
+	o := bench.Options{Quick: *quick, Out: *out, APILatency: *latency, SandboxRate: *sandboxRate, Duration: *duration, Log: stderr}
+	for _, s := range strings.Split(*sections, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.Sections = append(o.Sections, s)
+		}
+	}
+	for _, s := range strings.Split(*rates, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || r <= 0 {
+			fmt.Fprintf(stderr, "bucketdesk bench: --rates: %q is not a positive number\n", s)
+			return 2
+		}
+		o.Rates = append(o.Rates, r)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Run(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketdesk bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprint(stdout, rep.Markdown())
+	if *out != "" {
+		fmt.Fprintf(stderr, "bucketdesk bench: wrote %s\n", *out)
+	}
+	return 0
+}

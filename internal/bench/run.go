@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sections are the parts of a run, in order.
+var Sections = []string{"cached", "load", "realtime", "dynamo"}
+
+// Options configure a run. Zero fields take the defaults of DESIGN.md §9.
+type Options struct {
+	// Sections to run (default all of Sections).
+	Sections []string
+	// Quick shortens every measurement for a smoke run; its figures are
+	// not the ones to publish.
+	Quick bool
+	// APILatency is the sandbox's latency per CloudFormation call
+	// (default 100 ms); SandboxRate its rate limit per account, calls/s
+	// (default 5, burst twice that).
+	APILatency  time.Duration
+	SandboxRate float64
+	// Sizes are the projects' numbers of buckets (default 10, 50, 200);
+	// the load section uses the largest.
+	Sizes []int
+	// Rates are the load section's request rates (default 500, 1000,
+	// 2000) and Duration each rate's length (default 10 s).
+	Rates    []float64
+	Duration time.Duration
+	// Out is the Markdown file to write ("" writes none).
+	Out string
+	// Log receives progress lines (default discard).
+	Log io.Writer
+}
+
+func (o *Options) defaults() {
+	if len(o.Sections) == 0 {
+		o.Sections = Sections
+	}
+	if o.APILatency == 0 {
+		o.APILatency = 100 * time.Millisecond
+	}
+	if o.SandboxRate == 0 {
+		o.SandboxRate = 5
+	}
+	if len(o.Sizes) == 0 {
+		o.Sizes = []int{10, 50, 200}
+	}
+	if len(o.Rates) == 0 {
+		o.Rates = []float64{500, 1000, 2000}
+	}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Second
+		if o.Quick {
+			o.Duration = 2 * time.Second
+		}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Report is the result of a run.
+type Report struct {
+	Machine  string
+	Tables   []Table
+	Started  time.Time
+	Duration time.Duration
+}
+
+// Markdown renders the whole report as docs/benchmarks.md.
+func (r Report) Markdown() string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Measured by `make bench` (`bucketdesk bench`), every section side by side in one run, each figure next to its target in DESIGN.md §9. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk bench --help` lists the knobs.\n\n")
+	b.WriteString("## Machine\n\n" + r.Machine + "\n")
+	fmt.Fprintf(&b, "Run started %s and took %s.\n\n", r.Started.UTC().Format(time.RFC3339), r.Duration.Round(time.Second))
+	b.WriteString("## Results\n\n")
+	for _, t := range r.Tables {
+		b.WriteString(t.Markdown())
+	}
+	if len(findings) > 0 {
+		b.WriteString("## What was profiled and what limits the rest\n\n")
+		for _, f := range findings {
+			b.WriteString("- " + f + "\n")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// findings are the conclusions of profiling the runs (pprof), kept with
+// the code so that every regenerated file carries them.
+var findings = []string{}
+
+// Run runs the chosen sections one after another and, with o.Out, writes
+// the Markdown there.
+func Run(ctx context.Context, o Options) (Report, error) {
+	o.defaults()
+	for _, s := range o.Sections {
+		if !slices.Contains(Sections, s) {
+			return Report{}, fmt.Errorf("bench: unknown section %q (have %s)", s, strings.Join(Sections, ", "))
+		}
+	}
+	rep := Report{Machine: Machine(), Started: time.Now()}
+	want := func(s string) bool { return slices.Contains(o.Sections, s) }
+	if want("cached") || want("load") {
+		e, err := newEnv(ctx, envOptions{Sizes: o.Sizes, APILatency: o.APILatency, SandboxRate: o.SandboxRate, Log: o.Log})
+		if err != nil {
+			return rep, fmt.Errorf("bench: set up the local server: %w", err)
+		}
+		if want("cached") {
+			rep.Tables = append(rep.Tables, cachedVsDirect(ctx, e, o))
+		}
+		if want("load") {
+			rep.Tables = append(rep.Tables, underLoad(ctx, e, o))
+		}
+		e.Close()
+	}
+	if want("realtime") {
+		fmt.Fprintf(o.Log, "bench: event to browser…\n")
+		ro := RealtimeOptions{Clients: []int{100, 1000}, Rate: 50, Duration: o.Duration, Quick: o.Quick}
+		ts, err := Realtime(ctx, ro)
+		if err != nil {
+			rep.Tables = append(rep.Tables, Table{Title: "3. Event to browser", Notes: []string{"Not measured: " + err.Error()}})
+		} else {
+			rep.Tables = append(rep.Tables, ts...)
+		}
+	}
+	if want("dynamo") {
+		t, err := dynamoSection(ctx, o)
+		switch {
+		case errors.Is(err, errNoDynalite):
+			fmt.Fprintf(o.Log, "bench: dynamo section skipped: %v\n", err)
+			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+".")
+		case err != nil:
+			return rep, fmt.Errorf("bench: dynamo: %w", err)
+		}
+		rep.Tables = append(rep.Tables, t)
+	}
+	rep.Duration = time.Since(rep.Started)
+	if o.Out != "" {
+		if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
+			return rep, err
+		}
+		if err := os.WriteFile(o.Out, []byte(rep.Markdown()), 0o644); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+// Machine describes this machine in Markdown: CPU model, cores, memory,
+// Go version, OS, date.
+func Machine() string {
+	cpu := firstField("/proc/cpuinfo", "model name", ":")
+	if cpu == "" {
+		cpu = runtime.GOARCH
+	}
+	mem := firstField("/proc/meminfo", "MemTotal", ":")
+	osName := strings.Trim(firstField("/etc/os-release", "PRETTY_NAME", "="), `"`)
+	if osName == "" {
+		osName = runtime.GOOS
+	}
+	var kib int64
+	fmt.Sscanf(mem, "%d", &kib)
+	return fmt.Sprintf("- CPU: %s, %d logical cores (GOMAXPROCS %d)\n- Memory: %.1f GiB\n- Go: %s %s/%s\n- OS: %s\n- Date: %s\n",
+		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), float64(kib)/(1<<20), runtime.Version(), runtime.GOOS, runtime.GOARCH, osName,
+		time.Now().UTC().Format("2006-01-02"))
+}
+
+// firstField returns the value of the first line of path that starts with
+// key, after sep, trimmed.
+func firstField(path, key, sep string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, key) {
+			if _, v, ok := strings.Cut(line, sep); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return ""
+}
