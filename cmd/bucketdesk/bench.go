@@ -27,6 +27,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation rate limit per account, calls/s (burst twice that)")
 	rates := fs.String("rates", "500,1000,2000", "request rates of the load section, req/s")
 	duration := fs.Duration("duration", 0, "length of each load and real-time measurement (default 10s, 2s with --quick)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load section to this file (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: bucketdesk bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (DESIGN.md §9).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -47,6 +48,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 		o.Rates = append(o.Rates, r)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bucketdesk bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		o.CPUProfile = f
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

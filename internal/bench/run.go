@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type Options struct {
 	Out string
 	// Log receives progress lines (default discard).
 	Log io.Writer
+	// CPUProfile, when set, receives a pprof CPU profile of the load
+	// section (go tool pprof).
+	CPUProfile io.Writer
 }
 
 func (o *Options) defaults() {
@@ -122,7 +126,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			rep.Tables = append(rep.Tables, cachedVsDirect(ctx, e, o))
 		}
 		if want("load") {
+			if o.CPUProfile != nil {
+				if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+					return rep, err
+				}
+			}
 			rep.Tables = append(rep.Tables, underLoad(ctx, e, o))
+			if o.CPUProfile != nil {
+				pprof.StopCPUProfile()
+			}
 		}
 		e.Close()
 	}
