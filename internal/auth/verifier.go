@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
