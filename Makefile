@@ -4,7 +4,7 @@ DATA_DIR ?= $(CURDIR)/.data
 BIN      := bin/bucketdesk
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-go test-short test-deps lint bench fuzz clean reset deps package coldstart
+.PHONY: run build test test-go test-short test-deps lint bench bench-go fuzz clean reset deps package coldstart
 
 deps:
 	$(GO) mod download
@@ -43,8 +43,12 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: the Go benchmarks
+## bench: measure against DESIGN.md §9 (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
 bench: test-deps
+	$(GO) run ./cmd/bucketdesk bench --out docs/benchmarks.md
+
+## bench-go: the Go micro-benchmarks
+bench-go: test-deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## fuzz: run the notification parser's fuzz target for a minute
