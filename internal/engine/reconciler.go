@@ -20,8 +20,14 @@ type Reconciler struct{ d *deps }
 
 // Stats counts what one pass did.
 type Stats struct {
-	Stacks, Described, Adopted, Repaired, Deleted, Errors int
+	Stacks, Described, Adopted, Repaired, Deleted, Purged, Errors int
 }
+
+// TombstoneTTL is how long the item of a deleted resource is kept: long
+// enough that no late event or request still concerns it. The mirror
+// ignores events of items it does not know, so a purged tombstone cannot
+// come back.
+const TombstoneTTL = 7 * 24 * time.Hour
 
 func (s *Stats) add(o Stats) {
 	s.Stacks += o.Stacks
@@ -29,6 +35,7 @@ func (s *Stats) add(o Stats) {
 	s.Adopted += o.Adopted
 	s.Repaired += o.Repaired
 	s.Deleted += o.Deleted
+	s.Purged += o.Purged
 	s.Errors += o.Errors
 }
 
@@ -93,6 +100,10 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 	}
 	for _, r := range items {
 		rc.repairHistory(ctx, r, observedAt)
+		if !listed[r.StackName] && r.Observed.Phase == core.PhaseDeleted && r.Lock == nil && observedAt.Sub(r.UpdatedAt) > TombstoneTTL {
+			note(rc.purge(ctx, r, &st))
+			continue
+		}
 		if listed[r.StackName] || r.Observed.Phase == core.PhaseDeleted && r.Lock == nil {
 			continue
 		}
@@ -153,6 +164,18 @@ func (rc *Reconciler) repair(ctx context.Context, p *core.Project, key core.Reso
 	})
 	if err == nil && wrote {
 		st.Repaired++
+	}
+	return err
+}
+
+// purge removes an old tombstone, unless it changed since it was read.
+func (rc *Reconciler) purge(ctx context.Context, r *core.Resource, st *Stats) error {
+	err := rc.d.Store.DeleteResource(ctx, r.Key(), r.Version)
+	if errors.Is(err, core.ErrConflict) {
+		return nil // written meanwhile (a new create): not a tombstone any more
+	}
+	if err == nil {
+		st.Purged++
 	}
 	return err
 }
