@@ -25,10 +25,13 @@
 package wsapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -263,13 +266,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ws, err := websocket.Accept(w, r, &h.accept)
+	bw := &batchWriter{}
+	ws, err := websocket.Accept(&batchingResponseWriter{ResponseWriter: w, bw: bw}, r, &h.accept)
 	if err != nil {
 		// Accept has answered (bad origin, bad handshake).
 		h.log.Info("ws upgrade refused", "path", r.URL.Path, "user", who.User, "err", err)
 		return
 	}
-	c := &conn{h: h, ws: ws, user: who.User, projects: projects}
+	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects}
 	h.open.Add(1)
 	h.total.Add(1)
 	defer h.open.Add(-1)
@@ -373,6 +377,7 @@ func withoutEvents(m core.Message) (core.Message, bool) {
 type conn struct {
 	h        *Handler
 	ws       *websocket.Conn
+	bw       *batchWriter
 	user     string
 	projects []string
 
@@ -462,14 +467,13 @@ func (c *conn) serve() {
 				end(slow, nil)
 				return
 			}
-			if err := write(f.Encoded(h.encKey, h.encode)); err != nil {
+			if err := c.writeBatch(f, sub.Frames, stuck); err != nil {
 				if c.stuck.Load() {
 					h.slow.Add(1) // the client stopped reading
 				}
 				end(endReason{}, err)
 				return
 			}
-			h.sent.Add(1)
 		case <-sub.Done():
 			// Dropped while frames are still queued: tell the client now
 			// rather than after the backlog.
@@ -498,6 +502,57 @@ func (c *conn) serve() {
 			}
 		}
 	}
+}
+
+// maxBatch bounds the frames, and batchBytes roughly the bytes, written
+// with one system call.
+const (
+	maxBatch   = 64
+	batchBytes = 256 << 10
+)
+
+// writeBatch writes f and whatever else is already queued (up to
+// maxBatch frames) as WebSocket frames, and sends them to the socket in one
+// write. A publish of a stack event queues up to three messages at once
+// (resource, operation, event), so this saves most of the system calls,
+// which dominate the cost of fan-out. A write that outlives WriteTimeout
+// fires stuck, which drops the connection.
+func (c *conn) writeBatch(f *localhub.Frame, more <-chan *localhub.Frame, stuck *time.Timer) error {
+	h := c.h
+	c.bw.hold()
+	n, size := 0, 0
+	var err error
+	for {
+		b := f.Encoded(h.encKey, h.encode)
+		if err = c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+			break
+		}
+		n++
+		size += len(b)
+		if n >= maxBatch || size >= batchBytes {
+			break
+		}
+		var ok bool
+		select {
+		case f, ok = <-more:
+		default:
+		}
+		if !ok {
+			// Nothing queued, or closed: the caller's next receive sees
+			// the close.
+			break
+		}
+	}
+	stuck.Reset(h.limits.WriteTimeout)
+	if rerr := c.bw.release(); err == nil {
+		err = rerr
+	}
+	stuck.Stop()
+	if err != nil {
+		return err
+	}
+	h.sent.Add(int64(n))
+	return nil
 }
 
 // ping sends a WebSocket ping and drops the connection when no pong comes
@@ -542,3 +597,83 @@ func (c *conn) readLoop(done chan<- struct{}) {
 }
 
 var _ http.Handler = (*Handler)(nil)
+
+// batchWriter sits between a connection's bufio.Writer and its socket.
+// While held, writes collect in a pooled buffer and reach the socket in one
+// write on release; otherwise they go straight through. Writes of other
+// goroutines (pings, pongs, close frames) may join a held batch: they leave
+// with it a moment later, in order.
+type batchWriter struct {
+	mu   sync.Mutex
+	w    io.Writer // the socket, set on hijack
+	held bool
+	buf  *[]byte
+}
+
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+func (b *batchWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.held {
+		return b.w.Write(p)
+	}
+	if b.buf == nil {
+		b.buf = batchPool.Get().(*[]byte)
+	}
+	*b.buf = append(*b.buf, p...)
+	return len(p), nil
+}
+
+// hold starts a batch.
+func (b *batchWriter) hold() {
+	b.mu.Lock()
+	b.held = true
+	b.mu.Unlock()
+}
+
+// release ends the batch and writes it to the socket.
+func (b *batchWriter) release() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held = false
+	buf := b.buf
+	if buf == nil {
+		return nil
+	}
+	b.buf = nil
+	_, err := b.w.Write(*buf)
+	// Keep only ordinary sizes in the pool: one huge batch must not pin
+	// its buffer for ever.
+	if cap(*buf) <= 4*batchBytes {
+		*buf = (*buf)[:0]
+		batchPool.Put(buf)
+	}
+	return err
+}
+
+// batchingResponseWriter hands websocket.Accept a hijacked connection
+// whose bufio.Writer writes through bw. net/http makes a new bufio.Writer
+// for a hijacked connection, so this costs no memory.
+type batchingResponseWriter struct {
+	http.ResponseWriter
+	bw *batchWriter
+}
+
+func (w *batchingResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hijacks the underlying connection and puts bw between its
+// buffered writer and the socket.
+func (w *batchingResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	w.bw.w = nc
+	brw.Writer.Reset(w.bw)
+	return nc, brw, nil
+}
