@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,7 +169,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 		"Server and clients share this process and its 2 cores: every frame is written by the server and read and parsed by a client on the same CPUs, so the figures include the clients' work. Tickets come from POST /api/ws-ticket over HTTP.",
 	)
 	if n := lat.Rows; len(n) > 0 && slices.ContainsFunc(n, func(r []string) bool { return r[len(r)-1] != "met" }) {
-		lat.Notes = append(lat.Notes, "Where a target is missed, the CPU is the limit: at the measured rate the server writes 3 frames per event per client and the clients, on the same 2 cores, read them.")
+		lat.Notes = append(lat.Notes, "What limits the misses: (1) Mirror.Apply itself (column Apply) commits twice to bbolt with an fsync each (the item, then the operation's history copy, which must precede the push so that GET /api/operations/{id} agrees with a pushed terminal message); its p99 alone is several ms on this disk. (2) Bytes: each event costs every client about 21 KB (`resource` and `operation` each repeat the operation's last 25 events), so 1,000 clients at 50 events/s move about 1 GB/s over loopback; the system calls and copies of the server's writes and the clients' reads, on the same 2 cores, dominate the CPU profile. The server writes each connection's queued frames with one system call (wsapi batchWriter); sending fewer bytes per event would need a protocol change (e.g. no event list in `resource` messages when an `operation` message follows).")
 	}
 	sat.Notes = append(sat.Notes,
 		"Events are applied back to back from 4 goroutines for a bounded time; deliveries count `event` frames read by clients (the figure DESIGN.md's target counts), frames count every message read (resource, operation and event).",
@@ -847,7 +848,9 @@ func rtMiB(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
 
 // rtMem returns heap in use, stacks in use and RSS after a GC.
 func rtMem() (heap, stack, rss uint64) {
-	runtime.GC()
+	// FreeOSMemory collects and returns freed pages, so that RSS is not
+	// inflated by what earlier measurements left behind.
+	debug.FreeOSMemory()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
