@@ -104,7 +104,12 @@ func (r Report) Markdown() string {
 
 // findings are the conclusions of profiling the runs (pprof), kept with
 // the code so that every regenerated file carries them.
-var findings = []string{}
+var findings = []string{
+	"GET meets its target at 1,000 req/s (and 2,000). A CPU profile of the load section (`bucketdesk bench --cpuprofile`) showed ES256 signature verification at ~15 % of an API request's CPU: `auth.Verifier` now remembers a verified token by its SHA-256 until it expires and at most a minute, re-asking the key source for its key on every hit (a withdrawn key still stops it at once); failures are never remembered.",
+	"LIST of 200 misses at 1,000 req/s: the server saturates the two cores (which the load generator shares) and the backlog grows for the rest of the run. The profile puts 43 % of all CPU in `boltstore.ListResources`, of which 37 % is `core.Resource.Clone`: boltstore keeps each item decoded, but must hand every caller a deep copy of all 220 resources (with their operations' events) per request, and httpapi's encoded-list cache only then compares versions and reuses the body. JSON encoding is already gone from the profile. What limits the rest is that copy: the fix is a read that tells the list cache the (stack name, version) stamps of a project without materialising the resources — e.g. a `Store` method returning versions, or a per-project change counter (bbolt holds the file lock, so an in-process counter is authoritative) — which is a change of the core.Store port and engine.Service, left for a follow-up rather than made under the clock here.",
+	"The direct reader's figures are set by the sandbox's CloudFormation model, not by our code: 1 + (buckets + users) calls per LIST, 2 per GET, each 100 ms, paced under 5 calls/s per account, so a LIST of 200 takes ~55 s and spends 221 calls of the account's budget; the cache spends none.",
+	"Event-to-browser figures belong to their own section's notes; DynamoDB figures are dynalite's, an emulator, and carry no target.",
+}
 
 // Run runs the chosen sections one after another and, with o.Out, writes
 // the Markdown there.
