@@ -36,6 +36,11 @@ type Store interface {
 	// most page.Limit of them (0: all), and the cursor of the next page
 	// ("" at the end). Tombstones are included; callers filter.
 	ListResources(ctx context.Context, project string, page Page) ([]*Resource, string, error)
+	// ListVersions returns the stack name and version of every item of a
+	// project (tombstones included), ordered by stack name, without
+	// reading whole items: what a list cache compares with what it last
+	// encoded, so that an unchanged LIST costs no decoding.
+	ListVersions(ctx context.Context, project string) ([]ItemVersion, error)
 
 	// PutOperation writes a history copy of op. It is idempotent and
 	// monotonic: a stored copy with a higher Rev is kept and nil returned.
@@ -60,6 +65,12 @@ type Store interface {
 	// TakeTicket atomically returns and removes the ticket with this hash.
 	// A missing, already taken or expired (at now) ticket is ErrNotFound.
 	TakeTicket(ctx context.Context, hash string, now time.Time) (*Ticket, error)
+}
+
+// ItemVersion names one resource item at one version.
+type ItemVersion struct {
+	StackName string
+	Version   int64
 }
 
 // Page selects one page of a listing.

@@ -62,6 +62,16 @@ func (s *Service) List(ctx context.Context, who core.Principal, project string, 
 	return out, nil
 }
 
+// Versions returns the stack name and version of every item of a project
+// (both kinds, tombstones included), reading no whole item: a list cache
+// compares them with what it encoded.
+func (s *Service) Versions(ctx context.Context, who core.Principal, project string) ([]core.ItemVersion, error) {
+	if _, err := s.Project(ctx, who, project); err != nil {
+		return nil, err
+	}
+	return s.d.Store.ListVersions(ctx, project)
+}
+
 // Get returns one live resource.
 func (s *Service) Get(ctx context.Context, who core.Principal, project string, kind core.Kind, name string) (*core.Resource, error) {
 	if _, err := s.Project(ctx, who, project); err != nil {

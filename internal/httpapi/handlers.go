@@ -206,11 +206,21 @@ func (s *server) project(w http.ResponseWriter, r *http.Request) error {
 func list(kind core.Kind) handlerFunc {
 	return func(s *server, w http.ResponseWriter, r *http.Request) error {
 		project := r.PathValue("p")
+		// The versions first (they also check membership): unchanged, the
+		// encoded answer is reused without reading the resources.
+		versions, err := s.svc.Versions(r.Context(), principal(r), project)
+		if err != nil {
+			return err
+		}
+		if b, ok := s.lists.lookup(project, kind, versions); ok {
+			writeJSONBytes(w, http.StatusOK, b)
+			return nil
+		}
 		rs, err := s.svc.List(r.Context(), principal(r), project, kind)
 		if err != nil {
 			return err
 		}
-		b, err := s.lists.encode(project, kind, rs)
+		b, err := s.lists.encode(project, kind, versions, rs)
 		if err != nil {
 			return err
 		}

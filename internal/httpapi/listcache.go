@@ -3,15 +3,17 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	"bucketdesk/internal/core"
 )
 
 // listCache keeps the encoded list answer of each project and kind, and
-// reuses it while the list holds the same resources at the same versions
-// (every change of a resource bumps its version). Encoding a list of
-// hundreds of resources is most of a LIST's cost; see DESIGN.md §9.
+// reuses it while the project's items are at the same versions (every
+// change of a resource bumps its version). The versions come from
+// Store.ListVersions, which reads no whole item, so an unchanged LIST
+// neither decodes, copies nor encodes the resources; see DESIGN.md §9.
 type listCache struct {
 	mu      sync.Mutex
 	entries map[listKey]*listEntry
@@ -23,26 +25,25 @@ type listKey struct {
 }
 
 type listEntry struct {
-	stamp []stamp
-	body  []byte
+	versions []core.ItemVersion
+	body     []byte
 }
 
-// stamp identifies one resource at one version.
-type stamp struct {
-	stackName string
-	version   int64
-}
-
-// encode returns the JSON of {"items": rs}, from the cache when nothing
-// changed. The returned bytes must not be modified.
-func (c *listCache) encode(project string, kind core.Kind, rs []*core.Resource) ([]byte, error) {
-	key := listKey{project, kind}
+// lookup returns the body encoded when the project was at versions.
+func (c *listCache) lookup(project string, kind core.Kind, versions []core.ItemVersion) ([]byte, bool) {
 	c.mu.Lock()
-	e := c.entries[key]
+	e := c.entries[listKey{project, kind}]
 	c.mu.Unlock()
-	if e != nil && sameStamp(e.stamp, rs) {
-		return e.body, nil
+	if e != nil && slices.Equal(e.versions, versions) {
+		return e.body, true
 	}
+	return nil, false
+}
+
+// encode returns the JSON of {"items": rs} and keeps it for versions, the
+// project's versions read before rs. A change between the two reads makes
+// the next lookup miss, since versions only grow.
+func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemVersion, rs []*core.Resource) ([]byte, error) {
 	if rs == nil {
 		rs = []*core.Resource{}
 	}
@@ -50,29 +51,13 @@ func (c *listCache) encode(project string, kind core.Kind, rs []*core.Resource) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode list: %v", core.ErrInternal, err)
 	}
-	st := make([]stamp, len(rs))
-	for i, r := range rs {
-		st[i] = stamp{r.StackName, r.Version}
-	}
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[listKey]*listEntry{}
 	}
-	c.entries[key] = &listEntry{stamp: st, body: body}
+	c.entries[listKey{project, kind}] = &listEntry{versions: slices.Clone(versions), body: body}
 	c.mu.Unlock()
 	return body, nil
-}
-
-func sameStamp(st []stamp, rs []*core.Resource) bool {
-	if len(st) != len(rs) {
-		return false
-	}
-	for i, r := range rs {
-		if st[i].stackName != r.StackName || st[i].version != r.Version {
-			return false
-		}
-	}
-	return true
 }
 
 // listView returns the resources as a list shows them: an operation keeps

@@ -8,12 +8,17 @@ import (
 )
 
 // A list shows each operation's latest event only, without changing the
-// resources it was given; the same versions give the same cached bytes.
+// resources it was given; the same versions give the same cached bytes,
+// other versions or the other kind miss.
 func TestListViewKeepsTheLatestEvent(t *testing.T) {
 	op := &core.Operation{ID: "op", Events: []core.StackEvent{{EventID: "e1"}, {EventID: "e2"}, {EventID: "e3"}}}
 	rs := []*core.Resource{{StackName: "a", Version: 3, Op: op}, {StackName: "b", Version: 1}}
 	var c listCache
-	body, err := c.encode("p", core.KindBucket, rs)
+	vs := []core.ItemVersion{{StackName: "a", Version: 3}, {StackName: "b", Version: 1}}
+	if _, ok := c.lookup("p", core.KindBucket, vs); ok {
+		t.Fatal("a hit in an empty cache")
+	}
+	body, err := c.encode("p", core.KindBucket, vs, rs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +32,14 @@ func TestListViewKeepsTheLatestEvent(t *testing.T) {
 	if len(op.Events) != 3 {
 		t.Fatal("the resource given to the list was changed")
 	}
-	again, _ := c.encode("p", core.KindBucket, rs)
-	if &again[0] != &body[0] {
-		t.Fatal("an unchanged list was encoded again")
+	again, ok := c.lookup("p", core.KindBucket, vs)
+	if !ok || &again[0] != &body[0] {
+		t.Fatal("an unchanged list was not reused")
+	}
+	if _, ok := c.lookup("p", core.KindBucket, []core.ItemVersion{{StackName: "a", Version: 4}, {StackName: "b", Version: 1}}); ok {
+		t.Fatal("a changed project hit the cache")
+	}
+	if _, ok := c.lookup("p", core.KindUser, vs); ok {
+		t.Fatal("the users' list hit the buckets' entry")
 	}
 }

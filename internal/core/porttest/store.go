@@ -46,6 +46,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) core.Store) {
 		{"Resources/ConcurrentUpdate", testResourcesConcurrentUpdate},
 		{"Resources/ConcurrentCreate", testResourcesConcurrentCreate},
 		{"Resources/ReturnedCopies", testResourcesCopies},
+		{"Resources/ListVersions", testResourcesListVersions},
 
 		{"Operations/PutGet", testOperationsPutGet},
 		{"Operations/LowerRevKept", testOperationsLowerRev},
@@ -1119,4 +1120,43 @@ func utcOperation(op *core.Operation) *core.Operation {
 		c.Events[i].Timestamp = c.Events[i].Timestamp.UTC()
 	}
 	return c
+}
+
+// ListVersions gives every item's stack name and current version, in stack
+// name order, for one project only, and follows every write and delete.
+func testResourcesListVersions(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	check := func(project string, want []core.ItemVersion) {
+		t.Helper()
+		got, err := s.ListVersions(ctx, project)
+		if err != nil {
+			t.Fatalf("ListVersions(%s): %v", project, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("ListVersions(%s) = %v, want %v", project, got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("ListVersions(%s) = %v, want %v", project, got, want)
+			}
+		}
+	}
+	check("ab", nil)
+	for _, st := range []string{"bd-ab--b-c", "bd-ab--b-a", "bd-ab--u-b"} {
+		if err := s.PutResource(ctx, resource("ab", st, 1), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutResource(ctx, resource("ab-c", "bd-ab-c--b-x", 4), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutResource(ctx, resource("ab", "bd-ab--b-a", 5), 1); err != nil {
+		t.Fatal(err)
+	}
+	check("ab", []core.ItemVersion{{StackName: "bd-ab--b-a", Version: 5}, {StackName: "bd-ab--b-c", Version: 1}, {StackName: "bd-ab--u-b", Version: 1}})
+	if err := s.DeleteResource(ctx, core.ResourceKey{Project: "ab", StackName: "bd-ab--b-c"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	check("ab", []core.ItemVersion{{StackName: "bd-ab--b-a", Version: 5}, {StackName: "bd-ab--u-b", Version: 1}})
+	check("ab-c", []core.ItemVersion{{StackName: "bd-ab-c--b-x", Version: 4}})
 }

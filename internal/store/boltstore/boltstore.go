@@ -341,6 +341,36 @@ func (s *Store) ListResources(ctx context.Context, project string, page core.Pag
 	return rs, next, nil
 }
 
+// ListVersions returns the project's (stack name, version) pairs; an item
+// whose bytes are in the decode cache is not decoded again, and nothing is
+// copied.
+func (s *Store) ListVersions(ctx context.Context, project string) ([]core.ItemVersion, error) {
+	what := "list versions of " + project
+	vs := []core.ItemVersion{}
+	err := s.view(ctx, what, func(tx *bolt.Tx) error {
+		prefix := []byte(project + sep)
+		c := tx.Bucket(bucketResources).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			s.mu.RLock()
+			d, ok := s.decoded[string(k)]
+			s.mu.RUnlock()
+			if !ok || !bytes.Equal(d.raw, v) {
+				r, err := s.decodeResource(k, v)
+				if err != nil {
+					return err
+				}
+				d.r = r
+			}
+			vs = append(vs, core.ItemVersion{StackName: string(k[len(prefix):]), Version: d.r.Version})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return vs, nil
+}
+
 // ---- operations ----
 
 // PutOperation writes a history copy of op unless a copy with a higher Rev

@@ -333,6 +333,37 @@ func (s *Store) ListResources(ctx context.Context, project string, page core.Pag
 	return rs, cursorOf(next, attrPK, attrSK), nil
 }
 
+// ListVersions reads only the sort key and version of the project's
+// items (a projected Query of the same partition as ListResources).
+func (s *Store) ListVersions(ctx context.Context, project string) ([]core.ItemVersion, error) {
+	what := "list versions of " + project
+	if err := checkID("project", project); err != nil {
+		return nil, err
+	}
+	in := s.partition(resourcePK(project), s.consistent)
+	in.ProjectionExpression = aws.String("#sk, #v")
+	in.ExpressionAttributeNames["#sk"] = attrSK
+	in.ExpressionAttributeNames["#v"] = attrVersion
+	items, _, err := s.query(ctx, what, in, 0)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]core.ItemVersion, 0, len(items))
+	for _, item := range items {
+		sk, ok1 := item[attrSK].(*types.AttributeValueMemberS)
+		v, ok2 := item[attrVersion].(*types.AttributeValueMemberN)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("dynamostore: %s: an item without sort key or version: %w", what, core.ErrInternal)
+		}
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: %s: version %q: %w", what, v.Value, core.ErrInternal)
+		}
+		vs = append(vs, core.ItemVersion{StackName: sk.Value, Version: n})
+	}
+	return vs, nil
+}
+
 // ---- operations ----
 
 // PutOperation writes a history copy of op unless a copy with a higher Rev
