@@ -154,12 +154,16 @@ func (d *deps) change(ctx context.Context, key core.ResourceKey, fn func(r *core
 	return nil, fmt.Errorf("%w: %s changed too often to write", core.ErrUnavailable, key.StackName)
 }
 
-// afterWrite records the history copy of a changed operation and publishes
-// the change. Both are repairable from the item, so failures are logged,
-// not returned.
+// afterWrite records the history copy of an operation whose status changed
+// and publishes the change. A stack event that only adds progress is
+// neither copied to the history (Service.Operation reads a running
+// operation from its item) nor repeated in whole: its own "event" message
+// carries it, and the "resource" message carries only the operation's
+// latest event. Both writes are repairable from the item, so failures are
+// logged, not returned.
 func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
-	opChanged := after.Op != nil && (before.Op == nil || before.Op.ID != after.Op.ID || before.Op.Rev != after.Op.Rev)
-	if opChanged {
+	statusChanged := after.Op != nil && (before.Op == nil || before.Op.ID != after.Op.ID || before.Op.Status != after.Op.Status)
+	if statusChanged {
 		if err := d.Store.PutOperation(ctx, after.Op); err != nil {
 			d.Logger.Warn("operation history write failed; the resource item keeps it", "operation", after.Op.ID, "err", err)
 		}
@@ -168,10 +172,23 @@ func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
 	if after.Observed.Phase == core.PhaseDeleted && after.Lock == nil {
 		typ = core.MsgResourceDeleted
 	}
-	d.publish(ctx, core.Message{Type: typ, Resource: after}, after)
-	if opChanged {
+	d.publish(ctx, core.Message{Type: typ, Resource: withLatestEvent(after)}, after)
+	if statusChanged {
 		d.publish(ctx, core.Message{Type: core.MsgOperation, Operation: after.Op}, after)
 	}
+}
+
+// withLatestEvent returns r with its operation's events cut to the latest,
+// sharing everything else: what a table row shows.
+func withLatestEvent(r *core.Resource) *core.Resource {
+	if r.Op == nil || len(r.Op.Events) <= 1 {
+		return r
+	}
+	c := *r
+	op := *r.Op
+	op.Events = op.Events[len(op.Events)-1:]
+	c.Op = &op
+	return &c
 }
 
 func (d *deps) publish(ctx context.Context, msg core.Message, r *core.Resource) {

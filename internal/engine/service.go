@@ -94,7 +94,9 @@ func notFound(kind core.Kind, name string, err error) error {
 	return err
 }
 
-// Operation returns one operation of a project who is a member of.
+// Operation returns one operation of a project who is a member of. A
+// running operation's progress lives in its resource's item (the history
+// copy is written when its status changes), so that is where it is read.
 func (s *Service) Operation(ctx context.Context, who core.Principal, id string) (*core.Operation, error) {
 	op, err := s.d.Store.GetOperation(ctx, id)
 	if err != nil {
@@ -102,6 +104,10 @@ func (s *Service) Operation(ctx context.Context, who core.Principal, id string) 
 	}
 	if _, err := s.Project(ctx, who, op.Project); err != nil {
 		return nil, err
+	}
+	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: op.Project, StackName: op.StackName})
+	if err == nil && r.Op != nil && r.Op.ID == id && r.Op.Rev > op.Rev {
+		return r.Op, nil
 	}
 	return op, nil
 }
