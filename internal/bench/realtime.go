@@ -149,6 +149,9 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 			if after.SlowConsumerDisconnects > before.SlowConsumerDisconnects {
 				fate = "disconnected as slow consumer (4008)"
 			}
+			if with.missing > 0 {
+				fate += fmt.Sprintf("; %d deliveries to the others not read within 10 s", with.missing)
+			}
 			stall.Rows = append(stall.Rows, []string{
 				strconv.Itoa(n), Ms(p0), Ms(p1), fmt.Sprintf("%.2f×", ratio),
 				fmt.Sprintf("< %.1f×", rtTargetStallFactor), rtMet(ratio < rtTargetStallFactor && with.missing == 0), fate,
