@@ -453,6 +453,16 @@ func (s *Server) Sessions() int {
 	return len(s.sessions)
 }
 
+// AccountOf returns the account of the session an AssumeRole handed out
+// with accessKeyID, as AWS knows whose credentials sign a call; a test
+// plays another service of that account with it.
+func (s *Server) AccountOf(accessKeyID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se, ok := s.sessions[accessKeyID]
+	return se.account, ok
+}
+
 // members reads a query-protocol list: Name.member.1, Name.member.2, …
 func members(f map[string][]string, name string) []string {
 	var out []string
