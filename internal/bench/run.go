@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bucketdesk/internal/store/dynamostore/dynalite"
 	"bufio"
 	"context"
 	"errors"
@@ -156,9 +157,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if want("dynamo") {
 		t, err := dynamoSection(ctx, o)
 		switch {
-		case errors.Is(err, errNoDynalite):
-			fmt.Fprintf(o.Log, "bench: dynamo section skipped: %v\n", err)
-			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+".")
+		case errors.Is(err, dynalite.ErrMissing):
+			fmt.Fprintf(o.Log, "bench: dynamo section skipped: %v (run `%s`)\n", err, dynalite.InstallHint)
+			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+"; run `"+dynalite.InstallHint+"`.")
 		case err != nil:
 			return rep, fmt.Errorf("bench: dynamo: %w", err)
 		}

@@ -1,5 +1,5 @@
 // Package dynalitetest starts dynalite, the local DynamoDB stand-in, for
-// tests, and builds SDK clients that talk to it and to nothing else.
+// tests (through package dynalite), and makes a table per test.
 //
 // dynalite is the npm package pinned in tests/dynalite (install it with
 // `npm ci --prefix tests/dynalite`, which `make deps` runs). When node or
@@ -13,37 +13,21 @@
 package dynalitetest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"bucketdesk/internal/store/dynamostore"
+	"bucketdesk/internal/store/dynamostore/dynalite"
 )
 
 // RequireEnv is the environment variable that turns a missing stand-in
 // from a skip into a failure.
 const RequireEnv = "BUCKETDESK_REQUIRE_STANDINS"
-
-// installHint is what to run when dynalite is missing.
-const installHint = "npm ci --prefix tests/dynalite"
-
-// startTimeout bounds the wait for dynalite to answer.
-const startTimeout = 15 * time.Second
 
 // Start starts a dynalite process on a free local port, waits until it
 // answers, and returns its endpoint ("http://127.0.0.1:N"). The process
@@ -55,13 +39,14 @@ func Start(tb testing.TB) (endpoint string) {
 	var last error
 	// A free port may be taken between probing and binding: try again.
 	for range 3 {
-		endpoint, err := start(tb, cli)
+		endpoint, stop, err := dynalite.Launch(cli)
 		if err == nil {
+			tb.Cleanup(stop)
 			return endpoint
 		}
 		last = err
 	}
-	tb.Fatalf("dynalitetest: %v", last)
+	tb.Fatalf("dynalitetest: %v", fmt.Errorf("after 3 tries: %w", last))
 	return ""
 }
 
@@ -69,156 +54,22 @@ func Start(tb testing.TB) (endpoint string) {
 // required) the test with what to run.
 func locate(tb testing.TB) string {
 	tb.Helper()
-	missing := func(format string, args ...any) {
-		tb.Helper()
-		msg := fmt.Sprintf(format, args...)
+	cli, err := dynalite.CLI()
+	if errors.Is(err, dynalite.ErrMissing) {
 		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatalf("dynalitetest: %s; %s=1 requires the DynamoDB stand-in: run `%s` at the repository root", msg, RequireEnv, installHint)
+			tb.Fatalf("dynalitetest: %v; %s=1 requires the DynamoDB stand-in: run `%s` at the repository root", err, RequireEnv, dynalite.InstallHint)
 		}
-		tb.Skipf("SKIPPED: DynamoDB stand-in missing: %s; run `%s` at the repository root (set %s=1 to make this a failure)", msg, installHint, RequireEnv)
+		tb.Skipf("SKIPPED: DynamoDB stand-in missing: %v; run `%s` at the repository root (set %s=1 to make this a failure)", err, dynalite.InstallHint, RequireEnv)
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing("node is not on PATH (install Node.js 20 or later)")
-	}
-	root, err := repoRoot()
 	if err != nil {
-		missing("%v", err)
-	}
-	cli := filepath.Join(root, "tests", "dynalite", "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		missing("%s not found", cli)
+		tb.Fatal(err)
 	}
 	return cli
 }
 
-// repoRoot walks up from the working directory (a test's package folder)
-// to the folder that holds go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// start runs one dynalite and waits for it; on error nothing is left
-// running.
-func start(tb testing.TB, cli string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("node", cli,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so that cleanup kills node and anything it
-	// started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start dynalite: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	}
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(endpoint, exited); err != nil {
-		stop()
-		return "", fmt.Errorf("dynalite on %s: %w; its output:\n%s", endpoint, err, out.String())
-	}
-	tb.Cleanup(stop)
-	return endpoint, nil
-}
-
-// waitReady polls endpoint until it answers any HTTP response, the process
-// exits, or startTimeout passes. Polling is the only way to learn that a
-// child process listens.
-func waitReady(endpoint string, exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		resp, err := client.Post(endpoint, "application/x-amz-json-1.0", bytes.NewReader([]byte("{}")))
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("exited before answering")
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer within %s: %w", startTimeout, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Client returns a DynamoDB client for endpoint with everything set
-// explicitly, so that nothing reads ~/.aws or the environment: region
-// us-east-1, static credentials, one attempt (no SDK retries, so a test
-// sees every error). optFns adjust it further (an HTTP client that
-// records requests, say).
-//
-// Response bodies are read whole before the SDK sees them. With the SDK
-// reading a large body (a Query of 200 items, ~150 KB) as it decodes,
-// about one request in a thousand against dynalite failed with "use of
-// closed network connection"; the same requests sent and read by plain
-// net/http never did, nor did the SDK once bodies were read eagerly. With
-// one attempt that would fail a test at random. See the package tests'
-// notes; the cause is not known.
+// Client returns a DynamoDB client for endpoint; see dynalite.Client.
 func Client(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
-	opts := dynamodb.Options{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("x", "x", ""),
-		BaseEndpoint:     aws.String(endpoint),
-		RetryMaxAttempts: 1,
-		HTTPClient:       eagerClient{next: &http.Client{}},
-	}
-	return dynamodb.New(opts, optFns...)
-}
-
-// eagerClient reads each response body whole before returning it.
-type eagerClient struct{ next *http.Client }
-
-// Do sends req and buffers the response body.
-func (c eagerClient) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.next.Do(req)
-	if err != nil {
-		return resp, err
-	}
-	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read response body: %w", err)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(data))
-	return resp, nil
+	return dynalite.Client(endpoint, optFns...)
 }
 
 // tables numbers the tables of one test binary.
@@ -240,23 +91,4 @@ func CreateTable(tb testing.TB, client *dynamodb.Client) string {
 		tb.Fatalf("dynalitetest: create table %s: %v", name, err)
 	}
 	return name
-}
-
-// syncBuffer collects a process's output, written from exec's copying
-// goroutines and read on failure.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
