@@ -20,10 +20,13 @@ type Applied struct {
 	Progress bool
 	// Finished: the current operation reached its end with this event.
 	Finished bool
+	// Bound: the event named the stack of the item's create, which the
+	// item did not know yet.
+	Bound bool
 }
 
 // Changed reports whether the item must be written.
-func (a Applied) Changed() bool { return a.Status || a.Progress || a.Finished }
+func (a Applied) Changed() bool { return a.Status || a.Progress || a.Finished || a.Bound }
 
 // ApplyEvent applies one stack event to r in place:
 //
@@ -33,7 +36,13 @@ func (a Applied) Changed() bool { return a.Status || a.Progress || a.Finished }
 //     never overwrites the stack status;
 //   - the terminal stack event of the current operation (matched by
 //     ClientRequestToken) ends it and releases its lock, whatever the order
-//     in which it arrives.
+//     in which it arrives;
+//   - bound to the stack: a stack name is reused, a stack id is not. An
+//     event of another stack than the item's (a deleted predecessor's,
+//     late or duplicated) is history and changes nothing. While the item
+//     does not know its stack yet (a create just submitted), only the
+//     events of its own operation, matched by ClientRequestToken, are its
+//     stack's, and the first of them binds the item to that stack.
 func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	var a Applied
 	if ev.StackName != r.StackName {
@@ -43,6 +52,16 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	// Events of the operation are its progress, also when they arrive
 	// after its terminal event.
 	mine := op != nil && ev.ClientRequestToken != "" && ev.ClientRequestToken == op.ID
+	switch {
+	case r.Observed.StackID == "":
+		if !mine || ev.StackID == "" {
+			return a
+		}
+		r.Observed.StackID = ev.StackID
+		a.Bound = true
+	case ev.StackID != r.Observed.StackID && !(ev.StackID == "" && mine):
+		return a
+	}
 	current := mine && !op.Status.Terminal()
 	if mine && addProgress(op, ev) {
 		a.Progress = true
@@ -62,9 +81,6 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	}
 	if ev.Timestamp.After(r.LastEvent.Time) {
 		r.LastEvent = EventRef{ID: ev.EventID, Time: ev.Timestamp}
-		if ev.StackID != "" {
-			r.Observed.StackID = ev.StackID
-		}
 		setStatus(&r.Observed, ev.ResourceStatus, ev.StatusReason)
 		a.Status = true
 	}
@@ -193,22 +209,33 @@ func FailureReason(events []StackEvent, status, reason string) string {
 
 // Observe applies what DescribeStacks reported at observedAt (taken before
 // the call) to r in place, as the reconciler's relist does, and reports
-// whether r changed. An item that already applied an event newer than the
+// whether r changed. Like ApplyEvent it is bound to the stack: a
+// description of another stack than the item's (its deleted predecessor,
+// or a stack the item's create has not bound yet) is history and changes
+// nothing. An item that already applied an event newer than the
 // observation keeps its status. A running operation whose stack is no
 // longer in progress ends here, so that a lost terminal event cannot leave
-// a lock behind; a queued one is left to its worker.
+// a lock behind, but only if the stack was described after the operation
+// started: an older description tells nothing of it. A queued operation is
+// left to its worker.
 func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
+	if st.StackID != r.Observed.StackID {
+		return false
+	}
+	if st.StackID == "" && r.Op != nil && !r.Op.Status.Terminal() {
+		return false // its worker has not made the stack yet
+	}
 	before := r.Clone()
 	if observedAt.After(r.LastEvent.Time) {
 		r.LastEvent = EventRef{ID: "describe", Time: observedAt}
-		r.Observed.StackID = st.StackID
 		setStatus(&r.Observed, st.Status, st.StatusReason)
 		if r.Observed.Phase != PhaseDeleted {
 			r.Observed.Outputs = cloneMap(st.Outputs)
 		}
 		r.Observed.Stale = false
 	}
-	if r.Op != nil && r.Op.Status == OpRunning && Terminal(st.Status) {
+	op := r.Op
+	if op != nil && op.Status == OpRunning && Terminal(st.Status) && op.StartedAt != nil && observedAt.After(*op.StartedAt) {
 		finish(r, st.Status, st.StatusReason, observedAt)
 		// The stack operation is over, so what was described is its
 		// result, even when a newer event set the status.
@@ -220,10 +247,24 @@ func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
 	return !equalResource(before, r)
 }
 
-// ObserveGone marks r deleted because CloudFormation no longer knows its
-// stack, ending a running operation. It reports whether r changed.
-func ObserveGone(r *Resource, observedAt time.Time) bool {
-	return Observe(r, &Stack{StackID: r.Observed.StackID, StackName: r.StackName, Status: "DELETE_COMPLETE"}, observedAt)
+// ObserveGone marks r deleted because CloudFormation does not know the
+// stack stackID (any more), ending a running operation; stackID "" says
+// that no stack has the item's name, for an item that never had a stack.
+// Like Observe, it changes nothing when r is bound to another stack. It
+// reports whether r changed.
+func ObserveGone(r *Resource, stackID string, observedAt time.Time) bool {
+	return Observe(r, &Stack{StackID: stackID, StackName: r.StackName, Status: "DELETE_COMPLETE"}, observedAt)
+}
+
+// EndWithoutStack ends r's running or queued delete as succeeded without a
+// stack operation: the item never had a stack (its create failed before
+// CloudFormation made one), so there is nothing to delete.
+func EndWithoutStack(r *Resource, at time.Time) {
+	if at.After(r.LastEvent.Time) {
+		r.LastEvent = EventRef{ID: "no-stack", Time: at}
+	}
+	setStatus(&r.Observed, "DELETE_COMPLETE", "")
+	FinishOp(r, OpSucceeded, "", at)
 }
 
 // SetOutputs records the outputs of a finished stack operation.

@@ -12,9 +12,16 @@ var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 const stackName = "bd-demo--b-data"
 
+// stackID is the id of the stack the tests' events come from; oldStackID
+// is the id of a deleted stack that had the same name before it.
+const (
+	stackID    = "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + stackName + "/1"
+	oldStackID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + stackName + "/0"
+)
+
 func ev(i int, token, logical, typ, status, reason string) StackEvent {
 	return StackEvent{
-		StackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + stackName + "/1", StackName: stackName,
+		StackID: stackID, StackName: stackName,
 		EventID: fmt.Sprintf("e%d", i), Timestamp: t0.Add(time.Duration(i) * time.Second),
 		LogicalResourceID: logical, ResourceType: typ, ResourceStatus: status, StatusReason: reason,
 		ClientRequestToken: token,
@@ -27,6 +34,9 @@ func stackEv(i int, token, status, reason string) StackEvent {
 
 func lockedResource(action Action, spec Spec) *Resource {
 	r := &Resource{Project: "demo", Kind: KindBucket, Name: "data", StackName: stackName, Version: 1}
+	if action != ActionCreate {
+		r.Observed = Observed{Phase: PhaseReady, StackID: stackID, StackStatus: "CREATE_COMPLETE"}
+	}
 	op := &Operation{ID: "op1", Action: action, Spec: spec, RequestedBy: "alice", RequestedAt: t0, Status: OpQueued}
 	if err := Begin(r, op); err != nil {
 		panic(err)
@@ -154,11 +164,11 @@ func TestEventsOfAnotherOperationDoNotEndTheLock(t *testing.T) {
 }
 
 func TestObserve(t *testing.T) {
-	st := &Stack{StackID: "id", StackName: stackName, Status: "UPDATE_COMPLETE", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::data"}}
+	st := &Stack{StackID: stackID, StackName: stackName, Status: "UPDATE_COMPLETE", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::data"}}
 
 	// A running operation whose terminal event was lost ends.
 	r := lockedResource(ActionUpdate, bucketSpec(true))
-	r.Op.Status = OpRunning
+	run(r, t0)
 	if !Observe(r, st, t0.Add(time.Minute)) || r.Lock != nil || r.Op.Status != OpSucceeded || r.Observed.Outputs["BucketArn"] == "" {
 		t.Fatalf("running op not ended: lock %v op %s", r.Lock, r.Op.Status)
 	}
@@ -183,8 +193,8 @@ func TestObserve(t *testing.T) {
 
 	// A vanished stack is deleted.
 	r = lockedResource(ActionDelete, bucketSpec(true))
-	r.Op.Status = OpRunning
-	ObserveGone(r, t0.Add(time.Hour))
+	run(r, t0)
+	ObserveGone(r, stackID, t0.Add(time.Hour))
 	if r.Observed.Phase != PhaseDeleted || r.Lock != nil || r.Op.Status != OpSucceeded {
 		t.Fatalf("gone: phase %s lock %v op %s", r.Observed.Phase, r.Lock, r.Op.Status)
 	}
@@ -215,5 +225,103 @@ func TestFailureReasonArrivesAfterTheEnd(t *testing.T) {
 	ApplyEvent(r, ev(2, "op1", "Bucket", "AWS::S3::Bucket", "UPDATE_FAILED", "Access Denied"))
 	if !strings.Contains(r.Op.Error, "Access Denied") || r.Observed.LastFailure != r.Op.Error {
 		t.Fatalf("error %q, last failure %q", r.Op.Error, r.Observed.LastFailure)
+	}
+}
+
+// run marks r's operation running since at, as the worker does.
+func run(r *Resource, at time.Time) {
+	r.Op.Status, r.Op.StartedAt = OpRunning, &at
+}
+
+// A stack name is reused; a stack id is not. Whatever arrives of a
+// deleted predecessor — its events late or twice, a description — is
+// history: it never changes the item bound to the current stack.
+func TestPreviousStackNeverActsOnTheCurrentOne(t *testing.T) {
+	old := func(i int, token, status string) StackEvent {
+		e := stackEv(i, token, status, "")
+		e.StackID = oldStackID
+		return e
+	}
+
+	// The item is bound to the current stack and an update runs on it;
+	// the predecessor's DELETE_COMPLETE, duplicated and later than every
+	// event applied, arrives.
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	run(r, t0)
+	ApplyEvent(r, stackEv(2, "op1", "UPDATE_IN_PROGRESS", ""))
+	before := r.Clone()
+	for _, e := range []StackEvent{old(50, "delete-op", "DELETE_COMPLETE"), old(50, "op1", "DELETE_COMPLETE"), old(60, "", "CREATE_COMPLETE")} {
+		if a := ApplyEvent(r, e); a.Changed() {
+			t.Fatalf("event of the previous stack applied: %+v", a)
+		}
+	}
+	if !equalResource(before, r) {
+		t.Fatal("the item changed")
+	}
+	// Nor does a description of the previous stack, however recent.
+	if Observe(r, &Stack{StackID: oldStackID, StackName: stackName, Status: "DELETE_COMPLETE"}, t0.Add(time.Hour)) ||
+		ObserveGone(r, oldStackID, t0.Add(time.Hour)) || !equalResource(before, r) {
+		t.Fatal("a description of the previous stack changed the item")
+	}
+	if r.Op.Status != OpRunning || r.Lock == nil || r.Observed.Phase != PhaseUpdating {
+		t.Fatalf("op %s lock %v phase %s", r.Op.Status, r.Lock, r.Observed.Phase)
+	}
+}
+
+// A create just submitted does not know its stack: only its own events,
+// by ClientRequestToken, bind it; the predecessor's are ignored.
+func TestCreateBindsItsStackByToken(t *testing.T) {
+	r := lockedResource(ActionCreate, bucketSpec(false))
+	late := stackEv(90, "old-delete", "DELETE_COMPLETE", "")
+	late.StackID = oldStackID
+	if ApplyEvent(r, late).Changed() || r.Observed.StackID != "" {
+		t.Fatal("an event of another operation bound the item")
+	}
+	noToken := stackEv(1, "", "CREATE_IN_PROGRESS", "")
+	if ApplyEvent(r, noToken).Changed() {
+		t.Fatal("an event without the create's token bound the item")
+	}
+	// A description by name cannot tell whose the stack is: the worker
+	// or the create's events will bind it.
+	if Observe(r, &Stack{StackID: stackID, StackName: stackName, Status: "CREATE_COMPLETE"}, t0.Add(time.Hour)) || ObserveGone(r, "", t0.Add(time.Hour)) {
+		t.Fatal("a description changed an item whose create is queued")
+	}
+	evs := createEvents("op1")
+	a := ApplyEvent(r, evs[3])
+	if !a.Bound || r.Observed.StackID != stackID {
+		t.Fatalf("the create's own event did not bind the stack: %+v", a)
+	}
+	for _, e := range evs {
+		ApplyEvent(r, e)
+	}
+	if r.Op.Status != OpSucceeded || r.Observed.Phase != PhaseReady || r.Lock != nil {
+		t.Fatalf("op %s phase %s lock %v", r.Op.Status, r.Observed.Phase, r.Lock)
+	}
+}
+
+// A description taken before an operation started tells nothing of it:
+// it never ends the operation, however terminal the status it shows.
+func TestObservationOlderThanTheOperationDoesNotEndIt(t *testing.T) {
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	run(r, t0.Add(time.Minute))
+	st := &Stack{StackID: stackID, StackName: stackName, Status: "CREATE_COMPLETE"}
+	Observe(r, st, t0.Add(30*time.Second))
+	if r.Op.Status != OpRunning || r.Lock == nil {
+		t.Fatalf("a description from before the update ended it: op %s lock %v", r.Op.Status, r.Lock)
+	}
+	st.Status = "UPDATE_COMPLETE"
+	if !Observe(r, st, t0.Add(2*time.Minute)) || r.Op.Status != OpSucceeded || r.Lock != nil {
+		t.Fatalf("a later description did not end it: op %s lock %v", r.Op.Status, r.Lock)
+	}
+}
+
+// An item whose create failed before CloudFormation made a stack has
+// nothing to delete.
+func TestEndWithoutStack(t *testing.T) {
+	r := lockedResource(ActionDelete, bucketSpec(false))
+	r.Observed = Observed{Phase: PhaseFailed, StatusReason: "AlreadyExistsException"}
+	EndWithoutStack(r, t0.Add(time.Minute))
+	if r.Observed.Phase != PhaseDeleted || r.Op.Status != OpSucceeded || r.Lock != nil {
+		t.Fatalf("phase %s op %s lock %v", r.Observed.Phase, r.Op.Status, r.Lock)
 	}
 }

@@ -92,7 +92,7 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 		listed[s.StackName] = true
 		r := cached[s.StackName]
 		switch {
-		case r == nil || r.Observed.Phase == core.PhaseDeleted && r.Observed.StackID != s.StackID && r.Lock == nil:
+		case r == nil || adoptable(r, s.StackID):
 			note(rc.adopt(ctx, p, s, &st))
 		case rc.differs(r, s):
 			note(rc.repair(ctx, p, r.Key(), s.StackID, &st))
@@ -111,7 +111,7 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 			if r.Op != nil && !r.Op.Status.Terminal() {
 				continue // its worker has not created the stack yet
 			}
-			note(rc.gone(ctx, r.Key(), observedAt, &st))
+			note(rc.gone(ctx, r.Key(), "", observedAt, &st))
 			continue
 		}
 		// Not listed: deleted, or deleted outside bucketdesk. The stack id
@@ -140,6 +140,15 @@ func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now t
 	}
 }
 
+// adoptable reports whether the listed stack stackID may become r's stack:
+// r has no live stack (a tombstone, or a create that failed before
+// CloudFormation made one), no operation holds it, and stackID is not the
+// stack r already knows as deleted.
+func adoptable(r *core.Resource, stackID string) bool {
+	noStack := r.Observed.Phase == core.PhaseDeleted || r.Observed.StackID == ""
+	return noStack && r.Lock == nil && r.Observed.StackID != stackID
+}
+
 // differs reports whether an item needs a DescribeStacks.
 func (rc *Reconciler) differs(r *core.Resource, s core.StackSummary) bool {
 	return r.Observed.StackStatus != s.Status || r.Observed.StackID != s.StackID || r.Observed.Stale ||
@@ -152,11 +161,14 @@ func (rc *Reconciler) repair(ctx context.Context, p *core.Project, key core.Reso
 	stack, err := rc.d.Cloud.DescribeStack(ctx, p.Account(), stackID)
 	st.Described++
 	if errors.Is(err, core.ErrNotFound) {
-		return rc.gone(ctx, key, observedAt, st)
+		return rc.gone(ctx, key, stackID, observedAt, st)
 	}
 	if err != nil {
 		return err
 	}
+	// The item may have moved on to another stack since it was read (a
+	// delete ended, a create began): Observe is bound to the stack and
+	// then changes nothing.
 	wrote := false
 	_, err = rc.d.change(ctx, key, func(r *core.Resource) (bool, error) {
 		wrote = r.Version > 0 && core.Observe(r, stack, observedAt)
@@ -180,10 +192,12 @@ func (rc *Reconciler) purge(ctx context.Context, r *core.Resource, st *Stats) er
 	return err
 }
 
-func (rc *Reconciler) gone(ctx context.Context, key core.ResourceKey, observedAt time.Time, st *Stats) error {
+// gone marks the item deleted if it is still bound to stackID ("" for an
+// item without a stack), which CloudFormation does not know.
+func (rc *Reconciler) gone(ctx context.Context, key core.ResourceKey, stackID string, observedAt time.Time, st *Stats) error {
 	wrote := false
 	_, err := rc.d.change(ctx, key, func(r *core.Resource) (bool, error) {
-		wrote = r.Version > 0 && core.ObserveGone(r, observedAt)
+		wrote = r.Version > 0 && core.ObserveGone(r, stackID, observedAt)
 		return wrote, nil
 	})
 	if err == nil && wrote {
@@ -215,16 +229,21 @@ func (rc *Reconciler) adopt(ctx context.Context, p *core.Project, s core.StackSu
 	if err != nil {
 		return fmt.Errorf("adopt %s: %w", s.StackName, err)
 	}
+	if stack.Status == "DELETE_COMPLETE" {
+		return nil // deleted since it was listed: nothing to adopt
+	}
+	adopted := false
 	_, err = rc.d.change(ctx, core.ResourceKey{Project: p.ID, StackName: s.StackName}, func(r *core.Resource) (bool, error) {
-		if r.Version > 0 && (r.Observed.Phase != core.PhaseDeleted || r.Lock != nil) {
-			return false, nil // it appeared meanwhile
+		if r.Version > 0 && !adoptable(r, stack.StackID) {
+			return false, nil // the item moved on meanwhile: a create took it, or this stack is already its own
 		}
 		*r = core.Resource{Project: p.ID, Kind: kind, Name: name, StackName: s.StackName, Spec: spec,
-			LastEvent: r.LastEvent, Version: r.Version}
+			Observed: core.Observed{StackID: stack.StackID}, Version: r.Version}
 		core.Observe(r, stack, observedAt)
+		adopted = true
 		return true, nil
 	})
-	if err == nil {
+	if err == nil && adopted {
 		st.Adopted++
 	}
 	return err

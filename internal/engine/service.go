@@ -192,13 +192,19 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			if exists {
 				return false, fmt.Errorf("%w: %s %q already exists", core.ErrConflict, kind, name)
 			}
+			// A new stack, with a new id and its own events: nothing of
+			// the name's previous stack carries over. Until the create's
+			// first event or its CreateStack answer names the stack, only
+			// the operation's token binds events to the item.
 			*r = core.Resource{Project: project, Kind: kind, Name: name, StackName: key.StackName,
-				Spec: spec.Clone(), Observed: core.Observed{Phase: core.PhaseCreating},
-				LastEvent: r.LastEvent, Version: r.Version}
+				Spec: spec.Clone(), Observed: core.Observed{Phase: core.PhaseCreating}, Version: r.Version}
 			op.Spec = spec.Clone()
 		default:
 			if !exists {
 				return false, fmt.Errorf("%w: no %s named %q", core.ErrNotFound, kind, name)
+			}
+			if r.Observed.StackID == "" && action != core.ActionDelete {
+				return false, fmt.Errorf("%w: %s %q has no stack: its create failed (%s); delete it or create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
 			}
 			if r.Observed.StackStatus == "ROLLBACK_COMPLETE" && action != core.ActionDelete {
 				return false, fmt.Errorf("%w: %s %q failed to create (%s); delete it, then create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)

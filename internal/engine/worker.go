@@ -60,15 +60,25 @@ func (w *Worker) Handle(ctx context.Context, d core.Delivery) error {
 	acct := p.Account()
 	log := w.d.Logger.With("operation", op.ID, "action", op.Action, "stack", key.StackName)
 
+	// A stack name is reused, a stack id is not: an update or a delete
+	// names the stack the item is bound to, so that it can never act on
+	// another stack that took the name meanwhile.
 	var stackID string
 	switch op.Action {
 	case core.ActionCreate, core.ActionUpdate, core.ActionRotateKey:
+		target := key.StackName
+		if op.Action != core.ActionCreate {
+			if target = r.Observed.StackID; target == "" {
+				w.d.fail(ctx, key, op.ID, "the "+string(op.Kind)+" has no stack to update: its create failed before CloudFormation made one")
+				return nil
+			}
+		}
 		tpl, caps, err := stacks.Render(p, op.Spec)
 		if err != nil {
 			w.d.fail(ctx, key, op.ID, "the template could not be rendered: "+err.Error())
 			return nil
 		}
-		req := core.StackRequest{StackName: key.StackName, Template: tpl, Tags: stacks.Tags(p.ID, op.Kind, op.Name),
+		req := core.StackRequest{StackName: target, Template: tpl, Tags: stacks.Tags(p.ID, op.Kind, op.Name),
 			Token: op.ID, Capabilities: caps}
 		if w.d.TopicARN != "" {
 			req.NotificationARNs = []string{w.d.TopicARN}
@@ -87,17 +97,16 @@ func (w *Worker) Handle(ctx context.Context, d core.Delivery) error {
 			return w.failOrRetry(ctx, d, key, op, err)
 		}
 	case core.ActionDelete:
-		if err := w.d.Cloud.DeleteStack(ctx, acct, key.StackName, op.ID); err != nil {
-			return w.failOrRetry(ctx, d, key, op, err)
-		}
 		if r.Observed.StackID == "" {
-			// CloudFormation deletes a stack that does not exist without a
-			// word and without events: end the operation here.
-			_, err := w.d.Cloud.DescribeStack(ctx, acct, key.StackName)
-			if errors.Is(err, core.ErrNotFound) {
-				w.endGone(ctx, key, op.ID)
-				return nil
-			}
+			// The item's create failed before CloudFormation made a stack:
+			// there is nothing of its own to delete. (A stack that has the
+			// name without the item knowing it is not deleted blindly: the
+			// reconciler adopts it, and a manager sees it.)
+			w.endWithoutStack(ctx, key, op.ID)
+			return nil
+		}
+		if err := w.d.Cloud.DeleteStack(ctx, acct, r.Observed.StackID, op.ID); err != nil {
+			return w.failOrRetry(ctx, d, key, op, err)
 		}
 	default:
 		w.d.fail(ctx, key, op.ID, fmt.Sprintf("unknown action %q", op.Action))
@@ -174,13 +183,13 @@ func (w *Worker) succeedWithoutChange(ctx context.Context, key core.ResourceKey,
 	}
 }
 
-func (w *Worker) endGone(ctx context.Context, key core.ResourceKey, id string) {
+func (w *Worker) endWithoutStack(ctx context.Context, key core.ResourceKey, id string) {
 	_, err := w.d.change(ctx, key, func(r *core.Resource) (bool, error) {
-		if r.Op == nil || r.Op.ID != id || r.Op.Status.Terminal() {
+		if r.Op == nil || r.Op.ID != id || r.Op.Status.Terminal() || r.Observed.StackID != "" {
 			return false, nil
 		}
-		r.Op.Status = core.OpRunning
-		return core.ObserveGone(r, w.d.Clock.Now().UTC()), nil
+		core.EndWithoutStack(r, w.d.Clock.Now().UTC())
+		return true, nil
 	})
 	if err != nil {
 		w.d.Logger.Error("could not finish a delete", "operation", id, "err", err)
