@@ -18,7 +18,10 @@
 // State (stacks, resources, templates, tokens, secrets sealed with AES-GCM,
 // in-flight operations and undelivered notifications) persists in a bbolt
 // file; an operation interrupted by Close resumes from its last step when
-// the file is opened again. Time comes from an injected core.Clock, so tests
+// the file is opened again. A deleted stack stays describable by its id,
+// with its template and events, for Options.Retention (90 days, as in
+// CloudFormation) and is then forgotten, so the file and the memory stay
+// bounded under churn. Time comes from an injected core.Clock, so tests
 // drive it with a manual clock and zero durations.
 //
 // The sandbox is for local runs, demos, benchmarks and tests. It is not an

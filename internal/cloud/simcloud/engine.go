@@ -39,6 +39,7 @@ func (s *Sandbox) run(st *stack) {
 			return
 		}
 		c := &change{stacks: []*stack{st}}
+		s.expire(c) // before the step: st itself is never forgotten in its own commit
 		wait, done := s.advance(c, st)
 		err := s.commit(c)
 		if done || err != nil {
@@ -102,6 +103,8 @@ func (s *Sandbox) emit(c *change, st *stack, logical, physical, typ, status, rea
 		ResourceStatus: status, StatusReason: reason, ClientRequestToken: token,
 	}
 	c.events = append(c.events, ev)
+	st.nevents++
+	s.nevents++
 	n := cfnevent.Notification{Event: ev, Namespace: st.Account, PrincipalID: principalID, ResourceProperties: string(props)}
 	if body, err := cfnevent.FormatSNS(n, st.Topic, uuid(), ts); err == nil {
 		c.out = append(c.out, body)
@@ -124,10 +127,13 @@ func (s *Sandbox) finish(c *change, st *stack, status, reason string) (time.Dura
 	st.Op = nil
 	if status == "DELETE_COMPLETE" {
 		st.Deleted = true
+		st.DeletedAt = st.LastEvent // the DELETE_COMPLETE event's time
 		st.Reason = ""
 		st.Resources = map[string]*record{}
 		st.Retired = nil
+		st.Tokens = nil // a deleted stack is never retried: only a live one is looked up by name
 		delete(s.byName, st.Account+"\x00"+st.Name)
+		s.expiry = append(s.expiry, expiring{at: st.DeletedAt, id: st.ID})
 	}
 	return 0, true
 }

@@ -36,7 +36,17 @@ type Options struct {
 	// NoSync skips the fsync of the bbolt file after each step: faster,
 	// and only a machine crash (not a process exit) can lose state.
 	NoSync bool
+	// Retention is how long a DELETE_COMPLETE stack stays describable by
+	// its id, with its template and events, after its deletion; then the
+	// sandbox forgets it, as CloudFormation does after 90 days. 0 is
+	// those 90 days; a soak run sets it short to keep the file small.
+	Retention time.Duration
 }
+
+// defaultRetention is CloudFormation's: "Summary information for stacks
+// that have been deleted is kept for 90 days after the stack is deleted"
+// (ListStacks).
+const defaultRetention = 90 * 24 * time.Hour
 
 // RateLimit is a token bucket per account: Burst calls at once, refilled
 // at PerSecond calls per second, measured on the Options' clock.
@@ -88,7 +98,7 @@ func (o *Options) validate() error {
 			return fmt.Errorf("simcloud: chaos probability %v not in [0, 1]: %w", p, core.ErrInvalid)
 		}
 	}
-	if o.ResourceDuration < 0 || o.APILatency < 0 || c.MaxDelay < 0 || o.RateLimit.PerSecond < 0 {
+	if o.ResourceDuration < 0 || o.APILatency < 0 || c.MaxDelay < 0 || o.RateLimit.PerSecond < 0 || o.Retention < 0 {
 		return fmt.Errorf("simcloud: negative option: %w", core.ErrInvalid)
 	}
 	return nil

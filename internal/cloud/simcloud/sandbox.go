@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -34,10 +35,12 @@ type Sandbox struct {
 	hashKey []byte
 
 	mu       sync.Mutex
-	stacks   map[string]*stack // by stack id, deleted ones too
-	byName   map[string]string // account + "\x00" + name → id of the live stack
-	objects  map[string]int    // bucket name → object count
-	ops      []OpRecord
+	stacks   map[string]*stack   // by stack id, deleted ones until their retention ends
+	byName   map[string]string   // account + "\x00" + name → id of the live stack
+	objects  map[string]int      // bucket name → object count
+	ops      map[uint64]OpRecord // by key in the ops bucket
+	expiry   []expiring          // the deleted stacks, oldest deletion first
+	nevents  int                 // events kept
 	limits   map[string]*tokenBucket
 	inflight int
 	holds    int
@@ -81,6 +84,9 @@ func New(path string, opts *Options) (*Sandbox, error) {
 	if o.Clock == nil {
 		o.Clock = core.SystemClock{}
 	}
+	if o.Retention == 0 {
+		o.Retention = defaultRetention
+	}
 	_, statErr := os.Stat(path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
 	key, err := loadKey(keyFile(path), fresh)
@@ -105,6 +111,7 @@ func New(path string, opts *Options) (*Sandbox, error) {
 		stacks:   map[string]*stack{},
 		byName:   map[string]string{},
 		objects:  map[string]int{},
+		ops:      map[uint64]OpRecord{},
 		limits:   map[string]*tokenBucket{},
 		released: make(chan struct{}),
 		changed:  make(chan struct{}),
@@ -113,6 +120,13 @@ func New(path string, opts *Options) (*Sandbox, error) {
 		quit:     make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.mu.Lock()
+	err = s.sweepAll() // what expired while the sandbox was closed
+	s.mu.Unlock()
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -155,6 +169,27 @@ func (s *Sandbox) load() error {
 			s.stacks[st.ID] = st
 			if !st.Deleted {
 				s.byName[st.Account+"\x00"+st.Name] = st.ID
+				return nil
+			}
+			if st.DeletedAt.IsZero() {
+				st.DeletedAt = st.LastEvent // deleted before DeletedAt existed
+			}
+			s.expiry = append(s.expiry, expiring{at: st.DeletedAt, id: st.ID})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		s.sortExpiry()
+		eb := tx.Bucket(bEvents)
+		err = eb.ForEach(func(k, v []byte) error {
+			// Events are only ever added, so a stack's sequence counts them.
+			if nb := eb.Bucket(k); v == nil && nb != nil {
+				n := int(nb.Sequence())
+				s.nevents += n
+				if st := s.stacks[string(k)]; st != nil {
+					st.nevents = n
+				}
 			}
 			return nil
 		})
@@ -173,7 +208,11 @@ func (s *Sandbox) load() error {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
 			}
-			s.ops = append(s.ops, r)
+			seq := binary.BigEndian.Uint64(k)
+			s.ops[seq] = r
+			if st := s.stacks[r.StackID]; st != nil {
+				st.opSeqs = append(st.opSeqs, seq)
+			}
 			return nil
 		})
 		if err != nil {
@@ -211,6 +250,9 @@ type change struct {
 	out     [][]byte
 	ops     []OpRecord
 	objects []string // bucket names whose count changed
+	forget  []*stack // expired stacks to remove with their events
+	dropOps []uint64 // keys of OpRecords to remove
+	opSeqs  []uint64 // set by commit: the keys given to ops
 }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
@@ -259,12 +301,14 @@ func (s *Sandbox) commit(c *change) error {
 			seqs = append(seqs, seq)
 		}
 		pb := tx.Bucket(bOps)
+		c.opSeqs = nil
 		for _, r := range c.ops {
 			seq, _ := pb.NextSequence()
 			b, _ := json.Marshal(r)
 			if err := pb.Put(u64(seq), b); err != nil {
 				return err
 			}
+			c.opSeqs = append(c.opSeqs, seq)
 		}
 		objb := tx.Bucket(bObjects)
 		for _, name := range c.objects {
@@ -275,6 +319,21 @@ func (s *Sandbox) commit(c *change) error {
 				err = objb.Delete([]byte(name))
 			}
 			if err != nil {
+				return err
+			}
+		}
+		for _, st := range c.forget {
+			if err := sb.Delete([]byte(st.ID)); err != nil {
+				return err
+			}
+			if eb.Bucket([]byte(st.ID)) != nil {
+				if err := eb.DeleteBucket([]byte(st.ID)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, seq := range c.dropOps {
+			if err := pb.Delete(u64(seq)); err != nil {
 				return err
 			}
 		}
@@ -293,7 +352,9 @@ func (s *Sandbox) commit(c *change) error {
 		default:
 		}
 	}
-	s.ops = append(s.ops, c.ops...)
+	for i, r := range c.ops {
+		s.ops[c.opSeqs[i]] = r
+	}
 	s.broadcast()
 	return nil
 }
@@ -350,11 +411,12 @@ func region(a core.Account) string {
 }
 
 // find returns the live stack named nameOrID, or the stack with that id
-// (deleted too when withDeleted), or nil. s.mu is held.
+// (deleted too when withDeleted, until its retention ends), or nil. s.mu
+// is held.
 func (s *Sandbox) find(a core.Account, nameOrID string, withDeleted bool) *stack {
 	if strings.HasPrefix(nameOrID, "arn:") {
 		st := s.stacks[nameOrID]
-		if st == nil || st.Account != a.ID || (st.Deleted && !withDeleted) {
+		if st == nil || st.Account != a.ID || (st.Deleted && (!withDeleted || s.expired(st))) {
 			return nil
 		}
 		return st
@@ -487,15 +549,18 @@ func (s *Sandbox) CreateStack(ctx context.Context, a core.Account, req core.Stac
 // stack's IN_PROGRESS event; s.mu is held.
 func (s *Sandbox) start(st *stack, now time.Time) error {
 	c := &change{stacks: []*stack{st}}
+	s.expire(c)
 	if st.Op.Token != "" {
 		st.Tokens[st.Op.Token] = st.Op.Action
 	}
+	s.trimOps(c, st)
 	c.ops = append(c.ops, OpRecord{Token: st.Op.Token, Account: st.Account, StackName: st.Name, StackID: st.ID, Action: st.Op.Action, At: now})
 	st.Reason = ""
 	s.emitStack(c, st, st.Status, "User Initiated")
 	if err := s.commit(c); err != nil {
 		return err
 	}
+	st.opSeqs = append(st.opSeqs, c.opSeqs...)
 	s.stacks[st.ID] = st
 	s.byName[st.Account+"\x00"+st.Name] = st.ID
 	s.inflight++
@@ -622,7 +687,8 @@ func (s *Sandbox) DeleteStack(ctx context.Context, a core.Account, stackName, to
 	return s.start(st, now)
 }
 
-// DescribeStack returns a stack by name, or by id (deleted ones too).
+// DescribeStack returns a stack by name, or by id (deleted ones too, until
+// Options.Retention after their deletion).
 func (s *Sandbox) DescribeStack(ctx context.Context, a core.Account, name string) (*core.Stack, error) {
 	if err := s.call(ctx, a, true); err != nil {
 		return nil, err
@@ -710,7 +776,7 @@ func (s *Sandbox) Events(a core.Account, stackName string) ([]core.StackEvent, e
 	st := s.find(a, stackName, true)
 	if st == nil {
 		for _, x := range s.stacks {
-			if x.Account == a.ID && x.Name == stackName && (st == nil || x.Created.After(st.Created)) {
+			if x.Account == a.ID && x.Name == stackName && !s.expired(x) && (st == nil || x.Created.After(st.Created)) {
 				st = x
 			}
 		}
@@ -727,7 +793,7 @@ func (s *Sandbox) Events(a core.Account, stackName string) ([]core.StackEvent, e
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bEvents).Bucket([]byte(st.ID))
 		if b == nil {
-			return nil
+			return notExist(stackName) // forgotten since s.mu was released
 		}
 		return b.ForEach(func(k, v []byte) error {
 			var e core.StackEvent
@@ -741,11 +807,18 @@ func (s *Sandbox) Events(a core.Account, stackName string) ([]core.StackEvent, e
 	return out, err
 }
 
-// Operations returns every stack operation accepted so far, oldest first.
+// Operations returns the stack operations accepted so far, oldest first:
+// those of the stacks kept (see Options.Retention), at most the last 100
+// of each stack.
 func (s *Sandbox) Operations() []OpRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.ops)
+	seqs := slices.Sorted(maps.Keys(s.ops))
+	out := make([]OpRecord, len(seqs))
+	for i, seq := range seqs {
+		out[i] = s.ops[seq]
+	}
+	return out
 }
 
 // SetObjectCount sets how many objects a bucket holds; a bucket with

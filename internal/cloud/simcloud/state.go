@@ -71,14 +71,22 @@ type stack struct {
 	// Retired holds physical resources that left Resources but still
 	// exist: replaced ones awaiting cleanup, ones that failed to delete.
 	Retired []*record `json:"retired,omitempty"`
-	// Tokens maps every ClientRequestToken that started an operation on
-	// this stack to its action.
+	// Tokens maps the ClientRequestToken of each of the stack's last
+	// keptOps operations to its action; nil once the stack is deleted.
 	Tokens  map[string]string `json:"tokens,omitempty"`
 	Op      *operation        `json:"op,omitempty"`
 	Deleted bool              `json:"deleted,omitempty"`
-	Seq     int               `json:"seq"`
+	// DeletedAt is the time of the DELETE_COMPLETE event: the stack is
+	// forgotten Options.Retention later.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	Seq       int       `json:"seq"`
 
 	tpl *template // parsed Template, cached
+	// opSeqs are the keys of the stack's OpRecords in the ops bucket,
+	// oldest first, and nevents counts its events; both are rebuilt at
+	// load, to forget the stack without a scan.
+	opSeqs  []uint64
+	nevents int
 }
 
 // record is one physical resource (or the trace of one that failed to be
