@@ -51,6 +51,7 @@ func RunCloudTests(t *testing.T, newHarness func(t *testing.T) CloudHarness) {
 		{"Update/RollbackCompleteConflicts", testCloudUpdateRollbackComplete},
 		{"Delete/Complete", testCloudDelete},
 		{"Delete/MissingIsSuccess", testCloudDeleteMissing},
+		{"ByID/OnlyThatStack", testCloudByID},
 		{"Describe/Missing", testCloudDescribeMissing},
 		{"List/PrefixAndAccount", testCloudList},
 		{"Template/Current", testCloudTemplate},
@@ -422,6 +423,37 @@ func testCloudDelete(t *testing.T, h CloudHarness) {
 	// The name is free again.
 	cloudCreateBucket(t, h, h.Account, "pt-delete", "porttest-delete-"+cloudSuffix())
 	cloudWantStatus(t, h, h.Account, "pt-delete", "CREATE_COMPLETE")
+}
+
+// A stack name is reused, a stack id is not: an update or a delete by the
+// id of a deleted stack never touches the stack that has its name now.
+func testCloudByID(t *testing.T, h CloudHarness) {
+	ctx := t.Context()
+	old, _ := cloudCreateBucket(t, h, h.Account, "pt-byid", "porttest-byid-"+cloudSuffix())
+	if err := h.Cloud.DeleteStack(ctx, h.Account, old, cloudToken("delete")); err != nil {
+		t.Fatalf("DeleteStack by id: %v", err)
+	}
+	cloudSettle(t, h)
+	cloudWantStatus(t, h, h.Account, old, "DELETE_COMPLETE")
+	bucket := "porttest-byid-" + cloudSuffix()
+	cur, _ := cloudCreateBucket(t, h, h.Account, "pt-byid", bucket)
+	if cur == old {
+		t.Fatalf("the new stack has the deleted one's id %s", cur)
+	}
+	_, err := h.Cloud.UpdateStack(ctx, h.Account, cloudBucketRequest(old, bucket, "Enabled", cloudToken("update")))
+	cloudWantErr(t, "UpdateStack by the deleted stack's id", err, core.ErrNotFound)
+	if err := h.Cloud.DeleteStack(ctx, h.Account, old, cloudToken("delete")); err != nil {
+		t.Errorf("DeleteStack by the deleted stack's id: %v, want nil", err)
+	}
+	cloudSettle(t, h)
+	if st := cloudWantStatus(t, h, h.Account, "pt-byid", "CREATE_COMPLETE"); st.StackID != cur {
+		t.Errorf("the name's stack is %s, want %s", st.StackID, cur)
+	}
+	if _, err := h.Cloud.UpdateStack(ctx, h.Account, cloudBucketRequest(cur, bucket, "Suspended", cloudToken("update"))); err != nil {
+		t.Fatalf("UpdateStack by id: %v", err)
+	}
+	cloudSettle(t, h)
+	cloudWantStatus(t, h, h.Account, cur, "UPDATE_COMPLETE")
 }
 
 func testCloudDeleteMissing(t *testing.T, h CloudHarness) {
