@@ -235,7 +235,7 @@ func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
 		r.Observed.Stale = false
 	}
 	op := r.Op
-	if op != nil && op.Status == OpRunning && Terminal(st.Status) && op.StartedAt != nil && observedAt.After(*op.StartedAt) {
+	if op != nil && op.Status == OpRunning && Terminal(st.Status) && op.StartedAt != nil && !observedAt.Before(*op.StartedAt) {
 		finish(r, st.Status, st.StatusReason, observedAt)
 		// The stack operation is over, so what was described is its
 		// result, even when a newer event set the status.

@@ -50,6 +50,17 @@ type Store interface {
 	// ListOperations returns a project's operations newest first (by id,
 	// which is a ULID), paged like ListResources.
 	ListOperations(ctx context.Context, project string, page Page) ([]*Operation, string, error)
+	// PurgeOperations deletes the history copies of a project's operations
+	// that were requested before before (the millisecond time of their
+	// ULID id) and have ended (succeeded or failed), oldest first, at most
+	// limit of them (0: no limit), and returns how many it deleted. An
+	// operation that has not ended is kept however old, and so is one
+	// whose id is not a canonical ULID (it has no time). Only history
+	// copies go: a resource item's Op is left alone. It is idempotent: the
+	// same call again deletes nothing more. A PutOperation of a purged id,
+	// concurrent or later, writes the copy again. After an error the count
+	// is of the copies deleted before it; a negative limit is ErrInvalid.
+	PurgeOperations(ctx context.Context, project string, before time.Time, limit int) (int, error)
 
 	// PutConnection registers a WebSocket connection under each of its
 	// projects, replacing an earlier registration of the same id.
@@ -175,6 +186,11 @@ type StackSummary struct {
 // Cloud is CloudFormation (and the one Secrets Manager read) in project
 // accounts. Adapters do not retry; they map errors onto kinds:
 //
+//   - A stack name is reused, a stack id is not. UpdateStack and DeleteStack
+//     take a stack name or a stack id (StackRequest.StackName may be
+//     either); by id they act on that stack only, never on a newer stack
+//     that has its name: an update of a deleted stack's id is ErrNotFound,
+//     a delete of it is success without effect.
 //   - CreateStack: an existing stack is ErrConflict, unless it was created
 //     with the same token, which is success (a retry).
 //   - UpdateStack: "No updates are to be performed" is ErrNoChange; a stack

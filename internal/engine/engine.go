@@ -40,7 +40,16 @@ type Options struct {
 	// MaxAttempts is the queue's maximum number of deliveries of one job;
 	// the worker fails an operation on its last attempt (default 10).
 	MaxAttempts int
+	// HistoryRetention is how long the history of an ended operation is
+	// kept after it was requested (default DefaultHistoryRetention); the
+	// reconciler deletes older history. A resource's latest operation
+	// stays in its item however old.
+	HistoryRetention time.Duration
 }
+
+// DefaultHistoryRetention keeps a year of operations: what a project
+// manager looks back on, and what an audit of the year asks for.
+const DefaultHistoryRetention = 365 * 24 * time.Hour
 
 // Engine bundles the four verbs over one set of adapters.
 type Engine struct {
@@ -60,6 +69,9 @@ func New(o Options) *Engine {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
+	}
+	if o.HistoryRetention <= 0 {
+		o.HistoryRetention = DefaultHistoryRetention
 	}
 	d := &deps{Options: o, ids: &idSource{clock: o.Clock}}
 	return &Engine{

@@ -62,3 +62,65 @@ func TestReconcilerPurgesOldTombstones(t *testing.T) {
 		t.Fatalf("young tombstone: %v", err)
 	}
 }
+
+// The reconciler deletes the history of operations older than the
+// retention, also the one a resource's item still holds, and keeps what
+// is younger; the item keeps its latest operation.
+func TestReconcilerPurgesOldHistory(t *testing.T) {
+	ctx := t.Context()
+	start := time.Now().UTC()
+	clk := clock.NewManual(start)
+	l := open(t, t.TempDir(), simcloud.ZeroOptions(), func(c *setup.LocalConfig) { c.Clock = clk })
+	e := engine.New(engine.Options{Store: l.Store, Queue: l.Queue, Cloud: l.Sandbox, Hub: l.Hub, Clock: clk,
+		HistoryRetention: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	run := func(op *core.Operation, err error) *core.Operation {
+		t.Helper()
+		must{t}.op(op, err)
+		ds, err := l.Queue.Receive(ctx, 1, 0)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("receive: %v %v", ds, err)
+		}
+		if err := e.Worker.Handle(ctx, ds[0]); err != nil {
+			t.Fatal(err)
+		}
+		_ = l.Queue.Ack(ctx, ds[0].Receipt)
+		if err := l.Sandbox.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The stack events are not delivered (nobody subscribed): the
+		// reconciler ends the operation.
+		if _, err := e.Reconciler.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Service.Operation(ctx, alice, op.ID)
+		if err != nil || got.Status != core.OpSucceeded {
+			t.Fatalf("operation %+v %v", got, err)
+		}
+		return op
+	}
+	first := run(e.Service.Create(ctx, alice, "demo", bucket("history-a")))
+	clk.Advance(45 * time.Minute)
+	second := run(e.Service.Create(ctx, alice, "demo", bucket("history-b")))
+	clk.Advance(30 * time.Minute)
+	st, err := e.Reconciler.Reconcile(ctx)
+	if err != nil || st.History != 1 {
+		t.Fatalf("stats %+v, err %v; want one history copy purged", st, err)
+	}
+	if _, err := l.Store.GetOperation(ctx, first.ID); err == nil {
+		t.Error("an operation older than the retention is still in the history")
+	}
+	if _, err := l.Store.GetOperation(ctx, second.ID); err != nil {
+		t.Errorf("a younger operation: %v", err)
+	}
+	// A second pass neither deletes more nor writes the copy back.
+	if st, err := e.Reconciler.Reconcile(ctx); err != nil || st.History != 0 {
+		t.Fatalf("second pass: %+v %v", st, err)
+	}
+	if _, err := l.Store.GetOperation(ctx, first.ID); err == nil {
+		t.Error("the purged copy was written back")
+	}
+	r, err := e.Service.Get(ctx, alice, "demo", core.KindBucket, "history-a")
+	if err != nil || r.Op == nil || r.Op.ID != first.ID {
+		t.Fatalf("the item lost its latest operation: %+v %v", r, err)
+	}
+}

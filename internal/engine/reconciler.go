@@ -21,6 +21,9 @@ type Reconciler struct{ d *deps }
 // Stats counts what one pass did.
 type Stats struct {
 	Stacks, Described, Adopted, Repaired, Deleted, Purged, Errors int
+	// History counts the operation history copies deleted because they
+	// outlived Options.HistoryRetention.
+	History int
 }
 
 // TombstoneTTL is how long the item of a deleted resource is kept: long
@@ -36,6 +39,7 @@ func (s *Stats) add(o Stats) {
 	s.Repaired += o.Repaired
 	s.Deleted += o.Deleted
 	s.Purged += o.Purged
+	s.History += o.History
 	s.Errors += o.Errors
 }
 
@@ -98,6 +102,9 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 			note(rc.repair(ctx, p, r.Key(), s.StackID, &st))
 		}
 	}
+	n, err := rc.d.Store.PurgeOperations(ctx, p.ID, observedAt.Add(-rc.d.HistoryRetention), historyPurgeBatch)
+	st.History += n
+	note(err)
 	for _, r := range items {
 		rc.repairHistory(ctx, r, observedAt)
 		if !listed[r.StackName] && r.Observed.Phase == core.PhaseDeleted && r.Lock == nil && observedAt.Sub(r.UpdatedAt) > TombstoneTTL {
@@ -126,6 +133,11 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 // the item's write and the copy's, short enough to cost little.
 const historyRepairWindow = time.Hour
 
+// historyPurgeBatch bounds the history copies one pass deletes per
+// project, so that a pass after a long pause stays short; the next passes
+// go on.
+const historyPurgeBatch = 1000
+
 // repairHistory rewrites the history copy of a recent operation from the
 // item, which is the source of truth: a process that died between the two
 // writes left the copy behind. PutOperation never lowers a copy's Rev, so
@@ -134,6 +146,9 @@ func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now t
 	op := r.Op
 	if op == nil || op.FinishedAt != nil && now.Sub(*op.FinishedAt) > historyRepairWindow {
 		return
+	}
+	if op.Status.Terminal() && now.Sub(op.RequestedAt) > rc.d.HistoryRetention {
+		return // its history has ended; only the item keeps it
 	}
 	if err := rc.d.Store.PutOperation(ctx, op); err != nil {
 		rc.d.Logger.Warn("operation history not repaired", "operation", op.ID, "err", err)
@@ -255,8 +270,9 @@ func (rc *Reconciler) Run(ctx context.Context, interval time.Duration) {
 		s, err := rc.Reconcile(ctx)
 		if err != nil && ctx.Err() == nil {
 			rc.d.Logger.Warn("reconcile pass incomplete", "err", err, "stacks", s.Stacks, "errors", s.Errors)
-		} else if s.Adopted+s.Deleted+s.Repaired > 0 {
-			rc.d.Logger.Info("reconciled", "stacks", s.Stacks, "described", s.Described, "adopted", s.Adopted, "repaired", s.Repaired, "deleted", s.Deleted)
+		} else if s.Adopted+s.Deleted+s.Repaired+s.Purged+s.History > 0 {
+			rc.d.Logger.Info("reconciled", "stacks", s.Stacks, "described", s.Described, "adopted", s.Adopted, "repaired", s.Repaired, "deleted", s.Deleted,
+				"tombstones_purged", s.Purged, "history_purged", s.History)
 		}
 		select {
 		case <-ctx.Done():

@@ -53,6 +53,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) core.Store) {
 		{"Operations/NotFound", testOperationsNotFound},
 		{"Operations/ListNewestFirst", testOperationsList},
 		{"Operations/ListProjectIsolation", testOperationsIsolation},
+		{"Operations/PurgeOldEnded", testOperationsPurge},
+		{"Operations/PurgeLimitOldestFirst", testOperationsPurgeLimit},
+		{"Operations/PurgeNothingOld", testOperationsPurgeNothingOld},
+		{"Operations/PurgeConcurrent", testOperationsPurgeConcurrent},
 
 		{"Connections/ListByProject", testConnectionsList},
 		{"Connections/ReplaceDropsProject", testConnectionsReplace},
@@ -728,6 +732,213 @@ func testOperationsIsolation(t *testing.T, s core.Store) {
 			}
 		}
 	}
+}
+
+// opAt returns an operation of proj whose ULID id has the time at, in
+// status st (ended at at + 1 minute if st is terminal).
+func opAt(proj string, at time.Time, st core.OpStatus) *core.Operation {
+	op := operation(proj, ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String(), 1)
+	op.RequestedAt = at
+	op.Status = st
+	if st.Terminal() {
+		finished := at.Add(time.Minute)
+		op.FinishedAt = &finished
+	}
+	return op
+}
+
+func mustPutOperations(t *testing.T, s core.Store, ops ...*core.Operation) {
+	t.Helper()
+	for _, op := range ops {
+		if err := s.PutOperation(t.Context(), op); err != nil {
+			t.Fatalf("PutOperation(%s %s): %v", op.ID, op.Status, err)
+		}
+	}
+}
+
+func mustPurge(t *testing.T, s core.Store, project string, before time.Time, limit, want int) {
+	t.Helper()
+	n, err := s.PurgeOperations(t.Context(), project, before, limit)
+	if err != nil {
+		t.Fatalf("PurgeOperations(%q, %s, limit %d): %v", project, before.Format(time.RFC3339Nano), limit, err)
+	}
+	if n != want {
+		t.Errorf("PurgeOperations(%q, %s, limit %d) = %d, want %d", project, before.Format(time.RFC3339Nano), limit, n, want)
+	}
+}
+
+// wantOperations checks that GetOperation finds exactly the kept ones,
+// unchanged, and that ListOperations lists exactly them, newest first.
+func wantOperations(t *testing.T, s core.Store, project string, kept, gone []*core.Operation) {
+	t.Helper()
+	for _, op := range gone {
+		if _, err := s.GetOperation(t.Context(), op.ID); !errors.Is(err, core.ErrNotFound) {
+			t.Errorf("GetOperation(%s, %s, requested %s) after its purge error = %v, want ErrNotFound",
+				op.ID, op.Status, op.RequestedAt.Format(time.RFC3339Nano), err)
+		}
+	}
+	var want []string
+	for _, op := range kept {
+		got, err := s.GetOperation(t.Context(), op.ID)
+		if err != nil {
+			t.Errorf("GetOperation(%s, %s, requested %s) of a kept operation: %v",
+				op.ID, op.Status, op.RequestedAt.Format(time.RFC3339Nano), err)
+			continue
+		}
+		sameOperation(t, got, op)
+		want = append(want, op.ID)
+	}
+	slices.Sort(want)
+	slices.Reverse(want)
+	var got []string
+	for _, op := range listAllOperations(t, s, project, 0) {
+		got = append(got, op.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListOperations(%q) after a purge = %q, want %q", project, got, want)
+	}
+}
+
+// testOperationsPurge: a purge deletes exactly the project's ended
+// operations older than the cutoff, by their ULID time, and nothing else.
+func testOperationsPurge(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	// base has nanoseconds: the cutoff falls inside a millisecond.
+	cutoff := base.Add(24 * time.Hour)
+	ms := ulid.Time(ulid.Timestamp(cutoff)) // the cutoff's millisecond, before it
+	old := []*core.Operation{
+		opAt("p1", cutoff.Add(-72*time.Hour), core.OpSucceeded),
+		opAt("p1", cutoff.Add(-2*time.Hour), core.OpFailed),
+		opAt("p1", cutoff.Add(-time.Minute), core.OpSucceeded),
+		opAt("p1", ms, core.OpFailed),
+	}
+	queued := opAt("p1", cutoff.Add(-100*time.Hour), core.OpQueued)
+	running := opAt("p1", cutoff.Add(-90*time.Minute), core.OpRunning)
+	// Not a ULID: it has no time, and sorts before the cutoff's ULID.
+	legacy := operation("p1", "0-legacy", 1)
+	legacy.Status = core.OpSucceeded
+	kept := []*core.Operation{
+		queued, running, legacy,
+		opAt("p1", ms.Add(time.Millisecond), core.OpSucceeded), // the next millisecond
+		opAt("p1", cutoff.Add(time.Hour), core.OpFailed),
+		opAt("p1", cutoff.Add(time.Hour), core.OpRunning),
+	}
+	// "p1" prefixes "p1-b": a purge of p1 must not reach into it.
+	other := []*core.Operation{
+		opAt("p1-b", cutoff.Add(-72*time.Hour), core.OpSucceeded),
+		opAt("p1-b", cutoff.Add(-time.Minute), core.OpFailed),
+		opAt("p1-b", cutoff.Add(-time.Minute), core.OpRunning),
+	}
+	for _, i := range rand.Perm(len(old) + len(kept)) {
+		if i < len(old) {
+			mustPutOperations(t, s, old[i])
+		} else {
+			mustPutOperations(t, s, kept[i-len(old)])
+		}
+	}
+	mustPutOperations(t, s, other...)
+
+	mustPurge(t, s, "p1", cutoff, 0, len(old))
+	wantOperations(t, s, "p1", kept, old)
+	wantOperations(t, s, "p1-b", other, nil)
+
+	// Idempotent.
+	mustPurge(t, s, "p1", cutoff, 0, 0)
+	wantOperations(t, s, "p1", kept, old)
+
+	// An old operation that has ended since goes at the next purge.
+	ended := running.Clone()
+	ended.Status = core.OpSucceeded
+	ended.Rev = 2
+	mustPutOperations(t, s, ended)
+	mustPurge(t, s, "p1", cutoff, 0, 1)
+	wantOperations(t, s, "p1", slices.DeleteFunc(slices.Clone(kept), func(op *core.Operation) bool { return op == running }), []*core.Operation{ended})
+
+	// A purged copy written again is stored again.
+	mustPutOperations(t, s, old[0])
+	if _, err := s.GetOperation(ctx, old[0].ID); err != nil {
+		t.Errorf("GetOperation of a purged operation put again: %v", err)
+	}
+
+	mustPurge(t, s, "p1-b", cutoff, 0, 2)
+	wantOperations(t, s, "p1-b", other[2:], other[:2])
+}
+
+// testOperationsPurgeLimit: at most limit copies go, the oldest first,
+// and operations that have not ended do not count.
+func testOperationsPurgeLimit(t *testing.T, s core.Store) {
+	cutoff := base.Add(time.Hour)
+	var ended, running []*core.Operation
+	for i := range 7 {
+		at := cutoff.Add(-time.Duration(10-i) * time.Minute)
+		ended = append(ended, opAt("p1", at, core.OpSucceeded))
+		// One just before each ended one: a purge walks past them.
+		running = append(running, opAt("p1", at.Add(-30*time.Second), core.OpRunning))
+	}
+	young := opAt("p1", cutoff.Add(time.Second), core.OpFailed)
+	mustPutOperations(t, s, young)
+	for _, i := range rand.Perm(len(ended)) {
+		mustPutOperations(t, s, ended[i], running[i])
+	}
+	keep := func(i int) []*core.Operation {
+		return append(slices.Concat(running, ended[i:]), young)
+	}
+	mustPurge(t, s, "p1", cutoff, 3, 3)
+	wantOperations(t, s, "p1", keep(3), ended[:3])
+	mustPurge(t, s, "p1", cutoff, 1, 1)
+	wantOperations(t, s, "p1", keep(4), ended[:4])
+	mustPurge(t, s, "p1", cutoff, 5, 3)
+	wantOperations(t, s, "p1", keep(7), ended)
+	mustPurge(t, s, "p1", cutoff, 5, 0)
+}
+
+// testOperationsPurgeNothingOld: a cutoff before every operation, or
+// before any ULID time, deletes nothing; a negative limit is refused.
+func testOperationsPurgeNothingOld(t *testing.T, s core.Store) {
+	ctx := t.Context()
+	ops := []*core.Operation{
+		opAt("p1", base, core.OpSucceeded),
+		opAt("p1", base.Add(time.Minute), core.OpFailed),
+	}
+	mustPutOperations(t, s, ops...)
+	for _, before := range []time.Time{ulid.Time(ulid.Timestamp(base)), base.Add(-time.Hour), time.Unix(0, 0), {}} {
+		mustPurge(t, s, "p1", before, 0, 0)
+	}
+	mustPurge(t, s, "unknown", base.Add(time.Hour), 0, 0)
+	if _, err := s.PurgeOperations(ctx, "p1", base.Add(time.Hour), -1); !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("PurgeOperations(limit -1) error = %v, want ErrInvalid", err)
+	}
+	wantOperations(t, s, "p1", ops, nil)
+}
+
+// testOperationsPurgeConcurrent: purges racing over the same copies
+// delete each once and count it once between them.
+func testOperationsPurgeConcurrent(t *testing.T, s core.Store) {
+	cutoff := base.Add(time.Hour)
+	var old []*core.Operation
+	for i := range 12 {
+		old = append(old, opAt("p1", base.Add(time.Duration(i)*time.Second), core.OpFailed))
+	}
+	young := opAt("p1", cutoff.Add(time.Second), core.OpSucceeded)
+	mustPutOperations(t, s, old...)
+	mustPutOperations(t, s, young)
+	counts := make([]int, racers)
+	errs := race(racers, func(i int) error {
+		var err error
+		counts[i], err = s.PurgeOperations(t.Context(), "p1", cutoff, 0)
+		return err
+	})
+	total := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("purger %d: %v", i, err)
+		}
+		total += counts[i]
+	}
+	if total != len(old) {
+		t.Errorf("%d concurrent purges deleted %d copies between them (%v), want %d", racers, total, counts, len(old))
+	}
+	wantOperations(t, s, "p1", []*core.Operation{young}, old)
 }
 
 // ---- connections ----

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
 
 	"bucketdesk/internal/core"
@@ -471,6 +472,173 @@ func (s *Store) ListOperations(ctx context.Context, project string, page core.Pa
 		return nil, "", err
 	}
 	return ops, next, nil
+}
+
+// purgeBatch bounds how many copies one read-write transaction deletes:
+// bbolt runs one writer at a time, so a first purge of a long history
+// must not hold every other write back for its whole length. A variable
+// so that tests can make it small.
+var purgeBatch = 1000
+
+// PurgeOperations deletes the project's ended operation copies whose ULID
+// time is before before, oldest first, at most limit (0: all).
+//
+// It walks the project's index from its start (ids are ULIDs: oldest
+// first) and stops at the first id not older than the cutoff, so that a
+// call with nothing old reads one key in a read-only transaction. Each
+// batch is found in a read-only transaction and deleted in a read-write
+// one that checks every copy again, so that a concurrent purge or
+// PutOperation in between is neither counted twice nor lost.
+func (s *Store) PurgeOperations(ctx context.Context, project string, before time.Time, limit int) (int, error) {
+	what := fmt.Sprintf("purge operations of %s before %s", project, before.UTC().Format(time.RFC3339Nano))
+	if err := checkID("project", project); err != nil {
+		return 0, err
+	}
+	if limit < 0 {
+		return 0, fmt.Errorf("boltstore: %s: negative limit %d: %w", what, limit, core.ErrInvalid)
+	}
+	bound, ok := purgeBound(before)
+	if !ok {
+		return 0, nil
+	}
+	prefix := []byte(project + sep)
+	from := prefix
+	deleted := 0
+	for {
+		want := purgeBatch
+		if limit > 0 && limit-deleted < want {
+			want = limit - deleted
+		}
+		ids, next, err := s.purgeCandidates(ctx, what, prefix, from, bound, want)
+		if err != nil {
+			return deleted, err
+		}
+		if len(ids) > 0 {
+			n, err := s.purgeDelete(ctx, what, project, ids)
+			deleted += n
+			if err != nil {
+				return deleted, err
+			}
+		}
+		if next == nil || limit > 0 && deleted >= limit {
+			return deleted, nil
+		}
+		from = next
+	}
+}
+
+// purgeCandidates returns up to want ids of ended operations from the
+// project's index, starting at key from and stopping before bound, and the
+// index key to go on from (nil when the walk reached bound or the end of
+// the project).
+func (s *Store) purgeCandidates(ctx context.Context, what string, prefix, from []byte, bound string, want int) (ids []string, next []byte, err error) {
+	err = s.view(ctx, what, func(tx *bolt.Tx) error {
+		byID := tx.Bucket(bucketOperations)
+		c := tx.Bucket(bucketOpsByProj).Cursor()
+		for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			id := string(k[len(prefix):])
+			if id >= bound {
+				return nil
+			}
+			if len(ids) == want {
+				// The key lives in bbolt's memory map only as long as
+				// the transaction.
+				next = bytes.Clone(k)
+				return nil
+			}
+			if !isULID(id) {
+				continue
+			}
+			v := byID.Get([]byte(id))
+			if v == nil {
+				return fmt.Errorf("index names missing operation %q: %w", id, core.ErrInternal)
+			}
+			var op opHead
+			if err := decode(v, &op); err != nil {
+				return err
+			}
+			if op.Status.Terminal() {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, next, nil
+}
+
+// purgeDelete deletes the copies ids of project's operations from both
+// buckets in one transaction, skipping any that is no longer stored under
+// this project or no longer ended, and returns how many it deleted.
+func (s *Store) purgeDelete(ctx context.Context, what, project string, ids []string) (int, error) {
+	n := 0
+	err := s.update(ctx, what, func(tx *bolt.Tx) error {
+		byID := tx.Bucket(bucketOperations)
+		idx := tx.Bucket(bucketOpsByProj)
+		for _, id := range ids {
+			v := byID.Get([]byte(id))
+			if v == nil {
+				continue // purged meanwhile
+			}
+			var op opHead
+			if err := decode(v, &op); err != nil {
+				return err
+			}
+			if op.Project != project || !op.Status.Terminal() {
+				continue
+			}
+			if err := idx.Delete([]byte(project + sep + id)); err != nil {
+				return err
+			}
+			if err := byID.Delete([]byte(id)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// opHead is the part of a stored operation that a purge reads.
+type opHead struct {
+	Project string        `json:"project"`
+	Status  core.OpStatus `json:"status"`
+}
+
+// purgeBound returns the smallest canonical ULID whose time is not before
+// before: as strings, every canonical ULID below it was requested before
+// before. ULID times are whole milliseconds, so before is rounded up. ok
+// is false when no ULID time is before before.
+func purgeBound(before time.Time) (bound string, ok bool) {
+	switch {
+	case !before.After(time.UnixMilli(0)):
+		return "", false
+	case before.After(ulid.Time(ulid.MaxTime())):
+		// Every ULID is older. Canonical ULIDs start with 0-7.
+		return "8", true
+	}
+	ms := uint64(before.UnixMilli()) // rounds towards the past
+	if ulid.Time(ms).Before(before) {
+		ms++
+	}
+	var u ulid.ULID
+	if err := u.SetTime(ms); err != nil {
+		return "8", true // unreachable: ms is at most MaxTime
+	}
+	return u.String(), true
+}
+
+// isULID reports whether id is a ULID as the engine writes it (upper
+// case, 26 characters): only those sort by time.
+func isULID(id string) bool {
+	u, err := ulid.ParseStrict(id)
+	return err == nil && u.String() == id
 }
 
 // ---- connections ----

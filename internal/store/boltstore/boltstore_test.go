@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
 
 	"bucketdesk/internal/core"
@@ -145,6 +147,110 @@ func TestBadInput(t *testing.T) {
 	if _, _, err := s.ListResources(ctx, "p1", core.Page{Cursor: "not base64!"}); !isInvalid(err) {
 		t.Errorf("ListResources(bad cursor) error = %v, want ErrInvalid", err)
 	}
+}
+
+// TestPurgeBatches: a purge longer than one transaction's batch goes on
+// where the last batch stopped, walks past operations that have not
+// ended, and stops at its limit in the middle of a batch.
+func TestPurgeBatches(t *testing.T) {
+	boltstore.SetPurgeBatch(t, 2)
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
+	cutoff := base.Add(time.Hour)
+	var ended, running []*core.Operation
+	for i := range 9 {
+		at := base.Add(time.Duration(i) * time.Minute)
+		op := operationAt("p1", at, core.OpSucceeded)
+		if i%3 == 1 {
+			op.Status = core.OpRunning
+			running = append(running, op)
+		} else {
+			ended = append(ended, op)
+		}
+		if err := s.PutOperation(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	young := operationAt("p1", cutoff, core.OpFailed)
+	if err := s.PutOperation(ctx, young); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := s.PurgeOperations(ctx, "p1", cutoff, 5)
+	if err != nil || n != 5 {
+		t.Fatalf("PurgeOperations(limit 5) = %d, %v; want 5, nil", n, err)
+	}
+	want := slices.Concat(running, ended[5:], []*core.Operation{young})
+	if got := operationIDs(t, s); !slices.Equal(got, sortedIDs(want)) {
+		t.Errorf("after a purge of 5 in batches of 2: operations %q, want %q", got, sortedIDs(want))
+	}
+	n, err = s.PurgeOperations(ctx, "p1", cutoff, 0)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeOperations(no limit) = %d, %v; want 1, nil", n, err)
+	}
+	want = append(running, young)
+	if got := operationIDs(t, s); !slices.Equal(got, sortedIDs(want)) {
+		t.Errorf("after a full purge: operations %q, want %q", got, sortedIDs(want))
+	}
+}
+
+// TestPurgeNothingOldWritesNothing: a purge that finds nothing old makes
+// no read-write transaction, which would cost a commit and an fsync.
+func TestPurgeNothingOldWritesNothing(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
+	for i := range 3 {
+		if err := s.PutOperation(ctx, operationAt("p1", base.Add(time.Duration(i)*time.Minute), core.OpSucceeded)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := operationAt("p1", base.Add(-time.Hour), core.OpRunning)
+	if err := s.PutOperation(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	writes := pagesWritten(s)
+	if n, err := s.PurgeOperations(ctx, "p1", base, 0); err != nil || n != 0 {
+		t.Fatalf("PurgeOperations = %d, %v; want 0, nil", n, err)
+	}
+	if w := pagesWritten(s); w != writes {
+		t.Errorf("a purge that deleted nothing wrote %d pages", w-writes)
+	}
+}
+
+// pagesWritten is how many pages the database's read-write transactions
+// have written (an empty commit writes its meta page).
+func pagesWritten(s *boltstore.Store) int64 {
+	st := s.DB().Stats()
+	return st.TxStats.GetWrite()
+}
+
+func operationAt(project string, at time.Time, st core.OpStatus) *core.Operation {
+	id := ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String()
+	return &core.Operation{ID: id, Project: project, StackName: "bd-" + project + "-bucket-a", RequestedAt: at, Status: st, Rev: 1}
+}
+
+// operationIDs lists p1's operation ids, oldest first.
+func operationIDs(t *testing.T, s *boltstore.Store) []string {
+	t.Helper()
+	ops, _, err := s.ListOperations(t.Context(), "p1", core.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.ID)
+	}
+	slices.Reverse(ids)
+	return ids
+}
+
+func sortedIDs(ops []*core.Operation) []string {
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.ID)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func isInvalid(err error) bool { return err != nil && errors.Is(err, core.ErrInvalid) }

@@ -57,12 +57,14 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/oklog/ulid/v2"
 
 	"bucketdesk/internal/core"
 )
@@ -436,6 +438,128 @@ func (s *Store) ListOperations(ctx context.Context, project string, page core.Pa
 		ops = append(ops, op)
 	}
 	return ops, cursorOf(next, keys...), nil
+}
+
+// purgePage is how many index entries one Query of PurgeOperations reads
+// at most: enough to delete in bulk, few enough that a small limit does
+// not read a whole 1 MB page of documents. A variable so that tests can
+// make it small.
+var purgePage int32 = 100
+
+// PurgeOperations deletes the project's ended operation copies whose ULID
+// time is before before, oldest first, at most limit (0: all).
+//
+// It queries the index partition of the project's operations ascending,
+// with the key condition gsi1sk < the cutoff's ULID, so that it reads only
+// old entries (nothing when nothing is old), never a Scan; it projects the
+// key, rev and document (the status is inside the document). Each ended
+// copy is removed by a DeleteItem on the condition that its rev and
+// project are still the ones read, so that the count is exact, an index
+// entry that lags a delete is not counted twice, and a copy changed since
+// the read is left for the next purge.
+func (s *Store) PurgeOperations(ctx context.Context, project string, before time.Time, limit int) (int, error) {
+	what := fmt.Sprintf("purge operations of %s before %s", project, before.UTC().Format(time.RFC3339Nano))
+	if err := checkID("project", project); err != nil {
+		return 0, err
+	}
+	if limit < 0 {
+		return 0, fmt.Errorf("dynamostore: %s: negative limit %d: %w", what, limit, core.ErrInvalid)
+	}
+	bound, ok := purgeBound(before)
+	if !ok {
+		return 0, nil
+	}
+	gsi1pk := operationsGSIPK(project)
+	in := s.index(gsi1pk)
+	in.KeyConditionExpression = aws.String("#pk = :pk AND #sk < :bound")
+	in.ExpressionAttributeNames["#sk"] = attrGSISK
+	in.ExpressionAttributeValues[":bound"] = str(bound)
+	in.ProjectionExpression = aws.String("#tpk, #rev, #doc")
+	in.ExpressionAttributeNames["#tpk"] = attrPK
+	in.ExpressionAttributeNames["#rev"] = attrRev
+	in.ExpressionAttributeNames["#doc"] = attrDoc
+	deleted := 0
+	for {
+		in.Limit = aws.Int32(purgePage)
+		if limit > 0 && int64(limit-deleted) < int64(purgePage) {
+			in.Limit = aws.Int32(int32(limit - deleted))
+		}
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return deleted, wrap(what, err)
+		}
+		for _, item := range out.Items {
+			pk, ok1 := item[attrPK].(*types.AttributeValueMemberS)
+			rev, ok2 := item[attrRev].(*types.AttributeValueMemberN)
+			if !ok1 || !ok2 {
+				return deleted, fmt.Errorf("dynamostore: %s: an operation item without pk or rev: %w", what, core.ErrInternal)
+			}
+			if !isULID(strings.TrimPrefix(pk.Value, operationPK(""))) {
+				continue
+			}
+			var op struct {
+				Status core.OpStatus `json:"status"`
+			}
+			if err := decodeDoc(item, &op); err != nil {
+				return deleted, fmt.Errorf("dynamostore: %s: %w", what, err)
+			}
+			if !op.Status.Terminal() {
+				continue
+			}
+			_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName:                 &s.table,
+				Key:                       itemKey(pk.Value, operationSK),
+				ConditionExpression:       aws.String("#rev = :rev AND #gpk = :gpk"),
+				ExpressionAttributeNames:  map[string]string{"#rev": attrRev, "#gpk": attrGSIPK},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":rev": rev, ":gpk": str(gsi1pk)},
+			})
+			switch {
+			case isConditionFailed(err):
+				// Gone, rewritten or moved since the index was read.
+				continue
+			case err != nil:
+				return deleted, wrap(what, err)
+			}
+			deleted++
+			if limit > 0 && deleted == limit {
+				return deleted, nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return deleted, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// purgeBound returns the smallest canonical ULID whose time is not before
+// before: as strings, every canonical ULID below it was requested before
+// before. ULID times are whole milliseconds, so before is rounded up. ok
+// is false when no ULID time is before before.
+func purgeBound(before time.Time) (bound string, ok bool) {
+	switch {
+	case !before.After(time.UnixMilli(0)):
+		return "", false
+	case before.After(ulid.Time(ulid.MaxTime())):
+		// Every ULID is older. Canonical ULIDs start with 0-7.
+		return "8", true
+	}
+	ms := uint64(before.UnixMilli()) // rounds towards the past
+	if ulid.Time(ms).Before(before) {
+		ms++
+	}
+	var u ulid.ULID
+	if err := u.SetTime(ms); err != nil {
+		return "8", true // unreachable: ms is at most MaxTime
+	}
+	return u.String(), true
+}
+
+// isULID reports whether id is a ULID as the engine writes it (upper
+// case, 26 characters): only those sort by time.
+func isULID(id string) bool {
+	u, err := ulid.ParseStrict(id)
+	return err == nil && u.String() == id
 }
 
 // ---- connections ----

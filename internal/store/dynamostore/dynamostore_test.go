@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/core/porttest"
@@ -237,6 +238,113 @@ func TestCursors(t *testing.T) {
 	}
 }
 
+// TestPurgeQueriesOnlyOld: a purge reads the old part of the project's
+// index partition through a key condition, page by page, and nothing when
+// nothing is old; it deletes item by item, never scans.
+func TestPurgeQueriesOnlyOld(t *testing.T) {
+	dynamostore.SetPurgePage(t, 2)
+	rec := &recorder{}
+	client := dynalitetest.Client(dynalitetest.Start(t), rec.use)
+	s := newStore(t, client, nil)
+	ctx := t.Context()
+	cutoff := base.Add(time.Hour)
+	for i := range 20 {
+		putOperation(t, s, operationAt("p1", cutoff.Add(time.Duration(i)*time.Second), core.OpSucceeded))
+	}
+	for i := range 5 {
+		st := core.OpFailed
+		if i%2 == 1 {
+			st = core.OpRunning
+		}
+		putOperation(t, s, operationAt("p1", base.Add(time.Duration(i)*time.Second), st))
+	}
+
+	rec.reset()
+	n, err := s.PurgeOperations(ctx, "p1", cutoff, 0)
+	if err != nil || n != 3 {
+		t.Fatalf("PurgeOperations = %d, %v; want 3, nil", n, err)
+	}
+	var queries, deletes int
+	for _, r := range rec.requests() {
+		switch r.op {
+		case "Query":
+			queries++
+			if r.index != dynamostore.IndexName || !strings.Contains(r.keyCond, "<") || r.projection == "" {
+				t.Errorf("a purge queried index %q with key condition %q, projection %q; want %q, a range on the sort key, a projection",
+					r.index, r.keyCond, r.projection, dynamostore.IndexName)
+			}
+		case "DeleteItem":
+			deletes++
+		default:
+			t.Errorf("a purge made a %s request", r.op)
+		}
+	}
+	// 5 old entries in pages of 2 take 3 Queries (4 if the stand-in
+	// cannot tell that the last full page is the last); reading the 20
+	// young ones too would take 13.
+	if queries < 3 || queries > 4 {
+		t.Errorf("a purge of 5 old entries in pages of 2 made %d Queries, want 3 or 4", queries)
+	}
+	if deletes != 3 {
+		t.Errorf("a purge of 3 ended copies made %d DeleteItem requests, want 3", deletes)
+	}
+
+	rec.reset()
+	if n, err := s.PurgeOperations(ctx, "p1", base, 0); err != nil || n != 0 {
+		t.Fatalf("PurgeOperations(nothing old) = %d, %v; want 0, nil", n, err)
+	}
+	if reqs := rec.requests(); len(reqs) != 1 || reqs[0].op != "Query" {
+		t.Errorf("a purge with nothing old made %v, want one Query", reqs)
+	}
+}
+
+// TestPurgeSkipsChangedCopy: a copy rewritten between the purge's read of
+// the index and its delete is left for the next purge, and not counted.
+func TestPurgeSkipsChangedCopy(t *testing.T) {
+	endpoint := dynalitetest.Start(t)
+	rec := &recorder{}
+	s, table := newStoreTable(t, dynalitetest.Client(endpoint, rec.use))
+	// A second Store on the same table, whose requests the hook ignores.
+	other, err := dynamostore.New(dynalitetest.Client(endpoint), table, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	a := operationAt("p1", base, core.OpSucceeded)
+	b := operationAt("p1", base.Add(time.Second), core.OpFailed)
+	putOperation(t, s, a)
+	putOperation(t, s, b)
+
+	var once sync.Once
+	rec.setBefore(func(r request) {
+		if r.op == "DeleteItem" {
+			once.Do(func() {
+				newer := a.Clone()
+				newer.Rev = 2
+				newer.Error = "rewritten"
+				if err := other.PutOperation(ctx, newer); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	})
+	n, err := s.PurgeOperations(ctx, "p1", base.Add(time.Hour), 0)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeOperations with a copy rewritten meanwhile = %d, %v; want 1, nil", n, err)
+	}
+	got, err := s.GetOperation(ctx, a.ID)
+	if err != nil || got.Rev != 2 {
+		t.Fatalf("the rewritten copy = %+v, %v; want it kept at rev 2", got, err)
+	}
+	if _, err := s.GetOperation(ctx, b.ID); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("GetOperation of the purged copy error = %v, want ErrNotFound", err)
+	}
+	rec.setBefore(nil)
+	if n, err := s.PurgeOperations(ctx, "p1", base.Add(time.Hour), 0); err != nil || n != 1 {
+		t.Errorf("the next PurgeOperations = %d, %v; want 1, nil", n, err)
+	}
+}
+
 // TestErrorKinds: DynamoDB's error answers map onto core's kinds, and the
 // SDK's error stays in the chain.
 func TestErrorKinds(t *testing.T) {
@@ -361,6 +469,18 @@ func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[st
 	return out.Item
 }
 
+func operationAt(project string, at time.Time, st core.OpStatus) *core.Operation {
+	id := ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String()
+	return &core.Operation{ID: id, Project: project, StackName: "bd-" + project + "-bucket-a", RequestedAt: at, Status: st, Rev: 1}
+}
+
+func putOperation(t *testing.T, s *dynamostore.Store, op *core.Operation) {
+	t.Helper()
+	if err := s.PutOperation(t.Context(), op); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func ids(cs []*core.Connection) []string {
 	var out []string
 	for _, c := range cs {
@@ -375,11 +495,15 @@ type recorder struct {
 	mu   sync.Mutex
 	reqs []request
 	next dynamodb.HTTPClient // the client's own, set by use
+	// before, if set, is called with each request before it is sent.
+	before func(request)
 }
 
 type request struct {
-	op    string // "Query", "Scan", ...
-	index string
+	op         string // "Query", "Scan", ...
+	index      string
+	keyCond    string // a Query's KeyConditionExpression
+	projection string // a read's ProjectionExpression
 }
 
 // use puts r in front of the client's HTTP client.
@@ -391,7 +515,7 @@ func (r *recorder) use(o *dynamodb.Options) {
 // Do records the request and sends it.
 func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 	op := strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
-	var body struct{ IndexName string }
+	var body struct{ IndexName, KeyConditionExpression, ProjectionExpression string }
 	if req.Body != nil {
 		data, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -401,15 +525,26 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(data))
 		json.Unmarshal(data, &body) // a body we cannot read records no index
 	}
+	rq := request{op: op, index: body.IndexName, keyCond: body.KeyConditionExpression, projection: body.ProjectionExpression}
 	r.mu.Lock()
-	r.reqs = append(r.reqs, request{op: op, index: body.IndexName})
+	r.reqs = append(r.reqs, rq)
+	before := r.before
 	r.mu.Unlock()
+	if before != nil {
+		before(rq)
+	}
 	return r.next.Do(req)
 }
 
 func (r *recorder) reset() {
 	r.mu.Lock()
 	r.reqs = nil
+	r.mu.Unlock()
+}
+
+func (r *recorder) setBefore(fn func(request)) {
+	r.mu.Lock()
+	r.before = fn
 	r.mu.Unlock()
 }
 
