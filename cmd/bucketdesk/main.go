@@ -21,6 +21,7 @@ import (
 
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/engine"
 	"bucketdesk/internal/setup"
 	"bucketdesk/internal/wsapi"
 )
@@ -123,6 +124,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation API rate limit per account, calls/s (0: none)")
 	cloudRate := fs.Float64("cloud-rate", 4, "bucketdesk's own pace of CloudFormation calls per account, calls/s")
 	reconcile := fs.Duration("reconcile-every", time.Minute, "how often the reconciler relists CloudFormation")
+	history := fs.Duration("history-retention", engine.DefaultHistoryRetention, "how long an ended operation stays in the history (the reconciler deletes older ones)")
+	sandboxRetention := fs.Duration("sandbox-retention", 90*24*time.Hour, "how long the sandbox keeps a deleted stack and its events (CloudFormation: 90 days)")
 	workers := fs.Int("workers", 4, "queue workers")
 	wsMaxAge := fs.Duration("ws-max-age", 2*time.Hour, "a WebSocket connection's maximum age, as API Gateway's")
 	wsIdle := fs.Duration("ws-idle-timeout", 10*time.Minute, "close a WebSocket connection idle for this long")
@@ -155,9 +158,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sb := simcloud.DemoOptions()
 	sb.ResourceDuration, sb.APILatency = *delay, *latency
 	sb.RateLimit = simcloud.RateLimit{PerSecond: *sandboxRate, Burst: int(2 * *sandboxRate)}
+	for name, d := range map[string]time.Duration{"history-retention": *history, "sandbox-retention": *sandboxRetention} {
+		if d <= 0 {
+			fmt.Fprintf(stderr, "bucketdesk: --%s must be a positive duration, got %s\n", name, d)
+			return 2
+		}
+	}
+	sb.Retention = *sandboxRetention
 	l, err := setup.OpenLocal(setup.LocalConfig{
 		DataDir: *dataDir, Sandbox: sb, Workers: *workers, ReconcileEvery: *reconcile,
-		CloudRate: *cloudRate, Logger: log,
+		CloudRate: *cloudRate, HistoryRetention: *history, Logger: log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "bucketdesk: %v\n", err)

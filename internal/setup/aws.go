@@ -47,7 +47,10 @@ type AWSConfig struct {
 	ClientID       string
 	CloudRate      float64
 	MaxAttempts    int
-	LogLevel       slog.Level
+	// HistoryRetention is how long ended operations stay in the history
+	// (0: the engine's default).
+	HistoryRetention time.Duration
+	LogLevel         slog.Level
 }
 
 // LoadAWSConfig reads the configuration from getenv and checks that
@@ -86,6 +89,13 @@ func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
 			problems = append(problems, EnvMaxAttempts+" must be a positive integer")
 		}
 		c.MaxAttempts = n
+	}
+	if s := getenv(EnvHistoryDays); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			problems = append(problems, EnvHistoryDays+" must be a positive number of days")
+		}
+		c.HistoryRetention = time.Duration(n) * 24 * time.Hour
 	}
 	if s := getenv(EnvLogLevel); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
@@ -183,7 +193,7 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 	}
 	a.Engine = engine.New(engine.Options{
 		Store: store, Queue: queue, Cloud: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
-		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts,
+		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return a, nil
 }

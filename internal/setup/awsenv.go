@@ -42,6 +42,7 @@ const (
 	EnvClientID       = "BUCKETDESK_COGNITO_CLIENT_ID"
 	EnvCloudRate      = "BUCKETDESK_CLOUD_RATE"
 	EnvMaxAttempts    = "BUCKETDESK_MAX_ATTEMPTS"
+	EnvHistoryDays    = "BUCKETDESK_HISTORY_RETENTION_DAYS"
 	EnvLogLevel       = "BUCKETDESK_LOG_LEVEL"
 )
 
@@ -60,6 +61,7 @@ var AWSEnv = []EnvVar{
 	{Name: EnvClientID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito app client id (the tokens' audience)"},
 	{Name: EnvCloudRate, Doc: "CloudFormation calls per second per project account (default 2)"},
 	{Name: EnvMaxAttempts, Roles: []string{RoleWorker}, Doc: "the queue's maxReceiveCount, so the worker knows its last attempt (default 10)"},
+	{Name: EnvHistoryDays, Roles: []string{RoleReconcile}, Doc: "days an ended operation stays in the history before the reconciler deletes it (default 365)"},
 	{Name: EnvLogLevel, Doc: "debug, info, warn or error (default info)"},
 }
 

@@ -49,7 +49,10 @@ type LocalConfig struct {
 	// CloudRate paces CloudFormation calls per account (calls per second;
 	// default 4, burst 8; negative: unpaced).
 	CloudRate float64
-	Logger    *slog.Logger
+	// HistoryRetention is how long ended operations stay in the history
+	// (0: engine.DefaultHistoryRetention).
+	HistoryRetention time.Duration
+	Logger           *slog.Logger
 }
 
 // Local is a running local bucketdesk.
@@ -127,7 +130,7 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 	burst := int(2 * cfg.CloudRate)
 	l.Engine = engine.New(engine.Options{
 		Store: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Hub: l.Hub,
-		Clock: cfg.Clock, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts,
+		Clock: cfg.Clock, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return l, nil
 }
