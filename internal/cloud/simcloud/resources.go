@@ -353,8 +353,9 @@ func generatedName(c *rctx, max int, lower bool) string {
 // inAccount reports whether a live resource of type typ in the account
 // matches pred.
 func (s *Sandbox) inAccount(account, typ string, pred func(r *record) bool) bool {
-	for _, st := range s.stacks {
-		if st.Deleted || st.Account != account {
+	for _, id := range s.byName {
+		st := s.stacks[id]
+		if st.Account != account {
 			continue
 		}
 		if !st.live(func(r *record) bool { return !(r.Type == typ && pred(r)) }) {
@@ -397,10 +398,8 @@ func isAlnum(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' 
 
 // bucketTaken reports whether a bucket of this name exists in any account.
 func (s *Sandbox) bucketTaken(name string) bool {
-	for _, st := range s.stacks {
-		if st.Deleted {
-			continue
-		}
+	for _, id := range s.byName {
+		st := s.stacks[id]
 		if !st.live(func(r *record) bool { return !(r.Type == "AWS::S3::Bucket" && r.Physical == name) }) {
 			return true
 		}

@@ -711,8 +711,9 @@ func (s *Sandbox) ListStacks(ctx context.Context, a core.Account, prefix string)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []core.StackSummary
-	for _, st := range s.stacks {
-		if st.Account == a.ID && !st.Deleted && strings.HasPrefix(st.Name, prefix) {
+	for _, id := range s.byName { // live stacks only: deleted ones may be many
+		st := s.stacks[id]
+		if st.Account == a.ID && strings.HasPrefix(st.Name, prefix) {
 			out = append(out, core.StackSummary{StackID: st.ID, StackName: st.Name, Status: st.Status})
 		}
 	}
@@ -745,8 +746,9 @@ func (s *Sandbox) GetSecretValue(ctx context.Context, a core.Account, secret str
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var found *record
-	for _, st := range s.stacks {
-		if st.Deleted || st.Account != a.ID {
+	for _, id := range s.byName {
+		st := s.stacks[id]
+		if st.Account != a.ID {
 			continue
 		}
 		st.live(func(r *record) bool {
