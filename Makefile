@@ -4,7 +4,7 @@ DATA_DIR ?= $(CURDIR)/.data
 BIN      := bin/bucketdesk
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run build test test-go test-short test-deps lint bench bench-go fuzz clean reset deps package coldstart
+.PHONY: run build test test-go test-short test-deps lint bench bench-go fuzz clean reset deps package coldstart soak
 
 deps:
 	$(GO) mod download
@@ -46,6 +46,10 @@ lint:
 ## bench: measure against DESIGN.md §9 (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
 bench: test-deps
 	$(GO) run ./cmd/bucketdesk bench --out docs/benchmarks.md
+
+## soak: churn bucket names against a real server (bin/bucketdesk) for 3 minutes and report outcomes, cache vs sandbox and growth; SOAK_FLAGS="--realistic --duration 10m" etc.
+soak: build
+	$(GO) run ./cmd/bucketdesk-soak --bin $(BIN) $(SOAK_FLAGS)
 
 ## bench-go: the Go micro-benchmarks
 bench-go: test-deps

@@ -366,3 +366,30 @@ func TestBadRequestsAreProblemsAndChangeNothing(t *testing.T) {
 		t.Fatalf("bad requests changed the state:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// /metrics carries the Go runtime's memory figures next to bucketdesk's
+// own, so that an operator (and the soak) can tell the heap from the
+// mapped bbolt files in the resident set.
+func TestMetricsIncludeRuntimeMemory(t *testing.T) {
+	s := startServer(t, simcloud.ZeroOptions())
+	c := &client{s: s}
+	r := c.do("GET", "/metrics", nil, nil)
+	if r.status != 200 {
+		t.Fatalf("GET /metrics: %d", r.status)
+	}
+	for _, name := range []string{"go_memory_classes_heap_objects_bytes", "go_memory_classes_total_bytes", "go_gc_heap_goal_bytes", "go_sched_goroutines_goroutines", "bucketdesk_ws_connections"} {
+		var v float64
+		found := false
+		for _, line := range strings.Split(string(r.body), "\n") {
+			if rest, ok := strings.CutPrefix(line, name+" "); ok {
+				if _, err := fmt.Sscan(rest, &v); err != nil {
+					t.Errorf("%s: %q", name, line)
+				}
+				found = true
+			}
+		}
+		if !found || (strings.HasPrefix(name, "go_") && v <= 0) {
+			t.Errorf("%s: found %v, value %v", name, found, v)
+		}
+	}
+}

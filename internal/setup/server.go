@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"time"
 
 	"bucketdesk/internal/auth"
@@ -85,7 +86,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 			_, err := l.Store.ListProjects(ctx)
 			return err
 		},
-		Metrics: []func(io.Writer){func(w io.Writer) { writeWSMetrics(w, ws.Stats()) }},
+		Metrics: []func(io.Writer){func(w io.Writer) { writeWSMetrics(w, ws.Stats()) }, writeRuntimeMetrics},
 		Logger:  l.cfg.Logger,
 	})
 	mux := http.NewServeMux()
@@ -166,5 +167,30 @@ func writeWSMetrics(w io.Writer, s wsapi.Stats) {
 		{"bucketdesk_ws_slow_consumer_disconnects_total", "counter", "Connections closed because the client could not keep up.", s.SlowConsumerDisconnects},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.typ, m.name, m.v)
+	}
+}
+
+// runtimeMetrics are the Go runtime's figures an operator watches for
+// growth, under the names Prometheus' Go collector gives them: the heap's
+// live objects tell the process's own memory apart from the pages of the
+// bbolt files it maps, which its resident set also counts.
+var runtimeMetrics = []struct{ name, sample, help string }{
+	{"go_memory_classes_heap_objects_bytes", "/memory/classes/heap/objects:bytes", "Memory occupied by live objects and dead objects not yet freed."},
+	{"go_memory_classes_total_bytes", "/memory/classes/total:bytes", "All memory mapped by the Go runtime (not the bbolt files' mappings)."},
+	{"go_gc_heap_goal_bytes", "/gc/heap/goal:bytes", "Heap size target for the end of the GC cycle."},
+	{"go_sched_goroutines_goroutines", "/sched/goroutines:goroutines", "Count of live goroutines."},
+}
+
+func writeRuntimeMetrics(w io.Writer) {
+	samples := make([]metrics.Sample, len(runtimeMetrics))
+	for i, m := range runtimeMetrics {
+		samples[i].Name = m.sample
+	}
+	metrics.Read(samples)
+	for i, m := range runtimeMetrics {
+		if samples[i].Value.Kind() != metrics.KindUint64 {
+			continue
+		}
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", m.name, m.help, m.name, m.name, samples[i].Value.Uint64())
 	}
 }
