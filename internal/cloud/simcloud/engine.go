@@ -132,6 +132,9 @@ func (s *Sandbox) finish(c *change, st *stack, status, reason string) (time.Dura
 		st.Resources = map[string]*record{}
 		st.Retired = nil
 		st.Tokens = nil // a deleted stack is never retried: only a live one is looked up by name
+		// The parsed template is most of a stack's memory and a deleted
+		// stack is only ever described; it is parsed again if needed.
+		st.tpl = nil
 		delete(s.byName, st.Account+"\x00"+st.Name)
 		s.expiry = append(s.expiry, expiring{at: st.DeletedAt, id: st.ID})
 	}
