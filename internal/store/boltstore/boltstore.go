@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
 
 	"bucketdesk/internal/core"
@@ -497,7 +496,7 @@ func (s *Store) PurgeOperations(ctx context.Context, project string, before time
 	if limit < 0 {
 		return 0, fmt.Errorf("boltstore: %s: negative limit %d: %w", what, limit, core.ErrInvalid)
 	}
-	bound, ok := purgeBound(before)
+	bound, ok := core.OperationIDBound(before)
 	if !ok {
 		return 0, nil
 	}
@@ -546,7 +545,7 @@ func (s *Store) purgeCandidates(ctx context.Context, what string, prefix, from [
 				next = bytes.Clone(k)
 				return nil
 			}
-			if !isULID(id) {
+			if !core.IsOperationID(id) {
 				continue
 			}
 			v := byID.Get([]byte(id))
@@ -609,36 +608,6 @@ func (s *Store) purgeDelete(ctx context.Context, what, project string, ids []str
 type opHead struct {
 	Project string        `json:"project"`
 	Status  core.OpStatus `json:"status"`
-}
-
-// purgeBound returns the smallest canonical ULID whose time is not before
-// before: as strings, every canonical ULID below it was requested before
-// before. ULID times are whole milliseconds, so before is rounded up. ok
-// is false when no ULID time is before before.
-func purgeBound(before time.Time) (bound string, ok bool) {
-	switch {
-	case !before.After(time.UnixMilli(0)):
-		return "", false
-	case before.After(ulid.Time(ulid.MaxTime())):
-		// Every ULID is older. Canonical ULIDs start with 0-7.
-		return "8", true
-	}
-	ms := uint64(before.UnixMilli()) // rounds towards the past
-	if ulid.Time(ms).Before(before) {
-		ms++
-	}
-	var u ulid.ULID
-	if err := u.SetTime(ms); err != nil {
-		return "8", true // unreachable: ms is at most MaxTime
-	}
-	return u.String(), true
-}
-
-// isULID reports whether id is a ULID as the engine writes it (upper
-// case, 26 characters): only those sort by time.
-func isULID(id string) bool {
-	u, err := ulid.ParseStrict(id)
-	return err == nil && u.String() == id
 }
 
 // ---- connections ----

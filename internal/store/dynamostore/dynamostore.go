@@ -64,7 +64,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
-	"github.com/oklog/ulid/v2"
 
 	"bucketdesk/internal/core"
 )
@@ -465,7 +464,7 @@ func (s *Store) PurgeOperations(ctx context.Context, project string, before time
 	if limit < 0 {
 		return 0, fmt.Errorf("dynamostore: %s: negative limit %d: %w", what, limit, core.ErrInvalid)
 	}
-	bound, ok := purgeBound(before)
+	bound, ok := core.OperationIDBound(before)
 	if !ok {
 		return 0, nil
 	}
@@ -494,7 +493,7 @@ func (s *Store) PurgeOperations(ctx context.Context, project string, before time
 			if !ok1 || !ok2 {
 				return deleted, fmt.Errorf("dynamostore: %s: an operation item without pk or rev: %w", what, core.ErrInternal)
 			}
-			if !isULID(strings.TrimPrefix(pk.Value, operationPK(""))) {
+			if !core.IsOperationID(strings.TrimPrefix(pk.Value, operationPK(""))) {
 				continue
 			}
 			var op struct {
@@ -530,36 +529,6 @@ func (s *Store) PurgeOperations(ctx context.Context, project string, before time
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-}
-
-// purgeBound returns the smallest canonical ULID whose time is not before
-// before: as strings, every canonical ULID below it was requested before
-// before. ULID times are whole milliseconds, so before is rounded up. ok
-// is false when no ULID time is before before.
-func purgeBound(before time.Time) (bound string, ok bool) {
-	switch {
-	case !before.After(time.UnixMilli(0)):
-		return "", false
-	case before.After(ulid.Time(ulid.MaxTime())):
-		// Every ULID is older. Canonical ULIDs start with 0-7.
-		return "8", true
-	}
-	ms := uint64(before.UnixMilli()) // rounds towards the past
-	if ulid.Time(ms).Before(before) {
-		ms++
-	}
-	var u ulid.ULID
-	if err := u.SetTime(ms); err != nil {
-		return "8", true // unreachable: ms is at most MaxTime
-	}
-	return u.String(), true
-}
-
-// isULID reports whether id is a ULID as the engine writes it (upper
-// case, 26 characters): only those sort by time.
-func isULID(id string) bool {
-	u, err := ulid.ParseStrict(id)
-	return err == nil && u.String() == id
 }
 
 // ---- connections ----
