@@ -91,6 +91,18 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	return a
 }
 
+// RecordEvent adds ev to the events of op, an operation that is no longer
+// its resource's current one (a history copy), unless it is there
+// already: a late event of an earlier operation is history, recorded
+// where that operation's progress is read and never applied to the
+// resource. It reports whether op changed.
+func RecordEvent(op *Operation, ev StackEvent) bool {
+	if ev.ClientRequestToken != op.ID || ev.StackName != op.StackName {
+		return false
+	}
+	return addProgress(op, ev)
+}
+
 // addProgress inserts ev into op's events in time order unless it is
 // already there, keeping the newest MaxOpEvents. It reports whether it was
 // added.

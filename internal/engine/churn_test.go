@@ -476,3 +476,43 @@ func describeOps[T any](xs []T, op func(T) *core.Operation) string {
 	}
 	return b.String()
 }
+
+// A late event of the name's previous stack is history: it is recorded
+// in the history of the operation it belongs to, and changes nothing of
+// the resource that now stands on the next stack.
+func TestLateEventOfThePreviousStackIsHistory(t *testing.T) {
+	s := newStepper(t)
+	ctx := t.Context()
+	s.submit(s.eng.Service.Create(ctx, alice, "demo", bucket("churn-e")))
+	del := must{t}.op(s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "churn-e", 0))
+	s.work()
+	var terminal, late []core.StackEvent
+	for _, ev := range s.take() {
+		if ev.StackLevel() && ev.ResourceStatus == "DELETE_COMPLETE" {
+			terminal = append(terminal, ev)
+		} else {
+			late = append(late, ev)
+		}
+	}
+	if len(terminal) != 1 || len(late) == 0 {
+		t.Fatalf("delete events: %d terminal, %d others", len(terminal), len(late))
+	}
+	s.apply(terminal)
+	s.submit(s.eng.Service.Create(ctx, alice, "demo", bucket("churn-e")))
+	before := s.item("churn-e")
+
+	s.apply(late)
+	s.apply(late) // and again, as SNS may deliver them
+	if after := s.item("churn-e"); after.Version != before.Version {
+		t.Fatalf("late events of the previous stack changed the resource: version %d → %d", before.Version, after.Version)
+	}
+	op := s.operation(del.ID)
+	if op.Status != core.OpSucceeded || len(op.Events) != len(late)+1 {
+		t.Fatalf("delete %s with %d events, want %d: %+v", op.Status, len(op.Events), len(late)+1, op.Events)
+	}
+	for i := 1; i < len(op.Events); i++ {
+		if op.Events[i].Timestamp.Before(op.Events[i-1].Timestamp) {
+			t.Fatal("the delete's events are not in time order")
+		}
+	}
+}

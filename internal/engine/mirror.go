@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"bucketdesk/internal/core"
@@ -52,6 +53,9 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 	if err != nil {
 		return err
 	}
+	if !applied.Changed() && ev.ClientRequestToken != "" && (r.Op == nil || r.Op.ID != ev.ClientRequestToken) {
+		return m.recordHistory(ctx, ev)
+	}
 	if applied.Progress {
 		e := ev
 		m.d.publish(ctx, core.Message{Type: core.MsgEvent, Event: &e}, r)
@@ -85,4 +89,22 @@ func (m *Mirror) describe(ctx context.Context, project string, ev core.StackEven
 	}
 	m.d.Logger.Warn("outputs of a finished stack not read; the reconciler will", "stack", ev.StackName, "err", err)
 	return nil, true
+}
+
+// recordHistory adds a late event of an operation that is no longer its
+// resource's current one — an earlier operation of the same stack, or one
+// of the name's previous stack — to that operation's history copy. It
+// never touches the resource: the event is history.
+func (m *Mirror) recordHistory(ctx context.Context, ev core.StackEvent) error {
+	op, err := m.d.Store.GetOperation(ctx, ev.ClientRequestToken)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil // not ours, or its history has ended
+	}
+	if err != nil {
+		return err
+	}
+	if !core.RecordEvent(op, ev) {
+		return nil
+	}
+	return m.d.Store.PutOperation(ctx, op)
 }
