@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -123,6 +125,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	latency := fs.Duration("sandbox-latency", 100*time.Millisecond, "the sandbox's CloudFormation API latency")
 	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation API rate limit per account, calls/s (0: none)")
 	cloudRate := fs.Float64("cloud-rate", 4, "bucketdesk's own pace of CloudFormation calls per account, calls/s")
+	demo := simcloud.DemoOptions()
+	seed := fs.Int64("sandbox-seed", demo.Chaos.Seed, "seed of the sandbox's chaos and failures (default: the start time)")
+	drop := fs.Float64("sandbox-drop", demo.Chaos.Drop, "probability that a stack event notification is lost (the reconciler repairs)")
+	duplicate := fs.Float64("sandbox-duplicate", demo.Chaos.Duplicate, "probability that a stack event notification is delivered twice")
+	reorder := fs.Float64("sandbox-reorder", demo.Chaos.Reorder, "probability that a stack event notification is held back and delivered after the next")
+	maxDelay := fs.Duration("sandbox-max-delay", demo.Chaos.MaxDelay, "deliver each stack event notification after a random delay below this")
+	failRate := fs.String("sandbox-fail-rate", "", "make stack operations fail at random, e.g. create=0.1,update=0.1,delete=0.05 (a bucket tagged sandbox-fail=create or =update fails on purpose too)")
 	reconcile := fs.Duration("reconcile-every", time.Minute, "how often the reconciler relists CloudFormation")
 	history := fs.Duration("history-retention", engine.DefaultHistoryRetention, "how long an ended operation stays in the history (the reconciler deletes older ones)")
 	sandboxRetention := fs.Duration("sandbox-retention", 90*24*time.Hour, "how long the sandbox keeps a deleted stack and its events (CloudFormation: 90 days)")
@@ -155,8 +164,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	sb := simcloud.DemoOptions()
+	sb := demo
 	sb.ResourceDuration, sb.APILatency = *delay, *latency
+	sb.Chaos = simcloud.Chaos{Seed: *seed, Drop: *drop, Duplicate: *duplicate, Reorder: *reorder, MaxDelay: *maxDelay}
+	var err error
+	if sb.FailRate, err = parseFailRate(*failRate); err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: --sandbox-fail-rate: %v\n", err)
+		return 2
+	}
 	sb.RateLimit = simcloud.RateLimit{PerSecond: *sandboxRate, Burst: int(2 * *sandboxRate)}
 	for name, d := range map[string]time.Duration{"history-retention": *history, "sandbox-retention": *sandboxRetention} {
 		if d <= 0 {
@@ -254,4 +269,30 @@ func seedDemo(ctx context.Context, l *setup.Local, log *slog.Logger) {
 		}
 		log.Info("demo resource requested", "kind", s.Kind(), "name", s.Name(), "operation", op.ID)
 	}
+}
+
+// parseFailRate reads "create=0.1,update=0.1,delete=0.05" (any subset).
+func parseFailRate(s string) (simcloud.FailRate, error) {
+	var f simcloud.FailRate
+	if strings.TrimSpace(s) == "" {
+		return f, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		action, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		p, err := strconv.ParseFloat(value, 64)
+		if !ok || err != nil || p < 0 || p > 1 {
+			return f, fmt.Errorf("%q: want action=probability with a probability from 0 to 1, e.g. create=0.1", part)
+		}
+		switch action {
+		case "create":
+			f.Create = p
+		case "update":
+			f.Update = p
+		case "delete":
+			f.Delete = p
+		default:
+			return f, fmt.Errorf("%q: the action is create, update or delete", part)
+		}
+	}
+	return f, nil
 }

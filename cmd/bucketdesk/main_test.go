@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bucketdesk/internal/cloud/simcloud"
 	"bytes"
 	"context"
 	"strings"
@@ -95,4 +96,19 @@ func (w *watchWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+func TestParseFailRate(t *testing.T) {
+	f, err := parseFailRate(" create=0.1, delete=1 ")
+	if err != nil || f.Create != 0.1 || f.Update != 0 || f.Delete != 1 {
+		t.Fatalf("%+v %v", f, err)
+	}
+	if f, err := parseFailRate(""); err != nil || f != (simcloud.FailRate{}) {
+		t.Fatalf("empty: %+v %v", f, err)
+	}
+	for _, bad := range []string{"create", "create=2", "create=-0.1", "rename=0.1", "create=x"} {
+		if _, err := parseFailRate(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 }

@@ -333,7 +333,31 @@ async function scenario({ base, password }) {
     await screenshot(alice, 'alice-deleted');
     await screenshot(bob, 'bob-sees-deleted');
 
-    log('8. signing out returns to the login page');
+    const failing = `${bucket}-fails`;
+    log(`8. alice creates bucket ${failing} tagged sandbox-fail=create: it fails, and both see why`);
+    await alice.getByRole('button', { name: 'New bucket' }).click();
+    const failDialog = alice.getByRole('dialog', { name: 'New bucket' });
+    await failDialog.getByLabel('Bucket name').fill(failing);
+    await failDialog.getByRole('button', { name: 'Add tag' }).click();
+    await failDialog.getByLabel('Tag 1 key').fill('sandbox-fail');
+    await failDialog.getByLabel('Tag 1 value').fill('create');
+    await failDialog.getByRole('button', { name: 'Create bucket' }).click();
+    await failDialog.waitFor({ state: 'detached', timeout: WAIT });
+    const failPanel = alice.locator('.op-panel', { hasText: `Creating bucket ${failing}` });
+    await failPanel.locator('.op-result .result-bad').waitFor({ timeout: WAIT });
+    assert.match(await failPanel.locator('.op-status').textContent(), /Failed/);
+    assert.match(await failPanel.locator('.op-result').textContent(), /Reason: .*on purpose \(tag sandbox-fail=create\)/);
+    const failEvents = await failPanel.locator('.op-events li[data-status]').allTextContents();
+    assert.ok(failEvents.some((e) => /CREATE_FAILED/.test(e)), `the failed resource is shown: ${failEvents}`);
+    assert.ok(failEvents.some((e) => /ROLLBACK_COMPLETE/.test(e)), `the rollback is shown: ${failEvents}`);
+    await screenshot(alice, 'alice-create-failed');
+    await bob.waitForFunction((name) => {
+      const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
+      return tr && tr.dataset.phase === 'failed' && !tr.dataset.locked;
+    }, failing, { timeout: WAIT });
+    await screenshot(bob, 'bob-sees-failed');
+
+    log('9. signing out returns to the login page');
     await bob.getByRole('button', { name: 'Sign out' }).click();
     await bob.getByLabel('User name').waitFor({ timeout: WAIT });
     assert.equal(await bob.evaluate(() => sessionStorage.getItem('bucketdesk.token')), null);

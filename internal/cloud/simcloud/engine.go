@@ -256,6 +256,9 @@ func (s *Sandbox) apply(c *change, st *stack, logical, head string, cur *record)
 	if reason, ok := s.opts.FailTypes[tr.Type]; ok {
 		return nil, errors.New(reason)
 	}
+	if err := s.failOnPurpose(st, p); err != nil {
+		return nil, err
+	}
 	public := make(map[string]any, len(p))
 	for k, v := range p {
 		if !contains(rt.secret, k) {
@@ -414,7 +417,12 @@ func (s *Sandbox) stepDelete(c *change, st *stack) (time.Duration, bool) {
 	}
 	op.Head, op.Queue = "", op.Queue[1:]
 	var err error
-	if r.Physical != "" {
+	switch {
+	case r.Physical == "":
+	case st.Status == "DELETE_IN_PROGRESS" && op.FailNext:
+		op.FailNext = false
+		err = errors.New(onPurpose("delete", "--sandbox-fail-rate"))
+	default:
 		err = types[r.Type].delete(&rctx{s: s, st: st, c: c, logical: r.Logical}, r)
 	}
 	if err != nil {
@@ -476,4 +484,29 @@ func (s *Sandbox) endDeletePhase(c *change, st *stack) (time.Duration, bool) {
 		}
 		return s.finish(c, st, "DELETE_COMPLETE", "")
 	}
+}
+
+// failOnPurpose fails the create or update of a resource when the
+// operation drew a failure (Options.FailRate) or the resource's Tags ask
+// for one (FailTag).
+func (s *Sandbox) failOnPurpose(st *stack, props map[string]any) error {
+	verb := strings.ToLower(st.Op.Action)
+	if st.Op.FailNext {
+		st.Op.FailNext = false
+		return errors.New(onPurpose(verb, "--sandbox-fail-rate"))
+	}
+	tags, _ := props["Tags"].([]any)
+	for _, t := range tags {
+		m, _ := t.(map[string]any)
+		if m["Key"] == FailTag && m["Value"] == verb {
+			return errors.New(onPurpose(verb, "tag "+FailTag+"="+verb))
+		}
+	}
+	return nil
+}
+
+// onPurpose is the reason of a failure the sandbox made on purpose,
+// shaped as CloudFormation reports a resource handler's failure.
+func onPurpose(verb, why string) string {
+	return fmt.Sprintf(`Resource handler returned message: "The sandbox failed this %s on purpose (%s)" (HandlerErrorCode: GeneralServiceException)`, verb, why)
 }

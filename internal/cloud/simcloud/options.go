@@ -33,6 +33,12 @@ type Options struct {
 	// fail with the given reason, e.g. {"AWS::IAM::User": "Access
 	// Denied"}; the resource's delete still succeeds.
 	FailTypes map[string]string
+	// FailRate makes stack operations fail at random, per action, drawn
+	// from Chaos.Seed: the first resource a failing create or update
+	// touches fails (and the stack rolls back), the first resource a
+	// failing delete deletes fails (DELETE_FAILED; a retry draws again).
+	// The zero value fails nothing.
+	FailRate FailRate
 	// NoSync skips the fsync of the bbolt file after each step: faster,
 	// and only a machine crash (not a process exit) can lose state.
 	NoSync bool
@@ -47,6 +53,19 @@ type Options struct {
 // that have been deleted is kept for 90 days after the stack is deleted"
 // (ListStacks).
 const defaultRetention = 90 * 24 * time.Hour
+
+// FailRate holds the probabilities in [0, 1] that a stack operation of
+// each action fails on purpose.
+type FailRate struct {
+	Create, Update, Delete float64
+}
+
+// FailTag is the tag that makes a resource fail on purpose, so that a
+// manager trying the product can see a failure and its rollback: a
+// resource whose Tags hold FailTag with the value "create" fails to be
+// created, with "update" fails in any update of its stack (which rolls
+// back, and with it the tag). Only the sandbox reads it; AWS ignores it.
+const FailTag = "sandbox-fail"
 
 // RateLimit is a token bucket per account: Burst calls at once, refilled
 // at PerSecond calls per second, measured on the Options' clock.
@@ -93,9 +112,10 @@ func ZeroOptions() *Options { return &Options{} }
 
 func (o *Options) validate() error {
 	c := o.Chaos
-	for _, p := range []float64{c.Duplicate, c.Reorder, c.Drop} {
+	f := o.FailRate
+	for _, p := range []float64{c.Duplicate, c.Reorder, c.Drop, f.Create, f.Update, f.Delete} {
 		if p < 0 || p > 1 {
-			return fmt.Errorf("simcloud: chaos probability %v not in [0, 1]: %w", p, core.ErrInvalid)
+			return fmt.Errorf("simcloud: probability %v not in [0, 1]: %w", p, core.ErrInvalid)
 		}
 	}
 	if o.ResourceDuration < 0 || o.APILatency < 0 || c.MaxDelay < 0 || o.RateLimit.PerSecond < 0 || o.Retention < 0 {

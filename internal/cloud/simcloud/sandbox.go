@@ -57,6 +57,7 @@ type Sandbox struct {
 	delivering int
 	delayed    int
 	rng        *rand.Rand // chaos, used by the deliverer goroutine only
+	failRng    *rand.Rand // Options.FailRate; s.mu is held
 
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -117,6 +118,7 @@ func New(path string, opts *Options) (*Sandbox, error) {
 		changed:  make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		rng:      rand.New(rand.NewPCG(uint64(o.Chaos.Seed), 0x5eed)),
+		failRng:  rand.New(rand.NewPCG(uint64(o.Chaos.Seed), 0xfa11)),
 		quit:     make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
@@ -554,6 +556,7 @@ func (s *Sandbox) start(st *stack, now time.Time) error {
 		st.Tokens[st.Op.Token] = st.Op.Action
 	}
 	s.trimOps(c, st)
+	st.Op.FailNext = s.drawFailure(st.Op.Action)
 	c.ops = append(c.ops, OpRecord{Token: st.Op.Token, Account: st.Account, StackName: st.Name, StackID: st.ID, Action: st.Op.Action, At: now})
 	st.Reason = ""
 	s.emitStack(c, st, st.Status, "User Initiated")
@@ -886,4 +889,11 @@ func (s *Sandbox) WaitIdle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// drawFailure decides whether a stack operation of action fails on
+// purpose (Options.FailRate); s.mu is held.
+func (s *Sandbox) drawFailure(action string) bool {
+	p := map[string]float64{actionCreate: s.opts.FailRate.Create, actionUpdate: s.opts.FailRate.Update, actionDelete: s.opts.FailRate.Delete}[action]
+	return p > 0 && s.failRng.Float64() < p
 }

@@ -118,9 +118,12 @@ type operation struct {
 	Queue []string `json:"queue"`
 	// Head is what the head of Queue is doing once its IN_PROGRESS event
 	// was emitted: create, update, replace, restore or delete.
-	Head   string   `json:"head,omitempty"`
-	Failed []string `json:"failed,omitempty"`
-	Reason string   `json:"reason,omitempty"`
+	Head string `json:"head,omitempty"`
+	// FailNext makes the next resource the operation creates, updates or
+	// deletes fail (Options.FailRate).
+	FailNext bool     `json:"fail_next,omitempty"`
+	Failed   []string `json:"failed,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
 	// Touched lists the logical ids changed by a create or update, in
 	// order, for rollback.
 	Touched []string `json:"touched,omitempty"`
