@@ -516,3 +516,26 @@ func TestLateEventOfThePreviousStackIsHistory(t *testing.T) {
 		}
 	}
 }
+
+// A bucket that users have grants on is not deleted: the request is
+// refused before it is accepted, naming the users; once their grants are
+// gone it is deleted.
+func TestDeleteOfAGrantedBucketIsRefused(t *testing.T) {
+	s := newStepper(t)
+	ctx := t.Context()
+	s.submit(s.eng.Service.Create(ctx, alice, "demo", bucket("granted-b")))
+	s.submit(s.eng.Service.Create(ctx, alice, "demo", user("reader-u", 1, "granted-b")))
+	before := s.item("granted-b")
+	_, err := s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "granted-b", 0)
+	if !errors.Is(err, core.ErrConflict) || !strings.Contains(err.Error(), `"reader-u"`) {
+		t.Fatalf("delete of a granted bucket: %v, want a conflict naming reader-u", err)
+	}
+	if after := s.item("granted-b"); after.Version != before.Version || after.Lock != nil {
+		t.Fatal("the refused delete changed the bucket")
+	}
+	s.submit(s.eng.Service.Update(ctx, alice, "demo", user("reader-u", 1), 0))
+	del := s.submit(s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "granted-b", 0))
+	if op := s.operation(del.ID); op.Status != core.OpSucceeded {
+		t.Fatalf("delete after the grant was removed: %s %s", op.Status, op.Error)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/stacks"
@@ -170,6 +171,11 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 		c := stacks.Canonical(*spec)
 		spec = &c
 	}
+	if action == core.ActionDelete && kind == core.KindBucket {
+		if err := s.checkGrantees(ctx, project, name); err != nil {
+			return nil, err
+		}
+	}
 	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
 	now := s.d.Clock.Now().UTC()
 	op := &core.Operation{
@@ -288,6 +294,53 @@ func (s *Service) checkReferences(ctx context.Context, p *core.Project, spec *co
 		return v
 	}
 	return nil
+}
+
+// checkGrantees refuses to delete a bucket that users of the project
+// have grants on (or are about to have): their specs, unchanged, could no
+// longer be saved. It names them, so that the manager knows whom to edit
+// first.
+func (s *Service) checkGrantees(ctx context.Context, project, bucket string) error {
+	items, _, err := s.d.Store.ListResources(ctx, project, core.Page{})
+	if err != nil {
+		return err
+	}
+	var users []string
+	for _, r := range items {
+		if r.Kind != core.KindUser || r.Observed.Phase == core.PhaseDeleted {
+			continue
+		}
+		specs := []core.Spec{r.Spec}
+		if r.Op != nil && !r.Op.Status.Terminal() {
+			specs = append(specs, r.Op.Spec)
+		}
+		for _, sp := range specs {
+			if sp.User != nil && slices.ContainsFunc(sp.User.Grants, func(g core.Grant) bool { return g.Bucket == bucket }) {
+				users = append(users, r.Name)
+				break
+			}
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: bucket %q is granted to %s %s; remove the grants first (edit the %s), then delete the bucket",
+		core.ErrConflict, bucket, plural(len(users), "user", "users"), quoteList(users), plural(len(users), "user", "users"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
 }
 
 // fail ends operation id on key's item with reason and releases its lock,

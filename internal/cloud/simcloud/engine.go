@@ -17,6 +17,8 @@ import (
 // backend assumes in project accounts.
 const principalID = "AROASANDBOXBUCKETDESK:bucketdesk"
 
+const creationInitiated = "Resource creation Initiated"
+
 const replacementReason = "Requested update requires the creation of a new physical resource; hence creating one."
 
 // run carries out st's operation, one step at a time, until it ends or
@@ -202,6 +204,14 @@ func (s *Sandbox) stepApply(c *change, st *stack) (time.Duration, bool) {
 	status := "UPDATE_COMPLETE"
 	if head == "create" {
 		status = "CREATE_COMPLETE"
+	}
+	// CloudFormation reports a second IN_PROGRESS event, with the new
+	// physical id, once the handler has started making the resource.
+	switch head {
+	case "create":
+		s.emit(c, st, logical, r.Physical, tr.Type, "CREATE_IN_PROGRESS", creationInitiated, tr.raw)
+	case "replace":
+		s.emit(c, st, logical, r.Physical, tr.Type, "UPDATE_IN_PROGRESS", creationInitiated, tr.raw)
 	}
 	if head == "replace" {
 		st.retire(cur)
@@ -480,7 +490,7 @@ func (s *Sandbox) endDeletePhase(c *change, st *stack) (time.Duration, bool) {
 		return s.finish(c, st, "UPDATE_ROLLBACK_COMPLETE", op.Reason)
 	default: // DELETE_IN_PROGRESS
 		if len(op.Failed) > 0 {
-			return s.finish(c, st, "DELETE_FAILED", fmt.Sprintf("The following resource(s) failed to delete: [%s].", failedList(op.Failed)))
+			return s.finish(c, st, "DELETE_FAILED", fmt.Sprintf("The following resource(s) failed to delete: [%s]. ", failedList(op.Failed)))
 		}
 		return s.finish(c, st, "DELETE_COMPLETE", "")
 	}

@@ -218,7 +218,9 @@ func TestEventsCreate(t *testing.T) {
 	evs := checkSequence(t, s, rec, "bd-demo--b-logs", 0, "tok-create", []string{
 		"stack CREATE_IN_PROGRESS",
 		"Bucket CREATE_IN_PROGRESS",
+		"Bucket CREATE_IN_PROGRESS",
 		"Bucket CREATE_COMPLETE",
+		"BucketPolicy CREATE_IN_PROGRESS",
 		"BucketPolicy CREATE_IN_PROGRESS",
 		"BucketPolicy CREATE_COMPLETE",
 		"stack CREATE_COMPLETE",
@@ -226,8 +228,11 @@ func TestEventsCreate(t *testing.T) {
 	if evs[0].StatusReason != "User Initiated" {
 		t.Errorf("first event reason %q", evs[0].StatusReason)
 	}
-	if evs[2].PhysicalResourceID != "demo-logs" || evs[2].ResourceType != "AWS::S3::Bucket" {
-		t.Errorf("bucket event %+v", evs[2])
+	if evs[1].PhysicalResourceID != "" || evs[2].StatusReason != "Resource creation Initiated" || evs[2].PhysicalResourceID != "demo-logs" {
+		t.Errorf("bucket's IN_PROGRESS events %+v, %+v", evs[1], evs[2])
+	}
+	if evs[3].PhysicalResourceID != "demo-logs" || evs[3].ResourceType != "AWS::S3::Bucket" {
+		t.Errorf("bucket event %+v", evs[3])
 	}
 	// ResourceProperties are the template's, unresolved.
 	if body := rec.all(); !bytes.Contains(body, []byte(`Fn::GetAtt`)) || !bytes.Contains(body, []byte(`Subject`)) {
@@ -250,7 +255,9 @@ func TestEventsUpdateWithReplacement(t *testing.T) {
 	evs := checkSequence(t, s, rec, "stk", n, "t2", []string{
 		"stack UPDATE_IN_PROGRESS",
 		"Bucket UPDATE_IN_PROGRESS",
+		"Bucket UPDATE_IN_PROGRESS",
 		"Bucket UPDATE_COMPLETE",
+		"BucketPolicy UPDATE_IN_PROGRESS",
 		"BucketPolicy UPDATE_IN_PROGRESS",
 		"BucketPolicy UPDATE_COMPLETE",
 		"stack UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
@@ -263,8 +270,8 @@ func TestEventsUpdateWithReplacement(t *testing.T) {
 	if !strings.Contains(evs[1].StatusReason, "requires the creation of a new physical resource") {
 		t.Errorf("replacement reason %q", evs[1].StatusReason)
 	}
-	if evs[2].PhysicalResourceID != "new-name" || evs[9].PhysicalResourceID != "old-name" {
-		t.Errorf("physical ids: new %q, deleted %q", evs[2].PhysicalResourceID, evs[9].PhysicalResourceID)
+	if evs[2].StatusReason != "Resource creation Initiated" || evs[3].PhysicalResourceID != "new-name" || evs[11].PhysicalResourceID != "old-name" {
+		t.Errorf("physical ids: new %q, deleted %q", evs[3].PhysicalResourceID, evs[11].PhysicalResourceID)
 	}
 	if st := status(t, s, acct, "stk"); st.Outputs["BucketName"] != "new-name" {
 		t.Errorf("outputs %v", st.Outputs)
@@ -300,6 +307,7 @@ func TestEventsFailedUpdateRollsBack(t *testing.T) {
 	evs := checkSequence(t, s, rec, "stk", n, "t2", []string{
 		"stack UPDATE_IN_PROGRESS",
 		"Bucket UPDATE_IN_PROGRESS",
+		"Bucket UPDATE_IN_PROGRESS",
 		"Bucket UPDATE_COMPLETE",
 		"BucketPolicy UPDATE_IN_PROGRESS",
 		"BucketPolicy UPDATE_FAILED",
@@ -313,14 +321,14 @@ func TestEventsFailedUpdateRollsBack(t *testing.T) {
 		"Bucket DELETE_COMPLETE",
 		"stack UPDATE_ROLLBACK_COMPLETE",
 	})
-	if evs[4].StatusReason != "Encountered unsupported property Color" {
-		t.Errorf("failure reason %q", evs[4].StatusReason)
+	if evs[5].StatusReason != "Encountered unsupported property Color" {
+		t.Errorf("failure reason %q", evs[5].StatusReason)
 	}
-	if !strings.Contains(evs[5].StatusReason, "failed to update: [BucketPolicy]") {
-		t.Errorf("rollback reason %q", evs[5].StatusReason)
+	if !strings.Contains(evs[6].StatusReason, "failed to update: [BucketPolicy]") {
+		t.Errorf("rollback reason %q", evs[6].StatusReason)
 	}
-	if evs[9].PhysicalResourceID != "first-name" || evs[12].PhysicalResourceID != "second-name" {
-		t.Errorf("restored %q, cleaned up %q", evs[9].PhysicalResourceID, evs[12].PhysicalResourceID)
+	if evs[10].PhysicalResourceID != "first-name" || evs[13].PhysicalResourceID != "second-name" {
+		t.Errorf("restored %q, cleaned up %q", evs[10].PhysicalResourceID, evs[13].PhysicalResourceID)
 	}
 	st := status(t, s, acct, "stk")
 	if st.Outputs["BucketName"] != "first-name" || st.StatusReason == "" {
@@ -349,6 +357,7 @@ func TestEventsFailedCreateRollsBack(t *testing.T) {
 	evs := checkSequence(t, s, rec, "stk", 0, "t1", []string{
 		"stack CREATE_IN_PROGRESS",
 		"Bucket CREATE_IN_PROGRESS",
+		"Bucket CREATE_IN_PROGRESS",
 		"Bucket CREATE_COMPLETE",
 		"BucketPolicy CREATE_IN_PROGRESS",
 		"BucketPolicy CREATE_FAILED",
@@ -359,12 +368,12 @@ func TestEventsFailedCreateRollsBack(t *testing.T) {
 		"Bucket DELETE_COMPLETE",
 		"stack ROLLBACK_COMPLETE",
 	})
-	if evs[4].StatusReason != "Access Denied" {
-		t.Errorf("reason %q", evs[4].StatusReason)
+	if evs[5].StatusReason != "Access Denied" {
+		t.Errorf("reason %q", evs[5].StatusReason)
 	}
 	want := "The following resource(s) failed to create: [BucketPolicy]. Rollback requested by user."
-	if evs[5].StatusReason != want {
-		t.Errorf("rollback reason %q, want %q", evs[5].StatusReason, want)
+	if evs[6].StatusReason != want {
+		t.Errorf("rollback reason %q, want %q", evs[6].StatusReason, want)
 	}
 	if core.PhaseOf(status(t, s, acct, "stk").Status) != core.PhaseFailed {
 		t.Error("ROLLBACK_COMPLETE is not failed")
@@ -402,7 +411,7 @@ func TestEventsDeleteNonEmptyBucket(t *testing.T) {
 	if !strings.Contains(evs[4].StatusReason, "BucketNotEmpty") {
 		t.Errorf("bucket reason %q", evs[4].StatusReason)
 	}
-	const want = "The following resource(s) failed to delete: [Bucket]."
+	const want = "The following resource(s) failed to delete: [Bucket]. " // with its trailing space, as CloudFormation writes it
 	st := status(t, s, acct, "stk")
 	if st.Status != "DELETE_FAILED" || st.StatusReason != want || evs[5].StatusReason != want {
 		t.Errorf("stack %s %q, event %q; want DELETE_FAILED %q", st.Status, st.StatusReason, evs[5].StatusReason, want)
@@ -641,7 +650,9 @@ func TestRestartResumesOperation(t *testing.T) {
 	want := []string{
 		"stack CREATE_IN_PROGRESS",
 		"Bucket CREATE_IN_PROGRESS",
+		"Bucket CREATE_IN_PROGRESS",
 		"Bucket CREATE_COMPLETE",
+		"BucketPolicy CREATE_IN_PROGRESS",
 		"BucketPolicy CREATE_IN_PROGRESS",
 		"BucketPolicy CREATE_COMPLETE",
 		"stack CREATE_COMPLETE",
@@ -826,14 +837,14 @@ func TestChaosDelay(t *testing.T) {
 	if _, err := s.CreateStack(t.Context(), acct, bucketReq("stk", "delayed", "t1")); err != nil {
 		t.Fatal(err)
 	}
-	clk.BlockUntil(6) // each of the 6 notifications waits for the clock
+	clk.BlockUntil(8) // each of the 8 notifications waits for the clock
 	if n := len(rec.events(t)); n != 0 {
 		t.Fatalf("%d notifications delivered before the clock moved", n)
 	}
 	clk.Advance(time.Second)
 	settle(t, s)
-	if n := len(rec.events(t)); n != 6 {
-		t.Errorf("%d notifications delivered, want 6", n)
+	if n := len(rec.events(t)); n != 8 {
+		t.Errorf("%d notifications delivered, want 8", n)
 	}
 }
 
@@ -881,7 +892,7 @@ func TestRestartAtEveryStep(t *testing.T) {
 		clk.Advance(time.Second)
 	}
 	settle(t, s)
-	n := 6
+	n := 8
 	bad := bucketReq("stk", "second-name", "t2")
 	bad.Template = strings.Replace(bad.Template, `"Bucket": {"Ref": "Bucket"},`, `"Bucket": {"Ref": "Bucket"}, "Color": "red",`, 1)
 	if _, err := s.UpdateStack(t.Context(), acct, bad); err != nil {
@@ -902,6 +913,7 @@ func TestRestartAtEveryStep(t *testing.T) {
 	evs, _ := s.Events(acct, "stk")
 	want := []string{
 		"stack UPDATE_IN_PROGRESS",
+		"Bucket UPDATE_IN_PROGRESS",
 		"Bucket UPDATE_IN_PROGRESS",
 		"Bucket UPDATE_COMPLETE",
 		"BucketPolicy UPDATE_IN_PROGRESS",
