@@ -154,6 +154,9 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 	if !kind.Valid() {
 		return nil, fmt.Errorf("%w: unknown kind %q", core.ErrInvalid, kind)
 	}
+	// A PUT that omits key_serials keeps the keys the user has: only an
+	// explicit new serial (or the rotate endpoint) replaces a key.
+	keepSerials := action == core.ActionUpdate && spec != nil && spec.User != nil && spec.User.KeySerials == nil
 	if action == core.ActionCreate || action == core.ActionUpdate {
 		if err := spec.Validate(); err != nil {
 			return nil, err
@@ -218,6 +221,18 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			switch action {
 			case core.ActionUpdate:
 				op.Spec = spec.Clone()
+				if u, cur := op.Spec.User, r.Spec.User; u != nil && cur != nil {
+					if keepSerials {
+						u.KeySerials = nil
+						for i := range min(u.AccessKeys, cur.AccessKeys) {
+							u.KeySerials = append(u.KeySerials, cur.KeySerial(i))
+						}
+						op.Spec = stacks.Canonical(op.Spec)
+					}
+					if err := checkKeysAtOnce(cur, op.Spec.User); err != nil {
+						return false, err
+					}
+				}
 			case core.ActionRotateKey:
 				next, err := rotated(r.Spec, slot[0])
 				if err != nil {
@@ -252,16 +267,29 @@ func rotated(spec core.Spec, slot int) (core.Spec, error) {
 		}
 		return next, &core.ValidationError{Problems: []core.FieldError{{Field: "key", Message: fmt.Sprintf("the user has %d access keys; there is no key %d to rotate", n, slot+1)}}}
 	}
-	if u.AccessKeys >= core.MaxAccessKeys {
-		// CloudFormation makes the new key before it deletes the old one,
-		// and IAM allows two keys per user.
-		return next, fmt.Errorf("%w: the user has %d access keys, IAM's maximum; a key is rotated by making the new one before deleting the old, so reduce the user to one key first", core.ErrConflict, u.AccessKeys)
-	}
 	for len(u.KeySerials) < u.AccessKeys {
 		u.KeySerials = append(u.KeySerials, 1)
 	}
 	u.KeySerials[slot] = u.KeySerial(slot) + 1
-	return next, nil
+	return next, checkKeysAtOnce(spec.User, u)
+}
+
+// checkKeysAtOnce refuses a change of a user's access keys that would need
+// more keys at once than IAM allows: CloudFormation makes each new key
+// (a new slot, or a slot whose serial changed) before it deletes the old
+// ones, so the old keys and the new ones exist together for a moment.
+func checkKeysAtOnce(cur, next *core.UserSpec) error {
+	made := 0
+	for i := range next.AccessKeys {
+		if i >= cur.AccessKeys || next.KeySerial(i) != cur.KeySerial(i) {
+			made++
+		}
+	}
+	if made == 0 || cur.AccessKeys+made <= core.MaxAccessKeys {
+		return nil
+	}
+	return fmt.Errorf("%w: this change needs %d access keys at once (the user's %d and %d new; CloudFormation makes a new key before it deletes the old one), and IAM allows %d per user: "+
+		"do it in two steps — first reduce the user to the keys to keep, then add or rotate", core.ErrConflict, cur.AccessKeys+made, cur.AccessKeys, made, core.MaxAccessKeys)
 }
 
 // checkReferences checks what a spec refers to beyond its own fields: the
