@@ -44,8 +44,11 @@ type ebDetail struct {
 // ParseEventBridge parses an EventBridge event with source aws.cloudformation and detail-type "CloudFormation Stack Status Change" or "CloudFormation Resource Status Change"; it derives a stable EventID (EventBridge has none) from the event's fields.
 //
 // The stack name comes from the stack id ARN
-// (arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID), the timestamp
-// from the event's time. A stack status change becomes a stack-level event,
+// (arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID, or
+// stack/NAME without the UUID as in AWS's documented examples; the stack
+// id is kept as sent), the timestamp from the event's time (whole seconds:
+// core.ApplyEvent orders stack events of the same second by the stack
+// status lifecycle). A stack status change becomes a stack-level event,
 // as DescribeStackEvents reports it: ResourceType AWS::CloudFormation::Stack
 // and the stack name and id as logical and physical resource id.
 //
@@ -130,7 +133,9 @@ func ParseEventBridge(body []byte) (core.StackEvent, error) {
 	return e, nil
 }
 
-// stackNameOf returns NAME from arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/UUID.
+// stackNameOf returns NAME from arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/UUID
+// or from the same ARN without /UUID, the form of AWS's documented example
+// events.
 func stackNameOf(stackID string) (string, bool) {
 	p := strings.SplitN(stackID, ":", 6)
 	if len(p) != 6 || p[0] != "arn" || p[2] != "cloudformation" {
@@ -140,8 +145,8 @@ func stackNameOf(stackID string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	name, id, ok := strings.Cut(res, "/")
-	if !ok || name == "" || id == "" {
+	name, id, withID := strings.Cut(res, "/")
+	if name == "" || withID && id == "" {
 		return "", false
 	}
 	return name, true

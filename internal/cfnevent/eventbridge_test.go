@@ -2,6 +2,8 @@ package cfnevent
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -181,7 +183,9 @@ func TestParseEventBridgeErrors(t *testing.T) {
 			"missing detail.logical-resource-id, detail.resource-type"},
 		{"stack id not an ARN", strings.Replace(ebStack, `"stack-id": "arn:aws:cloudformation:eu-west-1:123456789012:stack/bd-demo-bucket-logs/0cc76cc0-f1b9-11e8-b3db-0a473bf201de"`, `"stack-id": "bd-demo-bucket-logs"`, 1),
 			"detail.stack-id is not a CloudFormation stack ARN"},
-		{"stack id without uuid", strings.Replace(ebStack, `stack/bd-demo-bucket-logs/0cc76cc0-f1b9-11e8-b3db-0a473bf201de"`, `stack/bd-demo-bucket-logs"`, -1),
+		{"stack id with an empty uuid", strings.Replace(ebStack, `stack/bd-demo-bucket-logs/0cc76cc0-f1b9-11e8-b3db-0a473bf201de"`, `stack/bd-demo-bucket-logs/"`, -1),
+			"detail.stack-id is not a CloudFormation stack ARN"},
+		{"stack id without a name", strings.Replace(ebStack, `stack/bd-demo-bucket-logs/0cc76cc0-f1b9-11e8-b3db-0a473bf201de"`, `stack/"`, -1),
 			"detail.stack-id is not a CloudFormation stack ARN"},
 		{"bad time", strings.Replace(ebStack, "2026-11-27T10:00:26Z", "yesterday", 1), "time is not an RFC 3339 time"},
 	}
@@ -211,6 +215,8 @@ func TestStackNameOf(t *testing.T) {
 		{"arn:aws:cloudformation:eu-west-1:123456789012:stackset/s/u", "", false},
 		{"arn:aws:cloudformation:eu-west-1:123456789012:stack//u", "", false},
 		{"arn:aws:cloudformation:eu-west-1:123456789012:stack/s/", "", false},
+		{"arn:aws:cloudformation:us-west-1:111122223333:stack/teststack", "teststack", true},
+		{"arn:aws:cloudformation:eu-west-1:123456789012:stack/", "", false},
 		{"arn:aws:sns:eu-west-1:123456789012:stack/s/u", "", false},
 		{"", "", false},
 	} {
@@ -218,5 +224,59 @@ func TestStackNameOf(t *testing.T) {
 		if name != tt.name || ok != tt.ok {
 			t.Errorf("stackNameOf(%q) = %q, %v; want %q, %v", tt.id, name, ok, tt.name, tt.ok)
 		}
+	}
+}
+
+// AWS's documented example events name the stack by an ARN without the
+// stack's unique id (testdata/eventbridge/README.md).
+func TestParseEventBridgeDocumentedExamples(t *testing.T) {
+	const stackID = "arn:aws:cloudformation:us-west-1:111122223333:stack/teststack"
+	stack := core.StackEvent{
+		StackID: stackID, StackName: "teststack", Timestamp: ts("2017-12-22T18:43:48Z"),
+		LogicalResourceID: "teststack", PhysicalResourceID: stackID, ResourceType: core.StackResourceType,
+		ResourceStatus: "CREATE_COMPLETE"}
+	tests := []struct {
+		file string
+		fix  func(string) string
+		want core.StackEvent
+	}{
+		{"docs-stack-status-change.json", nil, stack},
+		{"docs-resource-status-change.json", nil, core.StackEvent{
+			StackID: stackID, StackName: "teststack", Timestamp: ts("2017-12-22T18:43:48Z"),
+			LogicalResourceID: "my-s3-bucket", PhysicalResourceID: "arn:aws:s3:::my-s3-bucket-us-east-1",
+			ResourceType: "AWS::S3::Bucket", ResourceStatus: "CREATE_COMPLETE"}},
+		{"docs-eventbridge-user-guide.json", func(s string) string { return strings.Replace(s, "2022-04-31", "2022-04-30", 1) },
+			core.StackEvent{
+				StackID: "arn:aws:cloudformation:us-west-1:123456789012:stack/teststack", StackName: "teststack",
+				Timestamp: ts("2022-04-30T17:00:00Z"), LogicalResourceID: "teststack",
+				PhysicalResourceID: "arn:aws:cloudformation:us-west-1:123456789012:stack/teststack",
+				ResourceType:       core.StackResourceType, ResourceStatus: "CREATE_COMPLETE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", "eventbridge", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := string(b)
+			if tt.fix != nil {
+				// As published, the example's time is no date.
+				if _, err := ParseEventBridge(b); err == nil || !strings.Contains(err.Error(), "time is not an RFC 3339 time") {
+					t.Fatalf("the example as published: %v, want its time refused", err)
+				}
+				body = tt.fix(body)
+			}
+			got, err := ParseEventBridge([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.EventID == "" {
+				t.Error("no EventID")
+			}
+			got.EventID = ""
+			if got != tt.want {
+				t.Fatalf("ParseEventBridge:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -36,8 +36,12 @@ const (
 	keyClientRequestToken = "ClientRequestToken"
 )
 
-// null is how CloudFormation writes an absent value.
-const null = "null"
+// null is how CloudFormation writes an absent value; none (Python's None)
+// is how some notifications write it. Both are read as absent.
+const (
+	null = "null"
+	none = "None"
+)
 
 // Timestamps are written as CloudFormation does: UTC, milliseconds.
 const timeLayoutMilli = "2006-01-02T15:04:05.000Z"
@@ -58,7 +62,7 @@ type Notification struct {
 //
 // Every line ends with a newline, the last one too. As CloudFormation does,
 // an empty PhysicalResourceId or ResourceStatusReason is written as empty
-// quotes and every other empty value as 'null'; ParseMessage reads both as empty.
+// quotes and every other empty value as 'null'; ParseMessage reads both (and 'None') as empty.
 // Values are written verbatim, unescaped, as CloudFormation writes them: a
 // value that holds a quote followed by a newline and Key=' cannot be read
 // back unambiguously (see ParseMessage).
@@ -151,8 +155,8 @@ const (
 // the text (optionally after a newline): quotes, equal signs, newlines and
 // even Key=' inside a value are read as part of it as long as they do not
 // take that shape. JSON cannot (a string in it holds no raw newline), so a
-// ResourceProperties document never ends its value early. 'null' is read as
-// empty.
+// ResourceProperties document never ends its value early. 'null' and
+// 'None' are read as empty, in every field.
 //
 // StackId, StackName, ResourceStatus, Timestamp (RFC 3339) and EventId are
 // required. Namespace, PrincipalId and ResourceProperties are checked for
@@ -184,7 +188,7 @@ func ParseMessage(msg string) (core.StackEvent, error) {
 		if rest != "" {
 			rest = rest[1:] // the newline after the closing quote
 		}
-		if v == null {
+		if v == null || v == none {
 			v = ""
 		}
 		var bit uint

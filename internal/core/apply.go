@@ -31,9 +31,11 @@ func (a Applied) Changed() bool { return a.Status || a.Progress || a.Finished ||
 // ApplyEvent applies one stack event to r in place:
 //
 //   - idempotent: an event already applied changes nothing (progress is
-//     deduplicated by event id, status by timestamp);
+//     deduplicated by event id, status by timestamp and status);
 //   - monotonic: a stack-level event not newer than the last applied one
-//     never overwrites the stack status;
+//     never overwrites the stack status; of two with the same timestamp,
+//     the later in the stack status lifecycle is the newer
+//     (laterThanLast);
 //   - the terminal stack event of the current operation (matched by
 //     ClientRequestToken) ends it and releases its lock, whatever the order
 //     in which it arrives;
@@ -52,14 +54,19 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	// Events of the operation are its progress, also when they arrive
 	// after its terminal event.
 	mine := op != nil && ev.ClientRequestToken != "" && ev.ClientRequestToken == op.ID
+	// An event that does not name its stack instance (no stack id, or an
+	// ARN without the stack's unique id, as in AWS's documented EventBridge
+	// examples) is the item's only by its operation's token, and never
+	// binds the item.
+	instance := namesInstance(ev.StackID)
 	switch {
 	case r.Observed.StackID == "":
-		if !mine || ev.StackID == "" {
+		if !mine || !instance {
 			return a
 		}
 		r.Observed.StackID = ev.StackID
 		a.Bound = true
-	case ev.StackID != r.Observed.StackID && !(ev.StackID == "" && mine):
+	case ev.StackID != r.Observed.StackID && !(!instance && mine):
 		return a
 	}
 	current := mine && !op.Status.Terminal()
@@ -79,7 +86,7 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 	if !ev.StackLevel() {
 		return a
 	}
-	if ev.Timestamp.After(r.LastEvent.Time) {
+	if laterThanLast(r, ev) {
 		r.LastEvent = EventRef{ID: ev.EventID, Time: ev.Timestamp}
 		setStatus(&r.Observed, ev.ResourceStatus, ev.StatusReason)
 		a.Status = true
@@ -89,6 +96,73 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 		a.Finished = true
 	}
 	return a
+}
+
+// laterThanLast reports whether the stack-level event ev comes after the
+// last one applied to r (or the last description), whose status is
+// r.Observed.StackStatus. A later timestamp is later. Timestamps can be
+// equal (EventBridge's have whole seconds: an UPDATE_COMPLETE_CLEANUP_IN_PROGRESS
+// and its UPDATE_COMPLETE often share one, and arrive in any order); then
+// the stack status lifecycle orders them (statusRank), strictly, so that a
+// duplicate or an event of the same stage changes nothing. An event of
+// another operation than the item's latest one is of an earlier operation
+// (or of someone else's) and never wins a tie.
+func laterThanLast(r *Resource, ev StackEvent) bool {
+	if !ev.Timestamp.Equal(r.LastEvent.Time) {
+		return ev.Timestamp.After(r.LastEvent.Time)
+	}
+	if ev.ClientRequestToken != "" && r.Op != nil && ev.ClientRequestToken != r.Op.ID {
+		return false
+	}
+	return statusRank(ev.ResourceStatus) > statusRank(r.Observed.StackStatus)
+}
+
+// statusRank orders the stack statuses of one stack operation as
+// CloudFormation moves through them: a status ranks above every status
+// that can come before it in the same operation, so every in-progress
+// status ranks below every terminal one. For example UPDATE_IN_PROGRESS <
+// UPDATE_COMPLETE_CLEANUP_IN_PROGRESS < UPDATE_COMPLETE;
+// UPDATE_ROLLBACK_IN_PROGRESS < UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS
+// < UPDATE_ROLLBACK_COMPLETE; CREATE_IN_PROGRESS < ROLLBACK_IN_PROGRESS <
+// CREATE_FAILED < ROLLBACK_COMPLETE; DELETE_IN_PROGRESS < DELETE_COMPLETE.
+// An unknown status ranks as the first (in progress) or the last
+// (terminal) of its kind; "" ranks lowest.
+func statusRank(status string) int {
+	switch status {
+	case "":
+		return 0
+	case "REVIEW_IN_PROGRESS":
+		return 1
+	case "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS":
+		return 2
+	case "ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+		"IMPORT_ROLLBACK_IN_PROGRESS":
+		return 3
+	case "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS":
+		return 4
+	case "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
+		"IMPORT_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_FAILED":
+		return 6 // the end of a rollback, after the failure that started it
+	}
+	if InProgress(status) {
+		return 2
+	}
+	return 5
+}
+
+// namesInstance reports whether a stack id names one stack instance: an
+// ARN arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/UUID. "" and
+// an ARN without the UUID (stack/NAME) name only a stack name, which a
+// later stack can reuse. An id of another form is taken as it is.
+func namesInstance(stackID string) bool {
+	if stackID == "" {
+		return false
+	}
+	i := strings.LastIndex(stackID, ":stack/")
+	if i < 0 {
+		return true
+	}
+	return strings.Contains(stackID[i+len(":stack/"):], "/")
 }
 
 // RecordEvent adds ev to the events of op, an operation that is no longer

@@ -325,3 +325,260 @@ func TestEndWithoutStack(t *testing.T) {
 		t.Fatalf("phase %s op %s lock %v", r.Observed.Phase, r.Op.Status, r.Lock)
 	}
 }
+
+// EventBridge timestamps have whole seconds: a stack's
+// UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and UPDATE_COMPLETE often share one
+// and arrive in either order. The stack status lifecycle orders them.
+func TestSameSecondFollowsTheLifecycle(t *testing.T) {
+	at := func(e StackEvent) StackEvent { e.Timestamp = t0.Add(5 * time.Second); return e }
+	cleanup := at(stackEv(4, "op1", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", ""))
+	complete := at(stackEv(5, "op1", "UPDATE_COMPLETE", ""))
+	for _, order := range [][]StackEvent{{cleanup, complete}, {complete, cleanup}} {
+		r := lockedResource(ActionUpdate, bucketSpec(true))
+		run(r, t0)
+		ApplyEvent(r, stackEv(1, "op1", "UPDATE_IN_PROGRESS", ""))
+		for _, e := range order {
+			ApplyEvent(r, e)
+		}
+		if r.Observed.StackStatus != "UPDATE_COMPLETE" || r.Observed.Phase != PhaseReady || r.Op.Status != OpSucceeded || r.Lock != nil {
+			t.Fatalf("%s then %s: status %s phase %s op %s", order[0].ResourceStatus, order[1].ResourceStatus,
+				r.Observed.StackStatus, r.Observed.Phase, r.Op.Status)
+		}
+		// A duplicate of either changes nothing; the same status under
+		// another id (the same event from SNS and EventBridge) is progress
+		// only.
+		before := r.Clone()
+		for _, e := range []StackEvent{cleanup, complete} {
+			if a := ApplyEvent(r, e); a.Changed() || !equalResource(before, r) {
+				t.Fatalf("%s applied again: %+v", e.ResourceStatus, a)
+			}
+		}
+		again := complete
+		again.EventID = "from-the-other-source"
+		if a := ApplyEvent(r, again); a.Status || a.Finished || r.Observed.StackStatus != "UPDATE_COMPLETE" || r.LastEvent != before.LastEvent {
+			t.Fatalf("the same status under another id applied: %+v", a)
+		}
+	}
+}
+
+func TestStatusRankFollowsCloudFormation(t *testing.T) {
+	for _, seq := range [][]string{
+		{"UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"},
+		{"UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"},
+		{"UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_FAILED"},
+		{"UPDATE_IN_PROGRESS", "UPDATE_FAILED"},
+		{"REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"},
+		{"CREATE_IN_PROGRESS", "CREATE_FAILED"},
+		{"CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"},
+		{"CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED"},
+		{"CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_COMPLETE"},
+		{"DELETE_IN_PROGRESS", "DELETE_COMPLETE"},
+		{"DELETE_IN_PROGRESS", "DELETE_FAILED"},
+		{"IMPORT_IN_PROGRESS", "IMPORT_COMPLETE"},
+		{"IMPORT_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_COMPLETE"},
+		{"", "SOME_NEW_IN_PROGRESS", "SOME_NEW_COMPLETE"},
+	} {
+		for i := 1; i < len(seq); i++ {
+			if statusRank(seq[i-1]) >= statusRank(seq[i]) {
+				t.Errorf("%s does not rank below %s", seq[i-1], seq[i])
+			}
+		}
+	}
+	// Every in-progress status ranks below every terminal one.
+	var inProgress, terminal []string
+	for _, s := range []string{"CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS",
+		"UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+		"DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS",
+		"CREATE_COMPLETE", "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED",
+		"UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED", "IMPORT_COMPLETE",
+		"IMPORT_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_FAILED"} {
+		if InProgress(s) {
+			inProgress = append(inProgress, s)
+		} else {
+			terminal = append(terminal, s)
+		}
+	}
+	for _, p := range inProgress {
+		for _, q := range terminal {
+			if statusRank(p) >= statusRank(q) {
+				t.Errorf("in progress %s does not rank below terminal %s", p, q)
+			}
+		}
+	}
+}
+
+// A tie is broken by the lifecycle only within the item's latest
+// operation: an event of another one is of an earlier operation (or of
+// someone else's) and never wins it.
+func TestSameSecondOfAnotherOperationNeverWins(t *testing.T) {
+	r := lockedResource(ActionUpdate, bucketSpec(true))
+	run(r, t0)
+	ApplyEvent(r, stackEv(5, "op1", "UPDATE_IN_PROGRESS", ""))
+	before := r.Clone()
+	if a := ApplyEvent(r, stackEv(5, "op0", "UPDATE_COMPLETE", "")); a.Changed() || !equalResource(before, r) {
+		t.Fatalf("an earlier operation's event of the same second applied: %+v", a)
+	}
+	// Without a token, the lifecycle decides.
+	if a := ApplyEvent(r, stackEv(5, "", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "")); !a.Status {
+		t.Fatalf("a later status of the same second did not apply: %+v", a)
+	}
+	// An older event never overwrites a newer one, whatever its status.
+	if a := ApplyEvent(r, stackEv(4, "op1", "UPDATE_COMPLETE", "")); a.Status || r.Observed.StackStatus != "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" {
+		t.Fatalf("an older event overwrote the status: %+v, %s", a, r.Observed.StackStatus)
+	}
+}
+
+// opEvents returns the events of one stack operation of action, ending in
+// terminal, with strictly increasing millisecond times from start, in the
+// order CloudFormation emits them.
+func opEvents(rng *rand.Rand, action Action, terminal, token string, start time.Time) []StackEvent {
+	var stack []string
+	res := "UPDATE"
+	switch action {
+	case ActionCreate:
+		res = "CREATE"
+		stack = []string{"CREATE_IN_PROGRESS"}
+		if terminal == "ROLLBACK_COMPLETE" {
+			stack = append(stack, "ROLLBACK_IN_PROGRESS")
+		}
+	case ActionDelete:
+		res = "DELETE"
+		stack = []string{"DELETE_IN_PROGRESS"}
+	default:
+		stack = []string{"UPDATE_IN_PROGRESS"}
+		if terminal == "UPDATE_COMPLETE" {
+			stack = append(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+		} else {
+			stack = append(stack, "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+		}
+	}
+	stack = append(stack, terminal)
+	failed := strings.Contains(terminal, "ROLLBACK")
+	at := start
+	var evs []StackEvent
+	add := func(logical, typ, status, reason string) {
+		at = at.Add(time.Duration(1+rng.IntN(700)) * time.Millisecond)
+		evs = append(evs, StackEvent{
+			StackID: stackID, StackName: stackName, EventID: fmt.Sprintf("%s-%d", token, len(evs)), Timestamp: at,
+			LogicalResourceID: logical, ResourceType: typ, ResourceStatus: status, StatusReason: reason,
+			ClientRequestToken: token,
+		})
+	}
+	for i, s := range stack {
+		add(stackName, StackResourceType, s, "")
+		if i == 0 {
+			// The resources' events, between the first stack event and the next.
+			for _, l := range []string{"Bucket", "BucketPolicy"} {
+				add(l, "AWS::S3::Bucket", res+"_IN_PROGRESS", "")
+				if failed && l == "BucketPolicy" {
+					add(l, "AWS::S3::Bucket", res+"_FAILED", "Access Denied")
+				} else {
+					add(l, "AWS::S3::Bucket", res+"_COMPLETE", "")
+				}
+			}
+		}
+	}
+	return evs
+}
+
+// Timestamps truncated to whole seconds, as EventBridge sends them, in any
+// order and with duplicates: the item ends in the operation's terminal
+// status and the operation ends exactly once.
+func TestApplyWholeSecondsAnyOrderConverges(t *testing.T) {
+	cases := []struct {
+		action   Action
+		terminal string
+		phase    Phase
+		status   OpStatus
+	}{
+		{ActionCreate, "CREATE_COMPLETE", PhaseReady, OpSucceeded},
+		{ActionCreate, "ROLLBACK_COMPLETE", PhaseFailed, OpFailed},
+		{ActionUpdate, "UPDATE_COMPLETE", PhaseReady, OpSucceeded},
+		{ActionUpdate, "UPDATE_ROLLBACK_COMPLETE", PhaseReady, OpFailed},
+		{ActionDelete, "DELETE_COMPLETE", PhaseDeleted, OpSucceeded},
+	}
+	for seed := range uint64(500) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		c := cases[int(seed)%len(cases)]
+		r := lockedResource(c.action, bucketSpec(true))
+		if c.action != ActionCreate {
+			// The previous operation's terminal event, in the second the
+			// new one starts.
+			r.LastEvent = EventRef{ID: "e0", Time: t0}
+			run(r, t0)
+		}
+		evs := opEvents(rng, c.action, c.terminal, "op1", t0.Add(time.Duration(rng.IntN(1000))*time.Millisecond))
+		for i := range evs {
+			evs[i].Timestamp = evs[i].Timestamp.Truncate(time.Second)
+		}
+		n := len(evs)
+		for _, e := range evs[:n] {
+			if rng.IntN(3) == 0 {
+				evs = append(evs, e)
+			}
+		}
+		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		finished := 0
+		for _, e := range evs {
+			if ApplyEvent(r, e).Finished {
+				finished++
+			}
+		}
+		if finished != 1 {
+			t.Fatalf("seed %d %s: finished %d times", seed, c.terminal, finished)
+		}
+		if r.Observed.StackStatus != c.terminal || r.Observed.Phase != c.phase {
+			t.Fatalf("seed %d: status %s phase %s, want %s", seed, r.Observed.StackStatus, r.Observed.Phase, c.terminal)
+		}
+		if r.Lock != nil || r.Op.Status != c.status || len(r.Op.Events) != n {
+			t.Fatalf("seed %d: lock %v op %s, %d events of %d", seed, r.Lock, r.Op.Status, len(r.Op.Events), n)
+		}
+		if c.status == OpFailed && !strings.Contains(r.Op.Error, "Access Denied") {
+			t.Fatalf("seed %d: error %q", seed, r.Op.Error)
+		}
+		// Everything delivered once more changes nothing.
+		before := r.Clone()
+		for _, e := range evs {
+			if a := ApplyEvent(r, e); a.Changed() {
+				t.Fatalf("seed %d: %s applied again: %+v", seed, e.ResourceStatus, a)
+			}
+		}
+		if !equalResource(before, r) {
+			t.Fatalf("seed %d: a redelivery changed the item", seed)
+		}
+	}
+}
+
+// AWS's documented EventBridge examples name the stack by an ARN without
+// its unique id. Such an event is the item's only by its operation's
+// token, and never binds an item to a stack.
+func TestEventWithoutStackUUID(t *testing.T) {
+	byName := "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + stackName
+	named := func(i int, token, status string) StackEvent {
+		e := stackEv(i, token, status, "")
+		e.StackID = byName
+		return e
+	}
+	if !namesInstance(stackID) || namesInstance(byName) || namesInstance("") || !namesInstance("some-id") {
+		t.Fatal("namesInstance")
+	}
+
+	// A create: the id without a UUID does not bind it.
+	r := lockedResource(ActionCreate, bucketSpec(false))
+	if ApplyEvent(r, named(1, "op1", "CREATE_IN_PROGRESS")).Changed() || r.Observed.StackID != "" {
+		t.Fatal("an event without the stack's UUID bound the item")
+	}
+
+	// A bound item: the operation's own event applies, another's does not.
+	r = lockedResource(ActionUpdate, bucketSpec(true))
+	run(r, t0)
+	for _, e := range []StackEvent{named(2, "other", "UPDATE_COMPLETE"), named(2, "", "UPDATE_COMPLETE")} {
+		if ApplyEvent(r, e).Changed() {
+			t.Fatalf("an event of %q without the stack's UUID applied", e.ClientRequestToken)
+		}
+	}
+	ApplyEvent(r, named(1, "op1", "UPDATE_IN_PROGRESS"))
+	if a := ApplyEvent(r, named(3, "op1", "UPDATE_COMPLETE")); !a.Finished || r.Observed.StackID != stackID || r.Observed.StackStatus != "UPDATE_COMPLETE" {
+		t.Fatalf("the operation's own event did not end it: %+v, %s", a, r.Observed.StackStatus)
+	}
+}

@@ -40,7 +40,7 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 		if applied.Finished && r.Observed.Phase != core.PhaseDeleted {
 			if !described {
 				described = true
-				outputs, stale = m.describe(ctx, project, ev)
+				outputs, stale = m.describe(ctx, project, r.Observed.StackID, ev.StackName)
 			}
 			if stale {
 				r.Observed.Stale = true
@@ -74,20 +74,22 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 	return nil
 }
 
-// describe reads a finished stack's outputs; stale reports failure.
-func (m *Mirror) describe(ctx context.Context, project string, ev core.StackEvent) (outputs map[string]string, stale bool) {
+// describe reads the outputs of the item's finished stack, by the id the
+// item is bound to (an event's own id may lack the stack's unique part);
+// stale reports failure.
+func (m *Mirror) describe(ctx context.Context, project, stackID, stackName string) (outputs map[string]string, stale bool) {
 	p, err := m.d.Store.GetProject(ctx, project)
 	if err == nil {
 		var st *core.Stack
-		id := ev.StackID
+		id := stackID
 		if id == "" {
-			id = ev.StackName
+			id = stackName
 		}
 		if st, err = m.d.Cloud.DescribeStack(ctx, p.Account(), id); err == nil {
 			return st.Outputs, false
 		}
 	}
-	m.d.Logger.Warn("outputs of a finished stack not read; the reconciler will", "stack", ev.StackName, "err", err)
+	m.d.Logger.Warn("outputs of a finished stack not read; the reconciler will", "stack", stackName, "err", err)
 	return nil, true
 }
 
