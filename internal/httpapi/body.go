@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -21,8 +22,9 @@ func invalid(field, format string, args ...any) error {
 
 // decode reads the request's JSON body into v: Content-Type
 // application/json (415), at most Options.MaxBody bytes (413), no unknown
-// field and exactly one JSON value (400). When optional, a request without
-// a body leaves v as it is.
+// field, no key given twice, no null, whole numbers for integers and
+// exactly one JSON value (400; checkJSON). When optional, a request
+// without a body leaves v as it is.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	if optional && r.ContentLength == 0 {
 		return nil
@@ -49,6 +51,9 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any, optional 
 		}
 		return invalid("", "a JSON body is required")
 	}
+	if err := checkJSON(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -72,6 +77,12 @@ func jsonError(err error) error {
 		return invalid("", "malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
 	case errors.As(err, &typ):
 		field := typ.Field
+		if isInteger(typ.Type) {
+			if field == "" {
+				return invalid("", "the body must be a whole number, not %s", typ.Value)
+			}
+			return invalid(field, "must be a whole number, not %s", typ.Value)
+		}
 		if field == "" {
 			return invalid("", "the body must be a JSON %s, not %s", jsonType(typ.Type.Kind().String()), typ.Value)
 		}

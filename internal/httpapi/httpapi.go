@@ -191,7 +191,33 @@ func New(o Options) http.Handler {
 	}
 	mux.Handle(notFoundAPI, s.instrument(notFoundAPI, notFound))
 	mux.Handle(notFoundOther, s.instrument(notFoundOther, notFound))
-	return mux
+	return withHeaders(mux)
+}
+
+// withHeaders sets the headers every answer carries before next (even the
+// mux's own redirects) writes it: X-Content-Type-Options: nosniff on all,
+// and Cache-Control: no-store on /api/… and /auth/…, errors included (a
+// handler may set a different Cache-Control, as the JWKS does).
+func withHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if noStore(r.URL.Path) {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore says whether answers on path must not be stored by any cache:
+// those of the API and of logins.
+func noStore(path string) bool {
+	for _, p := range []string{"/api", "/auth"} {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // methodNotAllowed answers 405 with the Allow header of a path.

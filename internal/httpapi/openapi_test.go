@@ -2,9 +2,17 @@ package httpapi
 
 import (
 	"bytes"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -174,4 +182,101 @@ func TestOpenAPICopy(t *testing.T) {
 		t.Fatal("docs/openapi.yaml differs from internal/httpapi/openapi.yaml, the canonical copy; " +
 			"edit that one and copy it: cp internal/httpapi/openapi.yaml docs/openapi.yaml")
 	}
+}
+
+// problemTypeRe finds the problem types written out in source.
+var problemTypeRe = regexp.MustCompile(`urn:bucketdesk:problem:([a-z][a-z0-9-]*)`)
+
+// Every problem type the server emits is in the Problem schema of
+// docs/openapi.yaml: the kinds of the error → status table and "internal"
+// (statusOf's fallback), every urn:bucketdesk:problem:<kind> written out in
+// the repository's Go source, and the kinds the WebSocket endpoint passes
+// to its own writeProblem (internal/wsapi).
+func TestEveryProblemTypeIsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc openAPIDoc
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var enum []string
+	for _, v := range doc.Components["schemas"]["Problem"]["properties"].(map[string]any)["type"].(map[string]any)["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+
+	emitted := map[string]string{"internal": "statusOf"} // kind → where
+	for _, k := range kinds {
+		emitted[k.kind] = "the kinds table"
+	}
+	for _, root := range []string{"../../internal", "../../cmd"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range problemTypeRe.FindAllStringSubmatch(string(src), -1) {
+				if _, ok := emitted[m[1]]; !ok {
+					emitted[m[1]] = path
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	ws := wsProblemKinds(t, "../wsapi/wsapi.go")
+	if len(ws) < 4 {
+		t.Fatalf("found only %v in internal/wsapi/wsapi.go: has writeProblem changed shape?", ws)
+	}
+	for _, k := range ws {
+		if _, ok := emitted[k]; !ok {
+			emitted[k] = "internal/wsapi/wsapi.go"
+		}
+	}
+	for kind, where := range emitted {
+		if !slices.Contains(enum, ProblemTypePrefix+kind) {
+			t.Errorf("problem type %s%s (from %s) is not in the Problem schema of docs/openapi.yaml", ProblemTypePrefix, kind, where)
+		}
+	}
+}
+
+// wsProblemKinds returns the kinds internal/wsapi emits: the string
+// literal third argument of each writeProblem call and every string
+// literal assigned to a variable named kind.
+func wsProblemKinds(t *testing.T, file string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	lit := func(e ast.Expr) {
+		if bl, ok := e.(*ast.BasicLit); ok && bl.Kind == token.STRING {
+			if s, err := strconv.Unquote(bl.Value); err == nil {
+				out = append(out, s)
+			}
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "writeProblem" && len(n.Args) >= 3 {
+				lit(n.Args[2])
+			}
+		case *ast.AssignStmt:
+			for i, l := range n.Lhs {
+				if id, ok := l.(*ast.Ident); ok && id.Name == "kind" && i < len(n.Rhs) {
+					lit(n.Rhs[i])
+				}
+			}
+		}
+		return true
+	})
+	return out
 }

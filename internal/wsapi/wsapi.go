@@ -11,21 +11,28 @@
 // *localhub.Frame, which memoizes the encoding.
 //
 // Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
-// a client frame over the limit, 1001 on Close (server shutdown).
+// a client frame over the limit, 1007 for a client text frame that is not
+// valid UTF-8, 1001 on Close (server shutdown).
+//
+// Every answer carries X-Content-Type-Options: nosniff; every refusal
+// before the upgrade (401, 400, 403, 405, 426, 503) is an RFC 9457
+// application/problem+json document with Cache-Control: no-store, those
+// websocket.Accept writes (a bad handshake, a foreign origin) included.
 //
 // On AWS, API Gateway's WebSocket API holds the sockets and the same
 // protocol runs in Lambdas: see APIGW (apigw.go) for the $connect
 // authorizer and the $connect, $disconnect and $default routes.
 //
 // Client messages: {"type":"ping"} is answered with {"type":"pong"}; every
-// other client message, text or binary, is ignored but counts as activity
-// for the idle timeout. WebSocket-level pongs (answers to the server's
+// other client message, text (valid UTF-8) or binary, is ignored but
+// counts as activity for the idle timeout. WebSocket-level pongs (answers to the server's
 // pings) do not count as activity, because browsers send them by
 // themselves.
 package wsapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +44,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -223,6 +231,7 @@ func (h *Handler) Close() {
 // ServeHTTP redeems the ticket, upgrades and serves the connection until
 // it ends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		writeProblem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed", "use GET with a WebSocket upgrade")
@@ -267,9 +276,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	bw := &batchWriter{}
-	ws, err := websocket.Accept(&batchingResponseWriter{ResponseWriter: w, bw: bw}, r, &h.accept)
+	brw := &batchingResponseWriter{ResponseWriter: w, bw: bw}
+	ws, err := websocket.Accept(brw, r, &h.accept)
 	if err != nil {
-		// Accept has answered (bad origin, bad handshake).
+		// Accept has refused (bad origin, bad handshake) in plain text,
+		// which brw held back: answer it as a problem.
+		if brw.refused != 0 {
+			writeRefusal(w, brw.refused, strings.TrimSpace(brw.text.String()))
+		}
 		h.log.Info("ws upgrade refused", "path", r.URL.Path, "user", who.User, "err", err)
 		return
 	}
@@ -307,10 +321,30 @@ func writeUnauthenticated(w http.ResponseWriter, detail string) {
 	writeProblem(w, http.StatusUnauthorized, "unauthenticated", "Unauthenticated", detail)
 }
 
+// writeRefusal answers as a problem a refusal that websocket.Accept wrote
+// as text.
+func writeRefusal(w http.ResponseWriter, status int, text string) {
+	kind, title := "invalid", "Bad Request"
+	switch {
+	case status == http.StatusForbidden:
+		kind, title = "forbidden", "Forbidden"
+	case status == http.StatusUpgradeRequired:
+		kind, title = "upgrade-required", "Upgrade Required"
+	case status >= 500:
+		kind, title = "internal", "Internal Server Error"
+	}
+	if text == "" {
+		text = http.StatusText(status)
+	}
+	writeProblem(w, status, kind, title, text)
+}
+
 func writeProblem(w http.ResponseWriter, status int, kind, title, detail string) {
 	b, _ := json.Marshal(problem{Type: "urn:bucketdesk:problem:" + kind, Title: title, Status: status, Detail: detail})
+	w.Header().Del("Content-Length")
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
 }
@@ -334,6 +368,7 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // encodeMessage returns m as one JSON frame of at most maxFrame bytes: m
 // itself, else m without the operation's event list, else a resync notice.
 func encodeMessage(m core.Message, maxFrame int) []byte {
+	m = messageView(m)
 	b, err := json.Marshal(m)
 	if err == nil && len(b) <= maxFrame {
 		return b
@@ -348,6 +383,38 @@ func encodeMessage(m core.Message, maxFrame int) []byte {
 		Project string `json:"project"`
 	}{"resync", m.Project})
 	return b
+}
+
+// messageView returns m with a user's nil grants shown as [] rather than
+// null, as the REST API shows them (internal/httpapi/view.go): a spec read
+// from a message can be sent back unchanged, and requests refuse null. It
+// copies what it changes: the message is shared with other subscribers.
+func messageView(m core.Message) core.Message {
+	nilGrants := func(s core.Spec) bool { return s.User != nil && s.User.Grants == nil }
+	spec := func(s core.Spec) core.Spec {
+		if nilGrants(s) {
+			u := *s.User
+			u.Grants = []core.Grant{}
+			s.User = &u
+		}
+		return s
+	}
+	op := func(o *core.Operation) *core.Operation {
+		if o == nil || !nilGrants(o.Spec) {
+			return o
+		}
+		c := *o
+		c.Spec = spec(o.Spec)
+		return &c
+	}
+	m.Operation = op(m.Operation)
+	if r := m.Resource; r != nil && (nilGrants(r.Spec) || (r.Op != nil && nilGrants(r.Op.Spec))) {
+		c := *r
+		c.Spec = spec(r.Spec)
+		c.Op = op(r.Op)
+		m.Resource = &c
+	}
+	return m
 }
 
 // withoutEvents returns m without operation.events and
@@ -382,8 +449,11 @@ type conn struct {
 	projects []string
 
 	lastRead atomic.Int64 // unix nanoseconds of the last client message
-	pinging  atomic.Bool
-	stuck    atomic.Bool // a write outlived WriteTimeout
+	// readEnd is why readLoop stopped, when it closes the connection
+	// (code 0: the connection ended under it); set before readDone closes.
+	readEnd endReason
+	pinging atomic.Bool
+	stuck   atomic.Bool // a write outlived WriteTimeout
 }
 
 // endReason is why serve ended a connection.
@@ -481,7 +551,7 @@ func (c *conn) serve() {
 			end(slow, nil)
 			return
 		case <-readDone:
-			end(endReason{}, nil)
+			end(c.readEnd, nil)
 			return
 		case <-h.done:
 			end(endReason{websocket.StatusGoingAway, "server shutting down"}, nil)
@@ -569,7 +639,8 @@ func (c *conn) ping(timeout time.Duration) {
 
 // readLoop reads client messages until the connection ends, answers pings
 // and records activity for the idle timeout. Reading also processes the
-// client's pongs and close frames.
+// client's pongs and close frames. A text message that is not valid UTF-8
+// ends the connection with 1007 (RFC 6455 §8.1).
 func (c *conn) readLoop(done chan<- struct{}) {
 	defer close(done)
 	for {
@@ -580,6 +651,10 @@ func (c *conn) readLoop(done chan<- struct{}) {
 		c.lastRead.Store(time.Now().UnixNano())
 		if typ != websocket.MessageText {
 			continue
+		}
+		if !utf8.Valid(b) {
+			c.readEnd = endReason{websocket.StatusInvalidFramePayloadData, "invalid UTF-8"}
+			return
 		}
 		var m struct {
 			Type string `json:"type"`
@@ -655,9 +730,32 @@ func (b *batchWriter) release() error {
 // batchingResponseWriter hands websocket.Accept a hijacked connection
 // whose bufio.Writer writes through bw. net/http makes a new bufio.Writer
 // for a hijacked connection, so this costs no memory.
+//
+// It also holds back a refusal (a status of 400 or more, and its text)
+// that websocket.Accept writes, for ServeHTTP to answer as a problem.
 type batchingResponseWriter struct {
 	http.ResponseWriter
-	bw *batchWriter
+	bw      *batchWriter
+	refused int
+	text    bytes.Buffer
+}
+
+func (w *batchingResponseWriter) WriteHeader(code int) {
+	if code >= 400 {
+		w.refused = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *batchingResponseWriter) Write(p []byte) (int, error) {
+	if w.refused != 0 {
+		if w.text.Len() < 1024 {
+			w.text.Write(p)
+		}
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
 }
 
 func (w *batchingResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
