@@ -363,8 +363,15 @@ type revealResponse struct {
 
 // revealKey answers POST /api/projects/{p}/users/{name}/keys/{key}/reveal.
 func (s *server) revealKey(w http.ResponseWriter, r *http.Request) error {
-	key, err := strconv.Atoi(r.PathValue("key"))
-	if err != nil || key < 1 || key > core.MaxAccessKeys {
+	// Exactly "1" or "2": Atoi would also take "01", "+1" or "002", and a
+	// resource has one name.
+	var key int
+	switch r.PathValue("key") {
+	case "1":
+		key = 1
+	case "2":
+		key = 2
+	default:
 		return invalid("key", "must be 1 or 2, got %q", r.PathValue("key"))
 	}
 	id, secret, err := s.svc.RevealKey(r.Context(), principal(r), r.PathValue("p"), r.PathValue("name"), key)
