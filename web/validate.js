@@ -5,6 +5,12 @@
 // that what the browser says before a request is what the server would say
 // after it. Lengths are counted in UTF-8 bytes, as Go's len does.
 //
+// One exception: SSH public keys. The server parses them with
+// golang.org/x/crypto/ssh and is the authority; the browser checks their
+// shape and the type inside the blob only (sshKeyProblem), so a key it
+// accepts may still be refused by the server (a truncated blob, RSA under
+// 2048 bits).
+//
 // Keep it in step with spec.go: tests/browser/validate.test.mjs runs the
 // cases of spec_test.go against this module.
 
@@ -23,6 +29,13 @@ const bucketCharsRe = /^[a-z0-9.-]+$/;
 const kmsARNRe = /^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/;
 const tagCharsRe = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const userNameRe = /^[A-Za-z0-9+=.@_-]+$/;
+// AWS Transfer Family's user name pattern (core.TransferUserNamePattern).
+export const TransferUserNamePattern = '^[\\w][\\w@.-]{2,99}$';
+const transferUserNameRe = new RegExp(TransferUserNamePattern);
+export const SFTPUserNameMessage = 'SFTP user names must be 3–100 characters of letters, digits, _, @, . and -, not starting with -, . or @';
+export const SSHKeyTypes = ['ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'];
+export const MaxSSHKeyComment = 100;
+const sshKeyShapeMessage = 'must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)';
 const sshKeyRe = /^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 
 const encoder = new TextEncoder();
@@ -121,6 +134,94 @@ export function userNameProblems(name) {
   return p;
 }
 
+/**
+ * canonicalPrefix is core.CanonicalPrefix: a grant prefix names a folder,
+ * so a non-empty prefix ends in "/" ("reports" is the folder "reports/").
+ */
+export function canonicalPrefix(p) {
+  return p !== '' && !p.endsWith('/') ? p + '/' : p;
+}
+
+/**
+ * prefixHint describes what a grant prefix the user typed means, for the
+ * form to show next to it: '' when it needs no explanation.
+ */
+export function prefixHint(p) {
+  const c = canonicalPrefix(p ?? '');
+  if (c === (p ?? '')) return '';
+  const base = c.slice(0, -1);
+  return `${goQuote(p)} means the folder ${goQuote(c)}: keys such as ${goQuote(base + '-2024/…')} or ${goQuote(base + '.csv')} are not included`;
+}
+
+// policyCharOK is IAM's policy document alphabet: tab, LF, CR and
+// U+0020 to U+00FF.
+function policyCharOK(c) {
+  return c === 0x09 || c === 0x0a || c === 0x0d || (c >= 0x20 && c <= 0xff);
+}
+
+// strictBase64 decodes s as Go's base64.StdEncoding.Strict() does (padding
+// required, zero trailing bits), or returns null.
+function strictBase64(s) {
+  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*(={0,2})$/.test(s)) return null;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  if (pad > 0) {
+    const last = alphabet.indexOf(s[s.length - pad - 1]);
+    if ((pad === 2 && (last & 0x0f) !== 0) || (pad === 1 && (last & 0x03) !== 0)) return null;
+  }
+  try {
+    const bin = atob(s);
+    return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * sshKeyProblem mirrors core.SSHKeyProblem as far as a browser can: the
+ * shape of the entry (one line, no control characters, no options, an
+ * accepted type, base64, a bounded comment) and the key type written
+ * inside the base64 blob. The server is the authority: it parses the key
+ * with golang.org/x/crypto/ssh and also refuses a blob that is not a
+ * valid key of its type and RSA keys under 2048 bits, which this function
+ * does not check. Returns '' when the browser finds nothing wrong.
+ */
+export function sshKeyProblem(key) {
+  const k = String(key).trim();
+  if (/[\r\n]/.test(k)) {
+    return 'must be exactly one key on one line';
+  }
+  if (/[\x00-\x1f\x7f]/.test(k)) {
+    return 'must not contain control characters';
+  }
+  const f = k.split(/\s+/).filter((x) => x !== '');
+  if (f.length > 1 && !SSHKeyTypes.includes(f[0]) && f.slice(1).some((x) => SSHKeyTypes.includes(x))) {
+    return 'must not start with options (such as from=… or command=…); give only the key type, the base64 key and an optional comment';
+  }
+  if (!sshKeyRe.test(k)) {
+    return sshKeyShapeMessage;
+  }
+  const sp = k.indexOf(' ');
+  const typ = k.slice(0, sp);
+  const rest = k.slice(sp + 1);
+  const sp2 = rest.indexOf(' ');
+  const b64 = sp2 < 0 ? rest : rest.slice(0, sp2);
+  const comment = sp2 < 0 ? '' : rest.slice(sp2 + 1);
+  const n = [...comment].length;
+  if (n > MaxSSHKeyComment) {
+    return `the comment after the key must be at most ${MaxSSHKeyComment} characters, got ${n}`;
+  }
+  const blob = strictBase64(b64);
+  if (blob === null) {
+    return 'the key is not valid base64';
+  }
+  const len = blob.length >= 4 ? ((blob[0] << 24) >>> 0) + (blob[1] << 16) + (blob[2] << 8) + blob[3] : -1;
+  if (len < 0 || blob.length - 4 < len || String.fromCharCode(...blob.slice(4, 4 + len)) !== typ) {
+    return `the base64 key is not a ${typ} key`;
+  }
+  return '';
+}
+
 class Problems {
   constructor() {
     this.list = [];
@@ -203,8 +304,14 @@ export function validateBucket(b) {
  */
 export function validateUser(u) {
   const v = new Problems();
-  for (const m of userNameProblems(u.name ?? '')) {
+  const names = userNameProblems(u.name ?? '');
+  for (const m of names) {
     v.add('name', m);
+  }
+  // The Transfer Family user has the IAM user's name, and Transfer's names
+  // are narrower than IAM's.
+  if (u.sftp?.enabled && names.length === 0 && !transferUserNameRe.test(u.name ?? '')) {
+    v.add('name', SFTPUserNameMessage);
   }
   const grants = u.grants || [];
   if (grants.length > MaxGrants) {
@@ -226,18 +333,23 @@ export function validateUser(u) {
       default:
         v.add(f + '.access', `must be read, write or readwrite, got ${goQuote(g.access ?? '')}`);
     }
-    if (byteLen(prefix) > MaxPrefixBytes) {
-      v.add(f + '.prefix', `must be at most ${MaxPrefixBytes} bytes`);
+    if (byteLen(canonicalPrefix(prefix)) > MaxPrefixBytes) {
+      v.add(f + '.prefix', `must be at most ${MaxPrefixBytes} bytes, counting the / that ends the folder`);
     } else if (prefix.startsWith('/')) {
       v.add(f + '.prefix', 'must not start with /; S3 keys have no leading slash');
     } else if (/[*?$\\"{}\x00\r\n]/.test(prefix)) {
       v.add(f + '.prefix', 'must not contain * ? $ \\ " { } or control characters, which would widen or break the policy');
+    } else if ([...prefix].some((ch) => !policyCharOK(ch.codePointAt(0)))) {
+      const ch = [...prefix].find((c) => !policyCharOK(c.codePointAt(0)));
+      const hex = ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+      v.add(f + '.prefix', `may contain only characters an IAM policy allows (ASCII and Latin-1, U+0020 to U+00FF); ${goQuote(ch)} (U+${hex}) is outside that range`);
     } else if (prefix.includes('//') || prefix.includes('../') || prefix === '..' || prefix.endsWith('/..')) {
       v.add(f + '.prefix', 'must not contain empty or .. path segments');
     }
-    const k = bucket + '\x00' + prefix;
+    // "reports" and "reports/" are the same folder.
+    const k = bucket + '\x00' + canonicalPrefix(prefix);
     if (seen.has(k)) {
-      v.add(f, `repeats grants[${seen.get(k)}] for the same bucket and prefix`);
+      v.add(f, `repeats grants[${seen.get(k)}] for the same bucket and folder`);
     }
     seen.set(k, i);
   });
@@ -269,9 +381,12 @@ export function validateUser(u) {
   if (sshKeys.length > MaxSSHKeys) {
     v.add('sftp.ssh_keys', `at most ${MaxSSHKeys} keys, got ${sshKeys.length}`);
   }
+  // The browser checks the shape; the server parses the key and is the
+  // authority (see sshKeyProblem).
   sshKeys.forEach((k, i) => {
-    if (!sshKeyRe.test(k.trim())) {
-      v.add(`sftp.ssh_keys[${i}]`, 'must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)');
+    const m = sshKeyProblem(k);
+    if (m !== '') {
+      v.add(`sftp.ssh_keys[${i}]`, m);
     }
   });
   return v.list;

@@ -1,12 +1,18 @@
 package core
 
 import (
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Kind is the kind of a managed resource; each is one CloudFormation stack.
@@ -214,9 +220,100 @@ var (
 	tagCharsRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 	// IAM allows a comma in user names, but the stack's identity tag
 	// carries the name and tag values cannot hold one.
-	userNameRe = regexp.MustCompile(`^[A-Za-z0-9+=.@_-]+$`)
-	sshKeyRe   = regexp.MustCompile(`^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$`)
+	userNameRe         = regexp.MustCompile(`^[A-Za-z0-9+=.@_-]+$`)
+	transferUserNameRe = regexp.MustCompile(TransferUserNamePattern)
+	sshKeyRe           = regexp.MustCompile(`^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$`)
 )
+
+// TransferUserNamePattern is AWS Transfer Family's pattern for user names
+// (CreateUser's UserName; AWS::Transfer::User.UserName): 3 to 100
+// characters of [A-Za-z0-9_@.-], not starting with - . or @.
+const TransferUserNamePattern = `^[\w][\w@.-]{2,99}$`
+
+// SFTPUserNameMessage says why a user name cannot have SFTP: the Transfer
+// Family user has the IAM user's name, and Transfer's names are narrower.
+const SFTPUserNameMessage = "SFTP user names must be 3–100 characters of letters, digits, _, @, . and -, not starting with -, . or @"
+
+// SSH key rules.
+const (
+	// MaxSSHKeyComment bounds the comment after an SSH key.
+	MaxSSHKeyComment = 100
+	// MinRSABits is the smallest RSA key bucketdesk accepts.
+	MinRSABits = 2048
+	// sshKeyShapeMessage is what both the server and the browser say of a
+	// key that is not shaped like an OpenSSH public key.
+	sshKeyShapeMessage = "must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)"
+)
+
+// SSHKeyTypes are the SSH public key types bucketdesk (and Transfer Family)
+// accepts.
+var SSHKeyTypes = []string{"ssh-rsa", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"}
+
+// SSHKeyProblem returns what is wrong with one SSH public key entry, or ""
+// when it is a single OpenSSH public key of an accepted type. Surrounding
+// white space is ignored (Canonical trims it). The key is parsed with
+// golang.org/x/crypto/ssh, not pattern-matched: its base64 blob must decode
+// to a key of its declared type, RSA keys need at least 2048 bits, and an
+// entry holds exactly one key without options and with a comment of at
+// most MaxSSHKeyComment characters. web/validate.js mirrors the checks up
+// to the declared type inside the blob; the rest is the server's alone.
+func SSHKeyProblem(key string) string {
+	k := strings.TrimSpace(key)
+	if strings.ContainsAny(k, "\r\n") {
+		return "must be exactly one key on one line"
+	}
+	if strings.ContainsFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "must not contain control characters"
+	}
+	f := strings.Fields(k)
+	if len(f) > 1 && !slices.Contains(SSHKeyTypes, f[0]) && slices.ContainsFunc(f[1:], func(s string) bool { return slices.Contains(SSHKeyTypes, s) }) {
+		return "must not start with options (such as from=… or command=…); give only the key type, the base64 key and an optional comment"
+	}
+	if !sshKeyRe.MatchString(k) {
+		return sshKeyShapeMessage
+	}
+	typ, rest, _ := strings.Cut(k, " ")
+	b64, comment, _ := strings.Cut(rest, " ")
+	if n := utf8.RuneCountInString(comment); n > MaxSSHKeyComment {
+		return fmt.Sprintf("the comment after the key must be at most %d characters, got %d", MaxSSHKeyComment, n)
+	}
+	blob, err := base64.StdEncoding.Strict().DecodeString(b64)
+	if err != nil {
+		return "the key is not valid base64"
+	}
+	if len(blob) < 4 || uint64(len(blob)-4) < uint64(binary.BigEndian.Uint32(blob)) || string(blob[4:4+binary.BigEndian.Uint32(blob)]) != typ {
+		return fmt.Sprintf("the base64 key is not a %s key", typ)
+	}
+	pub, _, options, restLines, err := ssh.ParseAuthorizedKey([]byte(k))
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the base64 key is not a valid %s key", typ)
+	case len(options) > 0 || len(restLines) > 0 || pub.Type() != typ:
+		return sshKeyShapeMessage
+	}
+	if c, ok := pub.(ssh.CryptoPublicKey); ok {
+		if r, ok := c.CryptoPublicKey().(*rsa.PublicKey); ok && r.N.BitLen() < MinRSABits {
+			return fmt.Sprintf("RSA keys must have at least %d bits, this one has %d", MinRSABits, r.N.BitLen())
+		}
+	}
+	return ""
+}
+
+// CanonicalPrefix returns a grant prefix in its canonical form: a prefix
+// names a folder, so a non-empty prefix ends in "/" ("reports" is the
+// folder "reports/", not every key starting with "reports").
+func CanonicalPrefix(p string) string {
+	if p != "" && !strings.HasSuffix(p, "/") {
+		return p + "/"
+	}
+	return p
+}
+
+// policyCharOK reports whether IAM allows r in a policy document: tab,
+// line feed, carriage return and U+0020 to U+00FF.
+func policyCharOK(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xff
+}
 
 // ReservedTagPrefix starts the tag keys bucketdesk sets itself.
 const ReservedTagPrefix = "bucketdesk:"
@@ -326,8 +423,14 @@ func validateTags(v *ValidationError, tags map[string]string) {
 // engine's check, not this one.
 func (u *UserSpec) Validate() error {
 	v := &ValidationError{}
-	for _, m := range UserNameProblems(u.Name) {
+	names := UserNameProblems(u.Name)
+	for _, m := range names {
 		v.add("name", "%s", m)
+	}
+	// The Transfer Family user has the IAM user's name, and Transfer's
+	// names are narrower than IAM's (no + = and at least 3 characters).
+	if u.SFTP.Enabled && len(names) == 0 && !transferUserNameRe.MatchString(u.Name) {
+		v.add("name", "%s", SFTPUserNameMessage)
 	}
 	if len(u.Grants) > MaxGrants {
 		v.add("grants", "at most %d grants, got %d", MaxGrants, len(u.Grants))
@@ -344,18 +447,24 @@ func (u *UserSpec) Validate() error {
 			v.add(f+".access", "must be read, write or readwrite, got %q", g.Access)
 		}
 		switch {
-		case len(g.Prefix) > MaxPrefixBytes:
-			v.add(f+".prefix", "must be at most %d bytes", MaxPrefixBytes)
+		case len(CanonicalPrefix(g.Prefix)) > MaxPrefixBytes:
+			// Counted in canonical form, so that the stored spec validates.
+			v.add(f+".prefix", "must be at most %d bytes, counting the / that ends the folder", MaxPrefixBytes)
 		case strings.HasPrefix(g.Prefix, "/"):
 			v.add(f+".prefix", "must not start with /; S3 keys have no leading slash")
 		case strings.ContainsAny(g.Prefix, "*?$\\\"{}\x00\r\n"):
 			v.add(f+".prefix", "must not contain * ? $ \\ \" { } or control characters, which would widen or break the policy")
+		case strings.ContainsFunc(g.Prefix, func(r rune) bool { return !policyCharOK(r) }):
+			i := strings.IndexFunc(g.Prefix, func(r rune) bool { return !policyCharOK(r) })
+			r, _ := utf8.DecodeRuneInString(g.Prefix[i:])
+			v.add(f+".prefix", "may contain only characters an IAM policy allows (ASCII and Latin-1, U+0020 to U+00FF); %q (U+%04X) is outside that range", string(r), r)
 		case strings.Contains(g.Prefix, "//") || strings.Contains(g.Prefix, "../") || g.Prefix == ".." || strings.HasSuffix(g.Prefix, "/.."):
 			v.add(f+".prefix", "must not contain empty or .. path segments")
 		}
-		k := g.Bucket + "\x00" + g.Prefix
+		// "reports" and "reports/" are the same folder.
+		k := g.Bucket + "\x00" + CanonicalPrefix(g.Prefix)
 		if j, dup := seen[k]; dup {
-			v.add(f, "repeats grants[%d] for the same bucket and prefix", j)
+			v.add(f, "repeats grants[%d] for the same bucket and folder", j)
 		}
 		seen[k] = i
 	}
@@ -384,8 +493,8 @@ func (u *UserSpec) Validate() error {
 		v.add("sftp.ssh_keys", "at most %d keys, got %d", MaxSSHKeys, len(u.SFTP.SSHKeys))
 	}
 	for i, k := range u.SFTP.SSHKeys {
-		if !sshKeyRe.MatchString(strings.TrimSpace(k)) {
-			v.add(fmt.Sprintf("sftp.ssh_keys[%d]", i), "must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)")
+		if m := SSHKeyProblem(k); m != "" {
+			v.add(fmt.Sprintf("sftp.ssh_keys[%d]", i), "%s", m)
 		}
 	}
 	return v.err()

@@ -128,6 +128,13 @@ func TestUserSpecValidate(t *testing.T) {
 		{"sftp no grants", func(u *UserSpec) { u.Grants = nil }, "sftp"},
 		{"bad key", func(u *UserSpec) { u.SFTP.SSHKeys = []string{"ssh-dss AAAA"} }, "sftp.ssh_keys[0]"},
 		{"keys while off", func(u *UserSpec) { u.SFTP.Enabled = false }, "sftp.ssh_keys"},
+		{"sftp name with +", func(u *UserSpec) { u.Name = "acme+partner@example.com" }, "name"},
+		{"sftp name too short", func(u *UserSpec) { u.Name = "ab" }, "name"},
+		{"sftp name starting with @", func(u *UserSpec) { u.Name = "@acme" }, "name"},
+		{"non-Latin-1 prefix", func(u *UserSpec) { u.Grants = []Grant{{Bucket: "data.example", Access: AccessRead, Prefix: "日本/"}} }, "grants[0].prefix"},
+		{"same folder twice", func(u *UserSpec) {
+			u.Grants = []Grant{{Bucket: "data.example", Access: AccessRead, Prefix: "in"}, {Bucket: "data.example", Access: AccessWrite, Prefix: "in/"}}
+		}, "grants[1]"},
 	}
 	for _, c := range cases {
 		u := ok
@@ -137,6 +144,138 @@ func TestUserSpecValidate(t *testing.T) {
 		err := u.Validate()
 		if f := fieldsOf(err); !contains(f, c.field) {
 			t.Errorf("%s: err %v (fields %v), want field %s", c.name, err, f, c.field)
+		}
+	}
+}
+
+// Transfer Family's user names are narrower than IAM's: with SFTP on, a
+// name IAM accepts but Transfer refuses is refused before any stack exists.
+func TestSFTPUserNameRule(t *testing.T) {
+	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q partner@example"
+	user := func(name string, sftp bool) *UserSpec {
+		u := &UserSpec{Name: name, Grants: []Grant{{Bucket: "data.example", Access: AccessRead}}}
+		if sftp {
+			u.SFTP = SFTP{Enabled: true, SSHKeys: []string{key}}
+		}
+		return u
+	}
+	for _, n := range []string{"acme", "acme.partner@example.com", "svc_etl-1", "abc", "_x1", "9to5", strings.Repeat("x", 64)} {
+		if err := user(n, true).Validate(); err != nil {
+			t.Errorf("%q with SFTP: %v", n, err)
+		}
+	}
+	for _, n := range []string{"acme+partner@example.com", "ab", "a", "-acme", ".acme", "@acme", "a=b", "x+y"} {
+		err := user(n, true).Validate()
+		var v *ValidationError
+		if !errors.As(err, &v) || len(v.Problems) != 1 || v.Problems[0].Field != "name" || v.Problems[0].Message != SFTPUserNameMessage {
+			t.Errorf("%q with SFTP: err = %v, want only the name refused with %q", n, err, SFTPUserNameMessage)
+		}
+		if err := user(n, false).Validate(); err != nil {
+			t.Errorf("%q without SFTP (a valid IAM name): %v", n, err)
+		}
+	}
+}
+
+// IAM policies hold only tab, LF, CR and U+0020-U+00FF; a prefix goes into
+// the policy as it is.
+func TestPrefixPolicyCharacters(t *testing.T) {
+	for _, p := range []string{"in/", "a b&c<d>é/", "ÿ/", "tab\there/", "~!@#%^()[]/"} {
+		u := UserSpec{Name: "etl", Grants: []Grant{{Bucket: "data.example", Access: AccessRead, Prefix: p}}}
+		if err := u.Validate(); err != nil {
+			t.Errorf("prefix %q: %v", p, err)
+		}
+	}
+	for p, want := range map[string]string{
+		"日本/":           `"日" (U+65E5) is outside that range`,
+		"reports–2024/": `"–" (U+2013)`,
+		"emoji😀/":       `(U+1F600)`,
+		"x\x01/":        `(U+0001)`,
+		"Ā/":            `(U+0100)`,
+	} {
+		u := UserSpec{Name: "etl", Grants: []Grant{{Bucket: "data.example", Access: AccessRead, Prefix: p}}}
+		var v *ValidationError
+		if err := u.Validate(); !errors.As(err, &v) || v.Problems[0].Field != "grants[0].prefix" || !strings.Contains(v.Problems[0].Message, want) ||
+			!strings.Contains(v.Problems[0].Message, "IAM policy") {
+			t.Errorf("prefix %q: err = %v, want grants[0].prefix mentioning %s", p, err, want)
+		}
+	}
+}
+
+func TestSameFolderTwice(t *testing.T) {
+	u := UserSpec{Name: "etl", Grants: []Grant{{Bucket: "b1x", Access: AccessRead, Prefix: "in"}, {Bucket: "b1x", Access: AccessWrite, Prefix: "in/"}}}
+	var v *ValidationError
+	if err := u.Validate(); !errors.As(err, &v) || len(v.Problems) != 1 || v.Problems[0] != (FieldError{Field: "grants[1]", Message: "repeats grants[0] for the same bucket and folder"}) {
+		t.Errorf("Validate = %v", err)
+	}
+}
+
+// The limit counts the canonical prefix, so that the stored (canonical)
+// spec validates again.
+func TestPrefixLengthCountsTheSlash(t *testing.T) {
+	for p, ok := range map[string]bool{strings.Repeat("p", 511): true, strings.Repeat("p", 511) + "/": true, strings.Repeat("p", 512): false, strings.Repeat("p", 512) + "/": false} {
+		u := UserSpec{Name: "etl", Grants: []Grant{{Bucket: "b1x", Access: AccessRead, Prefix: p}}}
+		if err := u.Validate(); (err == nil) != ok {
+			t.Errorf("prefix of %d bytes: %v", len(p), err)
+		}
+		c := UserSpec{Name: "etl", Grants: []Grant{{Bucket: "b1x", Access: AccessRead, Prefix: CanonicalPrefix(p)}}}
+		if (u.Validate() == nil) != (c.Validate() == nil) {
+			t.Errorf("prefix of %d bytes: canonical form validates differently", len(p))
+		}
+	}
+}
+
+func TestCanonicalPrefix(t *testing.T) {
+	for in, want := range map[string]string{"": "", "reports": "reports/", "reports/": "reports/", "a/b": "a/b/", "a/b/": "a/b/"} {
+		if got := CanonicalPrefix(in); got != want {
+			t.Errorf("CanonicalPrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// SSH keys are parsed: the blob must decode to a key of the declared type.
+func TestSSHKeyRules(t *testing.T) {
+	const (
+		ed25519Key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q partner@example"
+		rsa2048    = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDRJIxdlBoADrUVUt9eC1/FVlvDWXz6fpBrDUBVuKBZ6BntCvz2iq5Xmk/xU0qtUD1gkpmHOzXKnfYFmiFsXki/TDh7GwRJk3ZxZbEOEnzZzvr5CEoP13uL2+BHO2ah62O5tejb0jEIv/8ImEMEYVlDxrEryUxf9A8uwcaKnD0y8eKvbjbIPlgp5XuQXQjFOLgVVEajzLcpv4IMUtgjNVBpqUMYSu9ZrF0hh1xYdxH0tyjiUucW08P2CF5dsIVADg/1VNBAqFD8/9nX9vWZPF3LygaTU2IbOYAr0kT30Tudthp0aWx8jWO5M3veuXAyW9tyondnun1IjBWZ8K18DVcB ci@acme"
+		rsa1024    = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCoHkpEGt245lcBN49GTUVkHAkv5zdv3Lv251qkS4qtokqIadp6bb4YXzdH4CdIcoGsowtVMixF1xKULI2piNrQUjsxem9RGH8TX1gTP5LivLFNJPYPc2LP7cV2yQVAueBh9nMS8knEhe0wXXVfQQsTS2yjxiEiSnz5aLxszmBU0w== old"
+		ecdsa256   = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBH0iGEToNQYKEqmnZHICPAQhaJiFXHwM+PS9wkK+oXIKshbb3L1mdeOeb7W3eIsXghpDFkSBxo5iQX7LxftK0cU= ec"
+	)
+	for _, k := range []string{ed25519Key, rsa2048, ecdsa256, "  " + ed25519Key + "\n", strings.TrimSuffix(ed25519Key, " partner@example"),
+		ed25519Key + " with spaces in the comment", strings.TrimSuffix(ed25519Key, "partner@example") + strings.Repeat("c", MaxSSHKeyComment)} {
+		if m := SSHKeyProblem(k); m != "" {
+			t.Errorf("%q: %s", k, m)
+		}
+	}
+	b64 := strings.Fields(ed25519Key)[1]
+	rsaB64 := strings.Fields(rsa2048)[1]
+	tests := []struct{ key, want string }{
+		{rsa1024, "RSA keys must have at least 2048 bits, this one has 1024"},
+		{"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC3 ci@acme", "not a valid ssh-rsa key"},
+		{"ssh-rsa " + b64, "the base64 key is not a ssh-rsa key"},
+		{"ecdsa-sha2-nistp384 " + strings.Fields(ecdsa256)[1], "not a ecdsa-sha2-nistp384 key"},
+		{"ssh-ed25519 " + rsaB64, "not a ssh-ed25519 key"},
+		{"ssh-ed25519 " + b64[:len(b64)-4], "not a valid ssh-ed25519 key"},
+		{"ssh-ed25519 AAAA=", "not valid base64"},
+		{"ssh-ed25519 AAB=", "not valid base64"}, // non-zero trailing bits
+		{"ssh-ed25519 AQ==", "the base64 key is not a ssh-ed25519 key"},
+		{"ecdsa-sha2-nistp256 AAAA", "the base64 key is not a ecdsa-sha2-nistp256 key"},
+		{"ssh-ed25519 " + b64 + "A", "not valid base64"},
+		{ed25519Key + "\n" + ed25519Key, "exactly one key on one line"},
+		{ed25519Key + "\r\nx", "exactly one key on one line"},
+		{ed25519Key + "\x07", "control characters"},
+		{"ssh-ed25519\t" + b64, "control characters"},
+		{`command="/bin/sh" ` + ed25519Key, "options"},
+		{"restrict " + ed25519Key, "options"},
+		{"ssh-dss AAAAB3NzaC1kc3M=", "must be an OpenSSH public key"},
+		{"sk-ssh-ed25519@openssh.com " + b64, "must be an OpenSSH public key"},
+		{"ssh-ed25519", "must be an OpenSSH public key"},
+		{"ssh-ed25519  " + b64, "must be an OpenSSH public key"},
+		{"", "must be an OpenSSH public key"},
+		{ed25519Key + strings.Repeat("c", MaxSSHKeyComment), "comment after the key must be at most 100 characters"},
+	}
+	for _, tt := range tests {
+		if m := SSHKeyProblem(tt.key); !strings.Contains(m, tt.want) {
+			t.Errorf("%q: problem %q, want one containing %q", tt.key, m, tt.want)
 		}
 	}
 }

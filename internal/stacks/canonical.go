@@ -12,7 +12,8 @@ import (
 
 // Canonical returns the form of spec that a template holds, which is what
 // Parse returns: grants sorted by bucket and prefix (a policy has no order,
-// and reordering grants must not update a stack), SSH keys trimmed, key
+// and reordering grants must not update a stack) with their prefixes as
+// folders ending in "/" (core.CanonicalPrefix), SSH keys trimmed, key
 // serials only for existing keys with trailing default serials (1) dropped,
 // and empty slices and maps as nil. Render(spec) and Render(Canonical(spec))
 // are the same bytes.
@@ -31,6 +32,9 @@ func Canonical(spec core.Spec) core.Spec {
 		c.Grants = nil
 		if len(u.Grants) > 0 {
 			c.Grants = slices.Clone(u.Grants)
+			for i := range c.Grants {
+				c.Grants[i].Prefix = core.CanonicalPrefix(c.Grants[i].Prefix)
+			}
 			slices.SortFunc(c.Grants, compareGrants)
 		}
 		c.KeySerials = canonicalSerials(u)

@@ -1,13 +1,19 @@
 package stacks
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"bucketdesk/internal/core"
 )
+
+var transferUserNameRe = regexp.MustCompile(core.TransferUserNamePattern)
 
 // gen draws valid names and specs from a seeded source, so that a failure
 // reproduces from the seed in the test log.
@@ -128,12 +134,18 @@ func (g *gen) tags() map[string]string {
 	return m
 }
 
+// sshKey draws a real ed25519 public key (keys are parsed, not
+// pattern-matched).
 func (g *gen) sshKey() string {
-	b := make([]byte, 68)
-	for i := range b {
-		b[i] = g.pick(letters + "+/")
+	seed := make([]byte, ed25519.SeedSize)
+	for i := range seed {
+		seed[i] = byte(g.r.IntN(256))
 	}
-	k := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + string(b)
+	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(seed).Public())
+	if err != nil {
+		panic(err)
+	}
+	k := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
 	if g.chance(0.5) {
 		k += " user@host"
 	}
@@ -169,7 +181,7 @@ func (g *gen) userSpec() *core.UserSpec {
 	accesses := []core.Access{core.AccessRead, core.AccessWrite, core.AccessReadWrite}
 	for range g.r.IntN(core.MaxGrants + 1) {
 		gr := core.Grant{Bucket: buckets[g.r.IntN(len(buckets))], Access: accesses[g.r.IntN(3)], Prefix: g.prefix()}
-		if k := gr.Bucket + "\x00" + gr.Prefix; !seen[k] {
+		if k := gr.Bucket + "\x00" + core.CanonicalPrefix(gr.Prefix); !seen[k] {
 			seen[k] = true
 			u.Grants = append(u.Grants, gr)
 		}
@@ -183,7 +195,8 @@ func (g *gen) userSpec() *core.UserSpec {
 	for range g.r.IntN(core.MaxAccessKeys + 1) {
 		u.KeySerials = append(u.KeySerials, g.r.IntN(5))
 	}
-	if len(u.Grants) > 0 && g.chance(0.5) {
+	// Transfer Family refuses some IAM names (core.SFTPUserNameMessage).
+	if len(u.Grants) > 0 && transferUserNameRe.MatchString(u.Name) && g.chance(0.5) {
 		u.SFTP.Enabled = true
 		for range 1 + g.r.IntN(3) {
 			u.SFTP.SSHKeys = append(u.SFTP.SSHKeys, g.sshKey())

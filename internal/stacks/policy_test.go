@@ -45,7 +45,9 @@ func TestGrantsPolicySize(t *testing.T) {
 		comment string
 	}{
 		{"no prefix", core.MaxGrants, true, "whole buckets"},
-		{"3 buckets", core.MaxGrants, true, "prefixes on a few buckets"},
+		// Each folder is listed as "<folder>" and "<folder>/*" (TestPrefixIsAFolder).
+		{"3 buckets", 9, true, "prefixes on a few buckets"},
+		{"3 buckets", core.MaxGrants, false, ""},
 		{"same prefix", 9, true, "one prefix on many buckets"},
 		{"same prefix", core.MaxGrants, false, ""},
 		{"distinct", 5, true, "a different prefix on every bucket"},
@@ -98,7 +100,8 @@ func grantsStatements(t *testing.T, tmpl string) []policyStatement {
 }
 
 // allowed evaluates the statements as IAM would for one request. listPrefix
-// is the s3:prefix of a ListBucket request, nil when the request has none.
+// is the s3:prefix of a ListBucket request, nil when the request has none
+// (a condition on a missing key does not match).
 func allowed(stmts []policyStatement, action, resource string, listPrefix *string) bool {
 	for _, s := range stmts {
 		if s.Effect != "Allow" || !slices.Contains(s.Action, action) {
@@ -114,7 +117,7 @@ func allowed(stmts []policyStatement, action, resource string, listPrefix *strin
 					ok = false
 					continue
 				}
-				ok = ok && slices.ContainsFunc(patterns, func(p string) bool { return strings.HasPrefix(*listPrefix, strings.TrimSuffix(p, "*")) })
+				ok = ok && slices.ContainsFunc(patterns, func(p string) bool { return iamMatch(p, *listPrefix) })
 			}
 		}
 		if ok {
@@ -139,6 +142,8 @@ func TestGrantsPolicyLeastPrivilege(t *testing.T) {
 			t.Fatal(err)
 		}
 		stmts := grantsStatements(t, tmpl)
+		raw := u.Grants
+		u = Canonical(core.Spec{User: u}).User // prefixes are folders
 		for _, s := range stmts {
 			for _, a := range s.Action {
 				if strings.Contains(a, "*") {
@@ -153,9 +158,10 @@ func TestGrantsPolicyLeastPrivilege(t *testing.T) {
 		}
 		buckets := []string{"not-granted"}
 		probes := []string{"", "x", "zzz/"}
-		for _, gr := range u.Grants {
+		for i, gr := range u.Grants {
 			buckets = append(buckets, gr.Bucket)
-			probes = append(probes, gr.Prefix, gr.Prefix+"x", gr.Prefix+"sub/key")
+			folder := strings.TrimSuffix(gr.Prefix, "/")
+			probes = append(probes, raw[i].Prefix, gr.Prefix, gr.Prefix+"x", gr.Prefix+"sub/key", folder+"-2024/x", folder+".csv", folder+"X/y")
 			if len(gr.Prefix) > 1 {
 				probes = append(probes, gr.Prefix[:len(gr.Prefix)-1])
 			}
@@ -183,7 +189,10 @@ func TestGrantsPolicyLeastPrivilege(t *testing.T) {
 						return ok && gr.Access != core.AccessRead
 					}
 				}
-				listWant := slices.ContainsFunc(u.Grants, func(gr core.Grant) bool { return gr.Bucket == b && strings.HasPrefix(p, gr.Prefix) })
+				// The folder itself may also be listed without its slash.
+				listWant := slices.ContainsFunc(u.Grants, func(gr core.Grant) bool {
+					return gr.Bucket == b && (strings.HasPrefix(p, gr.Prefix) || p == strings.TrimSuffix(gr.Prefix, "/"))
+				})
 				if got := allowed(stmts, "s3:ListBucket", arn, &p); got != listWant {
 					t.Fatalf("%s: ListBucket on %s prefix %q = %v, want %v", js(u.Grants), b, p, got, listWant)
 				}
@@ -210,11 +219,170 @@ func TestGrantsPolicyLeastPrivilege(t *testing.T) {
 	}
 }
 
-// iamMatch matches an IAM resource pattern whose only wildcard is a final
-// "*" (grants forbid * and ? in prefixes); IAM's * also matches "/".
+// iamMatch matches s against an IAM pattern as StringLike and resource
+// ARNs do: "*" matches any sequence of characters (including "/" and none),
+// "?" exactly one character, everything else itself, case-sensitively.
 func iamMatch(pattern, s string) bool {
-	if p, ok := strings.CutSuffix(pattern, "*"); ok {
-		return strings.HasPrefix(s, p)
+	p, r := []rune(pattern), []rune(s)
+	// Classic wildcard matching with backtracking to the last "*".
+	pi, ri, star, mark := 0, 0, -1, 0
+	for ri < len(r) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == r[ri]):
+			pi++
+			ri++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ri
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			ri = mark
+		default:
+			return false
+		}
 	}
-	return pattern == s
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+func TestIAMMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"reports/*", "reports/", true}, {"reports/*", "reports/a/b", true}, {"reports/*", "reports", false},
+		{"reports/*", "reports-2024/x", false}, {"reports*", "reports-2024/x", true}, {"reports", "reports", true},
+		{"reports", "reports/", false}, {"a?c", "abc", true}, {"a?c", "ac", false}, {"*", "", true},
+		{"a*b*c", "axxbyyc", true}, {"a*b*c", "axxbyy", false}, {"arn:aws:s3:::b/p/*", "arn:aws:s3:::b/p/é", true},
+	}
+	for _, tt := range tests {
+		if got := iamMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("iamMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+// A grant prefix is a folder: "reports" and "reports/" both grant the
+// folder reports/ and nothing beside it. The rendered policy is evaluated
+// with IAM's StringLike and ARN wildcard semantics (iamMatch).
+func TestPrefixIsAFolder(t *testing.T) {
+	for _, prefix := range []string{"reports", "reports/"} {
+		for _, access := range []core.Access{core.AccessRead, core.AccessWrite, core.AccessReadWrite} {
+			spec := core.Spec{User: &core.UserSpec{Name: "etl", Grants: []core.Grant{
+				{Bucket: "data.example", Access: access, Prefix: prefix},
+				{Bucket: "other.example", Access: core.AccessRead, Prefix: "in/reports"},
+			}}}
+			tmpl, _, err := Render(demoProject(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts := grantsStatements(t, tmpl)
+			const arn = "arn:aws:s3:::data.example"
+			objects := []struct {
+				key     string
+				granted bool
+			}{
+				{"reports/x", true}, {"reports/2024/q1.csv", true}, {"reports/", true},
+				{"reports-2024/x", false}, {"reports.csv", false}, {"reportsX/y", false}, {"reports", false},
+				{"Reports/x", false}, {"other/reports/x", false}, {"x", false},
+			}
+			for _, o := range objects {
+				for _, a := range readActions {
+					want := o.granted && access != core.AccessWrite
+					if got := allowed(stmts, a, arn+"/"+o.key, nil); got != want {
+						t.Errorf("prefix %q, %s: %s on %s = %v, want %v", prefix, access, a, o.key, got, want)
+					}
+				}
+				for _, a := range writeActions {
+					want := o.granted && access != core.AccessRead
+					if got := allowed(stmts, a, arn+"/"+o.key, nil); got != want {
+						t.Errorf("prefix %q, %s: %s on %s = %v, want %v", prefix, access, a, o.key, got, want)
+					}
+				}
+			}
+			lists := []struct {
+				prefix  string
+				granted bool
+			}{
+				{"reports/", true}, {"reports", true}, {"reports/2024/", true}, {"reports/a", true},
+				{"reports-2024/", false}, {"reports-", false}, {"reports.csv", false}, {"reportsX/", false},
+				{"report", false}, {"", false}, {"Reports/", false},
+			}
+			for _, l := range lists {
+				if got := allowed(stmts, "s3:ListBucket", arn, &l.prefix); got != l.granted {
+					t.Errorf("prefix %q: ListBucket with s3:prefix %q = %v, want %v", prefix, l.prefix, got, l.granted)
+				}
+			}
+			if allowed(stmts, "s3:ListBucket", arn, nil) {
+				t.Errorf("prefix %q: ListBucket of the whole bucket allowed", prefix)
+			}
+			if !allowed(stmts, "s3:GetBucketLocation", arn, nil) {
+				t.Errorf("prefix %q: GetBucketLocation denied", prefix)
+			}
+			// The other grant's folder is in/reports/, also as a folder.
+			inner := "in/reports"
+			if !allowed(stmts, "s3:ListBucket", "arn:aws:s3:::other.example", &inner) ||
+				allowed(stmts, "s3:GetObject", "arn:aws:s3:::other.example/in/reports-old/x", nil) {
+				t.Errorf("prefix in/reports is not the folder in/reports/")
+			}
+			// Rendered form: the ARN and the condition name the folder.
+			m := decoded(t, demoProject(), spec)
+			pol := js(at(m, "Resources", "User", "Properties", "Policies"))
+			for _, want := range []string{`"arn:aws:s3:::data.example/reports/*"`, `"s3:prefix":["reports","reports/*"]`} {
+				if !strings.Contains(pol, want) {
+					t.Errorf("prefix %q: policy lacks %s: %s", prefix, want, pol)
+				}
+			}
+			if strings.Contains(pol, `reports*`) {
+				t.Errorf("prefix %q: policy has the unbounded pattern reports*: %s", prefix, pol)
+			}
+			// SFTP and Parse see the same folder.
+			back, err := Parse(tmpl)
+			if err != nil || !Equal(back, spec) || back.User.Grants[0].Prefix != "reports/" {
+				t.Errorf("prefix %q: Parse = %s, %v; want the prefix reports/", prefix, js(back), err)
+			}
+		}
+	}
+	sftp := core.Spec{User: &core.UserSpec{Name: "etl", Grants: []core.Grant{{Bucket: "data.example", Access: core.AccessRead, Prefix: "reports"}},
+		SFTP: core.SFTP{Enabled: true, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q"}}}}
+	m := decoded(t, demoProject(), sftp)
+	if got := js(at(m, "Resources", "SftpUser", "Properties", "HomeDirectoryMappings")); got != `[{"Entry":"/data.example/reports","Target":"/data.example/reports"}]` {
+		t.Errorf("HomeDirectoryMappings = %s", got)
+	}
+	a, _, _ := Render(demoProject(), sftp)
+	sftp.User.Grants[0].Prefix = "reports/"
+	if b, _, _ := Render(demoProject(), sftp); a != b {
+		t.Error(`"reports" and "reports/" render differently`)
+	}
+}
+
+// The golden user-full once had the name acme+partner@example.com: a valid
+// IAM name that Transfer Family refuses, so its stack failed on AWS. With
+// SFTP on, such names are refused before anything is rendered.
+func TestSFTPUserNameRefused(t *testing.T) {
+	for _, name := range []string{"acme+partner@example.com", "ab", "x=y", "-acme", ".acme", "@acme"} {
+		u := *goldenSpecs["user-full"].User
+		u.Name = name
+		_, _, err := Render(demoProject(), core.Spec{User: &u})
+		var v *core.ValidationError
+		if !errors.As(err, &v) || v.Problems[0].Field != "name" || v.Problems[0].Message != core.SFTPUserNameMessage {
+			t.Errorf("%q with SFTP: Render error = %v, want the name refused with %q", name, err, core.SFTPUserNameMessage)
+		}
+		u.SFTP = core.SFTP{}
+		if _, _, err := Render(demoProject(), core.Spec{User: &u}); err != nil {
+			t.Errorf("%q without SFTP: %v", name, err)
+		}
+	}
+}
+
+// A prefix outside IAM's policy characters is refused, not rendered.
+func TestPrefixOutsidePolicyCharactersRefused(t *testing.T) {
+	spec := core.Spec{User: &core.UserSpec{Name: "etl", Grants: []core.Grant{{Bucket: "data.example", Access: core.AccessRead, Prefix: "日本/"}}}}
+	_, _, err := Render(demoProject(), spec)
+	if !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), "grants[0].prefix") || !strings.Contains(err.Error(), "U+65E5") {
+		t.Errorf("Render = %v, want grants[0].prefix refused naming U+65E5", err)
+	}
 }

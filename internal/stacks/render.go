@@ -311,11 +311,14 @@ func homeMappings(grants []core.Grant) []any {
 //   - GetBucketLocation and ListBucket on the buckets granted whole;
 //   - GetBucketLocation on the buckets granted only below prefixes;
 //   - ListBucket with an s3:prefix condition, one statement per set of
-//     prefixes, on the buckets that have exactly that set (a condition
+//     prefixes, on the buckets that have exactly that set: per prefix
+//     (a folder, canonically ending in "/") "<folder>" and "<folder>/*",
+//     so that listing the folder with or without its slash works and
+//     listing a sibling ("<folder>-2024/") does not (a condition
 //     applies to every resource of its statement, so buckets with
 //     different prefixes cannot share one);
 //   - object actions, one statement per access level, on
-//     arn:aws:s3:::<bucket>/<prefix>*.
+//     arn:aws:s3:::<bucket>/<prefix>* where <prefix> ends in "/".
 func grantsPolicy(part string, grants []core.Grant) obj {
 	bucketARN := func(b string) string { return "arn:" + part + ":s3:::" + b }
 	var buckets []string
@@ -328,7 +331,10 @@ func grantsPolicy(part string, grants []core.Grant) obj {
 		if g.Prefix == "" {
 			whole[g.Bucket] = true
 		} else {
-			prefixes[g.Bucket] = append(prefixes[g.Bucket], g.Prefix+"*")
+			// The folder's keys, and the folder itself named without its
+			// slash ("reports" lists "reports/"); "reports/*" also covers
+			// "reports/". Never "reports*", which is reports-2024/ too.
+			prefixes[g.Bucket] = append(prefixes[g.Bucket], strings.TrimSuffix(g.Prefix, "/"), g.Prefix+"*")
 		}
 	}
 	var wholeARNs, partARNs []any

@@ -37,7 +37,8 @@ var goldenSpecs = map[string]core.Spec{
 		Grants: []core.Grant{{Bucket: "demo-minimal", Access: core.AccessRead}},
 	}},
 	"user-full": {User: &core.UserSpec{
-		Name: "acme+partner@example.com",
+		// Transfer Family user names allow no "+" (TestSFTPUserNameRefused).
+		Name: "acme.partner@example.com",
 		Grants: []core.Grant{
 			{Bucket: "demo-share", Access: core.AccessReadWrite},
 			{Bucket: "demo-raw", Access: core.AccessRead, Prefix: "in/acme/"},
@@ -49,7 +50,7 @@ var goldenSpecs = map[string]core.Spec{
 		KeySerials: []int{1, 2},
 		SFTP: core.SFTP{Enabled: true, SSHKeys: []string{
 			"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8cq2Y0xPVyOb0aZ0QWPH6cFbO0v9vP3Zc3q1sLk7M acme@laptop",
-			"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC3 ci@acme",
+			"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDRJIxdlBoADrUVUt9eC1/FVlvDWXz6fpBrDUBVuKBZ6BntCvz2iq5Xmk/xU0qtUD1gkpmHOzXKnfYFmiFsXki/TDh7GwRJk3ZxZbEOEnzZzvr5CEoP13uL2+BHO2ah62O5tejb0jEIv/8ImEMEYVlDxrEryUxf9A8uwcaKnD0y8eKvbjbIPlgp5XuQXQjFOLgVVEajzLcpv4IMUtgjNVBpqUMYSu9ZrF0hh1xYdxH0tyjiUucW08P2CF5dsIVADg/1VNBAqFD8/9nX9vWZPF3LygaTU2IbOYAr0kT30Tudthp0aWx8jWO5M3veuXAyW9tyondnun1IjBWZ8K18DVcB ci@acme",
 		}},
 	}},
 }
@@ -204,13 +205,13 @@ func TestUserTemplateSecretsNeverOutputs(t *testing.T) {
 func TestUserTemplateShape(t *testing.T) {
 	m := decoded(t, demoProject(), goldenSpecs["user-full"])
 	res := at(m, "Resources")
-	if at(res, "User", "Properties", "Path") != UserPath || at(res, "User", "Properties", "UserName") != "acme+partner@example.com" {
+	if at(res, "User", "Properties", "Path") != UserPath || at(res, "User", "Properties", "UserName") != "acme.partner@example.com" {
 		t.Errorf("User = %s", js(at(res, "User")))
 	}
 	if at(res, "AccessKey1", "Properties", "Serial") != 1.0 || at(res, "AccessKey2", "Properties", "Serial") != 2.0 {
 		t.Errorf("serials = %v, %v", at(res, "AccessKey1", "Properties", "Serial"), at(res, "AccessKey2", "Properties", "Serial"))
 	}
-	if at(res, "AccessKey1Secret", "Properties", "Name") != "bucketdesk/demo/acme+partner@example.com/key1" {
+	if at(res, "AccessKey1Secret", "Properties", "Name") != "bucketdesk/demo/acme.partner@example.com/key1" {
 		t.Errorf("secret name = %v", at(res, "AccessKey1Secret", "Properties", "Name"))
 	}
 	sftp := at(res, "SftpUser", "Properties")

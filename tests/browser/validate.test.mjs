@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  bucketNameProblems, checkUserReferences, goQuote, rotateKeyProblem, userNameProblems, validateBucket, validateUser,
+  bucketNameProblems, canonicalPrefix, checkUserReferences, goQuote, prefixHint, rotateKeyProblem, SFTPUserNameMessage, sshKeyProblem,
+  userNameProblems, validateBucket, validateUser,
 } from '../../web/validate.js';
 
 test('bucket name rules', () => {
@@ -96,12 +97,110 @@ test('user spec', () => {
     ['sftp no grants', (u) => { u.grants = []; }, 'sftp'],
     ['bad key', (u) => { u.sftp.ssh_keys = ['ssh-dss AAAA']; }, 'sftp.ssh_keys[0]'],
     ['keys while off', (u) => { u.sftp.enabled = false; }, 'sftp.ssh_keys'],
+    ['sftp name with +', (u) => { u.name = 'acme+partner@example.com'; }, 'name'],
+    ['sftp name too short', (u) => { u.name = 'ab'; }, 'name'],
+    ['sftp name starting with @', (u) => { u.name = '@acme'; }, 'name'],
+    ['non-Latin-1 prefix', (u) => { u.grants = [{ bucket: 'data.example', access: 'read', prefix: '日本/' }]; }, 'grants[0].prefix'],
+    ['same folder twice', (u) => { u.grants = [{ bucket: 'data.example', access: 'read', prefix: 'in' }, { bucket: 'data.example', access: 'write', prefix: 'in/' }]; }, 'grants[1]'],
   ];
   for (const [what, mod, field] of cases) {
     const u = ok();
     mod(u);
     assert.ok(fields(validateUser(u)).includes(field), `${what}: ${JSON.stringify(validateUser(u))}`);
   }
+});
+
+// core.TestSFTPUserNameRule: Transfer Family's names are narrower than IAM's.
+test('SFTP user names', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q partner@example';
+  const user = (name, sftp) => ({ name, grants: [{ bucket: 'data.example', access: 'read' }], sftp: sftp ? { enabled: true, ssh_keys: [key] } : {} });
+  for (const n of ['acme', 'acme.partner@example.com', 'svc_etl-1', 'abc', '_x1', '9to5', 'x'.repeat(64)]) {
+    assert.deepEqual(validateUser(user(n, true)), [], n);
+  }
+  for (const n of ['acme+partner@example.com', 'ab', 'a', '-acme', '.acme', '@acme', 'a=b', 'x+y']) {
+    assert.deepEqual(validateUser(user(n, true)), [{ field: 'name', message: SFTPUserNameMessage }], n);
+    assert.deepEqual(validateUser(user(n, false)), [], `${n} without SFTP`);
+  }
+  assert.equal(SFTPUserNameMessage, 'SFTP user names must be 3–100 characters of letters, digits, _, @, . and -, not starting with -, . or @');
+});
+
+// core.TestPrefixPolicyCharacters, with core's exact messages.
+test('prefix characters an IAM policy allows', () => {
+  const prefixProblem = (p) => validateUser({ name: 'etl', grants: [{ bucket: 'data.example', access: 'read', prefix: p }] })
+    .filter((x) => x.field === 'grants[0].prefix').map((x) => x.message);
+  for (const p of ['in/', 'a b&c<d>é/', 'ÿ/', 'tab\there/', '~!@#%^()[]/']) {
+    assert.deepEqual(prefixProblem(p), [], p);
+  }
+  const msg = (q, hex) => `may contain only characters an IAM policy allows (ASCII and Latin-1, U+0020 to U+00FF); ${q} (U+${hex}) is outside that range`;
+  assert.deepEqual(prefixProblem('日本/'), [msg('"日"', '65E5')]);
+  assert.deepEqual(prefixProblem('reports–2024/'), [msg('"–"', '2013')]);
+  assert.deepEqual(prefixProblem('emoji😀/'), [msg('"😀"', '1F600')]);
+  assert.deepEqual(prefixProblem('x\x01/'), [msg('"\\x01"', '0001')]);
+  assert.deepEqual(prefixProblem('Ā/'), [msg('"Ā"', '0100')]);
+});
+
+// A prefix is a folder: "reports" is "reports/" (core.CanonicalPrefix).
+test('a prefix is a folder', () => {
+  for (const [p, want] of [['', ''], ['reports', 'reports/'], ['reports/', 'reports/'], ['a/b', 'a/b/']]) {
+    assert.equal(canonicalPrefix(p), want, p);
+  }
+  assert.equal(prefixHint('reports/'), '');
+  assert.equal(prefixHint(''), '');
+  assert.equal(prefixHint('reports'), '"reports" means the folder "reports/": keys such as "reports-2024/…" or "reports.csv" are not included');
+  const long = (p) => validateUser({ name: 'etl', grants: [{ bucket: 'b1x', access: 'read', prefix: p }] });
+  assert.deepEqual(long('p'.repeat(511)), []);
+  assert.deepEqual(long('p'.repeat(511) + '/'), []);
+  assert.deepEqual(long('p'.repeat(512)), [{ field: 'grants[0].prefix', message: 'must be at most 512 bytes, counting the / that ends the folder' }]);
+  const dup = validateUser({ name: 'etl', grants: [{ bucket: 'b1x', access: 'read', prefix: 'in' }, { bucket: 'b1x', access: 'write', prefix: 'in/' }] });
+  assert.deepEqual(dup, [{ field: 'grants[1]', message: 'repeats grants[0] for the same bucket and folder' }]);
+});
+
+// core.TestSSHKeyRules, as far as the browser can check: the shape and the
+// type inside the blob. The server parses the key and is the authority; the
+// last cases are refused there only.
+test('SSH public keys', () => {
+  const ed = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q partner@example';
+  const rsa2048 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDRJIxdlBoADrUVUt9eC1/FVlvDWXz6fpBrDUBVuKBZ6BntCvz2iq5Xmk/xU0qtUD1gkpmHOzXKnfYFmiFsXki/TDh7GwRJk3ZxZbEOEnzZzvr5CEoP13uL2+BHO2ah62O5tejb0jEIv/8ImEMEYVlDxrEryUxf9A8uwcaKnD0y8eKvbjbIPlgp5XuQXQjFOLgVVEajzLcpv4IMUtgjNVBpqUMYSu9ZrF0hh1xYdxH0tyjiUucW08P2CF5dsIVADg/1VNBAqFD8/9nX9vWZPF3LygaTU2IbOYAr0kT30Tudthp0aWx8jWO5M3veuXAyW9tyondnun1IjBWZ8K18DVcB ci@acme';
+  const ecdsa = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBH0iGEToNQYKEqmnZHICPAQhaJiFXHwM+PS9wkK+oXIKshbb3L1mdeOeb7W3eIsXghpDFkSBxo5iQX7LxftK0cU= ec';
+  const b64 = ed.split(' ')[1];
+  for (const k of [ed, rsa2048, ecdsa, `  ${ed}\n`, ed.replace(' partner@example', ''), `${ed} with spaces in the comment`,
+    ed.replace('partner@example', 'c'.repeat(100))]) {
+    assert.equal(sshKeyProblem(k), '', k);
+  }
+  const shape = 'must be an OpenSSH public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key)';
+  const cases = [
+    [`ssh-rsa ${b64}`, 'the base64 key is not a ssh-rsa key'],
+    [`ecdsa-sha2-nistp384 ${ecdsa.split(' ')[1]}`, 'the base64 key is not a ecdsa-sha2-nistp384 key'],
+    [`ssh-ed25519 ${rsa2048.split(' ')[1]}`, 'the base64 key is not a ssh-ed25519 key'],
+    ['ecdsa-sha2-nistp256 AAAA', 'the base64 key is not a ecdsa-sha2-nistp256 key'],
+    ['ssh-ed25519 AAAA=', 'the key is not valid base64'],
+    [`ssh-ed25519 ${b64}A`, 'the key is not valid base64'],
+    ['ssh-rsa AAAA== c', 'the key is not valid base64'],
+    ['ssh-ed25519 AAB=', 'the key is not valid base64'], // non-zero trailing bits, as Go's Strict()
+    ['ssh-ed25519 AQ==', 'the base64 key is not a ssh-ed25519 key'],
+    [`${ed}\n${ed}`, 'must be exactly one key on one line'],
+    [`${ed}\r\nx`, 'must be exactly one key on one line'],
+    [`${ed}\x07`, 'must not contain control characters'],
+    [`ssh-ed25519\t${b64}`, 'must not contain control characters'],
+    [`command="/bin/sh" ${ed}`, 'must not start with options (such as from=… or command=…); give only the key type, the base64 key and an optional comment'],
+    [`restrict ${ed}`, 'must not start with options (such as from=… or command=…); give only the key type, the base64 key and an optional comment'],
+    ['ssh-dss AAAAB3NzaC1kc3M=', shape],
+    [`sk-ssh-ed25519@openssh.com ${b64}`, shape],
+    ['ssh-ed25519', shape],
+    [`ssh-ed25519  ${b64}`, shape],
+    ['', shape],
+    [ed + 'c'.repeat(100), 'the comment after the key must be at most 100 characters, got 115'],
+  ];
+  for (const [k, want] of cases) {
+    assert.equal(sshKeyProblem(k), want, JSON.stringify(k));
+  }
+  // Refused by the server only (x/crypto/ssh parses the key): a truncated
+  // blob of the right type, an RSA key under 2048 bits.
+  assert.equal(sshKeyProblem(`ssh-ed25519 ${b64.slice(0, -4)}`), '');
+  assert.equal(sshKeyProblem('ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC3 ci@acme'), '');
+  // validateUser reports the key's problem under its index.
+  assert.deepEqual(validateUser({ name: 'etl', grants: [{ bucket: 'data.example', access: 'read' }], sftp: { enabled: true, ssh_keys: [ed, 'ssh-rsa AAAA== c'] } }),
+    [{ field: 'sftp.ssh_keys[1]', message: 'the key is not valid base64' }]);
 });
 
 test('references and key rotation, as the engine checks them', () => {

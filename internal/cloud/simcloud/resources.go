@@ -1,7 +1,7 @@
 package simcloud
 
 import (
-	"encoding/base64"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // schema checks resolved property values, in the spirit of the
@@ -20,6 +22,10 @@ type schema struct {
 	elem     *schema
 	enum     []string
 	pattern  *regexp.Regexp
+	// iamParam names the IAM API parameter a policy document ('p') is
+	// sent as; IAM allows only iamPolicyChars in it. Empty for policies
+	// that are not IAM's (S3 bucket policies).
+	iamParam string
 }
 
 var (
@@ -28,7 +34,11 @@ var (
 	sInt    = &schema{kind: 'i'}
 	sAny    = &schema{kind: '*'}
 	sPolicy = &schema{kind: 'p'}
-	sTags   = arr(obj([]string{"Key", "Value"}, map[string]*schema{"Key": sString, "Value": sString}))
+	// IAM policy documents: PutUserPolicy's and PutRolePolicy's
+	// PolicyDocument, CreateRole's AssumeRolePolicyDocument.
+	sIAMPolicy      = &schema{kind: 'p', iamParam: "policyDocument"}
+	sIAMTrustPolicy = &schema{kind: 'p', iamParam: "assumeRolePolicyDocument"}
+	sTags           = arr(obj([]string{"Key", "Value"}, map[string]*schema{"Key": sString, "Value": sString}))
 )
 
 func obj(required []string, props map[string]*schema) *schema {
@@ -62,6 +72,11 @@ func (sc *schema) check(path string, v any) string {
 	case '*':
 		return ""
 	case 'p':
+		if sc.iamParam != "" {
+			if msg := iamPolicyCharsProblem(sc.iamParam, v); msg != "" {
+				return msg
+			}
+		}
 		if s, ok := v.(string); ok {
 			var m map[string]any
 			if json.Unmarshal([]byte(s), &m) != nil {
@@ -156,6 +171,43 @@ func (sc *schema) check(path string, v any) string {
 	return ""
 }
 
+// iamPolicyCharsPattern is the pattern of IAM's policy document parameters
+// (IAM API reference, PutUserPolicy's PolicyDocument): tab, line feed,
+// carriage return and U+0020 to U+00FF.
+const iamPolicyCharsPattern = `[\u0009\u000A\u000D\u0020-\u00FF]+`
+
+// iamPolicyCharsProblem returns IAM's answer to a policy document (a JSON
+// string, or the object CloudFormation serialises) holding a character
+// outside iamPolicyCharsPattern, or "". CloudFormation's IAM handlers send
+// the document as it is, so the resource fails when IAM refuses it.
+func iamPolicyCharsProblem(param string, v any) string {
+	bad := false
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			bad = bad || strings.ContainsFunc(x, func(r rune) bool {
+				return !(r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xff)
+			})
+		case map[string]any:
+			for k, e := range x {
+				walk(k)
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	if !bad {
+		return ""
+	}
+	return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s "+
+		"(Service: Iam, Status Code: 400, Error Code: ValidationError)", param, iamPolicyCharsPattern)
+}
+
 func contains(list []string, s string) bool {
 	for _, e := range list {
 		if e == s {
@@ -193,7 +245,7 @@ type rtype struct {
 }
 
 var iamPath = pattern(`^/(.*/)?$`)
-var inlinePolicies = arr(obj([]string{"PolicyDocument", "PolicyName"}, map[string]*schema{"PolicyDocument": sPolicy, "PolicyName": sString}))
+var inlinePolicies = arr(obj([]string{"PolicyDocument", "PolicyName"}, map[string]*schema{"PolicyDocument": sIAMPolicy, "PolicyName": sString}))
 
 // types are the resource types the sandbox simulates.
 var types = map[string]*rtype{
@@ -264,7 +316,7 @@ var types = map[string]*rtype{
 	},
 	"AWS::IAM::Role": {
 		schema: obj([]string{"AssumeRolePolicyDocument"}, map[string]*schema{
-			"AssumeRolePolicyDocument": sPolicy, "RoleName": pattern(`^[\w+=,.@-]{1,64}$`), "Path": iamPath,
+			"AssumeRolePolicyDocument": sIAMTrustPolicy, "RoleName": pattern(`^[\w+=,.@-]{1,64}$`), "Path": iamPath,
 			"Policies": inlinePolicies, "ManagedPolicyArns": arr(sString), "Description": sString,
 			"MaxSessionDuration": sInt, "PermissionsBoundary": sString, "Tags": sTags,
 		}),
@@ -600,11 +652,13 @@ func checkSSHKeys(p map[string]any) error {
 	keys, _ := p["SshPublicKeys"].([]any)
 	for _, k := range keys {
 		s, _ := k.(string)
+		// Transfer parses the key: the blob must decode to a key of the
+		// declared type, one key, no options.
 		f := strings.Fields(s)
 		ok := len(f) >= 2 && contains(sshKeyTypes, f[0])
 		if ok {
-			_, err := base64.StdEncoding.DecodeString(f[1])
-			ok = err == nil
+			pub, _, options, rest, err := ssh.ParseAuthorizedKey([]byte(s))
+			ok = err == nil && len(options) == 0 && len(bytes.TrimSpace(rest)) == 0 && pub.Type() == f[0]
 		}
 		if !ok {
 			return fmt.Errorf("Unsupported or invalid SSH public key format (Service: Transfer, Status Code: 400, Error Code: InvalidRequestException)")
