@@ -562,10 +562,32 @@ func createAccessKey(c *rctx, r *record, p map[string]any) error {
 	if !c.s.inAccount(c.st.Account, "AWS::IAM::User", func(u *record) bool { return u.Physical == user }) {
 		return fmt.Errorf("The user with name %s cannot be found. (Service: Iam, Status Code: 404, Error Code: NoSuchEntity)", user)
 	}
+	// IAM allows two access keys per user, and CloudFormation makes a
+	// replacement key before it deletes the one it replaces.
+	n := 0
+	for _, id := range c.s.byName {
+		st := c.s.stacks[id]
+		if st.Account != c.st.Account {
+			continue
+		}
+		st.live(func(k *record) bool {
+			var props struct{ UserName string }
+			if k.Type == "AWS::IAM::AccessKey" && json.Unmarshal(k.Resolved, &props) == nil && props.UserName == user {
+				n++
+			}
+			return true
+		})
+	}
+	if n >= maxAccessKeysPerUser {
+		return fmt.Errorf("Cannot exceed quota for AccessKeysPerUser: %d (Service: Iam, Status Code: 409, Error Code: LimitExceeded)", maxAccessKeysPerUser)
+	}
 	r.Physical = "AKIA" + randomString(keyIDChars, 16)
 	r.Sealed = map[string]string{"SecretAccessKey": c.s.seal(randomString(secretChars, 40))}
 	return nil
 }
+
+// maxAccessKeysPerUser is IAM's quota of access keys per user.
+const maxAccessKeysPerUser = 2
 
 func createRole(c *rctx, r *record, p map[string]any) error {
 	name := str(p, "RoleName")

@@ -159,3 +159,44 @@ func TestTransferSSHKeysParsed(t *testing.T) {
 		}
 	}
 }
+
+// IAM allows two access keys per user, and CloudFormation makes a
+// replacement key before it deletes the old one: rotating one of two keys
+// needs a third and fails with IAM's LimitExceeded; rotating the only key
+// works.
+func TestAccessKeysPerUser(t *testing.T) {
+	s, _ := open(t, nil)
+	ctx := t.Context()
+	u := &core.UserSpec{Name: "keys-user", AccessKeys: 1}
+	req := rulesUser(t, u)
+	mustCreate(t, s, acct, req)
+	update := func(u *core.UserSpec, token string) *core.Stack {
+		t.Helper()
+		r := rulesUser(t, u)
+		r.Token = token
+		if _, err := s.UpdateStack(ctx, acct, r); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, s)
+		return status(t, s, acct, req.StackName)
+	}
+	u.KeySerials = []int{2}
+	if st := update(u, "rotate-1"); st.Status != "UPDATE_COMPLETE" {
+		t.Fatalf("rotating the only key: %s %s", st.Status, st.StatusReason)
+	}
+	u.AccessKeys, u.KeySerials = 2, []int{2, 1}
+	if st := update(u, "add-2"); st.Status != "UPDATE_COMPLETE" {
+		t.Fatalf("adding key 2: %s %s", st.Status, st.StatusReason)
+	}
+	u.KeySerials = []int{3, 1}
+	if st := update(u, "rotate-1-of-2"); st.Status != "UPDATE_ROLLBACK_COMPLETE" {
+		t.Fatalf("rotating one of two keys: %s, want UPDATE_ROLLBACK_COMPLETE", st.Status)
+	}
+	why, ok := failure(t, s, req.StackName, "AccessKey1", "CREATE_FAILED")
+	if !ok {
+		why, ok = failure(t, s, req.StackName, "AccessKey1", "UPDATE_FAILED")
+	}
+	if !ok || !strings.Contains(why, "Cannot exceed quota for AccessKeysPerUser: 2") || !strings.Contains(why, "LimitExceeded") {
+		t.Fatalf("the third key's failure: %q (found %v)", why, ok)
+	}
+}
