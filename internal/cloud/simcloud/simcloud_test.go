@@ -546,15 +546,20 @@ func TestRenderedTemplates(t *testing.T) {
 	var pair struct{ SecretAccessKey string }
 	_ = json.Unmarshal([]byte(secret), &pair)
 
-	// Rotate key 2, drop SFTP, change the bucket.
-	user.KeySerials = []int{1, 2}
+	// Drop key 2 and SFTP, then rotate key 1 (IAM's two keys per user
+	// leave no room to rotate one of two), then change the bucket.
+	user.AccessKeys, user.KeySerials = 1, []int{1}
 	user.SFTP = core.SFTP{}
 	st2 := apply(core.Spec{User: user}, "u2", true)
-	if st2.Outputs["AccessKey1Id"] != st.Outputs["AccessKey1Id"] || st2.Outputs["AccessKey2Id"] == st.Outputs["AccessKey2Id"] {
-		t.Errorf("rotation: key1 %s→%s key2 %s→%s", st.Outputs["AccessKey1Id"], st2.Outputs["AccessKey1Id"], st.Outputs["AccessKey2Id"], st2.Outputs["AccessKey2Id"])
+	if st2.Outputs["AccessKey1Id"] != st.Outputs["AccessKey1Id"] || st2.Outputs["AccessKey2Id"] != "" {
+		t.Errorf("dropping key 2: key1 %s→%s key2 %s→%s", st.Outputs["AccessKey1Id"], st2.Outputs["AccessKey1Id"], st.Outputs["AccessKey2Id"], st2.Outputs["AccessKey2Id"])
 	}
 	if st2.Outputs["SftpUserName"] != "" {
 		t.Errorf("SFTP outputs remain: %v", st2.Outputs)
+	}
+	user.KeySerials = []int{2}
+	if st3 := apply(core.Spec{User: user}, "u3", true); st3.Outputs["AccessKey1Id"] == st2.Outputs["AccessKey1Id"] {
+		t.Errorf("key 1 not rotated: %s", st3.Outputs["AccessKey1Id"])
 	}
 	bucket.Versioning, bucket.ExpiryDays = false, 0
 	apply(core.Spec{Bucket: bucket}, "b2", true)
