@@ -27,7 +27,8 @@
 // The sandbox is for local runs, demos, benchmarks and tests. It is not an
 // emulator of AWS: it models no other resource types or properties, no
 // change sets, stack policies, drift, nested stacks or parameters without
-// defaults, no IAM permission checks, no service quotas (such as two access
-// keys per user), and it does not store objects — a bucket only has an
-// object count that a test sets.
+// defaults, no IAM permission checks and no service quotas but IAM's two
+// access keys per user, and it does not store objects — a bucket only has
+// an object count that a test sets. docs/sandbox-fidelity.md lists the AWS
+// rules it does enforce.
 package simcloud
