@@ -478,7 +478,7 @@ func createBucket(c *rctx, r *record, p map[string]any) error {
 		return fmt.Errorf("%s", msg)
 	}
 	if c.s.bucketTaken(name) {
-		return fmt.Errorf("%s already exists", name)
+		return handlerErr("AlreadyExists", name+" already exists (Service: S3, Status Code: 0, Request ID: null)")
 	}
 	if err := checkBucketProps(p); err != nil {
 		return err
@@ -498,7 +498,7 @@ func checkBucketProps(p map[string]any) error {
 			m, _ := rule.(map[string]any)
 			if d, ok := m["ExpirationInDays"]; ok {
 				if n, _ := strconv.Atoi(fmt.Sprint(d)); n < 1 {
-					return fmt.Errorf("'Days' for Expiration action must be a positive integer (Service: S3, Status Code: 400, Error Code: InvalidArgument)")
+					return handlerErr("InvalidRequest", "'Days' for Expiration action must be a positive integer (Service: S3, Status Code: 400, Error Code: InvalidArgument)")
 				}
 			}
 		}
@@ -507,7 +507,7 @@ func checkBucketProps(p map[string]any) error {
 		for _, t := range tags {
 			m, _ := t.(map[string]any)
 			if k, _ := m["Key"].(string); strings.HasPrefix(k, "aws:") {
-				return fmt.Errorf("System tags cannot be added/updated by requester (Service: S3, Status Code: 400, Error Code: InvalidTag)")
+				return handlerErr("InvalidRequest", "System tags cannot be added/updated by requester (Service: S3, Status Code: 400, Error Code: InvalidTag)")
 			}
 		}
 	}
@@ -516,7 +516,7 @@ func checkBucketProps(p map[string]any) error {
 
 func deleteBucket(c *rctx, r *record) error {
 	if n := c.s.objects[r.Physical]; n > 0 {
-		return fmt.Errorf("The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Error Code: BucketNotEmpty; Request ID: %s)", randomString(upperAlnum, 16))
+		return handlerErr("GeneralServiceException", fmt.Sprintf("The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Error Code: BucketNotEmpty, Request ID: %s)", randomString(upperAlnum, 16)))
 	}
 	if _, ok := c.s.objects[r.Physical]; ok {
 		delete(c.s.objects, r.Physical)
@@ -528,7 +528,7 @@ func deleteBucket(c *rctx, r *record) error {
 func createBucketPolicy(c *rctx, r *record, p map[string]any) error {
 	bucket := str(p, "Bucket")
 	if !c.s.inAccount(c.st.Account, "AWS::S3::Bucket", func(b *record) bool { return b.Physical == bucket }) {
-		return fmt.Errorf("The specified bucket does not exist (Service: S3, Status Code: 404, Error Code: NoSuchBucket)")
+		return handlerErr("NotFound", "The specified bucket does not exist (Service: S3, Status Code: 404, Error Code: NoSuchBucket)")
 	}
 	r.Physical = bucket
 	return nil
@@ -550,7 +550,7 @@ func createUser(c *rctx, r *record, p map[string]any) error {
 		name = generatedName(c, 64, false)
 	}
 	if c.s.inAccount(c.st.Account, "AWS::IAM::User", func(u *record) bool { return u.Physical == name }) {
-		return fmt.Errorf("Resource of type 'AWS::IAM::User' with identifier '%s' already exists.", name)
+		return handlerErr("AlreadyExists", fmt.Sprintf("Resource of type 'AWS::IAM::User' with identifier '%s' already exists.", name))
 	}
 	r.Physical = name
 	r.Attrs = userAttrs(c, name, p)
@@ -560,7 +560,7 @@ func createUser(c *rctx, r *record, p map[string]any) error {
 func createAccessKey(c *rctx, r *record, p map[string]any) error {
 	user := str(p, "UserName")
 	if !c.s.inAccount(c.st.Account, "AWS::IAM::User", func(u *record) bool { return u.Physical == user }) {
-		return fmt.Errorf("The user with name %s cannot be found. (Service: Iam, Status Code: 404, Error Code: NoSuchEntity)", user)
+		return handlerErr("NotFound", fmt.Sprintf("The user with name %s cannot be found. (Service: Iam, Status Code: 404, Error Code: NoSuchEntity)", user))
 	}
 	// IAM allows two access keys per user, and CloudFormation makes a
 	// replacement key before it deletes the one it replaces.
@@ -579,7 +579,7 @@ func createAccessKey(c *rctx, r *record, p map[string]any) error {
 		})
 	}
 	if n >= maxAccessKeysPerUser {
-		return fmt.Errorf("Cannot exceed quota for AccessKeysPerUser: %d (Service: Iam, Status Code: 409, Error Code: LimitExceeded)", maxAccessKeysPerUser)
+		return handlerErr("ServiceLimitExceeded", fmt.Sprintf("Cannot exceed quota for AccessKeysPerUser: %d (Service: Iam, Status Code: 409, Error Code: LimitExceeded)", maxAccessKeysPerUser))
 	}
 	r.Physical = "AKIA" + randomString(keyIDChars, 16)
 	r.Sealed = map[string]string{"SecretAccessKey": c.s.seal(randomString(secretChars, 40))}
@@ -595,7 +595,7 @@ func createRole(c *rctx, r *record, p map[string]any) error {
 		name = generatedName(c, 64, false)
 	}
 	if c.s.inAccount(c.st.Account, "AWS::IAM::Role", func(x *record) bool { return x.Physical == name }) {
-		return fmt.Errorf("Resource of type 'AWS::IAM::Role' with identifier '%s' already exists.", name)
+		return handlerErr("AlreadyExists", fmt.Sprintf("Resource of type 'AWS::IAM::Role' with identifier '%s' already exists.", name))
 	}
 	path := str(p, "Path")
 	if path == "" {
@@ -641,7 +641,7 @@ func createSecret(c *rctx, r *record, p map[string]any) error {
 		name = generatedName(c, 512, false)
 	}
 	if c.s.inAccount(c.st.Account, "AWS::SecretsManager::Secret", func(x *record) bool { return secretName(x.Physical) == name }) {
-		return fmt.Errorf("The operation failed because the secret %s already exists. (Service: AWSSecretsManager; Status Code: 400; Error Code: ResourceExistsException)", name)
+		return handlerErr("AlreadyExists", fmt.Sprintf("The operation failed because the secret %s already exists. (Service: AWSSecretsManager; Status Code: 400; Error Code: ResourceExistsException)", name))
 	}
 	v, err := secretValue(c, p)
 	if err != nil {
@@ -683,7 +683,7 @@ func checkSSHKeys(p map[string]any) error {
 			ok = err == nil && len(options) == 0 && len(bytes.TrimSpace(rest)) == 0 && pub.Type() == f[0]
 		}
 		if !ok {
-			return fmt.Errorf("Unsupported or invalid SSH public key format (Service: Transfer, Status Code: 400, Error Code: InvalidRequestException)")
+			return handlerErr("InvalidRequest", "Unsupported or invalid SSH public key format (Service: Transfer, Status Code: 400, Error Code: InvalidRequestException)")
 		}
 	}
 	return nil
@@ -696,9 +696,18 @@ func createTransferUser(c *rctx, r *record, p map[string]any) error {
 	server, user := str(p, "ServerId"), str(p, "UserName")
 	arn := "arn:aws:transfer:" + c.st.Region + ":" + c.st.Account + ":user/" + server + "/" + user
 	if c.s.inAccount(c.st.Account, "AWS::Transfer::User", func(x *record) bool { return x.Physical == arn }) {
-		return fmt.Errorf("User already exists (Service: Transfer, Status Code: 400, Error Code: ResourceExistsException)")
+		return handlerErr("AlreadyExists", "User already exists (Service: Transfer, Status Code: 400, Error Code: ResourceExistsException)")
 	}
 	r.Physical = arn
 	r.Attrs = map[string]string{"Arn": arn, "ServerId": server, "UserName": user}
 	return nil
+}
+
+// handlerErr is a resource's failure as CloudFormation reports what a
+// resource type's handler returned: the service's message quoted, then
+// the request token and the handler's error code (AlreadyExists,
+// NotFound, InvalidRequest, ServiceLimitExceeded,
+// GeneralServiceException, …).
+func handlerErr(code, msg string) error {
+	return fmt.Errorf(`Resource handler returned message: "%s" (RequestToken: %s, HandlerErrorCode: %s)`, msg, uuid(), code)
 }

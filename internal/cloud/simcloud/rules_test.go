@@ -154,7 +154,7 @@ func TestTransferSSHKeysParsed(t *testing.T) {
 		req := rulesUser(t, sftpUser(name), rulesSSHKey, strings.ReplaceAll(bad, `"`, `\"`))
 		mustCreate(t, s, acct, req)
 		want := "Unsupported or invalid SSH public key format (Service: Transfer, Status Code: 400, Error Code: InvalidRequestException)"
-		if reason, ok := failure(t, s, req.StackName, "SftpUser", "CREATE_FAILED"); !ok || reason != want {
+		if reason, ok := failure(t, s, req.StackName, "SftpUser", "CREATE_FAILED"); !ok || !handlerSaid(reason, want, "InvalidRequest") {
 			t.Errorf("%q: SftpUser CREATE_FAILED %v with %q, want %q", bad, ok, reason, want)
 		}
 	}
@@ -199,4 +199,12 @@ func TestAccessKeysPerUser(t *testing.T) {
 	if !ok || !strings.Contains(why, "Cannot exceed quota for AccessKeysPerUser: 2") || !strings.Contains(why, "LimitExceeded") {
 		t.Fatalf("the third key's failure: %q (found %v)", why, ok)
 	}
+}
+
+// handlerSaid reports whether reason is a resource handler's failure with
+// the service's message msg and the handler's error code, as
+// CloudFormation reports it.
+func handlerSaid(reason, msg, code string) bool {
+	return strings.HasPrefix(reason, `Resource handler returned message: "`+msg+`" (RequestToken: `) &&
+		strings.HasSuffix(reason, ", HandlerErrorCode: "+code+")")
 }

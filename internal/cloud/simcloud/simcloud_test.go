@@ -286,7 +286,7 @@ func TestEventsUpdateWithReplacement(t *testing.T) {
 		t.Errorf("creating the taken name: %+v", got)
 	}
 	ev, _ := s.Events(other, "clash")
-	if ev[2].ResourceStatus != "CREATE_FAILED" || ev[2].StatusReason != "new-name already exists" {
+	if ev[2].ResourceStatus != "CREATE_FAILED" || !handlerSaid(ev[2].StatusReason, "new-name already exists (Service: S3, Status Code: 0, Request ID: null)", "AlreadyExists") {
 		t.Errorf("clash event %+v", ev[2])
 	}
 }
