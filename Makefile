@@ -29,6 +29,15 @@ test-go: test-deps
 test-short: test-deps
 	$(GO) test -count=1 ./...
 
+## test-cfn: only cfn-lint over deploy/*.yaml and the matrix of rendered stacks, and AWS's name rules over
+## the resolved values, printing the matrix size, cfn-lint's version and time, and every finding (also the
+## known ones, which `go test ./...` runs too but shows only when they fail); the full log is in test-output/
+.PHONY: test-cfn
+test-cfn:
+	@mkdir -p test-output
+	@rc=0; $(GO) test -count=1 -v -run 'CfnLint|MeetAWSRules' ./deploy/ ./internal/stacks/ >test-output/cfn-lint.log 2>&1 || rc=$$?; \
+	grep -v -e '^=== RUN' -e '^    --- PASS' -e 'not in the matrix' test-output/cfn-lint.log; exit $$rc
+
 ## test-browser: the web UI in Debian's Chromium (playwright-core, no browser download) against the built binary
 .PHONY: test-browser
 test-browser: build

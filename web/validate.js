@@ -78,12 +78,10 @@ function isLowerAlnum(c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-// isIPv4 is netip.ParseAddr(s) succeeding with an IPv4 address: four
-// decimal fields 0-255 without leading zeros.
+// isIPv4 is core's ipLike: four dot-separated runs of digits, whatever
+// their values (AWS refuses 999.999.999.999 and 01.02.03.04 too).
 function isIPv4(s) {
-  const parts = s.split('.');
-  if (parts.length !== 4) return false;
-  return parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+  return /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(s);
 }
 
 /** bucketNameProblems lists every S3 bucket naming rule name breaks (core.BucketNameProblems). */

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
@@ -337,7 +336,7 @@ func BucketNameProblems(name string) []string {
 	if strings.Contains(name, ".-") || strings.Contains(name, "-.") {
 		p = append(p, "must not have a dot next to a hyphen")
 	}
-	if addr, err := netip.ParseAddr(name); err == nil && addr.Is4() {
+	if ipLike(name) {
 		p = append(p, "must not be formatted as an IP address")
 	}
 	for _, pre := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
@@ -498,4 +497,20 @@ func (u *UserSpec) Validate() error {
 		}
 	}
 	return v.err()
+}
+
+// ipLike reports whether a bucket name is formatted as an IP address: four
+// dot-separated runs of digits, whatever their values (AWS's SDKs refuse
+// (\d+\.){3}\d+, so 999.999.999.999 and 01.02.03.04 too).
+func ipLike(name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }

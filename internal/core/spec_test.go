@@ -23,6 +23,8 @@ func TestBucketNameRules(t *testing.T) {
 		"my..bucket":            "adjacent dots",
 		"my.-bucket":            "dot next to a hyphen",
 		"192.168.5.4":           "IP address",
+		"999.999.999.999":       "IP address",
+		"01.02.03.04":           "IP address",
 		"xn--bucket":            "reserved prefix",
 		"sthree-bucket":         "reserved prefix",
 		"amzn-s3-demo-bucket":   "reserved prefix",

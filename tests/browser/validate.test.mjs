@@ -39,8 +39,11 @@ test('bucket name rules', () => {
   for (const [n, want] of Object.entries(invalid)) {
     assert.ok(bucketNameProblems(n).join('; ').includes(want), `${JSON.stringify(n)}: ${bucketNameProblems(n)}`);
   }
-  // netip.ParseAddr refuses leading zeros, so such a name is no IP address.
-  assert.deepEqual(bucketNameProblems('01.2.3.4'), []);
+  // Four runs of digits are an IP address's form, whatever their values.
+  for (const n of ['01.2.3.4', '999.999.999.999']) {
+    assert.deepEqual(bucketNameProblems(n), ['must not be formatted as an IP address']);
+  }
+  assert.deepEqual(bucketNameProblems('1.2.3.4.5'), []);
   assert.deepEqual(bucketNameProblems('xn--a'), ['must not start with the reserved prefix "xn--"']);
   // Lengths are UTF-8 bytes, as in Go.
   assert.match(bucketNameProblems('é')[0], /got 2$/);

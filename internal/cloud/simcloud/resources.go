@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
@@ -440,7 +439,7 @@ func bucketNameProblem(n string) string {
 	case strings.HasPrefix(n, "xn--") || strings.HasPrefix(n, "sthree-") || strings.HasSuffix(n, "-s3alias") || strings.HasSuffix(n, "--ol-s3"):
 		return "Bucket name should not use a reserved prefix or suffix"
 	}
-	if _, err := netip.ParseAddr(n); err == nil {
+	if ipLike.MatchString(n) {
 		return "Bucket name must not be formatted as an IP address"
 	}
 	return ""
@@ -711,3 +710,6 @@ func createTransferUser(c *rctx, r *record, p map[string]any) error {
 func handlerErr(code, msg string) error {
 	return fmt.Errorf(`Resource handler returned message: "%s" (RequestToken: %s, HandlerErrorCode: %s)`, msg, uuid(), code)
 }
+
+// ipLike is how AWS's SDKs tell a bucket name formatted as an IP address.
+var ipLike = regexp.MustCompile(`^(\d+\.){3}\d+$`)
