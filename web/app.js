@@ -8,7 +8,7 @@ import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
 import { Live } from './live.js';
 import { Operations } from './progress.js';
-import { ResourceStore, rkey } from './resources.js';
+import { ResourceStore, rkey, versioningLabel } from './resources.js';
 import { rotateKeyProblem } from './validate.js';
 
 const main = document.getElementById('main');
@@ -508,7 +508,7 @@ function bucketRow(r) {
   return h('tr', { dataset: { name: r.name, kind: 'bucket', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '', focusId: `row:${rkey('bucket', r.name)}` }, class: r.lock ? 'is-locked' : null },
     h('th', { scope: 'row', class: 'mono name' }, r.name),
     statusCell(r),
-    h('td', {}, b.versioning ? 'On' : 'Off'),
+    h('td', {}, versioningLabel(b)),
     h('td', {}, b.encryption?.type === 'SSE-KMS'
       ? h('span', { title: b.encryption.kms_key_arn }, 'SSE-KMS', h('span', { class: 'sub mono' }, shortArn(b.encryption.kms_key_arn)))
       : 'SSE-S3'),

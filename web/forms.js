@@ -5,6 +5,7 @@
 import { api, ApiError } from './api.js';
 import { openDialog } from './dialog.js';
 import { clock, copyText, fill, h } from './dom.js';
+import { VersioningOffHint } from './resources.js';
 import {
   checkUserReferences, EncryptionKMS, EncryptionS3, MaxAccessKeys, MaxExpiryDays, MaxGrants, MaxTags,
   rotateKeyProblem, validateBucket, validateUser,
@@ -227,6 +228,16 @@ function watchResource(ctx, kind, name, notice, versionOf, submit) {
 
 // ---------------------------------------------------------------- buckets
 
+/**
+ * versioningHint is the hint of the versioning checkbox: S3 can suspend a
+ * bucket's versioning, never remove it.
+ */
+function versioningHint(resource) {
+  if (!resource) return 'Once a bucket is versioned, turning versioning off only suspends it.';
+  if (resource.spec?.bucket?.versioning_suspended) return `Versioning is suspended. ${VersioningOffHint}`;
+  return VersioningOffHint;
+}
+
 /** openBucketForm opens the create form (resource null) or the edit form of a bucket. */
 export function openBucketForm(ctx, resource) {
   const editing = Boolean(resource);
@@ -341,7 +352,7 @@ export function openBucketForm(ctx, resource) {
     notice,
     banner,
     field({ label: 'Bucket name', control: name, errors, name: 'name', hint: editing ? 'A bucket cannot be renamed.' : '3 to 63 characters: lowercase letters, digits, dots and hyphens. Bucket names are global across AWS.' }),
-    field({ label: 'Keep every version of each object (versioning)', control: versioning, errors, name: 'versioning' }),
+    field({ label: 'Keep every version of each object (versioning)', control: versioning, errors, name: 'versioning', hint: versioningHint(resource) }),
     encFieldset,
     field({ label: 'Expire objects after (days)', control: expiry, errors, name: 'expiry_days', hint: `0 for no expiry; at most ${MaxExpiryDays}.` }),
     tagsFieldset,

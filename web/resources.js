@@ -7,6 +7,20 @@ export function rkey(kind, name) {
   return `${kind}/${name}`;
 }
 
+/**
+ * versioningLabel is a bucket spec's versioning as the bucket table shows
+ * it: On; Suspended once a versioned bucket has versioning turned off (S3
+ * cannot make it unversioned again; the server sets versioning_suspended);
+ * Off for a bucket that was never versioned.
+ */
+export function versioningLabel(bucket) {
+  if (bucket?.versioning) return 'On';
+  return bucket?.versioning_suspended ? 'Suspended' : 'Off';
+}
+
+/** VersioningOffHint is the versioning checkbox's hint in the edit form. */
+export const VersioningOffHint = 'Turning versioning off on a versioned bucket suspends it: S3 keeps the versions it has, and a versioned bucket can never be made unversioned again.';
+
 export class ResourceStore {
   constructor() {
     this.items = new Map(); // key → Resource

@@ -114,11 +114,26 @@ type Encryption struct {
 // BucketSpec is the desired state of a bucket. Public access is always
 // blocked and encryption is always on; those are not options.
 type BucketSpec struct {
-	Name       string            `json:"name"`
-	Versioning bool              `json:"versioning"`
-	Encryption Encryption        `json:"encryption"`
-	ExpiryDays int               `json:"expiry_days,omitempty"`
-	Tags       map[string]string `json:"tags,omitempty"`
+	Name       string `json:"name"`
+	Versioning bool   `json:"versioning"`
+	// VersioningSuspended is set by bucketdesk, not by the client (what a
+	// request sends is ignored): true once a versioned bucket has
+	// versioning turned off. S3 cannot return a versioned bucket to
+	// unversioned, only suspend its versioning; a bucket that was never
+	// versioned is not suspended (in a suspended bucket every delete
+	// writes a delete marker). Always false while Versioning is true.
+	VersioningSuspended bool              `json:"versioning_suspended,omitempty"`
+	Encryption          Encryption        `json:"encryption"`
+	ExpiryDays          int               `json:"expiry_days,omitempty"`
+	Tags                map[string]string `json:"tags,omitempty"`
+}
+
+// NextVersioningSuspended returns VersioningSuspended for a bucket that
+// asks for versioning next and was cur before (nil for a new bucket): a
+// bucket is suspended when it asks for no versioning and was versioned or
+// suspended before.
+func NextVersioningSuspended(cur *BucketSpec, versioning bool) bool {
+	return !versioning && cur != nil && (cur.Versioning || cur.VersioningSuspended)
 }
 
 // Access is what a grant allows.

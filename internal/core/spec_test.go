@@ -323,3 +323,24 @@ func TestIsMemberByUserOrGroup(t *testing.T) {
 		}
 	}
 }
+
+// S3 cannot make a versioned bucket unversioned: once versioned, a bucket
+// with versioning off is suspended; a bucket never versioned is not.
+func TestNextVersioningSuspended(t *testing.T) {
+	never, on, suspended := &BucketSpec{}, &BucketSpec{Versioning: true}, &BucketSpec{VersioningSuspended: true}
+	tests := []struct {
+		cur        *BucketSpec
+		versioning bool
+		want       bool
+	}{
+		{nil, false, false}, {nil, true, false},
+		{never, false, false}, {never, true, false},
+		{on, false, true}, {on, true, false},
+		{suspended, false, true}, {suspended, true, false},
+	}
+	for _, tt := range tests {
+		if got := NextVersioningSuspended(tt.cur, tt.versioning); got != tt.want {
+			t.Errorf("NextVersioningSuspended(%+v, %v) = %v, want %v", tt.cur, tt.versioning, got, tt.want)
+		}
+	}
+}

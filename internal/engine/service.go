@@ -173,6 +173,11 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 		// the stack's template gives back.
 		c := stacks.Canonical(*spec)
 		spec = &c
+		// VersioningSuspended is bucketdesk's, not the client's: it is
+		// derived below from the bucket's current spec.
+		if spec.Bucket != nil {
+			spec.Bucket.VersioningSuspended = false
+		}
 	}
 	if action == core.ActionDelete && kind == core.KindBucket {
 		if err := s.checkGrantees(ctx, project, name); err != nil {
@@ -201,6 +206,10 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			if exists {
 				return false, fmt.Errorf("%w: %s %q already exists", core.ErrConflict, kind, name)
 			}
+			// A new bucket was never versioned: it is not suspended.
+			if b := spec.Bucket; b != nil {
+				b.VersioningSuspended = core.NextVersioningSuspended(nil, b.Versioning)
+			}
 			// A new stack, with a new id and its own events: nothing of
 			// the name's previous stack carries over. Until the create's
 			// first event or its CreateStack answer names the stack, only
@@ -221,6 +230,11 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			switch action {
 			case core.ActionUpdate:
 				op.Spec = spec.Clone()
+				// S3 cannot make a versioned bucket unversioned: turning
+				// versioning off suspends it, for good.
+				if b := op.Spec.Bucket; b != nil {
+					b.VersioningSuspended = core.NextVersioningSuspended(r.Spec.Bucket, b.Versioning)
+				}
 				if u, cur := op.Spec.User, r.Spec.User; u != nil && cur != nil {
 					if keepSerials {
 						u.KeySerials = nil

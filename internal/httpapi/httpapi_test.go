@@ -112,15 +112,17 @@ func TestHappyPath(t *testing.T) {
 		t.Fatalf("buckets: %+v", list)
 	}
 
-	// Update by PUT with the ETag, the name taken from the path.
+	// Update by PUT with the ETag, the name taken from the path. Turning
+	// versioning off suspends it (versioning_suspended is bucketdesk's:
+	// accepted in a body, and ignored).
 	e.expect(req{method: "PUT", path: "/api/projects/demo/buckets/geo-data", as: "alice",
-		body: `{"versioning":false,"encryption":{"type":"SSE-S3"},"expiry_days":30}`, headers: []string{"If-Match", etag}}, 202, &op)
+		body: `{"versioning":false,"versioning_suspended":false,"encryption":{"type":"SSE-S3"},"expiry_days":30}`, headers: []string{"If-Match", etag}}, 202, &op)
 	if op.Action != core.ActionUpdate || op.Spec.Bucket.Name != "geo-data" || op.Spec.Bucket.ExpiryDays != 30 {
 		t.Fatalf("update: %+v", op)
 	}
 	e.settle()
 	e.expect(req{method: "GET", path: "/api/projects/demo/buckets/geo-data", as: "alice"}, 200, &res)
-	if res.Spec.Bucket.Versioning || res.Spec.Bucket.ExpiryDays != 30 {
+	if res.Spec.Bucket.Versioning || !res.Spec.Bucket.VersioningSuspended || res.Spec.Bucket.ExpiryDays != 30 {
 		t.Fatalf("after update: %+v", res.Spec.Bucket)
 	}
 	// The cached list answer follows the change.

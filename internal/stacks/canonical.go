@@ -15,12 +15,15 @@ import (
 // and reordering grants must not update a stack) with their prefixes as
 // folders ending in "/" (core.CanonicalPrefix), SSH keys trimmed, key
 // serials only for existing keys with trailing default serials (1) dropped,
+// VersioningSuspended false when versioning is on,
 // and empty slices and maps as nil. Render(spec) and Render(Canonical(spec))
 // are the same bytes.
 func Canonical(spec core.Spec) core.Spec {
 	var out core.Spec
 	if b := spec.Bucket; b != nil {
 		c := *b
+		// Only a bucket without versioning can be suspended.
+		c.VersioningSuspended = b.VersioningSuspended && !b.Versioning
 		c.Tags = nil
 		if len(b.Tags) > 0 {
 			c.Tags = maps.Clone(b.Tags)

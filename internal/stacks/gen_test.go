@@ -166,6 +166,8 @@ func (g *gen) bucketSpec() *core.BucketSpec {
 	if g.chance(0.5) {
 		b.ExpiryDays = 1 + g.r.IntN(core.MaxExpiryDays)
 	}
+	// Suspended (was versioned); with versioning on, Canonical drops it.
+	b.VersioningSuspended = g.chance(0.3)
 	return b
 }
 

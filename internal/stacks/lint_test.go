@@ -136,8 +136,8 @@ func lintTags(n int) map[string]string {
 }
 
 // lintMatrix returns the specs to lint: every combination of the bucket
-// options (versioning × encryption × expiry × tags), the names cycling
-// through lintBucketNames, each edge bucket name once,
+// options (versioning off/on/suspended × encryption × expiry × tags), the
+// names cycling through lintBucketNames, each edge bucket name once,
 // and for users every combination of access keys × grants (none, or one
 // grant of each access level with each prefix, or a set of several) × SFTP
 // on/off (on needs a grant and takes 1 or 5 SSH keys), with the names
@@ -147,15 +147,17 @@ func lintTags(n int) map[string]string {
 func lintMatrix() []lintCase {
 	var cases []lintCase
 	b := 0
-	for _, ver := range []bool{false, true} {
+	// Versioning: never (no VersioningConfiguration), on, suspended.
+	for _, ver := range []string{"off", "on", "suspended"} {
 		for ei, enc := range lintEncryptions {
 			for _, exp := range lintExpiries {
 				for _, nTags := range []int{0, 1, core.MaxTags} {
 					name := lintBucketNames[b%len(lintBucketNames)]
 					b++
 					cases = append(cases, lintCase{
-						name: fmt.Sprintf("bucket/%s/versioning=%t/enc=%d/expiry=%d/tags=%d", name, ver, ei, exp, nTags),
-						spec: core.Spec{Bucket: &core.BucketSpec{Name: name, Versioning: ver, Encryption: enc, ExpiryDays: exp, Tags: lintTags(nTags)}},
+						name: fmt.Sprintf("bucket/%s/versioning=%s/enc=%d/expiry=%d/tags=%d", name, ver, ei, exp, nTags),
+						spec: core.Spec{Bucket: &core.BucketSpec{Name: name, Versioning: ver == "on", VersioningSuspended: ver == "suspended",
+							Encryption: enc, ExpiryDays: exp, Tags: lintTags(nTags)}},
 					})
 				}
 			}

@@ -207,11 +207,7 @@ func parseBucket(rs map[string]resource) (*core.BucketSpec, error) {
 		}
 		VersioningConfiguration *struct{ Status string }
 		LifecycleConfiguration  *struct {
-			Rules []struct {
-				Id               string
-				Status           string
-				ExpirationInDays intValue
-			}
+			Rules []lifecycleRule
 		}
 		Tags []tag
 	}
@@ -247,15 +243,17 @@ func parseBucket(rs map[string]resource) (*core.BucketSpec, error) {
 		case "Enabled":
 			b.Versioning = true
 		case "Suspended":
+			b.VersioningSuspended = true
 		default:
 			return nil, bad("Bucket.VersioningConfiguration: unexpected Status %q", v.Status)
 		}
 	}
 	if l := p.LifecycleConfiguration; l != nil {
-		if len(l.Rules) != 1 || l.Rules[0].Status != "Enabled" || l.Rules[0].ExpirationInDays < 1 {
-			return nil, bad("Bucket.LifecycleConfiguration must be one enabled rule with ExpirationInDays of at least 1")
+		days, err := parseLifecycle(l.Rules)
+		if err != nil {
+			return nil, err
 		}
-		b.ExpiryDays = int(l.Rules[0].ExpirationInDays)
+		b.ExpiryDays = days
 	}
 	tags, err := tagMap(p.Tags, "Bucket.Tags")
 	if err != nil {
@@ -295,6 +293,68 @@ func parseBucket(rs map[string]resource) (*core.BucketSpec, error) {
 		return nil, bad("BucketPolicy has no statement denying requests without TLS (aws:SecureTransport false)")
 	}
 	return b, nil
+}
+
+// lifecycleRule is one rule of a bucket's LifecycleConfiguration.
+type lifecycleRule struct {
+	Id                             string
+	Status                         string
+	ExpirationInDays               *intValue
+	ExpiredObjectDeleteMarker      *boolValue
+	NoncurrentVersionExpiration    *struct{ NoncurrentDays intValue }
+	AbortIncompleteMultipartUpload *struct{ DaysAfterInitiation intValue }
+}
+
+// parseLifecycle reads the expiry days of a bucket's lifecycle rules (0
+// for none). The rules Render derives from the spec (aborting incomplete
+// uploads, expiring noncurrent versions and delete markers) may be missing,
+// as in templates rendered before they existed; the next Render writes
+// them. Values the spec cannot express are errors.
+func parseLifecycle(rules []lifecycleRule) (int, error) {
+	const where = "Bucket.LifecycleConfiguration"
+	days, noncurrent := 0, 0
+	for i, r := range rules {
+		if r.Status != "Enabled" {
+			return 0, bad("%s: rule %d (%q) has Status %q; every rule must be Enabled", where, i, r.Id, r.Status)
+		}
+		if r.ExpirationInDays == nil && r.ExpiredObjectDeleteMarker == nil && r.NoncurrentVersionExpiration == nil && r.AbortIncompleteMultipartUpload == nil {
+			return 0, bad("%s: rule %d (%q) has no action", where, i, r.Id)
+		}
+		if m := r.ExpiredObjectDeleteMarker; m != nil {
+			if !*m {
+				return 0, bad("%s: rule %d (%q): ExpiredObjectDeleteMarker false is not a setting of bucketdesk", where, i, r.Id)
+			}
+			if r.ExpirationInDays != nil {
+				return 0, bad("%s: rule %d (%q): ExpiredObjectDeleteMarker cannot be specified with Days or Date", where, i, r.Id)
+			}
+		}
+		if e := r.ExpirationInDays; e != nil {
+			if days != 0 {
+				return 0, bad("%s: more than one rule with ExpirationInDays", where)
+			}
+			if *e < 1 {
+				return 0, bad("%s: ExpirationInDays must be at least 1, got %d", where, *e)
+			}
+			days = int(*e)
+		}
+		if n := r.NoncurrentVersionExpiration; n != nil {
+			if noncurrent != 0 {
+				return 0, bad("%s: more than one rule with NoncurrentVersionExpiration", where)
+			}
+			noncurrent = int(n.NoncurrentDays)
+			if noncurrent < 1 {
+				return 0, bad("%s: NoncurrentDays must be at least 1, got %d", where, noncurrent)
+			}
+		}
+		if a := r.AbortIncompleteMultipartUpload; a != nil && int(a.DaysAfterInitiation) != AbortIncompleteUploadDays {
+			return 0, bad("%s: AbortIncompleteMultipartUpload.DaysAfterInitiation is %d; bucketdesk aborts incomplete uploads after %d days",
+				where, a.DaysAfterInitiation, AbortIncompleteUploadDays)
+		}
+	}
+	if noncurrent != 0 && noncurrent != days {
+		return 0, bad("%s: NoncurrentDays %d differs from the expiry's ExpirationInDays %d", where, noncurrent, days)
+	}
+	return days, nil
 }
 
 type policyDocument struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,6 +139,25 @@ func TestParseErrors(t *testing.T) {
 		{"lifecycle not a number", mutate(t, bucket, func(m map[string]any) {
 			at(props(m, "Bucket"), "LifecycleConfiguration", "Rules", 0).(map[string]any)["ExpirationInDays"] = "soon"
 		}), "not an integer"},
+		{"lifecycle abort days", mutate(t, bucket, func(m map[string]any) {
+			at(props(m, "Bucket"), "LifecycleConfiguration", "Rules", 0, "AbortIncompleteMultipartUpload").(map[string]any)["DaysAfterInitiation"] = 3
+		}), "DaysAfterInitiation is 3"},
+		{"lifecycle noncurrent days", mutate(t, bucket, func(m map[string]any) {
+			at(props(m, "Bucket"), "LifecycleConfiguration", "Rules", 1, "NoncurrentVersionExpiration").(map[string]any)["NoncurrentDays"] = 10
+		}), "NoncurrentDays 10 differs"},
+		{"lifecycle delete marker with days", mutate(t, bucket, func(m map[string]any) {
+			at(props(m, "Bucket"), "LifecycleConfiguration", "Rules", 2).(map[string]any)["ExpirationInDays"] = 365
+		}), "cannot be specified with Days"},
+		{"lifecycle two expiries", mutate(t, bucket, func(m map[string]any) {
+			at(props(m, "Bucket"), "LifecycleConfiguration", "Rules", 0).(map[string]any)["ExpirationInDays"] = 5
+		}), "more than one rule with ExpirationInDays"},
+		{"lifecycle empty rule", mutate(t, bucket, func(m map[string]any) {
+			l := at(props(m, "Bucket"), "LifecycleConfiguration").(map[string]any)
+			l["Rules"] = append(l["Rules"].([]any), map[string]any{"Id": "x", "Status": "Enabled"})
+		}), "no action"},
+		{"lifecycle unknown action", mutate(t, bucket, func(m map[string]any) {
+			at(props(m, "Bucket"), "LifecycleConfiguration", "Rules", 1).(map[string]any)["Transitions"] = []any{}
+		}), "Transitions"},
 		{"duplicate tag", mutate(t, bucket, func(m map[string]any) {
 			props(m, "Bucket")["Tags"] = []any{map[string]any{"Key": "a", "Value": "1"}, map[string]any{"Key": "a", "Value": "2"}}
 		}), `tag "a"`},
@@ -234,6 +254,53 @@ func TestParseAcceptsEquivalentForms(t *testing.T) {
 	})
 	if got, err := Parse(tmpl); err != nil || !Equal(got, goldenSpecs["bucket-minimal"]) {
 		t.Errorf("string booleans: Parse = %s, %v", js(got), err)
+	}
+}
+
+// Versioning: Enabled, Suspended (once versioned) or no configuration
+// (never versioned); templates rendered before the lifecycle rules were
+// derived (one expiry rule, no others) still parse.
+func TestParseVersioningAndLifecycle(t *testing.T) {
+	s3 := core.Encryption{Type: core.EncryptionS3}
+	for _, tt := range []struct {
+		name   string
+		spec   core.BucketSpec
+		status any // nil: no VersioningConfiguration
+		rules  []string
+	}{
+		{"never versioned", core.BucketSpec{Name: "b-1", Encryption: s3, ExpiryDays: 9}, nil, []string{RuleAbortIncompleteUploads, RuleExpiry}},
+		{"versioned", core.BucketSpec{Name: "b-1", Encryption: s3, Versioning: true, ExpiryDays: 9}, "Enabled",
+			[]string{RuleAbortIncompleteUploads, RuleExpiry, RuleExpiredDeleteMarkers}},
+		{"suspended", core.BucketSpec{Name: "b-1", Encryption: s3, VersioningSuspended: true}, "Suspended", []string{RuleAbortIncompleteUploads}},
+		{"versioned and suspended", core.BucketSpec{Name: "b-1", Encryption: s3, Versioning: true, VersioningSuspended: true}, "Enabled", []string{RuleAbortIncompleteUploads}},
+	} {
+		m := decoded(t, demoProject(), core.Spec{Bucket: &tt.spec})
+		p := props(m, "Bucket")
+		if got := at(p, "VersioningConfiguration", "Status"); got != tt.status {
+			t.Errorf("%s: VersioningConfiguration.Status = %v, want %v", tt.name, got, tt.status)
+		}
+		var ids []string
+		for _, r := range at(p, "LifecycleConfiguration", "Rules").([]any) {
+			ids = append(ids, at(r, "Id").(string))
+			if _, hasDays := r.(map[string]any)["ExpirationInDays"]; hasDays && at(r, "ExpiredObjectDeleteMarker") != nil {
+				t.Errorf("%s: rule %v has ExpiredObjectDeleteMarker with ExpirationInDays", tt.name, at(r, "Id"))
+			}
+		}
+		if !slices.Equal(ids, tt.rules) {
+			t.Errorf("%s: lifecycle rules %v, want %v", tt.name, ids, tt.rules)
+		}
+		roundTrip(t, core.Spec{Bucket: &tt.spec})
+	}
+	// A template of the previous renderer: one expiry rule, Suspended for
+	// a bucket that asked for no versioning (it is suspended in S3).
+	old := mutate(t, core.Spec{Bucket: &core.BucketSpec{Name: "b-1", Encryption: s3, ExpiryDays: 5}}, func(m map[string]any) {
+		p := props(m, "Bucket")
+		p["VersioningConfiguration"] = map[string]any{"Status": "Suspended"}
+		p["LifecycleConfiguration"] = map[string]any{"Rules": []any{map[string]any{"Id": "expiry", "Status": "Enabled", "ExpirationInDays": "5"}}}
+	})
+	want := core.Spec{Bucket: &core.BucketSpec{Name: "b-1", Encryption: s3, ExpiryDays: 5, VersioningSuspended: true}}
+	if got, err := Parse(old); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("previous template: Parse = %s, %v; want %s", js(got), err, js(want))
 	}
 }
 

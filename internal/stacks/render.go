@@ -26,6 +26,14 @@ const (
 	// inline policies, counted without whitespace.
 	MaxUserPolicySize = 2048
 
+	// AbortIncompleteUploadDays is when every bucket's lifecycle aborts an
+	// incomplete multipart upload, counted from its initiation.
+	AbortIncompleteUploadDays = 7
+	// The ids of a bucket's lifecycle rules.
+	RuleAbortIncompleteUploads = "abort-incomplete-uploads"
+	RuleExpiry                 = "expiry"
+	RuleExpiredDeleteMarkers   = "expired-delete-markers"
+
 	templateFormatVersion = "2010-09-09"
 	policyVersion         = "2012-10-17"
 	transferPrincipal     = "transfer.amazonaws.com"
@@ -113,23 +121,23 @@ func bucketTemplate(p *core.Project, b *core.BucketSpec) obj {
 			"BucketKeyEnabled": true,
 		}
 	}
-	versioning := "Suspended"
-	if b.Versioning {
-		versioning = "Enabled"
-	}
 	props := obj{
 		"BucketName": b.Name,
 		"PublicAccessBlockConfiguration": obj{
 			"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
 		},
-		"BucketEncryption":        obj{"ServerSideEncryptionConfiguration": []any{sse}},
-		"OwnershipControls":       obj{"Rules": []any{obj{"ObjectOwnership": "BucketOwnerEnforced"}}},
-		"VersioningConfiguration": obj{"Status": versioning},
+		"BucketEncryption":       obj{"ServerSideEncryptionConfiguration": []any{sse}},
+		"OwnershipControls":      obj{"Rules": []any{obj{"ObjectOwnership": "BucketOwnerEnforced"}}},
+		"LifecycleConfiguration": obj{"Rules": lifecycleRules(b)},
 	}
-	if b.ExpiryDays > 0 {
-		props["LifecycleConfiguration"] = obj{"Rules": []any{
-			obj{"Id": "expiry", "Status": "Enabled", "ExpirationInDays": b.ExpiryDays},
-		}}
+	// A bucket that was never versioned has no VersioningConfiguration: a
+	// suspended bucket writes a delete marker for every delete, and S3
+	// cannot make a bucket unversioned again once it has a status.
+	switch {
+	case b.Versioning:
+		props["VersioningConfiguration"] = obj{"Status": "Enabled"}
+	case b.VersioningSuspended:
+		props["VersioningConfiguration"] = obj{"Status": "Suspended"}
 	}
 	if len(b.Tags) > 0 {
 		props["Tags"] = tagList(b.Tags)
@@ -157,6 +165,32 @@ func bucketTemplate(p *core.Project, b *core.BucketSpec) obj {
 			"BucketArn":  obj{"Value": getAtt("Bucket", "Arn")},
 		},
 	}
+}
+
+// lifecycleRules are a bucket's lifecycle rules (docs/templates.md): every
+// bucket aborts incomplete multipart uploads; an expiry expires current
+// objects and, in a bucket that is or was versioned, noncurrent versions
+// after the same days, and removes expired delete markers in a rule of
+// their own (S3 refuses ExpiredObjectDeleteMarker in a rule with Days or
+// Date).
+func lifecycleRules(b *core.BucketSpec) []any {
+	rules := []any{obj{
+		"Id": RuleAbortIncompleteUploads, "Status": "Enabled",
+		"AbortIncompleteMultipartUpload": obj{"DaysAfterInitiation": AbortIncompleteUploadDays},
+	}}
+	if b.ExpiryDays <= 0 {
+		return rules
+	}
+	versioned := b.Versioning || b.VersioningSuspended
+	expiry := obj{"Id": RuleExpiry, "Status": "Enabled", "ExpirationInDays": b.ExpiryDays}
+	if versioned {
+		expiry["NoncurrentVersionExpiration"] = obj{"NoncurrentDays": b.ExpiryDays}
+	}
+	rules = append(rules, expiry)
+	if versioned {
+		rules = append(rules, obj{"Id": RuleExpiredDeleteMarkers, "Status": "Enabled", "ExpiredObjectDeleteMarker": true})
+	}
+	return rules
 }
 
 // tagList renders tags as CloudFormation's [{Key, Value}], sorted by key.

@@ -32,6 +32,12 @@ var goldenSpecs = map[string]core.Spec{
 		Encryption: core.Encryption{Type: core.EncryptionKMS, KMSKeyARN: kmsKey},
 		Tags:       map[string]string{"owner": "data@example.com", "cost-center": "4711"},
 	}},
+	// Versioned once, then turned off: suspended, with the noncurrent
+	// versions and delete markers of its expiry.
+	"bucket-suspended": {Bucket: &core.BucketSpec{
+		Name: "demo-was-versioned", VersioningSuspended: true, ExpiryDays: 30,
+		Encryption: core.Encryption{Type: core.EncryptionS3},
+	}},
 	"user-reader": {User: &core.UserSpec{
 		Name:   "reader",
 		Grants: []core.Grant{{Bucket: "demo-minimal", Access: core.AccessRead}},
@@ -128,7 +134,7 @@ func at(v any, path ...any) any {
 }
 
 func TestBucketTemplateSecurity(t *testing.T) {
-	for _, name := range []string{"bucket-minimal", "bucket-kms"} {
+	for _, name := range []string{"bucket-minimal", "bucket-kms", "bucket-suspended"} {
 		m := decoded(t, demoProject(), goldenSpecs[name])
 		if v := at(m, "AWSTemplateFormatVersion"); v != "2010-09-09" {
 			t.Errorf("%s: AWSTemplateFormatVersion = %v", name, v)

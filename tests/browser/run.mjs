@@ -305,6 +305,10 @@ async function scenario({ base, password }) {
     await row(alice, 'bucket', bucket).getByRole('button', { name: `Edit bucket ${bucket}` }).click();
     const aliceEdit = alice.getByRole('dialog', { name: `Edit bucket ${bucket}` });
     await aliceEdit.getByLabel('Expire objects after (days)').fill('30');
+    // Versioning off on a versioned bucket suspends it, as the hint says.
+    const versioningBox = aliceEdit.getByLabel('Keep every version of each object (versioning)');
+    assert.match(await aliceEdit.locator(`#${await versioningBox.getAttribute('id')}-hint`).textContent(), /versioned bucket suspends it/);
+    await versioningBox.uncheck();
     await aliceEdit.getByRole('button', { name: 'Save changes' }).click();
     await aliceEdit.waitFor({ state: 'detached', timeout: WAIT });
     await bobDel.getByRole('button', { name: 'Delete bucket' }).click();
@@ -317,7 +321,7 @@ async function scenario({ base, password }) {
     await alice.locator('.op-panel', { hasText: `Updating bucket ${bucket}` }).locator('.result-good').waitFor({ timeout: WAIT });
     await bob.waitForFunction((name) => {
       const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
-      return tr && !tr.dataset.locked && tr.children[4].textContent === '30 days';
+      return tr && !tr.dataset.locked && tr.children[4].textContent === '30 days' && tr.children[2].textContent === 'Suspended';
     }, bucket, { timeout: WAIT });
 
     log('7. alice deletes the bucket; bob sees it being deleted, then gone');

@@ -11,6 +11,7 @@ import {
   bucketNameProblems, canonicalPrefix, checkUserReferences, goQuote, prefixHint, rotateKeyProblem, SFTPUserNameMessage, sshKeyProblem,
   userNameProblems, validateBucket, validateUser,
 } from '../../web/validate.js';
+import { versioningLabel } from '../../web/resources.js';
 
 test('bucket name rules', () => {
   for (const n of ['abc', 'my-bucket', 'my.bucket.eu', 'a1b2c3', 'a'.repeat(63), '123']) {
@@ -222,4 +223,15 @@ test('goQuote is Go %q', () => {
   assert.equal(goQuote('é'), '"é"');
   assert.equal(goQuote('\u00a0'), '"\\u00a0"');
   assert.equal(goQuote('\x01'), '"\\x01"');
+});
+
+// The bucket table's versioning column: a bucket that was versioned and
+// has versioning off is suspended (the server sets versioning_suspended).
+test('versioning label', () => {
+  assert.equal(versioningLabel({ versioning: true }), 'On');
+  assert.equal(versioningLabel({ versioning: true, versioning_suspended: true }), 'On');
+  assert.equal(versioningLabel({ versioning: false, versioning_suspended: true }), 'Suspended');
+  assert.equal(versioningLabel({ versioning: false }), 'Off');
+  assert.equal(versioningLabel({}), 'Off');
+  assert.equal(versioningLabel(undefined), 'Off');
 });

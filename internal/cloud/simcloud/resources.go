@@ -271,8 +271,12 @@ var types = map[string]*rtype{
 			"VersioningConfiguration": obj([]string{"Status"}, map[string]*schema{"Status": enum("Enabled", "Suspended")}),
 			"LifecycleConfiguration": obj([]string{"Rules"}, map[string]*schema{
 				"Rules": arr(obj([]string{"Status"}, map[string]*schema{
-					"Id": sString, "Status": enum("Enabled", "Disabled"), "ExpirationInDays": sInt,
-					"Prefix": sString, "NoncurrentVersionExpirationInDays": sInt,
+					"Id": sString, "Status": enum("Enabled", "Disabled"), "ExpirationInDays": sInt, "ExpirationDate": sString,
+					"ExpiredObjectDeleteMarker": sBool,
+					"Prefix":                    sString, "NoncurrentVersionExpirationInDays": sInt,
+					"NoncurrentVersionExpiration": obj([]string{"NoncurrentDays"}, map[string]*schema{
+						"NoncurrentDays": sInt, "NewerNoncurrentVersions": sInt,
+					}),
 					"AbortIncompleteMultipartUpload": obj([]string{"DaysAfterInitiation"}, map[string]*schema{"DaysAfterInitiation": sInt}),
 				})),
 			}),
@@ -489,16 +493,51 @@ func createBucket(c *rctx, r *record, p map[string]any) error {
 
 func updateBucket(c *rctx, r *record, p map[string]any) error { return checkBucketProps(p) }
 
+// s3InvalidArgument is S3's 400 InvalidArgument answer, as CloudFormation's
+// bucket handler reports it.
+func s3InvalidArgument(msg string) error {
+	return handlerErr("InvalidRequest", msg+" (Service: S3, Status Code: 400, Error Code: InvalidArgument)")
+}
+
+// positive reports whether a resolved integer property is at least 1.
+func positive(v any) bool {
+	n, err := strconv.Atoi(fmt.Sprint(v))
+	return err == nil && n >= 1
+}
+
+// checkLifecycleRule checks one lifecycle rule as S3's
+// PutBucketLifecycleConfiguration does: ExpiredObjectDeleteMarker goes into
+// the rule's Expiration element, which holds it or Days or Date, never two
+// of them; day counts are positive.
+func checkLifecycleRule(m map[string]any) error {
+	_, days := m["ExpirationInDays"]
+	_, date := m["ExpirationDate"]
+	if _, marker := m["ExpiredObjectDeleteMarker"]; marker && (days || date) {
+		return s3InvalidArgument("ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy")
+	}
+	if d, ok := m["ExpirationInDays"]; ok && !positive(d) {
+		return s3InvalidArgument("'Days' for Expiration action must be a positive integer")
+	}
+	if a, ok := m["AbortIncompleteMultipartUpload"].(map[string]any); ok && !positive(a["DaysAfterInitiation"]) {
+		return s3InvalidArgument("'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer")
+	}
+	if n, ok := m["NoncurrentVersionExpiration"].(map[string]any); ok && !positive(n["NoncurrentDays"]) {
+		return s3InvalidArgument("'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer")
+	}
+	if d, ok := m["NoncurrentVersionExpirationInDays"]; ok && !positive(d) {
+		return s3InvalidArgument("'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer")
+	}
+	return nil
+}
+
 // checkBucketProps checks what the schema cannot express.
 func checkBucketProps(p map[string]any) error {
 	if lc, ok := p["LifecycleConfiguration"].(map[string]any); ok {
 		rules, _ := lc["Rules"].([]any)
 		for _, rule := range rules {
 			m, _ := rule.(map[string]any)
-			if d, ok := m["ExpirationInDays"]; ok {
-				if n, _ := strconv.Atoi(fmt.Sprint(d)); n < 1 {
-					return handlerErr("InvalidRequest", "'Days' for Expiration action must be a positive integer (Service: S3, Status Code: 400, Error Code: InvalidArgument)")
-				}
+			if err := checkLifecycleRule(m); err != nil {
+				return err
 			}
 		}
 	}
