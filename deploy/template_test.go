@@ -76,11 +76,41 @@ var symbolic = &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[strin
 
 func load(t *testing.T, file string) *cloudformation.Template {
 	t.Helper()
-	tpl, err := goformation.OpenWithOptions(file, symbolic)
+	m, err := readProcessed(file)
+	if err != nil {
+		t.Fatalf("goformation cannot process %s: %v", file, err)
+	}
+	samCompat(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// goformation.OpenWithOptions, with the intrinsics already processed.
+	tpl, err := goformation.ParseJSONWithOptions(b, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		t.Fatalf("goformation cannot load %s: %v", file, err)
 	}
 	return tpl
+}
+
+// samCompat renames what goformation's SAM schema spells differently from
+// SAM: AWS::Serverless::HttpApi's AccessLogSettings (SAM, and cfn-lint's
+// SAM translator, say AccessLogSettings; goformation v7 says
+// AccessLogSetting, which SAM would refuse on an HttpApi).
+func samCompat(m map[string]any) {
+	rs, _ := m["Resources"].(map[string]any)
+	for _, r := range rs {
+		r, _ := r.(map[string]any)
+		if r["Type"] != "AWS::Serverless::HttpApi" {
+			continue
+		}
+		if p, ok := r["Properties"].(map[string]any); ok {
+			if v, ok := p["AccessLogSettings"]; ok {
+				p["AccessLogSetting"] = v
+				delete(p, "AccessLogSettings")
+			}
+		}
+	}
 }
 
 // fn is one function of template.yaml with its role.
@@ -715,5 +745,137 @@ func TestProjectAccountRole(t *testing.T) {
 	}
 	if !stacksScoped || !reveal {
 		t.Errorf("PortalRole must allow the stack actions (found %v) and the secret reveal (found %v)", stacksScoped, reveal)
+	}
+}
+
+// accessLogVariables are the $context variables an access log may name:
+// none carries a secret. Not allowed, among others: $context.path and
+// anything with the query string (the WebSocket $connect URL holds the
+// single-use ticket, /ws?ticket=...), request headers (Authorization),
+// $context.authorizer.claims.* and $context.authorizer.<property>.
+var accessLogVariables = []string{
+	"$context.requestId", "$context.identity.sourceIp", "$context.requestTime",
+	"$context.httpMethod", "$context.routeKey", "$context.status", "$context.protocol",
+	"$context.responseLength", "$context.responseLatency",
+	"$context.integrationErrorMessage", "$context.authorizer.error",
+	"$context.eventType", "$context.connectionId", "$context.error.message", "$context.integration.error",
+}
+
+// checkAccessLog checks one stage's access log (Security Hub APIGateway.9):
+// a destination that is a log group of this template with the
+// LogRetentionDays retention, and a JSON format of allowed variables only.
+func checkAccessLog(t *testing.T, tpl *cloudformation.Template, stage string, dest, format *string) {
+	t.Helper()
+	if dest == nil || format == nil {
+		t.Errorf("%s: no access log (DestinationArn and Format)", stage)
+		return
+	}
+	groups := tpl.GetAllLogsLogGroupResources()
+	var group string
+	for id := range groups {
+		if strings.HasSuffix(*dest, ":log-group:${"+id+"}") {
+			group = id
+		}
+	}
+	if group == "" {
+		t.Errorf("%s: access log destination %q is not a log group of the template", stage, *dest)
+	} else if want := tpl.Parameters["LogRetentionDays"].Default; groups[group].RetentionInDays == nil ||
+		fmt.Sprint(*groups[group].RetentionInDays) != fmt.Sprint(want) {
+		t.Errorf("%s: log group %s retention %v, want LogRetentionDays (%v)", stage, group, groups[group].RetentionInDays, want)
+	}
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(*format), &fields); err != nil {
+		t.Errorf("%s: access log format is not a JSON object of strings: %v", stage, err)
+		return
+	}
+	for k, v := range fields {
+		if !slices.Contains(accessLogVariables, v) {
+			t.Errorf("%s: access log field %s = %q is not one of the allowed $context variables", stage, k, v)
+		}
+	}
+	lower := strings.ToLower(*format)
+	for _, bad := range []string{"path", "query", "header", "authorization", "claims", "$request", "$input", "ticket"} {
+		if strings.Contains(lower, bad) {
+			t.Errorf("%s: access log format mentions %q", stage, bad)
+		}
+	}
+	for _, want := range []string{"$context.requestId", "$context.routeKey", "$context.status"} {
+		if !slices.Contains(slices.Collect(maps.Values(fields)), want) {
+			t.Errorf("%s: access log format lacks %s", stage, want)
+		}
+	}
+}
+
+// Both APIs log access (APIGateway.9) to log groups with a retention, in a
+// format without secrets; the WebSocket stage logs execution errors
+// (APIGateway.1) without data trace (message bodies) and to a log group of
+// this template, through the account's API Gateway CloudWatch role.
+func TestAPILogs(t *testing.T) {
+	tpl := load(t, "template.yaml")
+
+	https := tpl.GetAllServerlessHttpApiResources()
+	if len(https) == 0 {
+		t.Fatal("no AWS::Serverless::HttpApi")
+	}
+	for id, api := range https {
+		if api.AccessLogSetting == nil { // AccessLogSettings in the template (samCompat)
+			t.Errorf("%s: no AccessLogSettings", id)
+		} else {
+			checkAccessLog(t, tpl, id, api.AccessLogSetting.DestinationArn, api.AccessLogSetting.Format)
+		}
+		for _, rs := range []*serverless.HttpApi_RouteSettings{api.DefaultRouteSettings, api.RouteSettings} {
+			if rs != nil && rs.DataTraceEnabled != nil && *rs.DataTraceEnabled {
+				t.Errorf("%s: DataTraceEnabled", id)
+			}
+		}
+	}
+
+	stages := tpl.GetAllApiGatewayV2StageResources()
+	if len(stages) == 0 {
+		t.Fatal("no AWS::ApiGatewayV2::Stage")
+	}
+	groups := tpl.GetAllLogsLogGroupResources()
+	for id, st := range stages {
+		if st.AccessLogSettings == nil {
+			t.Errorf("%s: no AccessLogSettings", id)
+		} else {
+			checkAccessLog(t, tpl, id, st.AccessLogSettings.DestinationArn, st.AccessLogSettings.Format)
+		}
+		rs := st.DefaultRouteSettings
+		if rs == nil || rs.LoggingLevel == nil || (*rs.LoggingLevel != "ERROR" && *rs.LoggingLevel != "INFO") {
+			t.Errorf("%s: DefaultRouteSettings.LoggingLevel must be ERROR or INFO (execution logging)", id)
+		}
+		if rs == nil || rs.DataTraceEnabled == nil || *rs.DataTraceEnabled {
+			t.Errorf("%s: DefaultRouteSettings.DataTraceEnabled must be false (data trace logs message bodies)", id)
+		}
+		if st.RouteSettings != nil {
+			t.Errorf("%s: per-route settings could turn data trace on or logging off: %v", id, st.RouteSettings)
+		}
+		// The execution log group API Gateway writes to, created first with a retention.
+		execName := "API-Gateway-Execution-Logs_" + st.ApiId + "/" + st.StageName
+		found := false
+		for gid, g := range groups {
+			if g.LogGroupName != nil && *g.LogGroupName == execName {
+				found = slices.Contains(st.AWSCloudFormationDependsOn, gid) && g.RetentionInDays != nil
+			}
+		}
+		if !found {
+			t.Errorf("%s: no log group %s with a retention that the stage depends on", id, execName)
+		}
+		// Execution logging needs the account's CloudWatch role; with the default
+		// ApiGatewayLogRole=create the stack sets it before the stage exists.
+		acct, err := tpl.GetApiGatewayAccountWithName("ApiGatewayAccount")
+		if err != nil {
+			t.Fatalf("no AWS::ApiGateway::Account: %v", err)
+		}
+		if acct.CloudWatchRoleArn == nil || *acct.CloudWatchRoleArn != "${ApiGatewayCloudWatchRole.Arn}" {
+			t.Errorf("ApiGatewayAccount.CloudWatchRoleArn = %v", acct.CloudWatchRoleArn)
+		}
+		if st.Description == nil || !strings.Contains(*st.Description, "${ApiGatewayAccount}") {
+			t.Errorf("%s: Description %v must name ${ApiGatewayAccount} (the stage waits for the account role)", id, st.Description)
+		}
+	}
+	if def := tpl.Parameters["ApiGatewayLogRole"].Default; def != "create" {
+		t.Errorf("ApiGatewayLogRole defaults to %v, want create", def)
 	}
 }
