@@ -263,7 +263,7 @@ export function openBucketForm(ctx, resource) {
   );
   const encTypeErr = errorSlot(errors, 'encryption.type', encS3);
   encFieldset.append(encTypeErr);
-  const kmsField = field({ label: 'KMS key ARN', control: kmsArn, hint: 'A key or alias ARN, such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-…', errors, name: 'encryption.kms_key_arn' });
+  const kmsField = field({ label: 'KMS key ARN', control: kmsArn, hint: 'The key ARN, not an alias, such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-…', errors, name: 'encryption.kms_key_arn' });
   encFieldset.append(kmsField);
 
   const tagsTable = h('table', { class: 'editor-table' },

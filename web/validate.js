@@ -26,7 +26,9 @@ export const MaxPrefixBytes = 512;
 export const ReservedTagPrefix = 'bucketdesk:';
 
 const bucketCharsRe = /^[a-z0-9.-]+$/;
-const kmsARNRe = /^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/;
+const kmsARNRe = /^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:key\/[A-Za-z0-9-]+$/;
+// What the server says of an SSE-KMS key that is not a key ARN (core.KMSKeyARNMessage).
+export const KMSKeyARNMessage = 'must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); an alias cannot be used because it can be moved to another key at any time, which would silently change the key that encrypts new objects';
 const tagCharsRe = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const userNameRe = /^[A-Za-z0-9+=.@_-]+$/;
 // AWS Transfer Family's user name pattern (core.TransferUserNamePattern).
@@ -282,7 +284,7 @@ export function validateBucket(b) {
       break;
     case EncryptionKMS:
       if (!kmsARNRe.test(arn)) {
-        v.add('encryption.kms_key_arn', 'must be a KMS key or alias ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+        v.add('encryption.kms_key_arn', KMSKeyARNMessage);
       }
       break;
     default:

@@ -52,6 +52,8 @@ func TestValidateJSMatchesCore(t *testing.T) {
 	for _, e := range []core.Encryption{
 		{Type: core.EncryptionS3, KMSKeyARN: arn}, {Type: core.EncryptionKMS}, {Type: core.EncryptionKMS, KMSKeyARN: arn},
 		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:alias/my/key_1"},
+		{Type: core.EncryptionKMS, KMSKeyARN: "alias/my-key"}, {Type: core.EncryptionKMS, KMSKeyARN: "1234abcd-12ab-34cd-56ef-1234567890ab"},
+		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"},
 		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/abc"},
 		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:12345678901:key/abc"},
 		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:s3:::bucket"}, {Type: "none"}, {Type: ""}, {Type: "sse-s3"}, {Type: "é\t\"x\\"},

@@ -230,7 +230,7 @@ const (
 
 var (
 	bucketCharsRe = regexp.MustCompile(`^[a-z0-9.-]+$`)
-	kmsARNRe      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$`)
+	kmsARNRe      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
 	tagCharsRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 	// IAM allows a comma in user names, but the stack's identity tag
 	// carries the name and tag values cannot hold one.
@@ -243,6 +243,13 @@ var (
 // (CreateUser's UserName; AWS::Transfer::User.UserName): 3 to 100
 // characters of [A-Za-z0-9_@.-], not starting with - . or @.
 const TransferUserNamePattern = `^[\w][\w@.-]{2,99}$`
+
+// KMSKeyARNMessage is what both the server and the browser say of an
+// SSE-KMS bucket's key that is not a key ARN: a bare key id or alias, or
+// an alias ARN. S3 would accept an alias, but it resolves the alias at
+// every write, so moving the alias would silently switch the key of new
+// objects (and the users granted on the bucket would need the new key).
+const KMSKeyARNMessage = "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); an alias cannot be used because it can be moved to another key at any time, which would silently change the key that encrypts new objects"
 
 // SFTPUserNameMessage says why a user name cannot have SFTP: the Transfer
 // Family user has the IAM user's name, and Transfer's names are narrower.
@@ -394,7 +401,7 @@ func (b *BucketSpec) Validate() error {
 		}
 	case EncryptionKMS:
 		if !kmsARNRe.MatchString(b.Encryption.KMSKeyARN) {
-			v.add("encryption.kms_key_arn", "must be a KMS key or alias ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+			v.add("encryption.kms_key_arn", "%s", KMSKeyARNMessage)
 		}
 	default:
 		v.add("encryption.type", "must be %q or %q, got %q", EncryptionS3, EncryptionKMS, b.Encryption.Type)

@@ -68,6 +68,40 @@ func fieldsOf(err error) []string {
 	return f
 }
 
+// An SSE-KMS bucket needs a key ARN: an alias (ARN or name) or a bare key
+// id is refused with a message that says why.
+func TestBucketKMSKeyARN(t *testing.T) {
+	for _, arn := range []string{
+		"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+		"arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+	} {
+		b := BucketSpec{Name: "data.example", Encryption: Encryption{Type: EncryptionKMS, KMSKeyARN: arn}}
+		if err := b.Validate(); err != nil {
+			t.Errorf("%s: %v", arn, err)
+		}
+	}
+	for _, arn := range []string{
+		"", "arn:aws:kms:eu-west-1:123456789012:alias/data", "arn:aws:kms:eu-west-1:123456789012:alias/team/data_key-1",
+		"alias/data", "alias/aws/s3", "1234abcd-12ab-34cd-56ef-1234567890ab", "mrk-1234abcd12ab34cd56ef1234567890ab",
+		"arn:aws:kms:eu-west-1:123456789012:key/", "arn:aws:kms:eu-west-1:123456789012:key/a/b", "arn:aws:kms::123456789012:key/abc",
+		"arn:aws:s3:::bucket", " arn:aws:kms:eu-west-1:123456789012:key/abc",
+	} {
+		b := BucketSpec{Name: "data.example", Encryption: Encryption{Type: EncryptionKMS, KMSKeyARN: arn}}
+		var v *ValidationError
+		if err := b.Validate(); !errors.As(err, &v) || len(v.Problems) != 1 || v.Problems[0].Field != "encryption.kms_key_arn" ||
+			v.Problems[0].Message != KMSKeyARNMessage {
+			t.Errorf("%q: err = %v, want encryption.kms_key_arn: %s", arn, err, KMSKeyARNMessage)
+		}
+	}
+	for _, want := range []string{"arn:aws:kms:REGION:ACCOUNT:key/ID", "alias cannot be used because"} {
+		if !strings.Contains(KMSKeyARNMessage, want) {
+			t.Errorf("KMSKeyARNMessage lacks %q", want)
+		}
+	}
+}
+
 func TestBucketSpecValidate(t *testing.T) {
 	ok := BucketSpec{Name: "data.example", Encryption: Encryption{Type: EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, ExpiryDays: 30, Tags: map[string]string{"team": "geo"}}
 	if err := ok.Validate(); err != nil {
@@ -80,6 +114,7 @@ func TestBucketSpecValidate(t *testing.T) {
 	}{
 		{"bad encryption", func(b *BucketSpec) { b.Encryption.Type = "none" }, "encryption.type"},
 		{"kms without key", func(b *BucketSpec) { b.Encryption.KMSKeyARN = "" }, "encryption.kms_key_arn"},
+		{"kms alias", func(b *BucketSpec) { b.Encryption.KMSKeyARN = "arn:aws:kms:eu-west-1:123456789012:alias/data" }, "encryption.kms_key_arn"},
 		{"s3 with key", func(b *BucketSpec) { b.Encryption.Type = EncryptionS3 }, "encryption.kms_key_arn"},
 		{"negative expiry", func(b *BucketSpec) { b.ExpiryDays = -1 }, "expiry_days"},
 		{"aws tag", func(b *BucketSpec) { b.Tags = map[string]string{"aws:x": "y"} }, "tags.aws:x"},

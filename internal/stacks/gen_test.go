@@ -160,7 +160,7 @@ func (g *gen) bucketSpec() *core.BucketSpec {
 	if g.chance(0.5) {
 		b.Encryption = core.Encryption{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
 		if g.chance(0.3) {
-			b.Encryption.KMSKeyARN = "arn:aws:kms:eu-west-1:123456789012:alias/team/data"
+			b.Encryption.KMSKeyARN = "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
 		}
 	}
 	if g.chance(0.5) {

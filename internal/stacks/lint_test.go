@@ -83,7 +83,7 @@ var (
 	lintEncryptions = []core.Encryption{
 		{Type: core.EncryptionS3},
 		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
-		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:alias/team/data_key-1"},
+		{Type: core.EncryptionKMS, KMSKeyARN: "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"},
 	}
 	lintExpiries = []int{0, 1, core.MaxExpiryDays}
 

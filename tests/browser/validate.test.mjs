@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  bucketNameProblems, canonicalPrefix, checkUserReferences, goQuote, prefixHint, rotateKeyProblem, SFTPUserNameMessage, sshKeyProblem,
+  bucketNameProblems, canonicalPrefix, KMSKeyARNMessage, checkUserReferences, goQuote, prefixHint, rotateKeyProblem, SFTPUserNameMessage, sshKeyProblem,
   userNameProblems, validateBucket, validateUser,
 } from '../../web/validate.js';
 import { versioningLabel } from '../../web/resources.js';
@@ -72,6 +72,7 @@ test('bucket spec', () => {
   const cases = [
     ['bad encryption', (b) => { b.encryption.type = 'none'; }, 'encryption.type'],
     ['kms without key', (b) => { b.encryption.kms_key_arn = ''; }, 'encryption.kms_key_arn'],
+    ['kms alias', (b) => { b.encryption.kms_key_arn = 'arn:aws:kms:eu-west-1:123456789012:alias/data'; }, 'encryption.kms_key_arn'],
     ['s3 with key', (b) => { b.encryption.type = 'SSE-S3'; }, 'encryption.kms_key_arn'],
     ['negative expiry', (b) => { b.expiry_days = -1; }, 'expiry_days'],
     ['aws tag', (b) => { b.tags = { 'aws:x': 'y' }; }, 'tags.aws:x'],
@@ -85,6 +86,24 @@ test('bucket spec', () => {
   }
   assert.deepEqual(validateBucket({ ...ok(), encryption: { type: 'none' } }).find((p) => p.field === 'encryption.type').message,
     'must be "SSE-S3" or "SSE-KMS", got "none"');
+});
+
+test('bucket KMS key must be a key ARN, not an alias or a bare id', () => {
+  const withKey = (arn) => validateBucket({ name: 'data.example', encryption: { type: 'SSE-KMS', kms_key_arn: arn } });
+  for (const arn of [
+    'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    'arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab',
+    'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  ]) {
+    assert.deepEqual(withKey(arn), [], arn);
+  }
+  for (const arn of [
+    '', 'arn:aws:kms:eu-west-1:123456789012:alias/data', 'arn:aws:kms:eu-west-1:123456789012:alias/team/data_key-1',
+    'alias/data', 'alias/aws/s3', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:123456789012:key/a/b',
+  ]) {
+    assert.deepEqual(withKey(arn), [{ field: 'encryption.kms_key_arn', message: KMSKeyARNMessage }], arn);
+  }
+  assert.match(KMSKeyARNMessage, /arn:aws:kms:REGION:ACCOUNT:key\/ID\); an alias cannot be used because/);
 });
 
 test('user spec', () => {
