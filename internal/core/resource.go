@@ -250,3 +250,15 @@ type StackEvent struct {
 func (e *StackEvent) StackLevel() bool {
 	return e.ResourceType == StackResourceType && e.LogicalResourceID == e.StackName
 }
+
+// Partition returns the ARN partition of an AWS region: China's and
+// GovCloud's regions have their own, so their ARNs differ.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}

@@ -223,7 +223,7 @@ func userTemplate(p *core.Project, u *core.UserSpec) (obj, error) {
 	}
 	var policies []any
 	if len(u.Grants) > 0 {
-		doc := grantsPolicy(partition(p.Region), u.Grants)
+		doc := grantsPolicy(core.Partition(p.Region), u.Grants)
 		if n := len(encode(doc, "")); n > MaxUserPolicySize {
 			return nil, invalid("grants", "these grants need an IAM policy of %d characters and IAM allows %d per user; "+
 				"use fewer grants, shorter prefixes, or the same prefixes on several buckets", n, MaxUserPolicySize)
@@ -284,18 +284,6 @@ func toAny(ss []string) []any {
 		out[i] = s
 	}
 	return out
-}
-
-// partition returns the ARN partition of a region, so that GovCloud and
-// China projects get valid ARNs.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 // secretSegment is the user's part of a secret name. Secrets Manager names

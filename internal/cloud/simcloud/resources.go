@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"bucketdesk/internal/core"
 )
 
 // schema checks resolved property values, in the spirit of the
@@ -464,7 +466,7 @@ func (s *Sandbox) bucketTaken(name string) bool {
 
 func bucketAttrs(c *rctx, name string) map[string]string {
 	return map[string]string{
-		"Arn":                 "arn:" + partition(c.st.Region) + ":s3:::" + name,
+		"Arn":                 "arn:" + core.Partition(c.st.Region) + ":s3:::" + name,
 		"DomainName":          name + ".s3.amazonaws.com",
 		"RegionalDomainName":  name + ".s3." + c.st.Region + ".amazonaws.com",
 		"DualStackDomainName": name + ".s3.dualstack." + c.st.Region + ".amazonaws.com",
@@ -579,7 +581,7 @@ func userAttrs(c *rctx, name string, p map[string]any) map[string]string {
 	if path == "" {
 		path = "/"
 	}
-	return map[string]string{"Arn": "arn:" + partition(c.st.Region) + ":iam::" + c.st.Account + ":user" + path + name}
+	return map[string]string{"Arn": "arn:" + core.Partition(c.st.Region) + ":iam::" + c.st.Account + ":user" + path + name}
 }
 
 func createUser(c *rctx, r *record, p map[string]any) error {
@@ -641,7 +643,7 @@ func createRole(c *rctx, r *record, p map[string]any) error {
 	}
 	r.Physical = name
 	r.Attrs = map[string]string{
-		"Arn":    "arn:" + partition(c.st.Region) + ":iam::" + c.st.Account + ":role" + path + name,
+		"Arn":    "arn:" + core.Partition(c.st.Region) + ":iam::" + c.st.Account + ":role" + path + name,
 		"RoleId": "AROA" + randomString(upperAlnum, 17),
 	}
 	return nil
@@ -685,7 +687,7 @@ func createSecret(c *rctx, r *record, p map[string]any) error {
 	if err != nil {
 		return err
 	}
-	arn := "arn:" + partition(c.st.Region) + ":secretsmanager:" + c.st.Region + ":" + c.st.Account + ":secret:" + name + "-" + randomString(mixedAlnum, 6)
+	arn := "arn:" + core.Partition(c.st.Region) + ":secretsmanager:" + c.st.Region + ":" + c.st.Account + ":secret:" + name + "-" + randomString(mixedAlnum, 6)
 	r.Physical = arn
 	r.Attrs = map[string]string{"Id": arn}
 	r.Sealed = map[string]string{"SecretString": c.s.seal(v)}
@@ -732,7 +734,7 @@ func createTransferUser(c *rctx, r *record, p map[string]any) error {
 		return err
 	}
 	server, user := str(p, "ServerId"), str(p, "UserName")
-	arn := "arn:" + partition(c.st.Region) + ":transfer:" + c.st.Region + ":" + c.st.Account + ":user/" + server + "/" + user
+	arn := "arn:" + core.Partition(c.st.Region) + ":transfer:" + c.st.Region + ":" + c.st.Account + ":user/" + server + "/" + user
 	if c.s.inAccount(c.st.Account, "AWS::Transfer::User", func(x *record) bool { return x.Physical == arn }) {
 		return handlerErr("AlreadyExists", "User already exists (Service: Transfer, Status Code: 400, Error Code: ResourceExistsException)")
 	}

@@ -412,18 +412,6 @@ func region(a core.Account) string {
 	return a.Region
 }
 
-// partition is the ARN partition of a region: China's and GovCloud's
-// regions have their own.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 // find returns the live stack named nameOrID, or the stack with that id
 // (deleted too when withDeleted, until its retention ends), or nil. s.mu
 // is held.
@@ -508,7 +496,7 @@ func (s *Sandbox) topic(a core.Account, arns []string) (string, error) {
 	case s.opts.TopicARN != "":
 		return s.opts.TopicARN, nil
 	}
-	return "arn:" + partition(region(a)) + ":sns:" + region(a) + ":" + a.ID + ":bucketdesk-events", nil
+	return "arn:" + core.Partition(region(a)) + ":sns:" + region(a) + ":" + a.ID + ":bucketdesk-events", nil
 }
 
 // CreateStack creates a stack and starts creating its resources. An
@@ -542,7 +530,7 @@ func (s *Sandbox) CreateStack(ctx context.Context, a core.Account, req core.Stac
 	}
 	now := s.clock.Now().UTC()
 	st := &stack{
-		ID:        "arn:" + partition(region(a)) + ":cloudformation:" + region(a) + ":" + a.ID + ":stack/" + req.StackName + "/" + uuid(),
+		ID:        "arn:" + core.Partition(region(a)) + ":cloudformation:" + region(a) + ":" + a.ID + ":stack/" + req.StackName + "/" + uuid(),
 		Name:      req.StackName,
 		Account:   a.ID,
 		Region:    region(a),
