@@ -17,25 +17,19 @@ package stacks_test
 // is {"Ref": "User"}, which cfn-lint cannot follow.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/stacks"
+	"bucketdesk/internal/stacks/cfnlint"
 )
-
-// requireEnv turns a missing cfn-lint from a skip into a failure, as for the
-// other stand-ins (see internal/store/dynamostore/dynalitetest).
-const requireEnv = "BUCKETDESK_REQUIRE_STANDINS"
 
 func lintProject() *core.Project {
 	return &core.Project{
@@ -338,94 +332,13 @@ func countKind(rs []rendered, k core.Kind) int {
 	return n
 }
 
-// cfnLintFinding is one entry of `cfn-lint --format json`.
-type cfnLintFinding struct {
-	Filename string
-	Level    string // Error, Warning, Informational
-	Message  string
-	Location struct {
-		Path  []any
-		Start struct{ LineNumber, ColumnNumber int }
-	}
-	Rule struct {
-		ID          string `json:"Id"`
-		Description string
-		Source      string
-	}
-}
-
-func (f cfnLintFinding) String() string {
-	path := make([]string, len(f.Location.Path))
-	for i, p := range f.Location.Path {
-		path[i] = fmt.Sprint(p)
-	}
-	return fmt.Sprintf("%s %s at %s (line %d): %s [%s]", f.Level, f.Rule.ID, strings.Join(path, "/"),
-		f.Location.Start.LineNumber, f.Message, f.Rule.Source)
-}
-
-// cfnLint returns the cfn-lint executable, or skips the test (fails it
-// when requireEnv is 1) with what is missing.
-func cfnLint(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		msg := "cfn-lint (AWS's CloudFormation linter, a Python package on the machine image; PyPI is not reachable, so nothing installs it) is not on PATH"
-		if os.Getenv(requireEnv) == "1" {
-			t.Fatalf("%s; %s=1 requires it", msg, requireEnv)
-		}
-		t.Skipf("SKIPPED: %s; the rendered stacks are NOT linted (set %s=1 to make this a failure)", msg, requireEnv)
-	}
-	return path
-}
-
-// runCfnLint runs one cfn-lint over files (relative to dir) and returns its
-// findings by file.
-func runCfnLint(t *testing.T, exe, dir string, files []string, regions ...string) map[string][]cfnLintFinding {
-	t.Helper()
-	args := []string{"--format", "json"}
-	if len(regions) > 0 {
-		args = append(append(args, "--regions"), regions...)
-	}
-	args = append(append(args, "--"), files...)
-	cmd := exec.CommandContext(t.Context(), exe, args...)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	// cfn-lint's exit code is a bit set: 2 errors, 4 warnings, 8
-	// informational findings; anything else (1, 16, 32) is its own failure.
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode()&^(2|4|8) == 0 {
-		err = nil
-	}
-	if err != nil {
-		t.Fatalf("cfn-lint failed: %v\nstderr:\n%s\nstdout:\n%.4000s", err, stderr.String(), stdout.String())
-	}
-	var findings []cfnLintFinding
-	if err := json.Unmarshal(stdout.Bytes(), &findings); err != nil {
-		t.Fatalf("cfn-lint printed no JSON list: %v\nstderr:\n%s\nstdout:\n%.4000s", err, stderr.String(), stdout.String())
-	}
-	version, _ := exec.Command(exe, "--version").Output()
-	t.Logf("%s linted %d templates in %v: %d findings", strings.TrimSpace(string(version)), len(files),
-		time.Since(start).Round(time.Millisecond), len(findings))
-	byFile := map[string][]cfnLintFinding{}
-	for _, f := range findings {
-		rel := f.Filename
-		if r, err := filepath.Rel(dir, f.Filename); err == nil && filepath.IsAbs(f.Filename) {
-			rel = r
-		}
-		byFile[rel] = append(byFile[rel], f)
-	}
-	return byFile
-}
-
 const (
 	lintCanary         = "canary.json"
 	lintCanaryTemplate = `{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "Not..Valid"}}}}`
 )
 
 func TestRenderedStacksPassCfnLint(t *testing.T) {
-	exe := cfnLint(t)
+	exe := cfnlint.Executable(t, "the rendered stacks")
 	cases := renderMatrix(t)
 	dir := t.TempDir()
 	// Identical templates are linted once.
@@ -447,8 +360,8 @@ func TestRenderedStacksPassCfnLint(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, lintCanary), []byte(lintCanaryTemplate), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	byFile := runCfnLint(t, exe, dir, append(files, lintCanary), lintProject().Region)
-	if !slices.ContainsFunc(byFile[lintCanary], func(f cfnLintFinding) bool { return f.Level == "Error" }) {
+	byFile := cfnlint.Run(t, exe, dir, append(files, lintCanary), lintProject().Region)
+	if !slices.ContainsFunc(byFile[lintCanary], func(f cfnlint.Finding) bool { return f.Level == "Error" }) {
 		t.Fatalf("cfn-lint reported no error in the canary %s, an invalid bucket name: it checks nothing; findings: %v", lintCanary, byFile)
 	}
 	delete(byFile, lintCanary)
