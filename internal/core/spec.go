@@ -151,6 +151,11 @@ type Grant struct {
 	Bucket string `json:"bucket"`
 	Access Access `json:"access"`
 	Prefix string `json:"prefix,omitempty"`
+	// KMSKeyARN is read-only: bucketdesk sets it to the granted bucket's
+	// KMS key when the bucket is SSE-KMS, so that the user may use that
+	// key (through S3) for the objects it is granted; what a client sends
+	// is replaced.
+	KMSKeyARN string `json:"kms_key_arn,omitempty"`
 }
 
 // SFTP is a user's AWS Transfer Family access.

@@ -184,6 +184,11 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			return nil, err
 		}
 	}
+	if action == core.ActionUpdate && spec.Bucket != nil {
+		if err := s.checkKeyChange(ctx, project, spec.Bucket); err != nil {
+			return nil, err
+		}
+	}
 	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
 	now := s.d.Clock.Now().UTC()
 	op := &core.Operation{
@@ -318,19 +323,25 @@ func (s *Service) checkReferences(ctx context.Context, p *core.Project, spec *co
 	if u.SFTP.Enabled && p.TransferServerID == "" {
 		v.Problems = append(v.Problems, core.FieldError{Field: "sftp.enabled", Message: "project " + p.ID + " has no SFTP (Transfer Family) server"})
 	}
-	var names []string
+	// Each grant carries its bucket's KMS key (none for SSE-S3), which the
+	// user's policy lets it use through S3; what the client sent is
+	// replaced.
+	keys := map[string]string{}
 	for i, g := range u.Grants {
-		if slices.Contains(names, g.Bucket) {
-			continue
+		key, seen := keys[g.Bucket]
+		if !seen {
+			r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, g.Bucket)})
+			switch {
+			case errors.Is(err, core.ErrNotFound) || (r != nil && r.Observed.Phase == core.PhaseDeleted):
+				v.Problems = append(v.Problems, core.FieldError{Field: fmt.Sprintf("grants[%d].bucket", i), Message: fmt.Sprintf("%q is not a bucket of project %s", g.Bucket, p.ID)})
+			case err != nil:
+				return err
+			case r.Spec.Bucket != nil:
+				key = bucketKey(r.Spec.Bucket)
+			}
+			keys[g.Bucket] = key
 		}
-		names = append(names, g.Bucket)
-		r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, g.Bucket)})
-		switch {
-		case errors.Is(err, core.ErrNotFound) || (r != nil && r.Observed.Phase == core.PhaseDeleted):
-			v.Problems = append(v.Problems, core.FieldError{Field: fmt.Sprintf("grants[%d].bucket", i), Message: fmt.Sprintf("%q is not a bucket of project %s", g.Bucket, p.ID)})
-		case err != nil:
-			return err
-		}
+		u.Grants[i].KMSKeyARN = key
 	}
 	if len(v.Problems) > 0 {
 		return v
@@ -343,9 +354,45 @@ func (s *Service) checkReferences(ctx context.Context, p *core.Project, spec *co
 // longer be saved. It names them, so that the manager knows whom to edit
 // first.
 func (s *Service) checkGrantees(ctx context.Context, project, bucket string) error {
+	users, err := s.grantees(ctx, project, bucket)
+	if err != nil || len(users) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: bucket %q is granted to %s %s; remove the grants first (edit the %s), then delete the bucket",
+		core.ErrConflict, bucket, plural(len(users), "user", "users"), quoteList(users), plural(len(users), "user", "users"))
+}
+
+// checkKeyChange refuses to change the KMS key of a bucket (or to switch
+// it between SSE-S3 and SSE-KMS) while users have grants on it: their
+// policies name the key they may use, and would lock them out of new
+// objects.
+func (s *Service) checkKeyChange(ctx context.Context, project string, next *core.BucketSpec) error {
+	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: project, StackName: stacks.StackName(project, core.KindBucket, next.Name)})
+	if err != nil || r.Spec.Bucket == nil || bucketKey(r.Spec.Bucket) == bucketKey(next) {
+		return nil // a missing bucket is the update's own error
+	}
+	users, err := s.grantees(ctx, project, next.Name)
+	if err != nil || len(users) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: bucket %q is granted to %s %s, whose access names the bucket's KMS key; remove the grants first, change the encryption, then grant again",
+		core.ErrConflict, next.Name, plural(len(users), "user", "users"), quoteList(users))
+}
+
+// bucketKey is the KMS key of a bucket, "" for SSE-S3.
+func bucketKey(b *core.BucketSpec) string {
+	if b.Encryption.Type == core.EncryptionKMS {
+		return b.Encryption.KMSKeyARN
+	}
+	return ""
+}
+
+// grantees lists the live users of a project that have (or are about to
+// have) grants on bucket.
+func (s *Service) grantees(ctx context.Context, project, bucket string) ([]string, error) {
 	items, _, err := s.d.Store.ListResources(ctx, project, core.Page{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var users []string
 	for _, r := range items {
@@ -363,11 +410,7 @@ func (s *Service) checkGrantees(ctx context.Context, project, bucket string) err
 			}
 		}
 	}
-	if len(users) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: bucket %q is granted to %s %s; remove the grants first (edit the %s), then delete the bucket",
-		core.ErrConflict, bucket, plural(len(users), "user", "users"), quoteList(users), plural(len(users), "user", "users"))
+	return users, nil
 }
 
 func plural(n int, one, many string) string {

@@ -188,7 +188,7 @@ func (g *gen) userSpec() *core.UserSpec {
 			u.Grants = append(u.Grants, gr)
 		}
 	}
-	for len(u.Grants) > 0 && len(encode(grantsPolicy("aws", Canonical(core.Spec{User: u}).User.Grants), "")) > MaxUserPolicySize {
+	for len(u.Grants) > 0 && len(encode(grantsPolicy("eu-west-1", Canonical(core.Spec{User: u}).User.Grants), "")) > MaxUserPolicySize {
 		u.Grants = u.Grants[1:]
 	}
 	if len(u.Grants) == 0 && g.chance(0.5) {

@@ -182,6 +182,11 @@ func lintMatrix() []lintCase {
 			{Bucket: "demo-raw", Access: core.AccessReadWrite, Prefix: "tmp/acme/"},
 			{Bucket: "demo-share", Access: core.AccessRead, Prefix: "public/"},
 		}},
+		grantSet{"kms", []core.Grant{
+			{Bucket: "demo-kms", Access: core.AccessRead, Prefix: "in/", KMSKeyARN: lintEncryptions[1].KMSKeyARN},
+			{Bucket: "demo-kms2", Access: core.AccessReadWrite, KMSKeyARN: lintEncryptions[2].KMSKeyARN},
+			{Bucket: "demo-plain", Access: core.AccessWrite},
+		}},
 		grantSet{"max-grants", func() []core.Grant {
 			var g []core.Grant
 			for i := range core.MaxGrants {

@@ -519,10 +519,17 @@ func lowerSet(actions []string) map[string]bool {
 func parseGrants(doc policyDocument) ([]core.Grant, error) {
 	var order []string
 	actions := map[string]map[string]bool{}
+	keys := map[string]string{} // bucket → KMS key, from the KMS statements
 	for i, s := range doc.Statement {
 		where := fmt.Sprintf("grants policy statement %d", i)
 		if s.Effect != "Allow" {
 			return nil, bad("%s: unexpected Effect %q", where, s.Effect)
+		}
+		if len(s.Action) > 0 && strings.HasPrefix(strings.ToLower(s.Action[0]), "kms:") {
+			if err := parseKMSStatement(where, s, keys); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		var object, bucketLevel bool
 		for _, a := range s.Action {
@@ -574,9 +581,45 @@ func parseGrants(doc policyDocument) ([]core.Grant, error) {
 		if !ok {
 			return nil, bad("grants policy allows an action set on %s that is neither read, write nor readwrite", k)
 		}
-		grants = append(grants, core.Grant{Bucket: bucket, Access: access, Prefix: prefix})
+		grants = append(grants, core.Grant{Bucket: bucket, Access: access, Prefix: prefix, KMSKeyARN: keys[bucket]})
 	}
 	return grants, nil
+}
+
+// parseKMSStatement reads a statement that lets the user use a granted
+// bucket's KMS key through S3 and records the key of each bucket its
+// encryption context names.
+func parseKMSStatement(where string, s statement, keys map[string]string) error {
+	for _, a := range s.Action {
+		if la := strings.ToLower(a); la != "kms:decrypt" && la != "kms:generatedatakey" {
+			return bad("%s: unexpected action %q", where, a)
+		}
+	}
+	if len(s.Resource) != 1 || !strings.Contains(s.Resource[0], ":key/") {
+		return bad("%s: a KMS statement names one key ARN, got %v", where, s.Resource)
+	}
+	var c struct {
+		StringEquals map[string]string
+		StringLike   map[string]stringList
+	}
+	if err := strictDecode(s.Condition, &c); err != nil {
+		return bad("%s: condition: %v", where, err)
+	}
+	if len(c.StringEquals) != 1 || !strings.HasPrefix(c.StringEquals["kms:ViaService"], "s3.") || len(c.StringLike) != 1 {
+		return bad("%s: a KMS statement must be limited to S3 (kms:ViaService) and granted buckets", where)
+	}
+	contexts := c.StringLike["kms:EncryptionContext:aws:s3:arn"]
+	if len(contexts) == 0 {
+		return bad("%s: a KMS statement must name the granted buckets' encryption context", where)
+	}
+	for _, arn := range contexts {
+		bucket, path, _, err := parseS3ARN(arn)
+		if err != nil || path != "" && path != "*" {
+			return bad("%s: encryption context %q is not a bucket's or its objects' ARN", where, arn)
+		}
+		keys[bucket] = s.Resource[0]
+	}
+	return nil
 }
 
 func accessOf(set map[string]bool) (core.Access, bool) {

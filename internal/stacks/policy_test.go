@@ -56,7 +56,7 @@ func TestGrantsPolicySize(t *testing.T) {
 	for _, tt := range tests {
 		spec := core.Spec{User: &core.UserSpec{Name: "partner-globex", Grants: grants(tt.layout, tt.n), AccessKeys: 2,
 			SFTP: core.SFTP{Enabled: true, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8cq2Y0xPVyOb0aZ0QWPH6cFbO0v9vP3Zc3q1sLk7M"}}}}
-		size := len(encode(grantsPolicy("aws", Canonical(spec).User.Grants), ""))
+		size := len(encode(grantsPolicy("eu-west-1", Canonical(spec).User.Grants), ""))
 		t.Logf("%-12s %2d grants: %4d characters", tt.layout, tt.n, size)
 		_, _, err := Render(demoProject(), spec)
 		switch {
@@ -384,5 +384,92 @@ func TestPrefixOutsidePolicyCharactersRefused(t *testing.T) {
 	_, _, err := Render(demoProject(), spec)
 	if !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), "grants[0].prefix") || !strings.Contains(err.Error(), "U+65E5") {
 		t.Errorf("Render = %v, want grants[0].prefix refused naming U+65E5", err)
+	}
+}
+
+// A user may use the key of a granted SSE-KMS bucket, named in Resource,
+// only through S3 in the project's region and only for the granted
+// buckets' objects; readers only decrypt. SSE-S3 buckets need nothing.
+func TestGrantsPolicyKMS(t *testing.T) {
+	const keyA = "arn:aws:kms:eu-west-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
+	const keyB = "arn:aws:kms:eu-west-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+	grants := []core.Grant{
+		{Bucket: "kms-read", Access: core.AccessRead, Prefix: "in/", KMSKeyARN: keyA},
+		{Bucket: "kms-write", Access: core.AccessWrite, KMSKeyARN: keyA},
+		{Bucket: "kms-other", Access: core.AccessReadWrite, KMSKeyARN: keyB},
+		{Bucket: "plain", Access: core.AccessReadWrite},
+	}
+	doc := grantsPolicy("eu-west-1", grants)
+	type kmsStmt struct {
+		Action    []any
+		Resource  string
+		Condition map[string]map[string]any
+	}
+	// allowed evaluates the KMS statements for one request.
+	allowed := func(action, key, via, context string) bool {
+		for _, raw := range doc["Statement"].([]any) {
+			b, _ := json.Marshal(raw)
+			var s kmsStmt
+			if json.Unmarshal(b, &s) != nil || s.Resource == "" {
+				continue
+			}
+			if s.Resource != key || s.Condition["StringEquals"]["kms:ViaService"] != via {
+				continue
+			}
+			actionOK := false
+			for _, a := range s.Action {
+				actionOK = actionOK || a == action
+			}
+			contextOK := false
+			for _, c := range s.Condition["StringLike"]["kms:EncryptionContext:aws:s3:arn"].([]any) {
+				contextOK = contextOK || iamMatch(c.(string), context)
+			}
+			if actionOK && contextOK {
+				return true
+			}
+		}
+		return false
+	}
+	const s3 = "s3.eu-west-1.amazonaws.com"
+	for _, c := range []struct {
+		action, key, via, context string
+		want                      bool
+	}{
+		{"kms:Decrypt", keyA, s3, "arn:aws:s3:::kms-read", true},
+		{"kms:Decrypt", keyA, s3, "arn:aws:s3:::kms-read/in/x.csv", true},
+		{"kms:GenerateDataKey", keyA, s3, "arn:aws:s3:::kms-read", false},
+		{"kms:GenerateDataKey", keyA, s3, "arn:aws:s3:::kms-write", true},
+		{"kms:Decrypt", keyA, s3, "arn:aws:s3:::kms-write/a", true},
+		{"kms:GenerateDataKey", keyB, s3, "arn:aws:s3:::kms-other", true},
+		{"kms:Decrypt", keyB, s3, "arn:aws:s3:::kms-read", false},
+		{"kms:Decrypt", keyA, s3, "arn:aws:s3:::kms-other", false},
+		{"kms:Decrypt", keyA, s3, "arn:aws:s3:::kms-read-2024", false},
+		{"kms:Decrypt", keyA, "s3.us-east-1.amazonaws.com", "arn:aws:s3:::kms-read", false},
+		{"kms:Decrypt", keyA, "ssm.eu-west-1.amazonaws.com", "arn:aws:s3:::kms-read", false},
+		{"kms:Encrypt", keyA, s3, "arn:aws:s3:::kms-write", false},
+	} {
+		if got := allowed(c.action, c.key, c.via, c.context); got != c.want {
+			t.Errorf("%s on %s via %s for %s: allowed %v, want %v", c.action, c.key[len(c.key)-12:], c.via, c.context, got, c.want)
+		}
+	}
+	// Never a KMS statement on "*", and none without a KMS bucket.
+	for _, raw := range doc["Statement"].([]any) {
+		if st := raw.(obj); fmt.Sprint(st["Resource"]) == "*" {
+			t.Errorf("statement on *: %v", st)
+		}
+	}
+	plain := grantsPolicy("eu-west-1", grants[3:])
+	if b, _ := json.Marshal(plain); strings.Contains(string(b), "kms:") {
+		t.Errorf("a user of SSE-S3 buckets only has KMS statements: %s", b)
+	}
+	// The keys come back when the template is parsed.
+	spec := core.Spec{User: &core.UserSpec{Name: "kms-user", Grants: grants}}
+	tpl, _, err := Render(demoProject(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(tpl)
+	if err != nil || !Equal(back, Canonical(spec)) {
+		t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, back.User, Canonical(spec).User)
 	}
 }

@@ -223,7 +223,7 @@ func userTemplate(p *core.Project, u *core.UserSpec) (obj, error) {
 	}
 	var policies []any
 	if len(u.Grants) > 0 {
-		doc := grantsPolicy(core.Partition(p.Region), u.Grants)
+		doc := grantsPolicy(p.Region, u.Grants)
 		if n := len(encode(doc, "")); n > MaxUserPolicySize {
 			return nil, invalid("grants", "these grants need an IAM policy of %d characters and IAM allows %d per user; "+
 				"use fewer grants, shorter prefixes, or the same prefixes on several buckets", n, MaxUserPolicySize)
@@ -341,7 +341,8 @@ func homeMappings(grants []core.Grant) []any {
 //     different prefixes cannot share one);
 //   - object actions, one statement per access level, on
 //     arn:aws:s3:::<bucket>/<prefix>* where <prefix> ends in "/".
-func grantsPolicy(part string, grants []core.Grant) obj {
+func grantsPolicy(region string, grants []core.Grant) obj {
+	part := core.Partition(region)
 	bucketARN := func(b string) string { return "arn:" + part + ":s3:::" + b }
 	var buckets []string
 	whole := map[string]bool{}
@@ -400,5 +401,60 @@ func grantsPolicy(part string, grants []core.Grant) obj {
 			stmts = append(stmts, allow(objectActions(a), objects))
 		}
 	}
-	return obj{"Version": policyVersion, "Statement": stmts}
+	return obj{"Version": policyVersion, "Statement": append(stmts, kmsStatements(region, grants)...)}
+}
+
+// kmsStatements let a user use the keys of its granted SSE-KMS buckets,
+// only through S3 in the project's region and only for those buckets'
+// objects: kms:Decrypt to read, and kms:GenerateDataKey too to write.
+// The keys are named in Resource (never "*"), one statement per key and
+// action set; buckets with SSE-S3 need none. The encryption context is
+// the bucket's ARN with S3 Bucket Keys (which bucket templates enable) and
+// the object's ARN without them, so both are allowed.
+func kmsStatements(region string, grants []core.Grant) []any {
+	part := core.Partition(region)
+	type group struct {
+		key      string
+		write    bool
+		contexts []any
+	}
+	var groups []*group
+	seen := map[string]bool{}
+	for _, g := range grants {
+		if g.KMSKeyARN == "" || seen[g.Bucket] {
+			continue
+		}
+		seen[g.Bucket] = true
+		write := false
+		for _, h := range grants {
+			write = write || h.Bucket == g.Bucket && h.Access != core.AccessRead
+		}
+		arn := "arn:" + part + ":s3:::" + g.Bucket
+		i := slices.IndexFunc(groups, func(x *group) bool { return x.key == g.KMSKeyARN && x.write == write })
+		if i < 0 {
+			groups = append(groups, &group{key: g.KMSKeyARN, write: write})
+			i = len(groups) - 1
+		}
+		groups[i].contexts = append(groups[i].contexts, arn, arn+"/*")
+	}
+	stmts := make([]any, 0, len(groups))
+	for _, x := range groups {
+		actions := []any{"kms:Decrypt"}
+		if x.write {
+			actions = append(actions, "kms:GenerateDataKey")
+		}
+		stmts = append(stmts, obj{"Effect": "Allow", "Action": actions, "Resource": x.key, "Condition": obj{
+			"StringEquals": obj{"kms:ViaService": "s3." + region + "." + dnsSuffix(part)},
+			"StringLike":   obj{"kms:EncryptionContext:aws:s3:arn": x.contexts},
+		}})
+	}
+	return stmts
+}
+
+// dnsSuffix is the domain of a partition's service endpoints.
+func dnsSuffix(part string) string {
+	if part == "aws-cn" {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
 }
