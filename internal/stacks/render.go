@@ -155,7 +155,11 @@ func bucketTemplate(p *core.Project, b *core.BucketSpec) obj {
 		"Description":              fmt.Sprintf("bucketdesk bucket %s of project %s", b.Name, p.ID),
 		"Resources": obj{
 			"Bucket": obj{"Type": "AWS::S3::Bucket", "Properties": props},
-			"BucketPolicy": obj{"Type": "AWS::S3::BucketPolicy", "Properties": obj{
+			// Kept when the stack is deleted (or the policy replaced): if
+			// the bucket cannot be deleted (it holds objects), its data
+			// keeps its HTTPS-only policy; if it can, S3 removes the
+			// policy with it.
+			"BucketPolicy": obj{"Type": "AWS::S3::BucketPolicy", "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain", "Properties": obj{
 				"Bucket":         ref("Bucket"),
 				"PolicyDocument": obj{"Version": policyVersion, "Statement": []any{tlsOnly}},
 			}},

@@ -421,6 +421,13 @@ func (s *Sandbox) stepDelete(c *change, st *stack) (time.Duration, bool) {
 			op.Queue = op.Queue[1:]
 			return 0, false
 		}
+		if retained(st, r) {
+			// CloudFormation leaves the resource where it is and forgets it.
+			st.dropRecord(id)
+			s.emitRecord(c, st, r, "DELETE_SKIPPED", "")
+			op.Queue = op.Queue[1:]
+			return 0, false
+		}
 		s.emitRecord(c, st, r, "DELETE_IN_PROGRESS", "")
 		op.Head = "delete"
 		return s.opts.ResourceDuration, false
@@ -519,4 +526,26 @@ func (s *Sandbox) failOnPurpose(st *stack, props map[string]any) error {
 // shaped as CloudFormation reports a resource handler's failure.
 func onPurpose(verb, why string) string {
 	return fmt.Sprintf(`Resource handler returned message: "The sandbox failed this %s on purpose (%s)" (HandlerErrorCode: GeneralServiceException)`, verb, why)
+}
+
+// retained reports whether deleting r now is skipped because of its
+// template's policies: DeletionPolicy Retain keeps it when the stack is
+// deleted and when a failed create rolls back, RetainExceptOnCreate only
+// when the stack is deleted; UpdateReplacePolicy Retain keeps the old
+// resource an update replaced.
+func retained(st *stack, r *record) bool {
+	tr := st.template().Resources[r.Logical]
+	if tr == nil {
+		return false
+	}
+	if cur := st.Resources[r.Logical]; cur == nil || cur.ID != r.ID {
+		return st.Status == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" && tr.UpdateReplacePolicy == "Retain"
+	}
+	switch tr.DeletionPolicy {
+	case "Retain":
+		return st.Status == "DELETE_IN_PROGRESS" || st.Status == "ROLLBACK_IN_PROGRESS"
+	case "RetainExceptOnCreate":
+		return st.Status == "DELETE_IN_PROGRESS"
+	}
+	return false
 }

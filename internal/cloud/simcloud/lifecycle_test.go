@@ -186,3 +186,38 @@ func TestLifecycleSchema(t *testing.T) {
 		t.Errorf("Bucket CREATE_FAILED %v with %q, want %q", ok, reason, want)
 	}
 }
+
+// A bucket's HTTPS-only policy outlives a delete that fails because the
+// bucket holds objects: CloudFormation skips the policy (its
+// DeletionPolicy), fails on the bucket, and a retry after emptying it
+// deletes the stack.
+func TestBucketPolicyRetainedOnFailedDelete(t *testing.T) {
+	s, _ := open(t, nil)
+	ctx := t.Context()
+	id, err := s.CreateStack(ctx, acct, taggedBucketReq(t, "keep-policy", "keep-policy-b", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	s.SetObjectCount("keep-policy-b", 2)
+	if err := s.DeleteStack(ctx, acct, "keep-policy", "d1"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if st := status(t, s, acct, "keep-policy"); st.Status != "DELETE_FAILED" {
+		t.Fatalf("delete of a bucket with objects: %s", st.Status)
+	}
+	evs, _ := s.Events(acct, "keep-policy")
+	got := strings.Join(seq(evs), ", ")
+	if !strings.Contains(got, "BucketPolicy DELETE_SKIPPED, Bucket DELETE_IN_PROGRESS, Bucket DELETE_FAILED") || strings.Contains(got, "BucketPolicy DELETE_COMPLETE") {
+		t.Fatalf("events: %s", got)
+	}
+	s.SetObjectCount("keep-policy-b", 0)
+	if err := s.DeleteStack(ctx, acct, "keep-policy", "d2"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if st := status(t, s, acct, id); st.Status != "DELETE_COMPLETE" {
+		t.Fatalf("retry after emptying: %s", st.Status)
+	}
+}

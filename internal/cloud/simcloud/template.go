@@ -28,7 +28,10 @@ type tmplResource struct {
 	Type       string
 	Properties map[string]any
 	DependsOn  []string
-	raw        json.RawMessage // Properties as written, indented
+	// DeletionPolicy is Delete (""), Retain, RetainExceptOnCreate or
+	// Snapshot; UpdateReplacePolicy is Delete (""), Retain or Snapshot.
+	DeletionPolicy, UpdateReplacePolicy string
+	raw                                 json.RawMessage // Properties as written, indented
 }
 
 var (
@@ -128,7 +131,15 @@ func parseTemplate(body string) (*template, error) {
 				} else if err := json.Unmarshal(v, &tr.DependsOn); err != nil {
 					return nil, formatErr("[/Resources/%s/DependsOn] DependsOn must be a string or a list of strings", name)
 				}
-			case "DeletionPolicy", "UpdateReplacePolicy", "Metadata", "Condition", "CreationPolicy", "UpdatePolicy":
+			case "DeletionPolicy":
+				if json.Unmarshal(v, &tr.DeletionPolicy) != nil || !slices.Contains([]string{"Delete", "Retain", "RetainExceptOnCreate", "Snapshot"}, tr.DeletionPolicy) {
+					return nil, formatErr("[/Resources/%s/DeletionPolicy] DeletionPolicy must be one of Delete, Retain, RetainExceptOnCreate or Snapshot", name)
+				}
+			case "UpdateReplacePolicy":
+				if json.Unmarshal(v, &tr.UpdateReplacePolicy) != nil || !slices.Contains([]string{"Delete", "Retain", "Snapshot"}, tr.UpdateReplacePolicy) {
+					return nil, formatErr("[/Resources/%s/UpdateReplacePolicy] UpdateReplacePolicy must be one of Delete, Retain or Snapshot", name)
+				}
+			case "Metadata", "Condition", "CreationPolicy", "UpdatePolicy":
 			default:
 				return nil, formatErr("[/Resources/%s] Invalid template resource property '%s'", name, k)
 			}
