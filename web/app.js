@@ -428,6 +428,14 @@ function emptyRow(cols, text) {
 
 const phaseLabels = { creating: 'Creating', ready: 'Ready', updating: 'Updating', deleting: 'Deleting', failed: 'Failed', deleted: 'Deleted' };
 
+/** deleteFailedHint says what a failed delete means and how to finish it. */
+function deleteFailedHint(r) {
+  if (r.kind === 'bucket') {
+    return 'Not deleted: the bucket still holds data, and keeps its HTTPS-only policy. Empty it (every object version and delete marker), then delete it again.';
+  }
+  return 'Not deleted: fix the cause above, then delete it again.';
+}
+
 /** statusCell shows the phase (text and colour), a failure, and who holds the lock. */
 function statusCell(r) {
   const o = r.observed || {};
@@ -440,6 +448,7 @@ function statusCell(r) {
       h('span', { class: 'phase-dot', 'aria-hidden': 'true' }), phaseLabels[phase] || phase, warn ? ' — last change failed' : ''),
     warn ? h('p', { class: 'status-note warn-note' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), o.last_failure) : null,
     phase === 'failed' && o.status_reason ? h('p', { class: 'status-note bad-note' }, o.status_reason) : null,
+    o.stack_status === 'DELETE_FAILED' ? h('p', { class: 'status-note bad-note delete-failed-note' }, deleteFailedHint(r)) : null,
     r.lock ? h('p', { class: ['lock-note', r.lock.by === session.user ? 'lock-mine' : 'lock-other'], id: lockId },
       h('span', { class: 'lock-icon', 'aria-hidden': 'true' }), capitalize(lockText(r.lock, session.user))) : null,
     r.lock && ev ? h('p', { class: 'status-note progress-note' }, `${ev.logical_resource_id}: ${ev.resource_status}`) : null,
@@ -483,6 +492,11 @@ function rowActions(r) {
   const ctx = formContext();
   let editReason = locked;
   let hiddenReason = null;
+  if (!editReason && r.observed?.stack_status === 'DELETE_FAILED') {
+    const id = domId('why-edit', r.kind, r.name);
+    editReason = { text: 'Its delete failed; it can only be deleted again.', id };
+    hiddenReason = h('span', { class: 'visually-hidden', id }, editReason.text);
+  }
   if (!editReason && r.observed?.stack_status === 'ROLLBACK_COMPLETE') {
     const id = domId('why-edit', r.kind, r.name);
     editReason = { text: `It failed to create (${r.observed.status_reason || 'see the status'}); delete it, then create it again.`, id };

@@ -539,3 +539,27 @@ func TestDeleteOfAGrantedBucketIsRefused(t *testing.T) {
 		t.Fatalf("delete after the grant was removed: %s %s", op.Status, op.Error)
 	}
 }
+
+// A bucket whose delete failed (it holds objects) can only be deleted
+// again: an update is refused before it is accepted, with what to do, and
+// the delete goes through once the bucket is empty.
+func TestDeleteFailedBucketCanOnlyBeDeletedAgain(t *testing.T) {
+	s := newStepper(t)
+	ctx := t.Context()
+	s.submit(s.eng.Service.Create(ctx, alice, "demo", bucket("full-b")))
+	s.l.Sandbox.SetObjectCount("full-b", 3)
+	del := s.submit(s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "full-b", 0))
+	if op := s.operation(del.ID); op.Status != core.OpFailed || s.item("full-b").Observed.StackStatus != "DELETE_FAILED" {
+		t.Fatalf("delete of a bucket with objects: %s, stack %s", op.Status, s.item("full-b").Observed.StackStatus)
+	}
+	up := bucket("full-b")
+	up.Bucket.Versioning = true
+	if _, err := s.eng.Service.Update(ctx, alice, "demo", up, 0); !errors.Is(err, core.ErrConflict) || !strings.Contains(err.Error(), "delete it again") {
+		t.Fatalf("update of a DELETE_FAILED bucket: %v", err)
+	}
+	s.l.Sandbox.SetObjectCount("full-b", 0)
+	again := s.submit(s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "full-b", 0))
+	if op := s.operation(again.ID); op.Status != core.OpSucceeded {
+		t.Fatalf("delete after emptying: %s %s", op.Status, op.Error)
+	}
+}

@@ -229,6 +229,10 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			if r.Observed.StackID == "" && action != core.ActionDelete {
 				return false, fmt.Errorf("%w: %s %q has no stack: its create failed (%s); delete it or create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
 			}
+			if r.Observed.StackStatus == "DELETE_FAILED" && action != core.ActionDelete {
+				// CloudFormation can only delete such a stack again.
+				return false, fmt.Errorf("%w: %s %q failed to delete (%s); fix the cause (a bucket: empty it of every object version and delete marker), then delete it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
+			}
 			if r.Observed.StackStatus == "ROLLBACK_COMPLETE" && action != core.ActionDelete {
 				return false, fmt.Errorf("%w: %s %q failed to create (%s); delete it, then create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
 			}
