@@ -52,7 +52,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: measure against DESIGN.md §9 (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
+## bench: measure against docs/targets.md (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
 bench: test-deps
 	$(GO) run ./cmd/bucketdesk bench --out docs/benchmarks.md
 

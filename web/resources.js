@@ -1,5 +1,5 @@
 // The page's copy of a project's resources. Per (kind, name) it keeps the
-// highest version seen and drops anything older (DESIGN.md §7): messages
+// highest version seen and drops anything older (docs/api.md, the real-time protocol): messages
 // arrive in any order across reconnects, and a list read may race them.
 
 /** key names a resource in the store. */

@@ -15,7 +15,7 @@ import (
 	"bucketdesk/internal/bench"
 )
 
-// runBench measures bucketdesk against DESIGN.md §9 and prints (and with
+// runBench measures bucketdesk against docs/targets.md and prints (and with
 // --out writes) the Markdown tables.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -29,7 +29,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	duration := fs.Duration("duration", 0, "length of each load and real-time measurement (default 10s, 2s with --quick)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load section to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: bucketdesk bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (DESIGN.md §9).\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: bucketdesk bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (docs/targets.md).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

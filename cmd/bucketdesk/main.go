@@ -39,7 +39,7 @@ Usage:
 Commands:
   serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
   lambda    run as an AWS Lambda function (the bootstrap of provided.al2023); the role comes from BUCKETDESK_ROLE
-  bench     measure bucketdesk against its targets (DESIGN.md §9) and print Markdown tables
+  bench     measure bucketdesk against its targets (docs/targets.md) and print Markdown tables
   version   print the version
 
 Run 'bucketdesk <command> --help' for the flags of a command.

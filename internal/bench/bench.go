@@ -1,4 +1,4 @@
-// Package bench measures bucketdesk the way DESIGN.md §9 states its
+// Package bench measures bucketdesk the way docs/targets.md states its
 // targets: cached against direct reads over HTTP on the sandbox, the API
 // under a constant request rate (open loop), event to browser, and the
 // DynamoDB store against dynalite. It prints Markdown tables, each figure

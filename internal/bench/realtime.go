@@ -31,7 +31,7 @@ import (
 	"bucketdesk/internal/wsapi"
 )
 
-// DESIGN.md §9 targets of the event-to-browser path.
+// docs/targets.md targets of the event-to-browser path.
 const (
 	rtTargetP99At100    = 5 * time.Millisecond
 	rtTargetP99At1000   = 25 * time.Millisecond
@@ -53,7 +53,7 @@ const rtPassword = "bench-realtime-password"
 // and timed until every client has read the "event" frame that carries
 // it. It reports latency at o.Rate for each client count, deliveries per
 // second at saturation, memory per idle connection and the effect of one
-// stalled client, each next to its DESIGN.md target.
+// stalled client, each next to its target (docs/targets.md).
 func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 	if o.Rate <= 0 {
 		o.Rate = 50
@@ -78,7 +78,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 	}
 	defer env.close()
 
-	// Latency is measured at every count (DESIGN.md sets targets up to
+	// Latency is measured at every count (docs/targets.md sets targets up to
 	// 1,000 clients); the stalled-client comparison at the largest count
 	// with a target, and the largest count is also measured idle.
 	latencyCounts := o.Clients
@@ -187,7 +187,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 		lat.Notes = append(lat.Notes, "What limits the misses: (1) Mirror.Apply itself (column Apply): one bbolt commit with an fsync per event, several ms at p99 on this disk. (2) Clients and server share this process and its 2 cores: every frame is written and read and parsed on the same CPUs, so at 10,000 clients the 500,000 deliveries/s asked of the machine exceed what two cores do; the server writes each connection's queued frames with one system call (wsapi batchWriter). Measured before a protocol change that stopped repeating an operation's last 25 events in `resource` and `operation` messages on every event (21 KB per event per client before): p99 at 1,000 clients went from 48.5 ms to 22.7 ms.")
 	}
 	sat.Notes = append(sat.Notes,
-		"Events are applied back to back from 4 goroutines for a bounded time; deliveries count `event` frames read by clients (the figure DESIGN.md's target counts), frames count every message read (resource, operation and event).",
+		"Events are applied back to back from 4 goroutines for a bounded time; deliveries count `event` frames read by clients (the figure the target counts), frames count every message read (resource, operation and event).",
 	)
 	stall.Notes = append(stall.Notes,
 		fmt.Sprintf("p99 of the other %d clients' event latency at %.0f events/s, first alone, then while one more client reads its hello and then nothing. The stalled client's socket buffers fill, then its bounded send queue (%d frames), and the hub drops it; the others' writers never wait on it.", stallClients, o.Rate, wsapi.DefaultLimits().SendQueue),

@@ -19,7 +19,7 @@ import (
 // Sections are the parts of a run, in order.
 var Sections = []string{"cached", "load", "realtime", "dynamo"}
 
-// Options configure a run. Zero fields take the defaults of DESIGN.md §9.
+// Options configure a run. Zero fields take the defaults of docs/targets.md.
 type Options struct {
 	// Sections to run (default all of Sections).
 	Sections []string
@@ -86,7 +86,7 @@ type Report struct {
 func (r Report) Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Measured by `make bench` (`bucketdesk bench`), every section side by side in one run, each figure next to its target in DESIGN.md §9. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk bench --help` lists the knobs.\n\n")
+	b.WriteString("Measured by `make bench` (`bucketdesk bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk bench --help` lists the knobs.\n\n")
 	b.WriteString("## Machine\n\n" + r.Machine + "\n")
 	fmt.Fprintf(&b, "Run started %s and took %s.\n\n", r.Started.UTC().Format(time.RFC3339), r.Duration.Round(time.Second))
 	b.WriteString("## Results\n\n")

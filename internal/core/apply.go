@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The rules of DESIGN.md §4, as pure functions on one resource item. The
+// The mirror's rules (docs/engine.md), as pure functions on one resource item. The
 // engine reads the item, applies one of these to a copy, bumps the version
 // and writes it back with one conditional write.
 

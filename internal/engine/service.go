@@ -143,7 +143,7 @@ func (s *Service) RotateKey(ctx context.Context, who core.Principal, project, na
 	return s.submit(ctx, who, project, core.ActionRotateKey, core.KindUser, name, &core.Spec{}, ifMatch, slot)
 }
 
-// submit is the write path of DESIGN.md §5: validate, authorize, then in
+// submit is the write path (docs/engine.md, "The life of an operation"): validate, authorize, then in
 // one conditional write lock the resource, bump its version and record the
 // operation as queued; then enqueue the job and publish.
 func (s *Service) submit(ctx context.Context, who core.Principal, project string, action core.Action, kind core.Kind, name string, spec *core.Spec, ifMatch int64, slot ...int) (*core.Operation, error) {

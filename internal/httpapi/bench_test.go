@@ -17,7 +17,7 @@ func benchEnv(b *testing.B, n int) *env {
 }
 
 // serve measures one request through the whole handler (token
-// verification included), as DESIGN.md §9 counts it.
+// verification included), as docs/targets.md counts it.
 func serve(b *testing.B, e *env, path string) {
 	tok := e.token("alice")
 	b.ReportAllocs()

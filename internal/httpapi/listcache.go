@@ -13,7 +13,7 @@ import (
 // reuses it while the project's items are at the same versions (every
 // change of a resource bumps its version). The versions come from
 // Store.ListVersions, which reads no whole item, so an unchanged LIST
-// neither decodes, copies nor encodes the resources; see DESIGN.md §9.
+// neither decodes, copies nor encodes the resources; see docs/targets.md.
 type listCache struct {
 	mu      sync.Mutex
 	entries map[listKey]*listEntry

@@ -25,7 +25,7 @@ var (
 // ProblemTypePrefix starts the type URI of every problem; the kind follows.
 const ProblemTypePrefix = "urn:bucketdesk:problem:"
 
-// kinds is the one error → status table (STYLE.md habit 9). Order
+// kinds is the one error → status table. Order
 // matters: the first entry the error matches wins, so the more specific
 // kinds come first (a locked error is also a conflict in spirit; a login's
 // rate limit wraps core.ErrThrottled).

@@ -3,7 +3,7 @@
 // external id, with one cached client (and one cached, self-refreshing set
 // of credentials) per account, and CloudFormation calls are paced by a
 // token bucket per account so that bucketdesk stays under the API rate
-// limit (DESIGN.md §1 problem 3, §9).
+// limit (docs/targets.md).
 //
 // The adapter does not retry (its SDK clients make one attempt); it maps
 // CloudFormation's answers onto core's error kinds as core.Cloud documents,

@@ -1,6 +1,6 @@
 // Package paced wraps any core.Cloud with a token bucket per account, so
 // that bucketdesk stays under CloudFormation's API rate limit instead of
-// being throttled (DESIGN.md §9: "a token bucket per account"). It is used
+// being throttled (docs/targets.md: "a token bucket per account"). It is used
 // around the sandbox locally and around cfncloud on AWS.
 package paced
 

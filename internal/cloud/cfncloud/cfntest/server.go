@@ -3,7 +3,7 @@
 // Action=…&Version=… requests, XML answers and ErrorResponse documents
 // with AWS's codes and HTTP statuses) as AWS documents it, backed by a
 // simcloud.Sandbox. It exists because no local CloudFormation emulator
-// runs here (DESIGN.md §8); cfncloud's tests and the end-to-end tests run
+// runs on the machines that test bucketdesk; cfncloud's tests and the end-to-end tests run
 // the real AWS SDK against it.
 //
 // STS AssumeRole hands out session credentials for the account of the

@@ -2,7 +2,7 @@
 // current wire protocol (AWS JSON 1.0: POST /, X-Amz-Target
 // "AmazonSQS.<Action>", Content-Type application/x-amz-json-1.0), served by
 // an httptest.Server, so that the real AWS SDK for Go v2 can be tested
-// against it. No SQS stand-in runs on the test machines (DESIGN.md §8).
+// against it. No SQS stand-in runs on the test machines.
 //
 // It keeps standard (not FIFO) queues in memory and reproduces what the
 // queue adapter and the worker rely on, as the SQS API Reference documents
