@@ -184,11 +184,6 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 			return nil, err
 		}
 	}
-	if action == core.ActionUpdate && spec.Bucket != nil {
-		if err := s.checkKeyChange(ctx, project, spec.Bucket); err != nil {
-			return nil, err
-		}
-	}
 	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
 	now := s.d.Clock.Now().UTC()
 	op := &core.Operation{
@@ -243,6 +238,9 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 				// versioning off suspends it, for good.
 				if b := op.Spec.Bucket; b != nil {
 					b.VersioningSuspended = core.NextVersioningSuspended(r.Spec.Bucket, b.Versioning)
+					if err := s.checkKeyChange(ctx, project, r.Spec.Bucket, b); err != nil {
+						return false, err
+					}
 				}
 				if u, cur := op.Spec.User, r.Spec.User; u != nil && cur != nil {
 					if keepSerials {
@@ -370,10 +368,9 @@ func (s *Service) checkGrantees(ctx context.Context, project, bucket string) err
 // it between SSE-S3 and SSE-KMS) while users have grants on it: their
 // policies name the key they may use, and would lock them out of new
 // objects.
-func (s *Service) checkKeyChange(ctx context.Context, project string, next *core.BucketSpec) error {
-	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: project, StackName: stacks.StackName(project, core.KindBucket, next.Name)})
-	if err != nil || r.Spec.Bucket == nil || bucketKey(r.Spec.Bucket) == bucketKey(next) {
-		return nil // a missing bucket is the update's own error
+func (s *Service) checkKeyChange(ctx context.Context, project string, cur, next *core.BucketSpec) error {
+	if cur == nil || bucketKey(cur) == bucketKey(next) {
+		return nil
 	}
 	users, err := s.grantees(ctx, project, next.Name)
 	if err != nil || len(users) == 0 {
