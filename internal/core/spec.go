@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -540,4 +541,16 @@ func ipLike(name string) bool {
 		}
 	}
 	return true
+}
+
+// MarshalJSON writes a user's grants as [] when there are none, never
+// null: a spec read from the API or a real-time message can be sent back
+// unchanged, and requests refuse null.
+func (u UserSpec) MarshalJSON() ([]byte, error) {
+	type plain UserSpec // without this method
+	p := plain(u)
+	if p.Grants == nil {
+		p.Grants = []Grant{}
+	}
+	return json.Marshal(p)
 }

@@ -237,7 +237,7 @@ func get(kind core.Kind) handlerFunc {
 			return err
 		}
 		w.Header().Set("ETag", etag(res.Version))
-		return writeJSON(w, http.StatusOK, resourceView(res))
+		return writeJSON(w, http.StatusOK, res)
 	}
 }
 
@@ -265,7 +265,7 @@ func (s *server) decodeSpec(w http.ResponseWriter, r *http.Request, kind core.Ki
 // accepted answers a write: 202, the operation and its Location.
 func accepted(w http.ResponseWriter, op *core.Operation) error {
 	w.Header().Set("Location", "/api/operations/"+url.PathEscape(op.ID))
-	return writeJSON(w, http.StatusAccepted, operationView(op))
+	return writeJSON(w, http.StatusAccepted, op)
 }
 
 // create answers POST /api/projects/{p}/buckets and …/users.
@@ -414,11 +414,10 @@ func (s *server) operations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	views := make([]*core.Operation, len(ops))
-	for i, op := range ops {
-		views[i] = operationView(op)
+	if ops == nil {
+		ops = []*core.Operation{}
 	}
-	return writeJSON(w, http.StatusOK, operationsResponse{Items: views, Next: next})
+	return writeJSON(w, http.StatusOK, operationsResponse{Items: ops, Next: next})
 }
 
 // operation answers GET /api/operations/{id}.
@@ -427,7 +426,7 @@ func (s *server) operation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, operationView(op))
+	return writeJSON(w, http.StatusOK, op)
 }
 
 // ticketResponse is the answer of POST /api/ws-ticket.

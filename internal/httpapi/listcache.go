@@ -60,14 +60,13 @@ func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemV
 	return body, nil
 }
 
-// listView returns the resources as a list shows them (resourceView): an
-// operation keeps only its latest stack event, the one a table row shows. The full
+// listView returns the resources as a list shows them: an operation keeps
+// only its latest stack event, the one a table row shows. The full
 // progress is one GET of the resource or the operation away; without this
 // a list of 200 resources weighs most of a megabyte.
 func listView(rs []*core.Resource) []*core.Resource {
 	out := make([]*core.Resource, len(rs))
 	for i, r := range rs {
-		r = resourceView(r)
 		out[i] = r
 		if r.Op != nil && len(r.Op.Events) > 1 {
 			c := *r

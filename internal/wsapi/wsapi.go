@@ -368,7 +368,6 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // encodeMessage returns m as one JSON frame of at most maxFrame bytes: m
 // itself, else m without the operation's event list, else a resync notice.
 func encodeMessage(m core.Message, maxFrame int) []byte {
-	m = messageView(m)
 	b, err := json.Marshal(m)
 	if err == nil && len(b) <= maxFrame {
 		return b
@@ -383,38 +382,6 @@ func encodeMessage(m core.Message, maxFrame int) []byte {
 		Project string `json:"project"`
 	}{"resync", m.Project})
 	return b
-}
-
-// messageView returns m with a user's nil grants shown as [] rather than
-// null, as the REST API shows them (internal/httpapi/view.go): a spec read
-// from a message can be sent back unchanged, and requests refuse null. It
-// copies what it changes: the message is shared with other subscribers.
-func messageView(m core.Message) core.Message {
-	nilGrants := func(s core.Spec) bool { return s.User != nil && s.User.Grants == nil }
-	spec := func(s core.Spec) core.Spec {
-		if nilGrants(s) {
-			u := *s.User
-			u.Grants = []core.Grant{}
-			s.User = &u
-		}
-		return s
-	}
-	op := func(o *core.Operation) *core.Operation {
-		if o == nil || !nilGrants(o.Spec) {
-			return o
-		}
-		c := *o
-		c.Spec = spec(o.Spec)
-		return &c
-	}
-	m.Operation = op(m.Operation)
-	if r := m.Resource; r != nil && (nilGrants(r.Spec) || (r.Op != nil && nilGrants(r.Op.Spec))) {
-		c := *r
-		c.Spec = spec(r.Spec)
-		c.Op = op(r.Op)
-		m.Resource = &c
-	}
-	return m
 }
 
 // withoutEvents returns m without operation.events and
