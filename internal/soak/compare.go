@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -213,9 +212,9 @@ func (frozenClock) After(time.Duration) <-chan time.Time { return nil }
 // sandbox's statistics when it has any.
 type FileComparison struct {
 	*Comparison
-	// SandboxStats is (*simcloud.Sandbox).Stats() formatted, or "" when
-	// this build's sandbox has no such method.
-	SandboxStats string
+	// SandboxStats is what the sandbox keeps: stacks, deleted stacks,
+	// events, operation records.
+	SandboxStats simcloud.Stats
 }
 
 // CompareFiles opens the cache (bucketdesk.db) and the sandbox (sandbox.db)
@@ -240,26 +239,5 @@ func CompareFiles(ctx context.Context, dir, project string, names []string) (*Fi
 	if err != nil {
 		return nil, err
 	}
-	return &FileComparison{Comparison: c, SandboxStats: sandboxStats(sb)}, nil
-}
-
-// sandboxStats calls Stats() on the sandbox if this build has it (it is
-// being added in parallel; the soak does not depend on it).
-func sandboxStats(sb any) string {
-	m := reflect.ValueOf(sb).MethodByName("Stats")
-	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() == 0 {
-		return ""
-	}
-	out := m.Call(nil)
-	parts := make([]string, 0, len(out))
-	for _, v := range out {
-		if v.Type().Implements(reflect.TypeFor[error]()) {
-			if !v.IsNil() {
-				parts = append(parts, "error: "+v.Interface().(error).Error())
-			}
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%+v", v.Interface()))
-	}
-	return strings.Join(parts, " ")
+	return &FileComparison{Comparison: c, SandboxStats: sb.Stats()}, nil
 }

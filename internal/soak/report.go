@@ -129,8 +129,8 @@ func (r *Report) Markdown() string {
 	r.unexpectedSection(&b, c)
 	r.comparisonSection(&b)
 	r.growthSection(&b)
-	if r.Comparison != nil && r.Comparison.SandboxStats != "" {
-		w("## Sandbox statistics\n\n`%s`\n\n", cell(r.Comparison.SandboxStats))
+	if r.Comparison != nil {
+		w("## Sandbox statistics\n\n`%+v`\n\n", r.Comparison.SandboxStats)
 	}
 	return b.String()
 }

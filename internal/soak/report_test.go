@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"bucketdesk/internal/cloud/simcloud"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func sampleReport() *Report {
 		},
 		Comparison: &FileComparison{Comparison: &Comparison{Checked: 7, Live: 3, Absent: 4, Mismatches: []Mismatch{
 			{Name: "soak-ab12-1-0", StackName: "bd-demo--b-soak-ab12-1-0", Cache: "ready CREATE_COMPLETE [aaaa]", Sandbox: "no live stack", Problem: "the cache shows a resource CloudFormation does not have"},
-		}}, SandboxStats: "{Stacks:3}"},
+		}}, SandboxStats: simcloud.Stats{Stacks: 3}},
 		Samples: []Sample{
 			{At: 0, Phase: "start", Data: mb, Disk: mb / 2, RSS: 20 * mb},
 			{At: 30 * time.Second, Phase: "churn", Accepted: 4, Data: 2 * mb, Disk: mb, RSS: 30 * mb},

@@ -181,8 +181,8 @@ func compareOnly(dir string, stdout, stderr io.Writer) int {
 	}
 	var b strings.Builder
 	r.comparisonSection(&b)
-	if fc != nil && fc.SandboxStats != "" {
-		fmt.Fprintf(&b, "Sandbox statistics: `%s`\n", cell(fc.SandboxStats))
+	if fc != nil {
+		fmt.Fprintf(&b, "Sandbox statistics: `%+v`\n", fc.SandboxStats)
 	}
 	io.WriteString(stdout, b.String())
 	if err != nil || len(fc.Mismatches) > 0 {
