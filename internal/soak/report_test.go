@@ -1,10 +1,11 @@
 package soak
 
 import (
-	"bucketdesk/internal/cloud/simcloud"
 	"strings"
 	"testing"
 	"time"
+
+	"bucketdesk/internal/cloud/simcloud"
 )
 
 func sampleReport() *Report {
