@@ -30,8 +30,8 @@ test-short: test-deps
 	$(GO) test -count=1 ./...
 
 ## test-cfn: only cfn-lint over deploy/*.yaml and the matrix of rendered stacks, and AWS's name rules over
-## the resolved values, printing the matrix size, cfn-lint's version and time, and every finding (also the
-## known ones, which `go test ./...` runs too but shows only when they fail); the full log is in test-output/
+## the resolved values, printing the matrix size, cfn-lint's version and time, and every finding (informational
+## ones too, which `go test ./...` shows only on failure); the full log is in test-output/
 .PHONY: test-cfn
 test-cfn:
 	@mkdir -p test-output

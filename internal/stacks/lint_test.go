@@ -246,51 +246,6 @@ func lintMatrix() []lintCase {
 	return cases
 }
 
-// knownFindings are findings in what bucketdesk renders today that are
-// reported and not fixed yet. They are not ignored: each still shows on
-// every run, as a "KNOWN FINDING, NOT FIXED" line of the test's log
-// (`make test-cfn` prints them), a finding not
-// listed fails its subtest, and an entry that matches no finding fails the
-// test, so the list only shrinks. Every entry is a bug to fix.
-var knownFindings = []struct {
-	test  string // the top-level test it belongs to
-	match string // a substring of the finding
-	why   string
-}{}
-
-// findings sorts a test's findings into known (logged) and new (failed).
-type findings struct{ used map[int]bool }
-
-func newFindings(t *testing.T) *findings {
-	f := &findings{used: map[int]bool{}}
-	t.Cleanup(func() {
-		if t.Skipped() {
-			return
-		}
-		for i, k := range knownFindings {
-			if k.test == t.Name() && !f.used[i] {
-				t.Errorf("knownFindings[%d] (%q) no longer occurs: delete it", i, k.match)
-			}
-		}
-	})
-	return f
-}
-
-// report fails t with msg, unless msg is a known finding of the top-level
-// test, which is logged.
-func (f *findings) report(t *testing.T, msg string) {
-	t.Helper()
-	top, _, _ := strings.Cut(t.Name(), "/")
-	for i, k := range knownFindings {
-		if k.test == top && strings.Contains(msg, k.match) {
-			f.used[i] = true
-			t.Logf("KNOWN FINDING, NOT FIXED (%s): %s", k.why, msg)
-			return
-		}
-	}
-	t.Error(msg)
-}
-
 // rendered is a case of the matrix with its template.
 type rendered struct {
 	lintCase
@@ -380,7 +335,6 @@ func TestRenderedStacksPassCfnLint(t *testing.T) {
 			t.Errorf("cfn-lint reported on %s, a file it was not given: %v", f, fs)
 		}
 	}
-	found := newFindings(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, f := range byFile[fileOf[c.template]] {
@@ -388,7 +342,7 @@ func TestRenderedStacksPassCfnLint(t *testing.T) {
 					t.Logf("cfn-lint: %v", f)
 					continue
 				}
-				found.report(t, fmt.Sprintf("cfn-lint: %v\nspec: %s", f, specJSON(c.spec)))
+				t.Error(fmt.Sprintf("cfn-lint: %v\nspec: %s", f, specJSON(c.spec)))
 			}
 		})
 	}
@@ -588,7 +542,6 @@ func resolvedProblems(tpl map[string]any) []string {
 
 func TestRenderedNamesMeetAWSRules(t *testing.T) {
 	cases := renderMatrix(t)
-	found := newFindings(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var tpl map[string]any
@@ -598,13 +551,13 @@ func TestRenderedNamesMeetAWSRules(t *testing.T) {
 			// Every spec here passed core.Spec.Validate and Render: bucketdesk
 			// would accept it, so AWS refusing it is a bug.
 			for _, p := range resolvedProblems(tpl) {
-				found.report(t, fmt.Sprintf("bucketdesk accepts this spec, AWS would refuse the stack: %s\nspec: %s", p, specJSON(c.spec)))
+				t.Error(fmt.Sprintf("bucketdesk accepts this spec, AWS would refuse the stack: %s\nspec: %s", p, specJSON(c.spec)))
 			}
 			// The buckets a user is granted are named in the policy's ARNs.
 			if u := c.spec.User; u != nil {
 				for _, g := range u.Grants {
 					for _, m := range s3BucketNameProblems(g.Bucket) {
-						found.report(t, fmt.Sprintf("bucketdesk accepts a grant of bucket %q, S3 refuses the name: %s", g.Bucket, m))
+						t.Error(fmt.Sprintf("bucketdesk accepts a grant of bucket %q, S3 refuses the name: %s", g.Bucket, m))
 					}
 				}
 			}
