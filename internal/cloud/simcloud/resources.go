@@ -410,11 +410,7 @@ func generatedName(c *rctx, max int, lower bool) string {
 // inAccount reports whether a live resource of type typ in the account
 // matches pred.
 func (s *Sandbox) inAccount(account, typ string, pred func(r *record) bool) bool {
-	for _, id := range s.byName {
-		st := s.stacks[id]
-		if st.Account != account {
-			continue
-		}
+	for st := range s.liveStacks(account) {
 		if !st.live(func(r *record) bool { return !(r.Type == typ && pred(r)) }) {
 			return true
 		}
@@ -455,8 +451,7 @@ func isAlnum(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' 
 
 // bucketTaken reports whether a bucket of this name exists in any account.
 func (s *Sandbox) bucketTaken(name string) bool {
-	for _, id := range s.byName {
-		st := s.stacks[id]
+	for st := range s.liveStacks("") {
 		if !st.live(func(r *record) bool { return !(r.Type == "AWS::S3::Bucket" && r.Physical == name) }) {
 			return true
 		}
@@ -605,11 +600,7 @@ func createAccessKey(c *rctx, r *record, p map[string]any) error {
 	// IAM allows two access keys per user, and CloudFormation makes a
 	// replacement key before it deletes the one it replaces.
 	n := 0
-	for _, id := range c.s.byName {
-		st := c.s.stacks[id]
-		if st.Account != c.st.Account {
-			continue
-		}
+	for st := range c.s.liveStacks(c.st.Account) {
 		st.live(func(k *record) bool {
 			var props struct{ UserName string }
 			if k.Type == "AWS::IAM::AccessKey" && json.Unmarshal(k.Resolved, &props) == nil && props.UserName == user {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -714,9 +715,8 @@ func (s *Sandbox) ListStacks(ctx context.Context, a core.Account, prefix string)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []core.StackSummary
-	for _, id := range s.byName { // live stacks only: deleted ones may be many
-		st := s.stacks[id]
-		if st.Account == a.ID && strings.HasPrefix(st.Name, prefix) {
+	for st := range s.liveStacks(a.ID) {
+		if strings.HasPrefix(st.Name, prefix) {
 			out = append(out, core.StackSummary{StackID: st.ID, StackName: st.Name, Status: st.Status})
 		}
 	}
@@ -749,11 +749,7 @@ func (s *Sandbox) GetSecretValue(ctx context.Context, a core.Account, secret str
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var found *record
-	for _, id := range s.byName {
-		st := s.stacks[id]
-		if st.Account != a.ID {
-			continue
-		}
+	for st := range s.liveStacks(a.ID) {
 		st.live(func(r *record) bool {
 			if r.Type == "AWS::SecretsManager::Secret" && (r.Physical == secret || secretName(r.Physical) == secret) {
 				found = r
@@ -894,6 +890,27 @@ func (s *Sandbox) WaitIdle(ctx context.Context) error {
 // drawFailure decides whether a stack operation of action fails on
 // purpose (Options.FailRate); s.mu is held.
 func (s *Sandbox) drawFailure(action string) bool {
-	p := map[string]float64{actionCreate: s.opts.FailRate.Create, actionUpdate: s.opts.FailRate.Update, actionDelete: s.opts.FailRate.Delete}[action]
+	var p float64
+	switch action {
+	case actionCreate:
+		p = s.opts.FailRate.Create
+	case actionUpdate:
+		p = s.opts.FailRate.Update
+	case actionDelete:
+		p = s.opts.FailRate.Delete
+	}
 	return p > 0 && s.failRng.Float64() < p
+}
+
+// liveStacks yields the live stacks of an account ("": of every account),
+// never the deleted ones kept for their retention, which may be many;
+// s.mu is held.
+func (s *Sandbox) liveStacks(account string) iter.Seq[*stack] {
+	return func(yield func(*stack) bool) {
+		for _, id := range s.byName {
+			if st := s.stacks[id]; (account == "" || st.Account == account) && !yield(st) {
+				return
+			}
+		}
+	}
 }
