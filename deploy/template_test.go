@@ -710,7 +710,7 @@ func TestProjectAccountRole(t *testing.T) {
 	starOK := map[string]string{
 		"cloudformation:ListStacks": "ListStacks has no resource-level permissions",
 	}
-	var stacksScoped, reveal bool
+	var stacksScoped, reveal, count bool
 	for _, p := range r.Policies {
 		for _, s := range statements(t, p.PolicyDocument) {
 			if s.NotAction {
@@ -729,6 +729,11 @@ func TestProjectAccountRole(t *testing.T) {
 						t.Errorf("%s is allowed on %v, want only bucketdesk's stacks", a, s.Resources)
 					}
 				}
+				if a == "s3:ListBucketVersions" {
+					// The count before a delete is the portal's own call,
+					// not CloudFormation's: no CalledVia condition.
+					count = len(s.Resources) == 1 && s.Resources[0] == "arn:aws:s3:::*" && s.Condition == nil
+				}
 				if a == "secretsmanager:GetSecretValue" {
 					reveal = true
 					if !slices.Equal(s.Resources, []string{"arn:aws:secretsmanager:*:${AWS::AccountId}:secret:bucketdesk/*"}) {
@@ -743,8 +748,8 @@ func TestProjectAccountRole(t *testing.T) {
 			}
 		}
 	}
-	if !stacksScoped || !reveal {
-		t.Errorf("PortalRole must allow the stack actions (found %v) and the secret reveal (found %v)", stacksScoped, reveal)
+	if !stacksScoped || !reveal || !count {
+		t.Errorf("PortalRole must allow the stack actions (found %v), the secret reveal (found %v) and s3:ListBucketVersions on every bucket without a condition (found %v)", stacksScoped, reveal, count)
 	}
 }
 
@@ -877,5 +882,127 @@ func TestAPILogs(t *testing.T) {
 	}
 	if def := tpl.Parameters["ApiGatewayLogRole"].Default; def != "create" {
 		t.Errorf("ApiGatewayLogRole defaults to %v, want create", def)
+	}
+}
+
+// (f) the project account's server access log bucket (Security Hub S3.9):
+// SSE-S3 (S3 cannot deliver logs to an SSE-KMS bucket), no Object Lock, no
+// public access, ACLs disabled, logs expired after AccessLogRetentionDays,
+// kept when the stack goes, written only by the logging service for this
+// account's buckets and over HTTPS only; not logging itself; its name an
+// output for the registration's log_bucket; and the portal role may set a
+// bucket's logging.
+func TestProjectAccountLogBucket(t *testing.T) {
+	tpl := load(t, "project-account.yaml")
+	raw, err := readProcessed("project-account.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := raw["Resources"].(map[string]any)["AccessLogBucket"].(map[string]any)
+	if res["DeletionPolicy"] != "Retain" || res["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("AccessLogBucket DeletionPolicy %v, UpdateReplacePolicy %v, want Retain both", res["DeletionPolicy"], res["UpdateReplacePolicy"])
+	}
+	b, err := tpl.GetS3BucketWithName("AccessLogBucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.BucketName == nil || *b.BucketName != "bucketdesk-logs-${AWS::AccountId}-${AWS::Region}" {
+		t.Errorf("BucketName %v", b.BucketName)
+	}
+	if e := b.BucketEncryption; e == nil || len(e.ServerSideEncryptionConfiguration) != 1 ||
+		e.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault == nil ||
+		e.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm != "AES256" {
+		t.Errorf("BucketEncryption %+v, want SSE-S3 (AES256) only", e)
+	}
+	if b.ObjectLockEnabled != nil || b.ObjectLockConfiguration != nil {
+		t.Error("Object Lock on the log bucket: S3 refuses a destination with a default retention")
+	}
+	if b.LoggingConfiguration != nil {
+		t.Error("the log bucket logs: into itself it would log its own deliveries forever")
+	}
+	pab := b.PublicAccessBlockConfiguration
+	if pab == nil || pab.BlockPublicAcls == nil || !*pab.BlockPublicAcls || pab.BlockPublicPolicy == nil || !*pab.BlockPublicPolicy ||
+		pab.IgnorePublicAcls == nil || !*pab.IgnorePublicAcls || pab.RestrictPublicBuckets == nil || !*pab.RestrictPublicBuckets {
+		t.Errorf("PublicAccessBlockConfiguration %+v, want all four true", pab)
+	}
+	if o := b.OwnershipControls; o == nil || len(o.Rules) != 1 || o.Rules[0].ObjectOwnership == nil || *o.Rules[0].ObjectOwnership != "BucketOwnerEnforced" {
+		t.Errorf("OwnershipControls %+v, want BucketOwnerEnforced", o)
+	}
+	if def := fmt.Sprint(tpl.Parameters["AccessLogRetentionDays"].Default); def != "365" {
+		t.Errorf("AccessLogRetentionDays defaults to %s, want 365", def)
+	}
+	var expires, aborts bool
+	if b.LifecycleConfiguration != nil {
+		for _, r := range b.LifecycleConfiguration.Rules {
+			if r.Status != "Enabled" {
+				continue
+			}
+			// Ref AccessLogRetentionDays reads as its default here.
+			expires = expires || r.ExpirationInDays != nil && *r.ExpirationInDays == 365
+			aborts = aborts || r.AbortIncompleteMultipartUpload != nil && r.AbortIncompleteMultipartUpload.DaysAfterInitiation == 7
+		}
+	}
+	if !expires || !aborts {
+		t.Errorf("lifecycle: expiry after AccessLogRetentionDays %v, abort of incomplete uploads after 7 days %v", expires, aborts)
+	}
+
+	var policy *struct {
+		bucket string
+		doc    any
+	}
+	for id, p := range tpl.GetAllS3BucketPolicyResources() {
+		if p.Bucket == "${AccessLogBucket}" {
+			policy = &struct {
+				bucket string
+				doc    any
+			}{id, p.PolicyDocument}
+		}
+	}
+	if policy == nil {
+		t.Fatal("no bucket policy on AccessLogBucket")
+	}
+	var logging, tls bool
+	for _, s := range statements(t, policy.doc) {
+		switch s.Effect {
+		case "Allow":
+			if fmt.Sprint(s.Principal) != "map[Service:logging.s3.amazonaws.com]" || !slices.Equal(s.Actions, []string{"s3:PutObject"}) ||
+				!slices.Equal(s.Resources, []string{"arn:${AWS::Partition}:s3:::${AccessLogBucket}/*"}) {
+				t.Errorf("%s allows %v %v on %v; only the logging service's s3:PutObject on the log objects belongs here", s.Sid, s.Principal, s.Actions, s.Resources)
+				continue
+			}
+			c, _ := s.Condition.(map[string]any)
+			eq, _ := c["StringEquals"].(map[string]any)
+			like, _ := c["ArnLike"].(map[string]any)
+			if fmt.Sprint(eq["aws:SourceAccount"]) != "${AWS::AccountId}" || fmt.Sprint(like["aws:SourceArn"]) != "arn:${AWS::Partition}:s3:::*" {
+				t.Errorf("%s: condition %v, want aws:SourceAccount this account and aws:SourceArn an S3 bucket", s.Sid, s.Condition)
+			}
+			logging = true
+		case "Deny":
+			c, _ := s.Condition.(map[string]any)
+			bl, _ := c["Bool"].(map[string]any)
+			tls = fmt.Sprint(s.Principal) == "*" && slices.Equal(s.Actions, []string{"s3:*"}) && fmt.Sprint(bl["aws:SecureTransport"]) == "false" &&
+				slices.Equal(s.Resources, []string{"arn:${AWS::Partition}:s3:::${AccessLogBucket}", "arn:${AWS::Partition}:s3:::${AccessLogBucket}/*"})
+		}
+	}
+	if !logging || !tls {
+		t.Errorf("%s: grant to logging.s3.amazonaws.com %v, HTTPS-only deny on bucket and objects %v", policy.bucket, logging, tls)
+	}
+
+	if o, ok := tpl.Outputs["AccessLogBucket"]; !ok || fmt.Sprint(o.Value) != "${AccessLogBucket}" {
+		t.Errorf("output AccessLogBucket = %+v, want the log bucket's name", o)
+	}
+
+	role, err := tpl.GetIAMRoleWithName("PortalRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canLog := false
+	for _, p := range role.Policies {
+		for _, s := range statements(t, p.PolicyDocument) {
+			canLog = canLog || s.Effect == "Allow" && slices.Contains(s.Actions, "s3:PutBucketLogging") && slices.Contains(s.Resources, "arn:aws:s3:::*")
+		}
+	}
+	if !canLog {
+		t.Error("PortalRole may not s3:PutBucketLogging on the project buckets")
 	}
 }

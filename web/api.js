@@ -109,6 +109,10 @@ export const api = {
   operations: (p, limit = 20) => request('GET', `/api/projects/${enc(p)}/operations?limit=${limit}`),
   operation: (id) => request('GET', `/api/operations/${enc(id)}`),
   wsTicket: () => request('POST', '/api/ws-ticket'),
+  // The local binary's sandbox only (me().sandbox).
+  objects: (p, bucket) => request('GET', `/api/projects/${enc(p)}/sandbox/buckets/${enc(bucket)}/objects`),
+  putObject: (p, bucket, key) => request('POST', `/api/projects/${enc(p)}/sandbox/buckets/${enc(bucket)}/objects`, { body: { key } }),
+  emptyBucket: (p, bucket) => request('DELETE', `/api/projects/${enc(p)}/sandbox/buckets/${enc(bucket)}/objects`),
 };
 
 function enc(s) {

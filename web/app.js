@@ -7,6 +7,7 @@ import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
 import { Live } from './live.js';
+import { openObjectsDialog } from './objects.js';
 import { Operations } from './progress.js';
 import { ResourceStore, rkey, versioningLabel } from './resources.js';
 import { rotateKeyProblem } from './validate.js';
@@ -27,6 +28,7 @@ const state = {
   view: '',
   renderQueued: false,
   returnTo: null, // the page to go back to after signing in again
+  sandbox: undefined, // the local binary (api.me().sandbox): buckets have an Objects dialog
 };
 
 // A small handle for tests and for debugging in the console.
@@ -242,6 +244,7 @@ async function showProject(id) {
     h1.focus();
     return;
   }
+  if (state.sandbox === undefined) state.sandbox = Boolean((await api.me().catch(() => null))?.sandbox);
   state.project = project;
   document.title = `${project.name || project.id} — bucketdesk`;
   setCrumbs(project);
@@ -510,10 +513,20 @@ function rowActions(r) {
         (r.kind === 'bucket' ? openBucketForm : openUserForm)(ctx, fresh);
       },
     }),
+    state.sandbox && r.kind === 'bucket' && bucketExists(r) ? actionButton('Objects', r, {
+      focusId: `objects:${rkey(r.kind, r.name)}`,
+      onClick: () => openObjectsDialog(ctx, r),
+    }) : null,
     actionButton('Delete', r, {
       reason: locked, danger: true, focusId: `delete:${rkey(r.kind, r.name)}`,
       onClick: () => openDeleteDialog(ctx, state.store.get(r.kind, r.name) || r),
     })), hiddenReason);
+}
+
+/** bucketExists: the bucket's stack made it, and it is not deleted yet. */
+function bucketExists(r) {
+  const o = r.observed || {};
+  return ['ready', 'updating', 'deleting'].includes(o.phase) || o.stack_status === 'DELETE_FAILED';
 }
 
 function bucketRow(r) {

@@ -85,6 +85,7 @@ func newEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		p.ID, p.Name = projectID(n), fmt.Sprintf("Bench project of %d buckets", n)
 		p.AccountID = fmt.Sprintf("2100000000%02d", i)
 		p.RoleARN = "arn:aws:iam::" + p.AccountID + ":role/bucketdesk"
+		p.LogBucket = "" // the sandbox knows only the demo account's log bucket
 		if _, _, err := l.EnsureProject(ctx, p); err != nil {
 			l.Close()
 			return nil, err

@@ -29,14 +29,21 @@ func (k Kind) Valid() bool { return k == KindBucket || k == KindUser }
 
 // Project is a project with its dedicated AWS account.
 type Project struct {
-	ID               string   `json:"id"`
-	Name             string   `json:"name"`
-	AccountID        string   `json:"account_id"`
-	Region           string   `json:"region"`
-	RoleARN          string   `json:"role_arn,omitempty"`
-	ExternalID       string   `json:"external_id,omitempty"`
-	TransferServerID string   `json:"transfer_server_id,omitempty"`
-	Members          []string `json:"members"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	AccountID        string `json:"account_id"`
+	Region           string `json:"region"`
+	RoleARN          string `json:"role_arn,omitempty"`
+	ExternalID       string `json:"external_id,omitempty"`
+	TransferServerID string `json:"transfer_server_id,omitempty"`
+	// LogBucket names the bucket of the project's account that receives
+	// the server access logs of every project bucket (Security Hub S3.9),
+	// each under the prefix "<bucket>/": deploy/project-account.yaml
+	// creates it in the project's account and region and outputs its name
+	// as AccessLogBucket. Empty renders no logging: the project's buckets
+	// then fail S3.9 (docs/security-hub.md).
+	LogBucket string   `json:"log_bucket,omitempty"`
+	Members   []string `json:"members"`
 }
 
 // Account is where a project's stacks live.
@@ -95,6 +102,11 @@ func (p *Project) Validate() error {
 	}
 	if !regionRe.MatchString(p.Region) {
 		v.add("region", "must be an AWS region such as eu-west-1")
+	}
+	if p.LogBucket != "" {
+		for _, m := range BucketNameProblems(p.LogBucket) {
+			v.add("log_bucket", "%s", m)
+		}
 	}
 	return v.err()
 }

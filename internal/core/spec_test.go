@@ -379,3 +379,39 @@ func TestNextVersioningSuspended(t *testing.T) {
 		}
 	}
 }
+
+// A project's log bucket is optional; when set it must be an S3 bucket
+// name, by the same rules as every bucket bucketdesk names.
+func TestProjectLogBucket(t *testing.T) {
+	p := func(logBucket string) *Project {
+		return &Project{ID: "demo", Name: "Demo", AccountID: "123456789012", Region: "eu-west-1", LogBucket: logBucket}
+	}
+	for _, ok := range []string{"", "bucketdesk-logs-123456789012-eu-west-1", "abc"} {
+		if err := p(ok).Validate(); err != nil {
+			t.Errorf("log_bucket %q: %v", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"Logs":                  "lowercase letters",
+		"ab":                    "between 3 and 63",
+		"logs..bucket":          "two adjacent dots",
+		"192.168.5.4":           "IP address",
+		"xn--logs":              "reserved prefix",
+		strings.Repeat("l", 64): "between 3 and 63",
+	} {
+		err := p(bad).Validate()
+		var v *ValidationError
+		if !errors.As(err, &v) || !errors.Is(err, ErrInvalid) || len(v.Problems) == 0 {
+			t.Errorf("log_bucket %q: error %v, want a validation error", bad, err)
+			continue
+		}
+		for _, pr := range v.Problems {
+			if pr.Field != "log_bucket" {
+				t.Errorf("log_bucket %q: problem on field %q: %s", bad, pr.Field, pr.Message)
+			}
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("log_bucket %q: %v, want it to say %q", bad, err, want)
+		}
+	}
+}

@@ -36,7 +36,7 @@ type stepper struct {
 func newStepper(t *testing.T) *stepper {
 	l := open(t, t.TempDir(), simcloud.ZeroOptions())
 	s := &stepper{t: t, l: l, hc: &hookCloud{Cloud: l.Sandbox}}
-	s.eng = engine.New(engine.Options{Store: l.Store, Queue: l.Queue, Cloud: s.hc, Hub: l.Hub,
+	s.eng = engine.New(engine.Options{Store: l.Store, Queue: l.Queue, Cloud: s.hc, Objects: l.Sandbox, Hub: l.Hub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cancel := l.Sandbox.Subscribe(func(body []byte) {
 		ev, err := cfnevent.ParseSNS(body)
@@ -540,15 +540,22 @@ func TestDeleteOfAGrantedBucketIsRefused(t *testing.T) {
 	}
 }
 
-// A bucket whose delete failed (it holds objects) can only be deleted
-// again: an update is refused before it is accepted, with what to do, and
-// the delete goes through once the bucket is empty.
+// A bucket whose delete failed (a writer put objects into it after the
+// emptiness check) can only be deleted again: an update is refused before
+// it is accepted, with what to do; a delete is refused while the bucket
+// holds objects, with their count, and goes through once it is empty.
 func TestDeleteFailedBucketCanOnlyBeDeletedAgain(t *testing.T) {
 	s := newStepper(t)
 	ctx := t.Context()
+	acct := setup.DemoProject(nil).Account()
 	s.submit(s.eng.Service.Create(ctx, alice, "demo", bucket("full-b")))
-	s.l.Sandbox.SetObjectCount("full-b", 3)
-	del := s.submit(s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "full-b", 0))
+	op, err := s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "full-b", 0)
+	for i := range 3 { // after the check, before CloudFormation's delete
+		if _, err := s.l.Sandbox.PutObject(ctx, acct, "full-b", fmt.Sprintf("late-%d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del := s.submit(op, err)
 	if op := s.operation(del.ID); op.Status != core.OpFailed || s.item("full-b").Observed.StackStatus != "DELETE_FAILED" {
 		t.Fatalf("delete of a bucket with objects: %s, stack %s", op.Status, s.item("full-b").Observed.StackStatus)
 	}
@@ -557,9 +564,42 @@ func TestDeleteFailedBucketCanOnlyBeDeletedAgain(t *testing.T) {
 	if _, err := s.eng.Service.Update(ctx, alice, "demo", up, 0); !errors.Is(err, core.ErrConflict) || !strings.Contains(err.Error(), "delete it again") {
 		t.Fatalf("update of a DELETE_FAILED bucket: %v", err)
 	}
-	s.l.Sandbox.SetObjectCount("full-b", 0)
+	if _, err := s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "full-b", 0); !errors.Is(err, core.ErrConflict) || !strings.Contains(err.Error(), "holds 3 object versions") {
+		t.Fatalf("delete again while it holds objects: %v", err)
+	}
+	if _, err := s.l.Sandbox.EmptyBucket(ctx, acct, "full-b"); err != nil {
+		t.Fatal(err)
+	}
 	again := s.submit(s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "full-b", 0))
 	if op := s.operation(again.ID); op.Status != core.OpSucceeded {
 		t.Fatalf("delete after emptying: %s %s", op.Status, op.Error)
+	}
+}
+
+// The delete of a bucket that holds objects, versions or delete markers is
+// refused before it is accepted, with what it holds, and changes nothing.
+func TestDeleteOfANonEmptyBucketIsRefused(t *testing.T) {
+	s := newStepper(t)
+	ctx := t.Context()
+	acct := setup.DemoProject(nil).Account()
+	spec := bucket("kept-b")
+	spec.Bucket.Versioning = true
+	s.submit(s.eng.Service.Create(ctx, alice, "demo", spec))
+	if _, err := s.l.Sandbox.PutObject(ctx, acct, "kept-b", "a.csv", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.l.Sandbox.DeleteObject(ctx, acct, "kept-b", "a.csv", ""); err != nil {
+		t.Fatal(err)
+	}
+	before := s.item("kept-b")
+	_, err := s.eng.Service.Delete(ctx, alice, "demo", core.KindBucket, "kept-b", 0)
+	if !errors.Is(err, core.ErrConflict) || !strings.Contains(err.Error(), `bucket "kept-b" is not empty: it holds 1 object version and 1 delete marker`) {
+		t.Fatalf("delete of a bucket holding a version and a marker: %v", err)
+	}
+	if after := s.item("kept-b"); after.Version != before.Version || after.Lock != nil {
+		t.Errorf("a refused delete changed the item: version %d → %d, lock %v", before.Version, after.Version, after.Lock)
+	}
+	if ds, _ := s.l.Queue.Receive(ctx, 10, 0); len(ds) != 0 {
+		t.Errorf("a refused delete queued %d jobs", len(ds))
 	}
 }

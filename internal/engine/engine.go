@@ -30,6 +30,11 @@ type Options struct {
 	Queue core.Queue
 	Cloud core.Cloud
 	Hub   core.Hub
+	// Objects counts what a bucket holds, so that the delete of a bucket
+	// that is not empty is refused before it is accepted; nil skips the
+	// check (CloudFormation then fails such a delete, and the bucket keeps
+	// its data and its HTTPS-only policy).
+	Objects core.Objects
 	// Clock defaults to the system clock.
 	Clock core.Clock
 	// Logger defaults to slog.Default().

@@ -183,6 +183,9 @@ func (s *Service) submit(ctx context.Context, who core.Principal, project string
 		if err := s.checkGrantees(ctx, project, name); err != nil {
 			return nil, err
 		}
+		if err := s.checkEmpty(ctx, p, name); err != nil {
+			return nil, err
+		}
 	}
 	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
 	now := s.d.Clock.Now().UTC()
@@ -362,6 +365,42 @@ func (s *Service) checkGrantees(ctx context.Context, project, bucket string) err
 	}
 	return fmt.Errorf("%w: bucket %q is granted to %s %s; remove the grants first (edit the %s), then delete the bucket",
 		core.ErrConflict, bucket, plural(len(users), "user", "users"), quoteList(users), plural(len(users), "user", "users"))
+}
+
+// checkEmpty refuses to delete a bucket that holds objects: S3 deletes
+// only empty buckets, so CloudFormation would fail the delete after it was
+// accepted. Only a bucket the item's stack made is counted (after a failed
+// create the name may be another account's bucket), and an item that is
+// locked or gone is left to the change, which refuses it. A project role
+// that may not list the bucket's versions (a project account set up before
+// the permission existed) does not stop the delete: CloudFormation's
+// answer then tells, and the bucket keeps its data and its policy.
+func (s *Service) checkEmpty(ctx context.Context, p *core.Project, bucket string) error {
+	if s.d.Objects == nil {
+		return nil
+	}
+	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, bucket)})
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case r.Lock != nil, r.Observed.StackID == "", r.Observed.Phase == core.PhaseDeleted, r.Observed.StackStatus == "ROLLBACK_COMPLETE":
+		return nil
+	}
+	n, err := s.d.Objects.CountObjects(ctx, p.Account(), bucket)
+	switch {
+	case errors.Is(err, core.ErrForbidden):
+		s.d.Logger.Warn("could not count a bucket's objects before deleting it; the project role needs s3:ListBucketVersions (deploy/project-account.yaml)",
+			"project", p.ID, "bucket", bucket, "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("could not check whether bucket %q is empty, nothing was changed: %w", bucket, err)
+	case !n.Empty():
+		return fmt.Errorf("%w: bucket %q is not empty: it holds %s. S3 deletes only empty buckets; empty it (every object version and delete marker), then delete it",
+			core.ErrConflict, bucket, n)
+	}
+	return nil
 }
 
 // checkKeyChange refuses to change the KMS key of a bucket (or to switch

@@ -64,7 +64,9 @@ type envOptions struct {
 	// start runs the workers and the mirror; without, writes are
 	// accepted and stay queued, holding their locks.
 	start bool
-	tweak func(o *httpapi.Options)
+	// sandbox serves the local binary's sandbox routes.
+	sandbox bool
+	tweak   func(o *httpapi.Options)
 }
 
 func newEnv(t testing.TB, eo envOptions) *env {
@@ -119,6 +121,9 @@ func newEnv(t testing.TB, eo envOptions) *env {
 			io.WriteString(w, "# HELP bucketdesk_ws_connections Open WebSocket connections.\n# TYPE bucketdesk_ws_connections gauge\nbucketdesk_ws_connections 0\n")
 		}},
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if eo.sandbox {
+		o.Sandbox = l.Sandbox
 	}
 	if eo.tweak != nil {
 		eo.tweak(&o)

@@ -137,6 +137,8 @@ type meResponse struct {
 	User     string   `json:"user"`
 	Groups   []string `json:"groups"`
 	Projects []string `json:"projects"`
+	// Sandbox: this is the local binary, whose sandbox routes exist.
+	Sandbox bool `json:"sandbox,omitempty"`
 }
 
 // me answers GET /api/me.
@@ -146,7 +148,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := meResponse{User: who.User, Groups: who.Groups, Projects: make([]string, 0, len(ps))}
+	resp := meResponse{User: who.User, Groups: who.Groups, Projects: make([]string, 0, len(ps)), Sandbox: s.opts.Sandbox != nil}
 	if resp.Groups == nil {
 		resp.Groups = []string{}
 	}

@@ -50,6 +50,10 @@ type Options struct {
 	JWKS []byte
 	// Tickets serves POST /api/ws-ticket; nil leaves the route out.
 	Tickets TicketIssuer
+	// Sandbox serves the dev-only routes of the local binary that put
+	// objects into a project's buckets and empty them; nil (on AWS) leaves
+	// them out.
+	Sandbox SandboxObjects
 	// Ready is the readiness probe (the store answers); nil is always
 	// ready.
 	Ready func(ctx context.Context) error
@@ -104,6 +108,7 @@ func routes() []route {
 	hasLogin := func(o *Options) bool { return o.Login != nil }
 	hasJWKS := func(o *Options) bool { return o.JWKS != nil }
 	hasTickets := func(o *Options) bool { return o.Tickets != nil }
+	hasSandbox := func(o *Options) bool { return o.Sandbox != nil }
 	return []route{
 		{method: "GET", path: "/healthz", public: true, handle: (*server).healthz},
 		{method: "GET", path: "/readyz", public: true, handle: (*server).readyz},
@@ -133,6 +138,10 @@ func routes() []route {
 		{method: "GET", path: "/api/projects/{p}/operations", handle: (*server).operations},
 		{method: "GET", path: "/api/operations/{id}", handle: (*server).operation},
 		{method: "POST", path: "/api/ws-ticket", enabled: hasTickets, handle: (*server).wsTicket},
+
+		{method: "GET", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxObjects},
+		{method: "POST", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxPutObject},
+		{method: "DELETE", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxDeleteObjects},
 	}
 }
 

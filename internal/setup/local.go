@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,18 +119,23 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 	if l.Queue, err = boltqueue.New(db, &boltqueue.Options{Clock: cfg.Clock, Visibility: cfg.Visibility, MaxAttempts: cfg.MaxAttempts}); err != nil {
 		return fail(err)
 	}
-	sbOpts := cfg.Sandbox
-	if sbOpts != nil && sbOpts.Clock == nil {
-		o := *sbOpts
-		o.Clock = cfg.Clock
+	sbOpts := simcloud.DemoOptions()
+	if cfg.Sandbox != nil {
+		o := *cfg.Sandbox
+		if o.Clock == nil {
+			o.Clock = cfg.Clock
+		}
 		sbOpts = &o
 	}
+	// The demo project's log bucket exists in its account, as
+	// deploy/project-account.yaml would have made it.
+	sbOpts.OutsideBuckets = append(slices.Clone(sbOpts.OutsideBuckets), DemoLogBucket())
 	if l.Sandbox, err = simcloud.New(filepath.Join(cfg.DataDir, "sandbox.db"), sbOpts); err != nil {
 		return fail(err)
 	}
 	burst := int(2 * cfg.CloudRate)
 	l.Engine = engine.New(engine.Options{
-		Store: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Hub: l.Hub,
+		Store: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Objects: l.Sandbox, Hub: l.Hub,
 		Clock: cfg.Clock, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return l, nil
@@ -220,13 +226,25 @@ func (l *Local) Close() error {
 	return errors.Join(errs...)
 }
 
-// DemoProject is the project the local binary creates on first start.
+// DemoProject is the project the local binary creates on first start. Its
+// buckets log into its log bucket (DemoLogBucket). A data directory that
+// registered the demo project before it had a log bucket keeps that
+// registration (EnsureProject keeps an existing project): its buckets are
+// rendered without logging.
 func DemoProject(members []string) *core.Project {
 	return &core.Project{
 		ID: "demo", Name: "Demo project", AccountID: "123456789012", Region: "eu-west-1",
 		RoleARN: "arn:aws:iam::123456789012:role/bucketdesk", ExternalID: "bucketdesk-demo",
-		TransferServerID: "s-0123456789abcdef0", Members: members,
+		TransferServerID: "s-0123456789abcdef0", LogBucket: "bucketdesk-logs-123456789012-eu-west-1", Members: members,
 	}
+}
+
+// DemoLogBucket is the demo project's server access log bucket, named as
+// deploy/project-account.yaml names it; OpenLocal's sandbox has it as a
+// bucket outside any stack.
+func DemoLogBucket() simcloud.OutsideBucket {
+	p := DemoProject(nil)
+	return simcloud.OutsideBucket{Account: p.AccountID, Region: p.Region, Name: p.LogBucket}
 }
 
 // EnsureProject registers p unless a project with its id exists.

@@ -81,7 +81,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	}
 	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Hub: l.Hub, Limits: limits, Logger: l.cfg.Logger})
 	api := httpapi.New(httpapi.Options{
-		Service: l.Engine.Service, Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets,
+		Service: l.Engine.Service, Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets, Sandbox: l.Sandbox,
 		Ready: func(ctx context.Context) error {
 			_, err := l.Store.ListProjects(ctx)
 			return err

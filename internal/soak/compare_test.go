@@ -22,7 +22,9 @@ func TestCompareFindsMismatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := simcloud.New(filepath.Join(dir, "sandbox.db"), simcloud.ZeroOptions())
+	sbOpts := simcloud.ZeroOptions()
+	sbOpts.OutsideBuckets = []simcloud.OutsideBucket{setup.DemoLogBucket()} // the demo project's buckets log into it
+	sb, err := simcloud.New(filepath.Join(dir, "sandbox.db"), sbOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

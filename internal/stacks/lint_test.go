@@ -31,11 +31,19 @@ import (
 	"bucketdesk/internal/stacks/cfnlint"
 )
 
-func lintProject() *core.Project {
-	return &core.Project{
+// lintProject is the project of the matrix: with its server access log
+// bucket, as deploy/project-account.yaml names it, or without one
+// (noLogs), which renders no logging.
+func lintProject(noLogs bool) *core.Project {
+	p := &core.Project{
 		ID: "demo", Name: "Demo", AccountID: "123456789012", Region: "eu-west-1",
 		TransferServerID: "s-0123456789abcdef0", Members: []string{"alice"},
+		LogBucket: "bucketdesk-logs-123456789012-eu-west-1",
 	}
+	if noLogs {
+		p.LogBucket = ""
+	}
+	return p
 }
 
 // Real OpenSSH public keys (made with ssh-keygen for this test; the
@@ -48,10 +56,12 @@ var lintSSHKeys = []string{
 	"ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBACCs3TGTCSl1Gvkhwq3ihUcVO6r3Po1bA8zhW450t+1Ic//NQhY0C7pSgfUPNDXJKkmNFnFZ5C7fx+WmHEWwq6NIwG0NAiVV9dGRMXww7dl4TkKJPGPv7zUA3dybZY5wv9OuiQ3wSsDHqcUc7YyUeTylrTwmNm9wDTbB3fNBcuzQELRBQ== carol@host with spaces",
 }
 
-// lintCase is one spec of the matrix.
+// lintCase is one spec of the matrix, rendered in the project with a log
+// bucket unless noLogs.
 type lintCase struct {
-	name string
-	spec core.Spec
+	name   string
+	spec   core.Spec
+	noLogs bool
 }
 
 // The dimensions of the matrix.
@@ -163,6 +173,13 @@ func lintMatrix() []lintCase {
 			spec: core.Spec{Bucket: &core.BucketSpec{Name: name, Versioning: true, Encryption: lintEncryptions[1], ExpiryDays: 30}},
 		})
 	}
+	// Every bucket again in a project without a log bucket: no
+	// LoggingConfiguration.
+	for _, c := range slices.Clone(cases) {
+		c.name += "/no-log-bucket"
+		c.noLogs = true
+		cases = append(cases, c)
+	}
 
 	type grantSet struct {
 		name   string
@@ -266,7 +283,7 @@ func renderMatrix(t *testing.T) []rendered {
 			t.Logf("not in the matrix, core rejects it: %s: %v", c.name, err)
 			continue
 		}
-		tpl, _, err := stacks.Render(lintProject(), c.spec)
+		tpl, _, err := stacks.Render(lintProject(c.noLogs), c.spec)
 		if err != nil {
 			refused++
 			t.Logf("not in the matrix, Render refuses it: %s: %v", c.name, err)
@@ -320,7 +337,7 @@ func TestRenderedStacksPassCfnLint(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, lintCanary), []byte(lintCanaryTemplate), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	byFile := cfnlint.Run(t, exe, dir, append(files, lintCanary), lintProject().Region)
+	byFile := cfnlint.Run(t, exe, dir, append(files, lintCanary), lintProject(false).Region)
 	if !slices.ContainsFunc(byFile[lintCanary], func(f cfnlint.Finding) bool { return f.Level == "Error" }) {
 		t.Fatalf("cfn-lint reported no error in the canary %s, an invalid bucket name: it checks nothing; findings: %v", lintCanary, byFile)
 	}
@@ -530,9 +547,23 @@ func resolvedProblems(tpl map[string]any) []string {
 				bad(id, "Path", p, "IAM paths must match "+iamPathRe.String()+", at most 512 characters")
 			}
 		case "AWS::S3::Bucket":
-			if n, ok := get("BucketName"); ok {
+			n, ok := get("BucketName")
+			if ok {
 				for _, m := range s3BucketNameProblems(n) {
 					bad(id, "BucketName", n, "S3: "+m)
+				}
+			}
+			if v := at(props, "LoggingConfiguration", "DestinationBucketName"); v != nil {
+				dest, err := resolve(tpl, v)
+				switch {
+				case err != nil:
+					out = append(out, fmt.Sprintf("%s.LoggingConfiguration.DestinationBucketName: %v", id, err))
+				case ok && dest == n:
+					bad(id, "LoggingConfiguration.DestinationBucketName", dest, "the bucket logs into itself, which logs its own log deliveries forever")
+				default:
+					for _, m := range s3BucketNameProblems(dest) {
+						bad(id, "LoggingConfiguration.DestinationBucketName", dest, "S3: "+m)
+					}
 				}
 			}
 		}

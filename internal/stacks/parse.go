@@ -209,6 +209,13 @@ func parseBucket(rs map[string]resource) (*core.BucketSpec, error) {
 		LifecycleConfiguration  *struct {
 			Rules []lifecycleRule
 		}
+		// Server access logging follows the project (its log bucket), not
+		// the spec: it is accepted and not read; the next Render writes
+		// the project's.
+		LoggingConfiguration *struct {
+			DestinationBucketName, LogFilePrefix json.RawMessage
+			TargetObjectKeyFormat                json.RawMessage
+		}
 		Tags []tag
 	}
 	if err := properties(rs, "Bucket", "AWS::S3::Bucket", &p); err != nil {

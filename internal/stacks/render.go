@@ -68,9 +68,10 @@ func sub(s string) obj { return obj{"Fn::Sub": s} }
 
 // Render returns the template JSON of spec in project p (deterministic
 // bytes: the same spec gives the same template) and the capabilities that
-// creating it needs. An invalid spec, a user with SFTP in a project without
-// a Transfer server, or grants whose policy exceeds IAM's size limit are
-// errors wrapping core.ErrInvalid.
+// creating it needs. An invalid spec, a bucket named as the project's log
+// bucket, a user with SFTP in a project without a Transfer server, or
+// grants whose policy exceeds IAM's size limit are errors wrapping
+// core.ErrInvalid.
 func Render(p *core.Project, spec core.Spec) (template string, capabilities []string, err error) {
 	if err := spec.Validate(); err != nil {
 		return "", nil, err
@@ -81,6 +82,10 @@ func Render(p *core.Project, spec core.Spec) (template string, capabilities []st
 	spec = Canonical(spec)
 	var t obj
 	if spec.Bucket != nil {
+		if p.LogBucket != "" && spec.Bucket.Name == p.LogBucket {
+			return "", nil, invalid("name", "%s is the server access log bucket of project %s; a bucket cannot log into itself "+
+				"(every log object written would be logged again), so choose another name", p.LogBucket, p.ID)
+		}
 		t = bucketTemplate(p, spec.Bucket)
 	} else {
 		if t, err = userTemplate(p, spec.User); err != nil {
@@ -142,6 +147,12 @@ func bucketTemplate(p *core.Project, b *core.BucketSpec) obj {
 	if len(b.Tags) > 0 {
 		props["Tags"] = tagList(b.Tags)
 	}
+	// Server access logging (Security Hub S3.9) into the project's log
+	// bucket, one folder per bucket; a project without a log bucket gets
+	// none.
+	if p.LogBucket != "" {
+		props["LoggingConfiguration"] = obj{"DestinationBucketName": p.LogBucket, "LogFilePrefix": LogFilePrefix(b.Name)}
+	}
 	tlsOnly := obj{
 		"Sid":       "DenyInsecureTransport",
 		"Effect":    "Deny",
@@ -170,6 +181,10 @@ func bucketTemplate(p *core.Project, b *core.BucketSpec) obj {
 		},
 	}
 }
+
+// LogFilePrefix is the key prefix of a bucket's server access logs in its
+// project's log bucket: the bucket's name as a folder.
+func LogFilePrefix(bucket string) string { return bucket + "/" }
 
 // lifecycleRules are a bucket's lifecycle rules (docs/templates.md): every
 // bucket aborts incomplete multipart uploads; an expiry expires current

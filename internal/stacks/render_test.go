@@ -16,10 +16,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
+// demoLogBucket is the demo project's server access log bucket, named as
+// deploy/project-account.yaml names it.
+const demoLogBucket = "bucketdesk-logs-123456789012-eu-west-1"
+
 func demoProject() *core.Project {
 	return &core.Project{
 		ID: "demo", Name: "Demo", AccountID: "123456789012", Region: "eu-west-1",
-		TransferServerID: "s-0123456789abcdef0", Members: []string{"alice"},
+		TransferServerID: "s-0123456789abcdef0", LogBucket: demoLogBucket, Members: []string{"alice"},
 	}
 }
 
@@ -262,6 +266,8 @@ func TestRenderErrors(t *testing.T) {
 		{"no kind", demoProject(), core.Spec{}, "exactly one"},
 		{"no project", nil, goldenSpecs["bucket-minimal"], "project"},
 		{"sftp without server", noServer, goldenSpecs["user-full"], "Transfer server"},
+		{"bucket is the log bucket", demoProject(), core.Spec{Bucket: &core.BucketSpec{Name: demoLogBucket, Encryption: core.Encryption{Type: core.EncryptionS3}}},
+			"bucketdesk-logs-123456789012-eu-west-1 is the server access log bucket of project demo; a bucket cannot log into itself"},
 	}
 	for _, tt := range tests {
 		_, _, err := Render(tt.p, tt.spec)
@@ -323,5 +329,74 @@ func TestSecretSegment(t *testing.T) {
 	}
 	if secretSegment("alice@example.com") != "alice@example.com" {
 		t.Error("a name Secrets Manager accepts is not kept as is")
+	}
+}
+
+// Every bucket of a project with a log bucket logs into it, under a folder
+// named after the bucket; a project without one renders no logging; the
+// log bucket itself cannot be a project bucket (it would log into itself).
+func TestBucketServerAccessLogging(t *testing.T) {
+	for _, name := range []string{"bucket-minimal", "bucket-kms", "bucket-suspended"} {
+		spec := goldenSpecs[name]
+		m := decoded(t, demoProject(), spec)
+		want := fmt.Sprintf(`{"DestinationBucketName":%q,"LogFilePrefix":%q}`, demoLogBucket, spec.Bucket.Name+"/")
+		if got := js(at(m, "Resources", "Bucket", "Properties", "LoggingConfiguration")); got != want {
+			t.Errorf("%s: LoggingConfiguration = %s, want %s", name, got, want)
+		}
+		noLogs := demoProject()
+		noLogs.LogBucket = ""
+		m = decoded(t, noLogs, spec)
+		if lc := at(m, "Resources", "Bucket", "Properties", "LoggingConfiguration"); lc != nil {
+			t.Errorf("%s: a project without a log bucket renders LoggingConfiguration %s", name, js(lc))
+		}
+		// Logging is the project's, not the spec's: both templates parse
+		// back to the same spec.
+		back, err := Parse(js(m))
+		if err != nil || !Equal(back, spec) {
+			t.Errorf("%s: Parse without logging = %s, %v", name, js(back), err)
+		}
+	}
+	if LogFilePrefix("demo-archive.eu") != "demo-archive.eu/" {
+		t.Errorf("LogFilePrefix = %q", LogFilePrefix("demo-archive.eu"))
+	}
+	// Users are not logged; their templates do not depend on it.
+	noLogs := demoProject()
+	noLogs.LogBucket = ""
+	a, _, _ := Render(demoProject(), goldenSpecs["user-full"])
+	b, _, _ := Render(noLogs, goldenSpecs["user-full"])
+	if a != b {
+		t.Error("a user's template depends on the project's log bucket")
+	}
+
+	self := core.Spec{Bucket: &core.BucketSpec{Name: demoLogBucket, Encryption: core.Encryption{Type: core.EncryptionS3}}}
+	_, _, err := Render(demoProject(), self)
+	var v *core.ValidationError
+	if !errors.As(err, &v) || len(v.Problems) != 1 || v.Problems[0].Field != "name" ||
+		!strings.Contains(v.Problems[0].Message, "cannot log into itself") {
+		t.Errorf("bucket named as the log bucket: Render error %v, want a validation error on name", err)
+	}
+	// In a project without a log bucket that name is an ordinary bucket.
+	if _, _, err := Render(noLogs, self); err != nil {
+		t.Errorf("the same name in a project without a log bucket: %v", err)
+	}
+}
+
+// Parse accepts a LoggingConfiguration of CloudFormation's shape and
+// ignores its values; an unknown key in it is still an error.
+func TestParseLoggingConfiguration(t *testing.T) {
+	tpl, _, err := Render(demoProject(), goldenSpecs["bucket-minimal"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Replace(tpl, `"DestinationBucketName": "`+demoLogBucket+`"`, `"DestinationBucketName": {"Ref": "Elsewhere"}`, 1)
+	if other == tpl {
+		t.Fatal("the rendered template has no DestinationBucketName to replace")
+	}
+	if back, err := Parse(other); err != nil || !Equal(back, goldenSpecs["bucket-minimal"]) {
+		t.Errorf("Parse with another destination = %s, %v", js(back), err)
+	}
+	unknown := strings.Replace(tpl, `"LogFilePrefix":`, `"Grants": [], "LogFilePrefix":`, 1)
+	if _, err := Parse(unknown); !errors.Is(err, core.ErrInvalid) || !strings.Contains(err.Error(), "Grants") {
+		t.Errorf("Parse with an unknown LoggingConfiguration key: %v, want ErrInvalid naming it", err)
 	}
 }

@@ -361,7 +361,68 @@ async function scenario({ base, password }) {
     }, failing, { timeout: WAIT });
     await screenshot(bob, 'bob-sees-failed');
 
-    log('9. signing out returns to the login page');
+    const racing = `${bucket}-race`;
+    log(`9. alice creates bucket ${racing} tagged sandbox-fail=delete: a writer races its delete, which fails; she empties it and deletes it`);
+    await alice.getByRole('button', { name: 'New bucket' }).click();
+    const raceDialog = alice.getByRole('dialog', { name: 'New bucket' });
+    await raceDialog.getByLabel('Bucket name').fill(racing);
+    await raceDialog.getByRole('button', { name: 'Add tag' }).click();
+    await raceDialog.getByLabel('Tag 1 key').fill('sandbox-fail');
+    await raceDialog.getByLabel('Tag 1 value').fill('delete');
+    await raceDialog.getByRole('button', { name: 'Create bucket' }).click();
+    await raceDialog.waitFor({ state: 'detached', timeout: WAIT });
+    await alice.locator('.op-panel', { hasText: `Creating bucket ${racing}` }).locator('.result-good').waitFor({ timeout: WAIT });
+    const raceRow = row(alice, 'bucket', racing);
+    await raceRow.getByRole('button', { name: `Delete bucket ${racing}` }).click();
+    let raceDel = alice.getByRole('dialog', { name: `Delete bucket ${racing}?` });
+    await raceDel.getByRole('button', { name: 'Delete bucket' }).click();
+    await raceDel.waitFor({ state: 'detached', timeout: WAIT });
+    const racePanel = alice.locator('.op-panel', { hasText: `Deleting bucket ${racing}` });
+    await racePanel.locator('.op-result .result-bad').waitFor({ timeout: WAIT });
+    assert.match(await racePanel.locator(".op-result").textContent(), /Bucket: .*The bucket you tried to delete is not empty/);
+    const raceEvents = await racePanel.locator('.op-events li[data-status]').allTextContents();
+    assert.ok(raceEvents.some((e) => /BucketPolicy.*DELETE_SKIPPED/.test(e)), `the HTTPS-only policy is kept: ${raceEvents}`);
+    assert.ok(raceEvents.some((e) => /Bucket.*DELETE_FAILED.*BucketNotEmpty/.test(e)), `S3's reason is shown: ${raceEvents}`);
+    // Both managers see what the failed delete means and how to finish.
+    for (const page of [alice, bob]) {
+      const note = row(page, 'bucket', racing).locator('.delete-failed-note');
+      await note.waitFor({ timeout: WAIT });
+      assert.match(await note.textContent(), /still holds data, and keeps its HTTPS-only policy\. Empty it .*then delete it again/);
+      assert.equal(await row(page, 'bucket', racing).getByRole('button', { name: `Edit bucket ${racing}` }).isDisabled(), true, 'a DELETE_FAILED bucket cannot be edited');
+    }
+    await screenshot(bob, 'bob-sees-delete-failed');
+    // Deleting it again while it holds the object is refused, with the count.
+    await raceRow.getByRole('button', { name: `Delete bucket ${racing}` }).click();
+    raceDel = alice.getByRole('dialog', { name: `Delete bucket ${racing}?` });
+    await raceDel.getByRole('button', { name: 'Delete bucket' }).click();
+    const notEmpty = raceDel.locator('.banner:not([hidden])');
+    await notEmpty.waitFor({ timeout: WAIT });
+    assert.match(await notEmpty.textContent(), /is not empty: it holds 1 object version/);
+    await screenshot(alice, 'alice-delete-refused-not-empty');
+    await raceDel.getByRole('button', { name: 'Cancel' }).click();
+    await raceDel.waitFor({ state: 'detached', timeout: WAIT });
+    // The sandbox's Objects dialog shows the racing object; alice empties the bucket.
+    await raceRow.getByRole('button', { name: `Objects bucket ${racing}` }).click();
+    const objects = alice.getByRole('dialog', { name: `Objects in bucket ${racing}` });
+    const count = objects.locator('.objects-count');
+    await alice.waitForFunction(() => /holds 1 object version\./.test(document.querySelector('.objects-count')?.textContent || ''), null, { timeout: WAIT });
+    assert.match(await objects.locator('table.objects tbody').textContent(), /written-during-delete\.txt/);
+    await objects.getByLabel('Object key').fill('extra/report.csv');
+    await objects.getByRole('button', { name: 'Add object' }).click();
+    await alice.waitForFunction(() => /holds 2 object versions\./.test(document.querySelector('.objects-count')?.textContent || ''), null, { timeout: WAIT });
+    await screenshot(alice, 'alice-sandbox-objects');
+    await objects.getByRole('button', { name: 'Empty bucket' }).click();
+    await alice.waitForFunction(() => /it is empty/.test(document.querySelector('.objects-count')?.textContent || ''), null, { timeout: WAIT });
+    assert.match(await count.textContent(), /nothing: it is empty/);
+    await objects.getByRole('button', { name: 'Done' }).click();
+    await objects.waitFor({ state: 'detached', timeout: WAIT });
+    await raceRow.getByRole('button', { name: `Delete bucket ${racing}` }).click();
+    raceDel = alice.getByRole('dialog', { name: `Delete bucket ${racing}?` });
+    await raceDel.getByRole('button', { name: 'Delete bucket' }).click();
+    await raceDel.waitFor({ state: 'detached', timeout: WAIT });
+    await bob.waitForFunction((name) => !document.querySelector(`#buckets tr[data-name="${name}"]`), racing, { timeout: WAIT });
+
+    log('10. signing out returns to the login page');
     await bob.getByRole('button', { name: 'Sign out' }).click();
     await bob.getByLabel('User name').waitFor({ timeout: WAIT });
     assert.equal(await bob.evaluate(() => sessionStorage.getItem('bucketdesk.token')), null);

@@ -29,13 +29,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/time/rate"
 
 	"bucketdesk/internal/core"
 )
 
-var _ core.Cloud = (*Cloud)(nil)
+var (
+	_ core.Cloud   = (*Cloud)(nil)
+	_ core.Objects = (*Cloud)(nil)
+)
 
 // Options configure a Cloud. The zero value (or nil) means: clients built
 // from the base config with one attempt per call, the SDK's endpoints,
@@ -50,8 +54,11 @@ type Options struct {
 	// the base config in the account's region. nil: sts.NewFromConfig with
 	// no retries (and Endpoint).
 	NewSTS func(cfg aws.Config) *sts.Client
-	// Endpoint, when set, is the base endpoint of the default STS and
-	// CloudFormation clients: a local stand-in such as cfntest.
+	// NewS3 builds the S3 client of one account, as NewCFN. nil:
+	// s3.NewFromConfig with no retries (and Endpoint, path-style).
+	NewS3 func(cfg aws.Config) *s3.Client
+	// Endpoint, when set, is the base endpoint of the default STS,
+	// CloudFormation and S3 clients: a local stand-in such as cfntest.
 	Endpoint string
 	// PerSecond and Burst are the token bucket of CloudFormation calls per
 	// account: a call waits for a token or for its context. PerSecond <= 0
@@ -89,6 +96,7 @@ type Cloud struct {
 type account struct {
 	cfg aws.Config
 	cfn *cloudformation.Client
+	s3  *s3.Client
 }
 
 // New returns a Cloud that reaches project accounts from base: its
@@ -152,7 +160,7 @@ func (c *Cloud) account(a core.Account) (*account, error) {
 			o.ExpiryWindow = c.opts.ExpiryWindow
 		})
 	}
-	ac := &account{cfg: cfg, cfn: c.newCFN(cfg)}
+	ac := &account{cfg: cfg, cfn: c.newCFN(cfg), s3: c.newS3(cfg)}
 	c.accounts[key] = ac
 	return ac, nil
 }
@@ -177,6 +185,19 @@ func (c *Cloud) newCFN(cfg aws.Config) *cloudformation.Client {
 		o.Retryer = aws.NopRetryer{}
 		if c.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.opts.Endpoint)
+		}
+	})
+}
+
+func (c *Cloud) newS3(cfg aws.Config) *s3.Client {
+	if c.opts.NewS3 != nil {
+		return c.opts.NewS3(cfg)
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.Retryer = aws.NopRetryer{}
+		if c.opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.opts.Endpoint)
+			o.UsePathStyle = true
 		}
 	})
 }
@@ -471,4 +492,28 @@ func (c *Cloud) GetSecretValue(ctx context.Context, a core.Account, secretARN st
 		return "", err
 	}
 	return c.opts.GetSecretValue(ctx, ac.cfg, secretARN)
+}
+
+// CountObjects counts a bucket's object versions and delete markers with
+// one ListObjectVersions page (core.Objects), through the project's role
+// (which needs s3:ListBucketVersions on the bucket). It is not paced: S3's
+// request rates are per bucket prefix and far above one call per delete.
+func (c *Cloud) CountObjects(ctx context.Context, a core.Account, bucket string) (core.ObjectCount, error) {
+	ac, err := c.account(a)
+	if err != nil {
+		return core.ObjectCount{}, err
+	}
+	out, err := ac.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+		Bucket: aws.String(bucket), MaxKeys: aws.Int32(core.ObjectCountLimit),
+	})
+	if err != nil {
+		if errorCode(err) == "NoSuchBucket" {
+			return core.ObjectCount{}, nil
+		}
+		return core.ObjectCount{}, mapError(a, "ListObjectVersions of bucket "+bucket, err)
+	}
+	return core.ObjectCount{
+		Versions: len(out.Versions), DeleteMarkers: len(out.DeleteMarkers),
+		More: aws.ToBool(out.IsTruncated),
+	}, nil
 }

@@ -453,3 +453,35 @@ func TestRequestParameters(t *testing.T) {
 		t.Errorf("an unsigned request: status %d, want 403", resp.StatusCode)
 	}
 }
+
+// CountObjects is S3's ListObjectVersions through the account's role: it
+// counts versions and delete markers of the account's bucket, a missing
+// bucket holds nothing, and another account's bucket is forbidden.
+func TestCountObjects(t *testing.T) {
+	e := newEnv(t, nil, nil, nil)
+	ctx := t.Context()
+	if _, err := e.cloud.CreateStack(ctx, account, bucketRequest("counted", "counted-b", "t1")); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, e)
+	if c, err := e.cloud.CountObjects(ctx, account, "counted-b"); err != nil || !c.Empty() {
+		t.Fatalf("count of a new bucket: %+v, %v", c, err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := e.sb.PutObject(ctx, account, "counted-b", k, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := e.cloud.CountObjects(ctx, account, "counted-b"); err != nil || c != (core.ObjectCount{Versions: 3}) {
+		t.Fatalf("count of 3 objects: %+v, %v", c, err)
+	}
+	if c, err := e.cloud.CountObjects(ctx, account, "nobody-b"); err != nil || !c.Empty() {
+		t.Errorf("count of a missing bucket: %+v, %v", c, err)
+	}
+	if _, err := e.cloud.CountObjects(ctx, core.Account{ID: other.ID, Region: account.Region, RoleARN: other.RoleARN, ExternalID: other.ExternalID}, "counted-b"); !errors.Is(err, core.ErrForbidden) {
+		t.Errorf("count of another account's bucket: %v", err)
+	}
+	if n := e.srv.Calls("ListObjectVersions"); n != 4 {
+		t.Errorf("ListObjectVersions calls = %d, want 4", n)
+	}
+}

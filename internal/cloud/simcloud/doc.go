@@ -28,7 +28,8 @@
 // emulator of AWS: it models no other resource types or properties, no
 // change sets, stack policies, drift, nested stacks or parameters without
 // defaults, no IAM permission checks and no service quotas but IAM's two
-// access keys per user, and it does not store objects — a bucket only has
-// an object count that a test sets. docs/sandbox-fidelity.md lists the AWS
-// rules it does enforce.
+// access keys per user. A bucket holds object versions and delete markers
+// (objects.go: keys, version ids and sizes, not content) under S3's
+// versioning rules, so that only an empty bucket is deleted.
+// docs/sandbox-fidelity.md lists the AWS rules it does enforce.
 package simcloud

@@ -199,7 +199,7 @@ func TestBucketPolicyRetainedOnFailedDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, s)
-	s.SetObjectCount("keep-policy-b", 2)
+	putObjects(t, s, acct, "keep-policy-b", 2)
 	if err := s.DeleteStack(ctx, acct, "keep-policy", "d1"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestBucketPolicyRetainedOnFailedDelete(t *testing.T) {
 	if !strings.Contains(got, "BucketPolicy DELETE_SKIPPED, Bucket DELETE_IN_PROGRESS, Bucket DELETE_FAILED") || strings.Contains(got, "BucketPolicy DELETE_COMPLETE") {
 		t.Fatalf("events: %s", got)
 	}
-	s.SetObjectCount("keep-policy-b", 0)
+	emptyBucket(t, s, acct, "keep-policy-b")
 	if err := s.DeleteStack(ctx, acct, "keep-policy", "d2"); err != nil {
 		t.Fatal(err)
 	}

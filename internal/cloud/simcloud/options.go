@@ -47,6 +47,12 @@ type Options struct {
 	// sandbox forgets it, as CloudFormation does after 90 days. 0 is
 	// those 90 days; a soak run sets it short to keep the file small.
 	Retention time.Duration
+	// OutsideBuckets are buckets that exist in an account without a
+	// bucketdesk stack, such as a project's server access log bucket
+	// (created by deploy/project-account.yaml): they count as existing
+	// for the logging destination check and as taken names for bucket
+	// name uniqueness.
+	OutsideBuckets []OutsideBucket
 }
 
 // defaultRetention is CloudFormation's: "Summary information for stacks
@@ -64,7 +70,11 @@ type FailRate struct {
 // manager trying the product can see a failure and its rollback: a
 // resource whose Tags hold FailTag with the value "create" fails to be
 // created, with "update" fails in any update of its stack (which rolls
-// back, and with it the tag). Only the sandbox reads it; AWS ignores it.
+// back, and with it the tag). A bucket tagged "delete" gets an object
+// written into it as CloudFormation starts to delete it — as by a writer
+// racing bucketdesk's emptiness check — once per bucket, so that its
+// delete fails (DELETE_FAILED) until it is emptied. Only the sandbox reads
+// it; AWS ignores it.
 const FailTag = "sandbox-fail"
 
 // RateLimit is a token bucket per account: Burst calls at once, refilled

@@ -282,7 +282,8 @@ var types = map[string]*rtype{
 					"AbortIncompleteMultipartUpload": obj([]string{"DaysAfterInitiation"}, map[string]*schema{"DaysAfterInitiation": sInt}),
 				})),
 			}),
-			"Tags": sTags,
+			"LoggingConfiguration": loggingSchema,
+			"Tags":                 sTags,
 		}),
 		replace: []string{"BucketName"},
 		attrs:   []string{"Arn", "DomainName", "RegionalDomainName", "DualStackDomainName", "WebsiteURL"},
@@ -449,14 +450,15 @@ func bucketNameProblem(n string) string {
 
 func isAlnum(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
 
-// bucketTaken reports whether a bucket of this name exists in any account.
+// bucketTaken reports whether a bucket of this name exists in any account,
+// in a stack or outside (Options.OutsideBuckets).
 func (s *Sandbox) bucketTaken(name string) bool {
 	for st := range s.liveStacks("") {
 		if !st.live(func(r *record) bool { return !(r.Type == "AWS::S3::Bucket" && r.Physical == name) }) {
 			return true
 		}
 	}
-	return false
+	return s.outsideBucketTaken(name)
 }
 
 func bucketAttrs(c *rctx, name string) map[string]string {
@@ -483,12 +485,20 @@ func createBucket(c *rctx, r *record, p map[string]any) error {
 	if err := checkBucketProps(p); err != nil {
 		return err
 	}
+	if err := checkLogging(c, name, p); err != nil {
+		return err
+	}
 	r.Physical = name
 	r.Attrs = bucketAttrs(c, name)
 	return nil
 }
 
-func updateBucket(c *rctx, r *record, p map[string]any) error { return checkBucketProps(p) }
+func updateBucket(c *rctx, r *record, p map[string]any) error {
+	if err := checkBucketProps(p); err != nil {
+		return err
+	}
+	return checkLogging(c, r.Physical, p)
+}
 
 // s3InvalidArgument is S3's 400 InvalidArgument answer, as CloudFormation's
 // bucket handler reports it.
@@ -550,8 +560,9 @@ func checkBucketProps(p map[string]any) error {
 }
 
 func deleteBucket(c *rctx, r *record) error {
-	if n := c.s.objects[r.Physical]; n > 0 {
-		return handlerErr("GeneralServiceException", fmt.Sprintf("The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Error Code: BucketNotEmpty, Request ID: %s)", randomString(upperAlnum, 16)))
+	c.s.raceDelete(c.c, r)
+	if b := c.s.objects[r.Physical]; b != nil && len(b.Keys) > 0 {
+		return bucketNotEmpty()
 	}
 	if _, ok := c.s.objects[r.Physical]; ok {
 		delete(c.s.objects, r.Physical)

@@ -36,12 +36,12 @@ type Sandbox struct {
 	hashKey []byte
 
 	mu       sync.Mutex
-	stacks   map[string]*stack   // by stack id, deleted ones until their retention ends
-	byName   map[string]string   // account + "\x00" + name → id of the live stack
-	objects  map[string]int      // bucket name → object count
-	ops      map[uint64]OpRecord // by key in the ops bucket
-	expiry   []expiring          // the deleted stacks, oldest deletion first
-	nevents  int                 // events kept
+	stacks   map[string]*stack         // by stack id, deleted ones until their retention ends
+	byName   map[string]string         // account + "\x00" + name → id of the live stack
+	objects  map[string]*bucketObjects // bucket name → what it holds
+	ops      map[uint64]OpRecord       // by key in the ops bucket
+	expiry   []expiring                // the deleted stacks, oldest deletion first
+	nevents  int                       // events kept
 	limits   map[string]*tokenBucket
 	inflight int
 	holds    int
@@ -112,7 +112,7 @@ func New(path string, opts *Options) (*Sandbox, error) {
 		hashKey:  hk[:],
 		stacks:   map[string]*stack{},
 		byName:   map[string]string{},
-		objects:  map[string]int{},
+		objects:  map[string]*bucketObjects{},
 		ops:      map[uint64]OpRecord{},
 		limits:   map[string]*tokenBucket{},
 		released: make(chan struct{}),
@@ -222,7 +222,11 @@ func (s *Sandbox) load() error {
 			return err
 		}
 		return tx.Bucket(bObjects).ForEach(func(k, v []byte) error {
-			s.objects[string(k)] = int(binary.BigEndian.Uint64(v))
+			b, err := decodeObjects(v)
+			if err != nil {
+				return fmt.Errorf("simcloud: objects of bucket %s: %w", k, err)
+			}
+			s.objects[string(k)] = b
 			return nil
 		})
 	})
@@ -316,8 +320,11 @@ func (s *Sandbox) commit(c *change) error {
 		objb := tx.Bucket(bObjects)
 		for _, name := range c.objects {
 			var err error
-			if n, ok := s.objects[name]; ok {
-				err = objb.Put([]byte(name), u64(uint64(n)))
+			if b, ok := s.objects[name]; ok {
+				var v []byte
+				if v, err = json.Marshal(b); err == nil {
+					err = objb.Put([]byte(name), v)
+				}
 			} else {
 				err = objb.Delete([]byte(name))
 			}
@@ -820,23 +827,6 @@ func (s *Sandbox) Operations() []OpRecord {
 		out[i] = s.ops[seq]
 	}
 	return out
-}
-
-// SetObjectCount sets how many objects a bucket holds; a bucket with
-// objects fails to delete (BucketNotEmpty), as in S3. The count of a
-// bucket is forgotten when the bucket is deleted.
-func (s *Sandbox) SetObjectCount(bucket string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	if n > 0 {
-		s.objects[bucket] = n
-	} else {
-		delete(s.objects, bucket)
-	}
-	_ = s.commit(&change{objects: []string{bucket}}) // a failure breaks the sandbox, reported by every call
 }
 
 // Hold pauses every stack operation between two steps until release is

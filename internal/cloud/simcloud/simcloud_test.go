@@ -394,7 +394,7 @@ func TestEventsDeleteNonEmptyBucket(t *testing.T) {
 	s, _ := open(t, nil)
 	rec := record(s)
 	mustCreate(t, s, acct, bucketReq("stk", "full-bucket", "t1"))
-	s.SetObjectCount("full-bucket", 3)
+	putObjects(t, s, acct, "full-bucket", 3)
 	n := len(rec.events(t))
 	if err := s.DeleteStack(t.Context(), acct, "stk", "t2"); err != nil {
 		t.Fatal(err)
@@ -427,7 +427,7 @@ func TestEventsDeleteNonEmptyBucket(t *testing.T) {
 	if got := status(t, s, acct, "stk").Status; got != "DELETE_FAILED" {
 		t.Errorf("after a same-token retry: %s", got)
 	}
-	s.SetObjectCount("full-bucket", 0)
+	emptyBucket(t, s, acct, "full-bucket")
 	if err := s.DeleteStack(t.Context(), acct, "stk", "t3"); err != nil {
 		t.Fatal(err)
 	}

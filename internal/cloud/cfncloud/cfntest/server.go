@@ -1,4 +1,5 @@
-// Package cfntest is a local stand-in for STS and CloudFormation: an
+// Package cfntest is a local stand-in for STS and CloudFormation (and
+// the one S3 call cfncloud makes): an
 // httptest server that answers the query protocol (form-encoded
 // Action=…&Version=… requests, XML answers and ErrorResponse documents
 // with AWS's codes and HTTP statuses) as AWS documents it, backed by a
@@ -15,7 +16,7 @@
 // It is a test double, not an emulator: it does not verify signatures,
 // models only the actions cfncloud calls (AssumeRole, CreateStack,
 // UpdateStack, DeleteStack, DescribeStacks, ListStacks, GetTemplate,
-// DescribeStackEvents) and only the parameters bucketdesk sends, and
+// DescribeStackEvents, and S3's ListObjectVersions) and only the parameters bucketdesk sends, and
 // whatever the sandbox does not model (parameters, change sets, creation
 // times in ListStacks, listing deleted stacks) it does not answer.
 package cfntest
@@ -210,6 +211,10 @@ type response struct {
 
 // ServeHTTP answers one query-protocol request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		s.serveS3(w, r)
+		return
+	}
 	ns := cfnNS
 	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
 		s.writeError(w, ns, sender("MalformedQueryString", "the request is not a form-encoded POST"))
