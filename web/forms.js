@@ -7,7 +7,7 @@ import { openDialog } from './dialog.js';
 import { clock, copyText, fill, h } from './dom.js';
 import { VersioningOffHint } from './resources.js';
 import {
-  checkUserReferences, EncryptionKMS, EncryptionS3, MaxAccessKeys, MaxExpiryDays, MaxGrants, MaxTags,
+  checkBucketReferences, checkUserReferences, EncryptionKMS, EncryptionS3, MaxAccessKeys, MaxExpiryDays, MaxGrants, MaxTags,
   rotateKeyProblem, validateBucket, validateUser,
 } from './validate.js';
 
@@ -383,6 +383,7 @@ export function openBucketForm(ctx, resource) {
     errors.clear();
     const { spec, local } = collect();
     const problems = [...local, ...validateBucket(spec)];
+    if (problems.length === 0) problems.push(...checkBucketReferences(spec, ctx.project));
     if (problems.length) {
       errors.show(problems);
       return;

@@ -414,6 +414,20 @@ export function checkUserReferences(u, project, buckets) {
 }
 
 /**
+ * checkBucketReferences mirrors what the server checks of a bucket spec
+ * beyond its fields: a bucket named as the project's server access log
+ * bucket would log into itself.
+ */
+export function checkBucketReferences(b, project) {
+  const v = new Problems();
+  if (project.log_bucket && b.name === project.log_bucket) {
+    v.add('name', `${project.log_bucket} is the server access log bucket of project ${project.id}; a bucket cannot log into itself ` +
+      '(every log object written would be logged again), so choose another name');
+  }
+  return v.list;
+}
+
+/**
  * rotateKeyProblem mirrors the engine's rule for rotating access key
  * slot (1 or 2) of a user spec: null when allowed, else the reason.
  */

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/stacks"
 )
 
 // TestValidateJSMatchesCore runs web/validate.js in node over a corpus of
@@ -169,4 +170,51 @@ process.stdout.write(JSON.stringify({ buckets: input.buckets.map(validateBucket)
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestBucketReferencesJSMatchesRender: the browser refuses a bucket named
+// as the project's log bucket with the server's words (stacks.Render).
+func TestBucketReferencesJSMatchesRender(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("SKIP LOUDLY: node is not installed, so validate.js cannot be compared with the server; install nodejs")
+	}
+	p := &core.Project{ID: "demo", AccountID: "123456789012", Region: "eu-west-1", LogBucket: "demo-logs"}
+	cases := []string{"demo-logs", "demo-logs2", "other"}
+	var want [][]core.FieldError
+	for _, name := range cases {
+		_, _, err := stacks.Render(p, core.Spec{Bucket: &core.BucketSpec{Name: name, Encryption: core.Encryption{Type: core.EncryptionS3}}})
+		var v *core.ValidationError
+		switch {
+		case err == nil:
+			want = append(want, []core.FieldError{})
+		case errors.As(err, &v):
+			want = append(want, v.Problems)
+		default:
+			t.Fatalf("render %s: %v", name, err)
+		}
+	}
+	abs, err := filepath.Abs("validate.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `import { checkBucketReferences } from ` + jsString("file://"+filepath.ToSlash(abs)) + `;
+const project = { id: "demo", log_bucket: "demo-logs" };
+process.stdout.write(JSON.stringify(` + jsString(strings.Join(cases, ",")) + `.split(",").map((name) => checkBucketReferences({ name }, project))));
+`
+	path := filepath.Join(t.TempDir(), "refs.mjs")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, path).Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var got [][]core.FieldError
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node output: %v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(got, want) || len(want[0]) != 1 {
+		t.Errorf("js %v\ngo %v", got, want)
+	}
 }

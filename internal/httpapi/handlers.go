@@ -161,11 +161,13 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 // projectView is a project as the API shows it: never the role or its
 // external id.
 type projectView struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	AccountID string   `json:"account_id"`
-	Region    string   `json:"region"`
-	SFTP      bool     `json:"sftp"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	AccountID string `json:"account_id"`
+	Region    string `json:"region"`
+	SFTP      bool   `json:"sftp"`
+	// LogBucket receives the server access logs of the project's buckets.
+	LogBucket string   `json:"log_bucket,omitempty"`
 	Members   []string `json:"members"`
 }
 
@@ -174,7 +176,7 @@ func viewOf(p *core.Project) projectView {
 	if m == nil {
 		m = []string{}
 	}
-	return projectView{ID: p.ID, Name: p.Name, AccountID: p.AccountID, Region: p.Region, SFTP: p.TransferServerID != "", Members: m}
+	return projectView{ID: p.ID, Name: p.Name, AccountID: p.AccountID, Region: p.Region, SFTP: p.TransferServerID != "", LogBucket: p.LogBucket, Members: m}
 }
 
 // items is the shape of every list answer.
