@@ -173,6 +173,18 @@ async function recordRow(page, kind, name) {
 
 // --------------------------------------------------------------- scenario
 
+/** createTagged creates a bucket with one tag through the New bucket dialog. */
+async function createTagged(page, name, key, value) {
+  await page.getByRole('button', { name: 'New bucket' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New bucket' });
+  await dialog.getByLabel('Bucket name').fill(name);
+  await dialog.getByRole('button', { name: 'Add tag' }).click();
+  await dialog.getByLabel('Tag 1 key').fill(key);
+  await dialog.getByLabel('Tag 1 value').fill(value);
+  await dialog.getByRole('button', { name: 'Create bucket' }).click();
+  await dialog.waitFor({ state: 'detached', timeout: WAIT });
+}
+
 async function scenario({ base, password }) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const problems = [];
@@ -339,14 +351,7 @@ async function scenario({ base, password }) {
 
     const failing = `${bucket}-fails`;
     log(`8. alice creates bucket ${failing} tagged sandbox-fail=create: it fails, and both see why`);
-    await alice.getByRole('button', { name: 'New bucket' }).click();
-    const failDialog = alice.getByRole('dialog', { name: 'New bucket' });
-    await failDialog.getByLabel('Bucket name').fill(failing);
-    await failDialog.getByRole('button', { name: 'Add tag' }).click();
-    await failDialog.getByLabel('Tag 1 key').fill('sandbox-fail');
-    await failDialog.getByLabel('Tag 1 value').fill('create');
-    await failDialog.getByRole('button', { name: 'Create bucket' }).click();
-    await failDialog.waitFor({ state: 'detached', timeout: WAIT });
+    await createTagged(alice, failing, 'sandbox-fail', 'create');
     const failPanel = alice.locator('.op-panel', { hasText: `Creating bucket ${failing}` });
     await failPanel.locator('.op-result .result-bad').waitFor({ timeout: WAIT });
     assert.match(await failPanel.locator('.op-status').textContent(), /Failed/);
@@ -363,14 +368,7 @@ async function scenario({ base, password }) {
 
     const racing = `${bucket}-race`;
     log(`9. alice creates bucket ${racing} tagged sandbox-fail=delete: a writer races its delete, which fails; she empties it and deletes it`);
-    await alice.getByRole('button', { name: 'New bucket' }).click();
-    const raceDialog = alice.getByRole('dialog', { name: 'New bucket' });
-    await raceDialog.getByLabel('Bucket name').fill(racing);
-    await raceDialog.getByRole('button', { name: 'Add tag' }).click();
-    await raceDialog.getByLabel('Tag 1 key').fill('sandbox-fail');
-    await raceDialog.getByLabel('Tag 1 value').fill('delete');
-    await raceDialog.getByRole('button', { name: 'Create bucket' }).click();
-    await raceDialog.waitFor({ state: 'detached', timeout: WAIT });
+    await createTagged(alice, racing, 'sandbox-fail', 'delete');
     await alice.locator('.op-panel', { hasText: `Creating bucket ${racing}` }).locator('.result-good').waitFor({ timeout: WAIT });
     const raceRow = row(alice, 'bucket', racing);
     await raceRow.getByRole('button', { name: `Delete bucket ${racing}` }).click();
