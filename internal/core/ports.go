@@ -95,15 +95,6 @@ type TicketStore interface {
 	TakeTicket(ctx context.Context, hash string, now time.Time) (*Ticket, error)
 }
 
-// Store is every cache port at once, for the consumers that still take
-// the whole cache.
-type Store interface {
-	ResourceStore
-	ProjectStore
-	ConnectionStore
-	TicketStore
-}
-
 // ItemVersion names one resource item at one version.
 type ItemVersion struct {
 	StackName string
