@@ -34,13 +34,13 @@ type TicketOptions struct {
 // the store holds only its SHA-256, so a copy of the store cannot open a
 // connection.
 type Tickets struct {
-	store core.Store
+	store core.TicketStore
 	ttl   time.Duration
 	now   func() time.Time
 }
 
 // NewTickets returns Tickets kept in store.
-func NewTickets(store core.Store, opts *TicketOptions) *Tickets {
+func NewTickets(store core.TicketStore, opts *TicketOptions) *Tickets {
 	t := &Tickets{store: store, ttl: DefaultTicketTTL, now: time.Now}
 	if opts != nil {
 		if opts.TTL > 0 {

@@ -136,7 +136,7 @@ func newEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	pace := 0.8 * o.SandboxRate
 	e.cached = &counting{Cloud: e.l.Sandbox}
 	e.l.Engine = engine.New(engine.Options{
-		Store: e.l.Store, Queue: e.l.Queue, Cloud: paced.Wrap(e.cached, pace, int(2*pace)), Hub: e.l.Hub, Logger: logger,
+		Resources: e.l.Store, Projects: e.l.Store, Queue: e.l.Queue, Cloud: paced.Wrap(e.cached, pace, int(2*pace)), Hub: e.l.Hub, Logger: logger,
 	})
 	e.direct = &counting{Cloud: e.l.Sandbox}
 	if _, err := setup.EnsureDemoUsers(dir, benchPassword); err != nil {
@@ -152,7 +152,7 @@ func newEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/direct/", &directHandler{
 		verifier: auth.NewVerifier(keys, e.srv.Issuer.VerifierConfig()),
-		store:    e.l.Store,
+		projects: e.l.Store,
 		reader:   &engine.Direct{Cloud: paced.Wrap(e.direct, pace, int(2*pace))},
 	})
 	mux.Handle("/", e.srv.Handler)
@@ -271,7 +271,7 @@ func (c *counting) GetSecretValue(ctx context.Context, a core.Account, secretARN
 // that both readers do the same work apart from where they read.
 type directHandler struct {
 	verifier *auth.Verifier
-	store    core.Store
+	projects core.ProjectStore
 	reader   *engine.Direct
 }
 
@@ -291,7 +291,7 @@ func (h *directHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "token refused", http.StatusUnauthorized)
 		return
 	}
-	p, err := h.store.GetProject(r.Context(), parts[0])
+	p, err := h.projects.GetProject(r.Context(), parts[0])
 	if err != nil || !p.IsMember(who) {
 		http.NotFound(w, r)
 		return

@@ -5,22 +5,15 @@ import (
 	"time"
 )
 
-// Store is the cache mirror: projects, resources, operation history,
-// WebSocket connections and tickets.
+// ResourceStore is the cache's resource items and the history of their
+// operations.
 //
 // Every state change of a resource is one conditional write on one item
 // (PutResource), so that an adapter without multi-item transactions
 // (DynamoDB's local stand-in) can keep every rule. Adapters do not retry;
 // they return ErrNotFound, ErrConflict or a wrapped transient error
 // (ErrUnavailable, ErrThrottled) that the caller classifies.
-type Store interface {
-	// PutProject creates or replaces a project registration.
-	PutProject(ctx context.Context, p *Project) error
-	// GetProject returns ErrNotFound for an unknown id.
-	GetProject(ctx context.Context, id string) (*Project, error)
-	// ListProjects returns every project, ordered by id.
-	ListProjects(ctx context.Context) ([]*Project, error)
-
+type ResourceStore interface {
 	// GetResource returns ErrNotFound when the item does not exist. A
 	// deleted resource may still exist as a tombstone with PhaseDeleted.
 	GetResource(ctx context.Context, key ResourceKey) (*Resource, error)
@@ -61,7 +54,26 @@ type Store interface {
 	// concurrent or later, writes the copy again. After an error the count
 	// is of the copies deleted before it; a negative limit is ErrInvalid.
 	PurgeOperations(ctx context.Context, project string, before time.Time, limit int) (int, error)
+}
 
+// ProjectStore is the cache's project registrations. Adapters do not
+// retry: a transient failure is a wrapped ErrUnavailable or ErrThrottled
+// that the caller classifies.
+type ProjectStore interface {
+	// PutProject creates or replaces a project registration.
+	PutProject(ctx context.Context, p *Project) error
+	// GetProject returns ErrNotFound for an unknown id.
+	GetProject(ctx context.Context, id string) (*Project, error)
+	// ListProjects returns every project, ordered by id.
+	ListProjects(ctx context.Context) ([]*Project, error)
+}
+
+// ConnectionStore is the registry of live WebSocket connections by
+// project, through which a hub that does not hold the connections itself
+// (API Gateway's) finds a project's subscribers. Adapters do not retry: a
+// transient failure is a wrapped ErrUnavailable or ErrThrottled that the
+// caller classifies.
+type ConnectionStore interface {
 	// PutConnection registers a WebSocket connection under each of its
 	// projects, replacing an earlier registration of the same id.
 	PutConnection(ctx context.Context, c *Connection) error
@@ -70,7 +82,12 @@ type Store interface {
 	// ListConnections returns the project's connections that have not
 	// expired at now, without scanning other projects' connections.
 	ListConnections(ctx context.Context, project string, now time.Time) ([]*Connection, error)
+}
 
+// TicketStore keeps the single-use tickets with which a WebSocket is
+// opened. Adapters do not retry: a transient failure is a wrapped
+// ErrUnavailable or ErrThrottled that the caller classifies.
+type TicketStore interface {
 	// PutTicket stores a WebSocket ticket under the hash of its secret.
 	PutTicket(ctx context.Context, t *Ticket) error
 	// TakeTicket atomically returns and removes the ticket with this hash.

@@ -36,7 +36,7 @@ type stepper struct {
 func newStepper(t *testing.T) *stepper {
 	l := open(t, t.TempDir(), simcloud.ZeroOptions())
 	s := &stepper{t: t, l: l, hc: &hookCloud{Cloud: l.Sandbox}}
-	s.eng = engine.New(engine.Options{Store: l.Store, Queue: l.Queue, Cloud: s.hc, Objects: l.Sandbox, Hub: l.Hub,
+	s.eng = engine.New(engine.Options{Resources: l.Store, Projects: l.Store, Queue: l.Queue, Cloud: s.hc, Objects: l.Sandbox, Hub: l.Hub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cancel := l.Sandbox.Subscribe(func(body []byte) {
 		ev, err := cfnevent.ParseSNS(body)

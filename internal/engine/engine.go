@@ -26,7 +26,11 @@ import (
 
 // Options wires the engine to its adapters.
 type Options struct {
-	Store core.Store
+	// Resources holds the resource items and their operation history.
+	Resources core.ResourceStore
+	// Projects holds the project registrations.
+	Projects core.ProjectStore
+
 	Queue core.Queue
 	Cloud core.Cloud
 	Hub   core.Hub
@@ -145,7 +149,7 @@ const maxRaces = 50
 func (d *deps) change(ctx context.Context, key core.ResourceKey, fn func(r *core.Resource) (bool, error)) (*core.Resource, error) {
 	defer d.items.lock(key)()
 	for range maxRaces {
-		cur, err := d.Store.GetResource(ctx, key)
+		cur, err := d.Resources.GetResource(ctx, key)
 		if errors.Is(err, core.ErrNotFound) {
 			cur = &core.Resource{Project: key.Project, StackName: key.StackName}
 		} else if err != nil {
@@ -158,7 +162,7 @@ func (d *deps) change(ctx context.Context, key core.ResourceKey, fn func(r *core
 		}
 		next.Version = cur.Version + 1
 		next.UpdatedAt = d.Clock.Now().UTC()
-		err = d.Store.PutResource(ctx, next, cur.Version)
+		err = d.Resources.PutResource(ctx, next, cur.Version)
 		if errors.Is(err, core.ErrConflict) {
 			continue
 		}
@@ -181,7 +185,7 @@ func (d *deps) change(ctx context.Context, key core.ResourceKey, fn func(r *core
 func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
 	statusChanged := after.Op != nil && (before.Op == nil || before.Op.ID != after.Op.ID || before.Op.Status != after.Op.Status)
 	if statusChanged {
-		if err := d.Store.PutOperation(ctx, after.Op); err != nil {
+		if err := d.Resources.PutOperation(ctx, after.Op); err != nil {
 			d.Logger.Warn("operation history write failed; the resource item keeps it", "operation", after.Op.ID, "err", err)
 		}
 	}

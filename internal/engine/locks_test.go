@@ -180,7 +180,7 @@ func (failingQueue) Enqueue(context.Context, core.Job) error {
 func TestUnqueuedRequestLeavesNoLock(t *testing.T) {
 	l := open(t, t.TempDir(), simcloud.ZeroOptions())
 	ctx := t.Context()
-	e := engine.New(engine.Options{Store: l.Store, Queue: failingQueue{l.Queue}, Cloud: l.Sandbox, Hub: l.Hub,
+	e := engine.New(engine.Options{Resources: l.Store, Projects: l.Store, Queue: failingQueue{l.Queue}, Cloud: l.Sandbox, Hub: l.Hub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	_, err := e.Service.Create(ctx, alice, "demo", bucket("never-queued"))
 	if !errors.Is(err, core.ErrUnavailable) {

@@ -78,7 +78,7 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 // item is bound to (an event's own id may lack the stack's unique part);
 // stale reports failure.
 func (m *Mirror) describe(ctx context.Context, project, stackID, stackName string) (outputs map[string]string, stale bool) {
-	p, err := m.d.Store.GetProject(ctx, project)
+	p, err := m.d.Projects.GetProject(ctx, project)
 	if err == nil {
 		var st *core.Stack
 		id := stackID
@@ -98,7 +98,7 @@ func (m *Mirror) describe(ctx context.Context, project, stackID, stackName strin
 // of the name's previous stack — to that operation's history copy. It
 // never touches the resource: the event is history.
 func (m *Mirror) recordHistory(ctx context.Context, ev core.StackEvent) error {
-	op, err := m.d.Store.GetOperation(ctx, ev.ClientRequestToken)
+	op, err := m.d.Resources.GetOperation(ctx, ev.ClientRequestToken)
 	if errors.Is(err, core.ErrNotFound) {
 		return nil // not ours, or its history has ended
 	}
@@ -108,5 +108,5 @@ func (m *Mirror) recordHistory(ctx context.Context, ev core.StackEvent) error {
 	if !core.RecordEvent(op, ev) {
 		return nil
 	}
-	return m.d.Store.PutOperation(ctx, op)
+	return m.d.Resources.PutOperation(ctx, op)
 }

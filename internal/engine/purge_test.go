@@ -33,7 +33,7 @@ func TestReconcilerPurgesOldTombstones(t *testing.T) {
 	defer sb.Close()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewManual(now)
-	e := engine.New(engine.Options{Store: store, Cloud: sb, Hub: localhub.New(), Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e := engine.New(engine.Options{Resources: store, Projects: store, Cloud: sb, Hub: localhub.New(), Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := store.PutProject(ctx, setup.DemoProject([]string{"alice"})); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestReconcilerPurgesOldHistory(t *testing.T) {
 	start := time.Now().UTC()
 	clk := clock.NewManual(start)
 	l := open(t, t.TempDir(), simcloud.ZeroOptions(), func(c *setup.LocalConfig) { c.Clock = clk })
-	e := engine.New(engine.Options{Store: l.Store, Queue: l.Queue, Cloud: l.Sandbox, Hub: l.Hub, Clock: clk,
+	e := engine.New(engine.Options{Resources: l.Store, Projects: l.Store, Queue: l.Queue, Cloud: l.Sandbox, Hub: l.Hub, Clock: clk,
 		HistoryRetention: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	run := func(op *core.Operation, err error) *core.Operation {
 		t.Helper()

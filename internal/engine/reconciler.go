@@ -47,7 +47,7 @@ func (s *Stats) add(o Stats) {
 // project and returns the first error.
 func (rc *Reconciler) Reconcile(ctx context.Context) (Stats, error) {
 	var total Stats
-	projects, err := rc.d.Store.ListProjects(ctx)
+	projects, err := rc.d.Projects.ListProjects(ctx)
 	if err != nil {
 		return total, err
 	}
@@ -68,7 +68,7 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 	acct := p.Account()
 	// The cache is read before CloudFormation is listed, so an item
 	// created after the listing is not mistaken for a vanished stack.
-	items, _, err := rc.d.Store.ListResources(ctx, p.ID, core.Page{})
+	items, _, err := rc.d.Resources.ListResources(ctx, p.ID, core.Page{})
 	if err != nil {
 		return st, err
 	}
@@ -102,7 +102,7 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 			note(rc.repair(ctx, p, r.Key(), s.StackID, &st))
 		}
 	}
-	n, err := rc.d.Store.PurgeOperations(ctx, p.ID, observedAt.Add(-rc.d.HistoryRetention), historyPurgeBatch)
+	n, err := rc.d.Resources.PurgeOperations(ctx, p.ID, observedAt.Add(-rc.d.HistoryRetention), historyPurgeBatch)
 	st.History += n
 	note(err)
 	for _, r := range items {
@@ -150,7 +150,7 @@ func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now t
 	if op.Status.Terminal() && now.Sub(op.RequestedAt) > rc.d.HistoryRetention {
 		return // its history has ended; only the item keeps it
 	}
-	if err := rc.d.Store.PutOperation(ctx, op); err != nil {
+	if err := rc.d.Resources.PutOperation(ctx, op); err != nil {
 		rc.d.Logger.Warn("operation history not repaired", "operation", op.ID, "err", err)
 	}
 }
@@ -197,7 +197,7 @@ func (rc *Reconciler) repair(ctx context.Context, p *core.Project, key core.Reso
 
 // purge removes an old tombstone, unless it changed since it was read.
 func (rc *Reconciler) purge(ctx context.Context, r *core.Resource, st *Stats) error {
-	err := rc.d.Store.DeleteResource(ctx, r.Key(), r.Version)
+	err := rc.d.Resources.DeleteResource(ctx, r.Key(), r.Version)
 	if errors.Is(err, core.ErrConflict) {
 		return nil // written meanwhile (a new create): not a tombstone any more
 	}

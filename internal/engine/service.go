@@ -18,7 +18,7 @@ type Service struct{ d *deps }
 
 // Projects returns the projects who is a member of.
 func (s *Service) Projects(ctx context.Context, who core.Principal) ([]*core.Project, error) {
-	all, err := s.d.Store.ListProjects(ctx)
+	all, err := s.d.Projects.ListProjects(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (s *Service) Projects(ctx context.Context, who core.Principal) ([]*core.Pro
 // Project returns one project if who is a member. A project that exists
 // but is not who's is ErrForbidden.
 func (s *Service) Project(ctx context.Context, who core.Principal, id string) (*core.Project, error) {
-	p, err := s.d.Store.GetProject(ctx, id)
+	p, err := s.d.Projects.GetProject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) List(ctx context.Context, who core.Principal, project string, 
 	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, err
 	}
-	all, _, err := s.d.Store.ListResources(ctx, project, core.Page{})
+	all, _, err := s.d.Resources.ListResources(ctx, project, core.Page{})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Service) Versions(ctx context.Context, who core.Principal, project stri
 	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, err
 	}
-	return s.d.Store.ListVersions(ctx, project)
+	return s.d.Resources.ListVersions(ctx, project)
 }
 
 // Get returns one live resource.
@@ -78,7 +78,7 @@ func (s *Service) Get(ctx context.Context, who core.Principal, project string, k
 	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, err
 	}
-	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)})
+	r, err := s.d.Resources.GetResource(ctx, core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)})
 	if err != nil {
 		return nil, notFound(kind, name, err)
 	}
@@ -99,14 +99,14 @@ func notFound(kind core.Kind, name string, err error) error {
 // running operation's progress lives in its resource's item (the history
 // copy is written when its status changes), so that is where it is read.
 func (s *Service) Operation(ctx context.Context, who core.Principal, id string) (*core.Operation, error) {
-	op, err := s.d.Store.GetOperation(ctx, id)
+	op, err := s.d.Resources.GetOperation(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.Project(ctx, who, op.Project); err != nil {
 		return nil, err
 	}
-	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: op.Project, StackName: op.StackName})
+	r, err := s.d.Resources.GetResource(ctx, core.ResourceKey{Project: op.Project, StackName: op.StackName})
 	if err == nil && r.Op != nil && r.Op.ID == id && r.Op.Rev > op.Rev {
 		return r.Op, nil
 	}
@@ -118,7 +118,7 @@ func (s *Service) Operations(ctx context.Context, who core.Principal, project st
 	if _, err := s.Project(ctx, who, project); err != nil {
 		return nil, "", err
 	}
-	return s.d.Store.ListOperations(ctx, project, page)
+	return s.d.Resources.ListOperations(ctx, project, page)
 }
 
 // Create asks for a new bucket or user.
@@ -335,7 +335,7 @@ func (s *Service) checkReferences(ctx context.Context, p *core.Project, spec *co
 	for i, g := range u.Grants {
 		key, seen := keys[g.Bucket]
 		if !seen {
-			r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, g.Bucket)})
+			r, err := s.d.Resources.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, g.Bucket)})
 			switch {
 			case errors.Is(err, core.ErrNotFound) || (r != nil && r.Observed.Phase == core.PhaseDeleted):
 				v.Problems = append(v.Problems, core.FieldError{Field: fmt.Sprintf("grants[%d].bucket", i), Message: fmt.Sprintf("%q is not a bucket of project %s", g.Bucket, p.ID)})
@@ -379,7 +379,7 @@ func (s *Service) checkEmpty(ctx context.Context, p *core.Project, bucket string
 	if s.d.Objects == nil {
 		return nil
 	}
-	r, err := s.d.Store.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, bucket)})
+	r, err := s.d.Resources.GetResource(ctx, core.ResourceKey{Project: p.ID, StackName: stacks.StackName(p.ID, core.KindBucket, bucket)})
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		return nil
@@ -430,7 +430,7 @@ func bucketKey(b *core.BucketSpec) string {
 // grantees lists the live users of a project that have (or are about to
 // have) grants on bucket.
 func (s *Service) grantees(ctx context.Context, project, bucket string) ([]string, error) {
-	items, _, err := s.d.Store.ListResources(ctx, project, core.Page{})
+	items, _, err := s.d.Resources.ListResources(ctx, project, core.Page{})
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ const (
 // it); a *RetryError means deliver it again later. Handle is idempotent.
 func (w *Worker) Handle(ctx context.Context, d core.Delivery) error {
 	key := core.ResourceKey{Project: d.Job.Project, StackName: d.Job.StackName}
-	r, err := w.d.Store.GetResource(ctx, key)
+	r, err := w.d.Resources.GetResource(ctx, key)
 	if errors.Is(err, core.ErrNotFound) {
 		w.d.Logger.Warn("job for an unknown resource dropped", "operation", d.Job.OperationID, "stack", d.Job.StackName)
 		return nil
@@ -53,7 +53,7 @@ func (w *Worker) Handle(ctx context.Context, d core.Delivery) error {
 		// Reconciler) ends it. Anything else is a duplicate delivery.
 		return nil
 	}
-	p, err := w.d.Store.GetProject(ctx, key.Project)
+	p, err := w.d.Projects.GetProject(ctx, key.Project)
 	if err != nil {
 		return w.retry(ctx, d, key, err)
 	}

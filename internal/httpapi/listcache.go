@@ -12,7 +12,7 @@ import (
 // listCache keeps the encoded list answer of each project and kind, and
 // reuses it while the project's items are at the same versions (every
 // change of a resource bumps its version). The versions come from
-// Store.ListVersions, which reads no whole item, so an unchanged LIST
+// core.ResourceStore.ListVersions, which reads no whole item, so an unchanged LIST
 // neither decodes, copies nor encodes the resources; see docs/targets.md.
 type listCache struct {
 	mu      sync.Mutex

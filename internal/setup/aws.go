@@ -192,7 +192,7 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 		queue = a.Queue
 	}
 	a.Engine = engine.New(engine.Options{
-		Store: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
+		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return a, nil

@@ -135,7 +135,7 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 	}
 	burst := int(2 * cfg.CloudRate)
 	l.Engine = engine.New(engine.Options{
-		Store: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Objects: l.Sandbox, Hub: l.Hub,
+		Resources: l.Store, Projects: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Objects: l.Sandbox, Hub: l.Hub,
 		Clock: cfg.Clock, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return l, nil

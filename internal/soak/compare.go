@@ -41,11 +41,12 @@ type Comparison struct {
 
 // Compare compares, for every name (and every other stack and item of the
 // project), the project's live stack in cloud with the cached item in
-// store, as the engine's assertMirrors does: both absent (or the item a
+// resources, as the engine's assertMirrors does: both absent (or the item a
 // tombstone), or both present with the same stack id, stack status, phase
 // and outputs; and no lock left and no operation not ended on any item.
-func Compare(ctx context.Context, store core.Store, cloud core.Cloud, project string, names []string) (*Comparison, error) {
-	p, err := store.GetProject(ctx, project)
+// The project's account is read from projects.
+func Compare(ctx context.Context, projects core.ProjectStore, resources core.ResourceStore, cloud core.Cloud, project string, names []string) (*Comparison, error) {
+	p, err := projects.GetProject(ctx, project)
 	if err != nil {
 		return nil, fmt.Errorf("project %s in the cache: %w", project, err)
 	}
@@ -62,7 +63,7 @@ func Compare(ctx context.Context, store core.Store, cloud core.Cloud, project st
 	for _, n := range names {
 		label[stacks.StackName(project, core.KindBucket, n)] = n
 	}
-	items, _, err := store.ListResources(ctx, project, core.Page{})
+	items, _, err := resources.ListResources(ctx, project, core.Page{})
 	if err != nil {
 		return nil, fmt.Errorf("list the cache: %w", err)
 	}
@@ -86,7 +87,7 @@ func Compare(ctx context.Context, store core.Store, cloud core.Cloud, project st
 	for _, sn := range order {
 		c.Checked++
 		m := Mismatch{Name: label[sn], StackName: sn}
-		r, err := store.GetResource(ctx, core.ResourceKey{Project: project, StackName: sn})
+		r, err := resources.GetResource(ctx, core.ResourceKey{Project: project, StackName: sn})
 		if err != nil && !errors.Is(err, core.ErrNotFound) {
 			return nil, fmt.Errorf("read %s from the cache: %w", sn, err)
 		}
@@ -235,7 +236,7 @@ func CompareFiles(ctx context.Context, dir, project string, names []string) (*Fi
 		return nil, err
 	}
 	defer sb.Close()
-	c, err := Compare(ctx, store, sb, project, names)
+	c, err := Compare(ctx, store, store, sb, project, names)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func TestChurnAgainstInProcessServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := o.AllNames()
-	live, err := Compare(ctx, l.Store, l.Sandbox, "demo", names)
+	live, err := Compare(ctx, l.Store, l.Store, l.Sandbox, "demo", names)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func Authorizer(tickets TicketRedeemer) func(context.Context, events.APIGatewayC
 // per route. Store, Post and, for Authorize, Tickets are required.
 type APIGW struct {
 	// Store registers connections (PutConnection, DeleteConnection).
-	Store core.Store
+	Store core.ConnectionStore
 	// Tickets redeems the ticket of each $connect, in Authorize.
 	Tickets TicketRedeemer
 	// Post sends one frame to one connection (apigwhub.Hub.Post: the

@@ -1,8 +1,9 @@
 // Package porttest holds one conformance suite per port of package core
-// (Store, Queue, Cloud, …). Every adapter's TestConformance runs its
-// port's suite, so the local adapters and the AWS ones are held to the
-// same contract; the suites are the executable form of the comments in
-// core/ports.go.
+// (ResourceStore, ProjectStore, ConnectionStore, TicketStore, Queue,
+// Cloud, …). Every adapter's TestConformance runs the suite of each port
+// it implements (a cache adapter runs all four store suites), so the local
+// adapters and the AWS ones are held to the same contract; the suites are
+// the executable form of the comments in core/ports.go.
 //
 // The suites use only the port itself and the standard testing package,
 // so an adapter tested against a local stand-in (dynalite for DynamoDB,

@@ -89,7 +89,7 @@ type Stats struct {
 // concurrent use.
 type Hub struct {
 	client   *apigatewaymanagementapi.Client
-	store    core.Store
+	store    core.ConnectionStore
 	conc     int
 	attempts int
 	backoff  time.Duration
@@ -103,7 +103,7 @@ type Hub struct {
 // New returns a Hub that posts with client (whose endpoint is the WebSocket
 // API's https://{api-id}.execute-api.{region}.amazonaws.com/{stage}) to the
 // connections registered in store.
-func New(client *apigatewaymanagementapi.Client, store core.Store, opts *Options) *Hub {
+func New(client *apigatewaymanagementapi.Client, store core.ConnectionStore, opts *Options) *Hub {
 	h := &Hub{
 		client:   client,
 		store:    store,

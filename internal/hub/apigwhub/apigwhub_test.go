@@ -328,7 +328,7 @@ func TestOversizeMessages(t *testing.T) {
 }
 
 // failingStore injects a listing failure.
-type failingStore struct{ core.Store }
+type failingStore struct{ core.ConnectionStore }
 
 func (failingStore) ListConnections(context.Context, string, time.Time) ([]*core.Connection, error) {
 	return nil, fmt.Errorf("injected: %w", core.ErrUnavailable)

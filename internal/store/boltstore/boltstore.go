@@ -1,7 +1,8 @@
-// Package boltstore is the core.Store of the local, one-binary setup: the
-// cache mirror kept in a bbolt file, which it may share with the durable
-// local queue (each keeps to its own buckets; this package's are named
-// "store/…").
+// Package boltstore implements the cache ports of core (ResourceStore,
+// ProjectStore, ConnectionStore, TicketStore) for the local, one-binary
+// setup: the cache mirror kept in a bbolt file, which it may share with the
+// durable local queue (each keeps to its own buckets; this package's are
+// named "store/…").
 //
 // Every conditional write is one bbolt read-write transaction, and bbolt
 // runs one of those at a time, so the compare and the write of PutResource,
@@ -29,7 +30,13 @@ import (
 	"bucketdesk/internal/core"
 )
 
-var _ core.Store = (*Store)(nil)
+// Store implements every cache port of core.
+var (
+	_ core.ResourceStore   = (*Store)(nil)
+	_ core.ProjectStore    = (*Store)(nil)
+	_ core.ConnectionStore = (*Store)(nil)
+	_ core.TicketStore     = (*Store)(nil)
+)
 
 // Bucket names. Index keys are project + sep + id: project ids never hold
 // sep, so the prefix project+sep matches no other project, even one whose
@@ -61,7 +68,8 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Store is a core.Store on a bbolt database. It is safe for concurrent use.
+// Store implements the cache ports of core on a bbolt database. It is
+// safe for concurrent use.
 type Store struct {
 	db *bolt.DB
 	// owned is set by Open: Close closes only a database it opened.
@@ -134,7 +142,7 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// ---- projects ----
+// ---- core.ProjectStore ----
 
 // PutProject creates or replaces a project registration.
 func (s *Store) PutProject(ctx context.Context, p *core.Project) error {
@@ -176,7 +184,7 @@ func (s *Store) ListProjects(ctx context.Context) ([]*core.Project, error) {
 	return ps, err
 }
 
-// ---- resources ----
+// ---- core.ResourceStore: resources ----
 
 func resourceKey(k core.ResourceKey) []byte { return []byte(k.Project + sep + k.StackName) }
 
@@ -371,7 +379,7 @@ func (s *Store) ListVersions(ctx context.Context, project string) ([]core.ItemVe
 	return vs, nil
 }
 
-// ---- operations ----
+// ---- core.ResourceStore: operations ----
 
 // PutOperation writes a history copy of op unless a copy with a higher Rev
 // is stored.
@@ -610,7 +618,7 @@ type opHead struct {
 	Status  core.OpStatus `json:"status"`
 }
 
-// ---- connections ----
+// ---- core.ConnectionStore ----
 
 // PutConnection registers c under each of its projects, replacing an
 // earlier registration of the same id and its index entries.
@@ -690,7 +698,7 @@ func (s *Store) ListConnections(ctx context.Context, project string, now time.Ti
 	return cs, err
 }
 
-// ---- tickets ----
+// ---- core.TicketStore ----
 
 // PutTicket stores a ticket under its hash.
 func (s *Store) PutTicket(ctx context.Context, t *core.Ticket) error {

@@ -17,7 +17,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	porttest.RunStoreTests(t, func(t *testing.T) core.Store {
+	conformance(t, func(t *testing.T) *boltstore.Store {
 		return open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
 	})
 }
@@ -25,7 +25,7 @@ func TestConformance(t *testing.T) {
 // TestConformanceSharedDB runs the suite on a Store made by New on a file
 // that already holds another component's buckets, as the local queue's.
 func TestConformanceSharedDB(t *testing.T) {
-	porttest.RunStoreTests(t, func(t *testing.T) core.Store {
+	conformance(t, func(t *testing.T) *boltstore.Store {
 		db, err := bolt.Open(filepath.Join(t.TempDir(), "shared.db"), 0o600, &bolt.Options{Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -51,6 +51,15 @@ func TestConformanceSharedDB(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// conformance runs the suite of every port that Store implements, each
+// subtest on a fresh store from newStore.
+func conformance(t *testing.T, newStore func(t *testing.T) *boltstore.Store) {
+	porttest.RunProjectStoreTests(t, func(t *testing.T) core.ProjectStore { return newStore(t) })
+	porttest.RunResourceStoreTests(t, func(t *testing.T) core.ResourceStore { return newStore(t) })
+	porttest.RunConnectionStoreTests(t, func(t *testing.T) core.ConnectionStore { return newStore(t) })
+	porttest.RunTicketStoreTests(t, func(t *testing.T) core.TicketStore { return newStore(t) })
 }
 
 func open(tb testing.TB, path string) *boltstore.Store {

@@ -1,5 +1,6 @@
-// Package dynamostore is the core.Store of the AWS setup: the cache mirror
-// kept in one on-demand DynamoDB table, shared by every Lambda.
+// Package dynamostore implements the cache ports of core (ResourceStore,
+// ProjectStore, ConnectionStore, TicketStore) for the AWS setup: the cache
+// mirror kept in one on-demand DynamoDB table, shared by every Lambda.
 //
 // Every state change of a resource is one conditional PutItem or
 // DeleteItem on one item (the version attribute, or attribute_not_exists
@@ -68,7 +69,13 @@ import (
 	"bucketdesk/internal/core"
 )
 
-var _ core.Store = (*Store)(nil)
+// Store implements every cache port of core.
+var (
+	_ core.ResourceStore   = (*Store)(nil)
+	_ core.ProjectStore    = (*Store)(nil)
+	_ core.ConnectionStore = (*Store)(nil)
+	_ core.TicketStore     = (*Store)(nil)
+)
 
 // IndexName is the name of the table's one global secondary index, which
 // finds a project's operations and connections.
@@ -110,8 +117,8 @@ type Options struct {
 	EventuallyConsistent bool
 }
 
-// Store is a core.Store on one DynamoDB table. It is safe for concurrent
-// use.
+// Store implements the cache ports of core on one DynamoDB table. It is
+// safe for concurrent use.
 type Store struct {
 	client     *dynamodb.Client
 	table      string
@@ -199,7 +206,7 @@ func ttlUnsupportedOrSet(err error) bool {
 	return false
 }
 
-// ---- projects ----
+// ---- core.ProjectStore ----
 
 // PutProject creates or replaces a project registration.
 func (s *Store) PutProject(ctx context.Context, p *core.Project) error {
@@ -247,7 +254,7 @@ func (s *Store) ListProjects(ctx context.Context) ([]*core.Project, error) {
 	return ps, nil
 }
 
-// ---- resources ----
+// ---- core.ResourceStore: resources ----
 
 // GetResource returns ErrNotFound when the item does not exist.
 func (s *Store) GetResource(ctx context.Context, key core.ResourceKey) (*core.Resource, error) {
@@ -365,7 +372,7 @@ func (s *Store) ListVersions(ctx context.Context, project string) ([]core.ItemVe
 	return vs, nil
 }
 
-// ---- operations ----
+// ---- core.ResourceStore: operations ----
 
 // PutOperation writes a history copy of op unless a copy with a higher Rev
 // is stored: one PutItem with the condition rev <= op.Rev. A refused write
@@ -531,7 +538,7 @@ func (s *Store) PurgeOperations(ctx context.Context, project string, before time
 	}
 }
 
-// ---- connections ----
+// ---- core.ConnectionStore ----
 
 // PutConnection writes one item per project of c (BatchWriteItem), then
 // deletes the items of projects an earlier registration had and c has
@@ -638,7 +645,7 @@ func (s *Store) ListConnections(ctx context.Context, project string, now time.Ti
 	return cs, nil
 }
 
-// ---- tickets ----
+// ---- core.TicketStore ----
 
 // PutTicket stores a ticket under its hash, with a TTL.
 func (s *Store) PutTicket(ctx context.Context, t *core.Ticket) error {

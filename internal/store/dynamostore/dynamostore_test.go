@@ -24,13 +24,13 @@ import (
 	"bucketdesk/internal/store/dynamostore/dynalitetest"
 )
 
-// TestConformance runs the Store suite on dynalite, a fresh table per
-// subtest, and checks that nothing in it scanned the table.
+// TestConformance runs the suite of every store port on dynalite, a fresh
+// table per subtest, and checks that nothing in them scanned the table.
 func TestConformance(t *testing.T) {
 	endpoint := dynalitetest.Start(t)
 	rec := &recorder{}
 	client := dynalitetest.Client(endpoint, rec.use)
-	porttest.RunStoreTests(t, func(t *testing.T) core.Store {
+	conformance(t, func(t *testing.T) *dynamostore.Store {
 		return newStore(t, client, nil)
 	})
 	if n := rec.count("Scan"); n > 0 {
@@ -46,9 +46,18 @@ func TestConformanceEventuallyConsistent(t *testing.T) {
 		t.Skip("the suite runs once in -short")
 	}
 	client := dynalitetest.Client(dynalitetest.Start(t))
-	porttest.RunStoreTests(t, func(t *testing.T) core.Store {
+	conformance(t, func(t *testing.T) *dynamostore.Store {
 		return newStore(t, client, &dynamostore.Options{EventuallyConsistent: true})
 	})
+}
+
+// conformance runs the suite of every port that Store implements, each
+// subtest on a fresh store from newStore.
+func conformance(t *testing.T, newStore func(t *testing.T) *dynamostore.Store) {
+	porttest.RunProjectStoreTests(t, func(t *testing.T) core.ProjectStore { return newStore(t) })
+	porttest.RunResourceStoreTests(t, func(t *testing.T) core.ResourceStore { return newStore(t) })
+	porttest.RunConnectionStoreTests(t, func(t *testing.T) core.ConnectionStore { return newStore(t) })
+	porttest.RunTicketStoreTests(t, func(t *testing.T) core.TicketStore { return newStore(t) })
 }
 
 // TestListsUseTheIndex: a project's connections and operations are found
