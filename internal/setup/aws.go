@@ -25,6 +25,7 @@ import (
 	"bucketdesk/internal/auth"
 	"bucketdesk/internal/cfnevent"
 	"bucketdesk/internal/cloud/cfncloud"
+	"bucketdesk/internal/cloud/paced"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/engine"
 	"bucketdesk/internal/httpapi"
@@ -179,20 +180,16 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 	if c.CloudOptions != nil {
 		co = *c.CloudOptions
 	}
-	if co.PerSecond == 0 {
-		// cfncloud keeps the token bucket per project account.
-		co.PerSecond, co.Burst = cfg.CloudRate, 2*int(cfg.CloudRate)+1
-	}
 	if co.GetSecretValue == nil {
 		co.GetSecretValue = readSecret
 	}
-	cloud := cfncloud.New(c.Base, &co)
+	cfn := cfncloud.New(c.Base, &co)
 	var queue core.Queue = noQueue{}
 	if a.Queue != nil {
 		queue = a.Queue
 	}
 	a.Engine = engine.New(engine.Options{
-		Store: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
+		Store: store, Queue: queue, Cloud: paced.Wrap(cfn, cfg.CloudRate, 2*int(cfg.CloudRate)+1), Objects: cfn, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return a, nil
