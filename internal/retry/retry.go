@@ -74,9 +74,8 @@ func (p Policy) Delay(n int, err error) time.Duration {
 
 // Do calls f until it returns nil or an error that core.Retryable rejects,
 // or until it was called Attempts times, waiting Delay between calls. It
-// returns nil or f's last error. f is always called once; when ctx ends
-// during a wait, Do stops there and returns f's last error (whose kind
-// says the failure was transient).
+// returns nil or f's last error. f is always called once; once ctx has
+// ended, Do waits no more and returns f's last error.
 func (p Policy) Do(ctx context.Context, f func(ctx context.Context) error) error {
 	clock := p.Clock
 	if clock == nil {
@@ -84,7 +83,7 @@ func (p Policy) Do(ctx context.Context, f func(ctx context.Context) error) error
 	}
 	for n := 1; ; n++ {
 		err := f(ctx)
-		if err == nil || !core.Retryable(err) || n >= p.Attempts {
+		if err == nil || !core.Retryable(err) || n >= p.Attempts || ctx.Err() != nil {
 			return err
 		}
 		select {

@@ -13,16 +13,20 @@ import (
 )
 
 // fakeClock records every wait asked of it and ends it at once, or never
-// when hang is set.
+// when hang is set; onWait, when set, runs as a wait starts.
 type fakeClock struct {
-	waits []time.Duration
-	hang  bool
+	waits  []time.Duration
+	hang   bool
+	onWait func()
 }
 
 func (c *fakeClock) Now() time.Time { return time.Time{} }
 
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.waits = append(c.waits, d)
+	if c.onWait != nil {
+		c.onWait()
+	}
 	ch := make(chan time.Time, 1)
 	if !c.hang {
 		ch <- time.Time{}
@@ -164,13 +168,12 @@ func TestDoBoundsAttempts(t *testing.T) {
 
 // A wait ends with the context, and f is not called again.
 func TestDoHonoursContext(t *testing.T) {
-	clock := &fakeClock{hang: true}
-	p := retry.Policy{Attempts: 10, Base: time.Hour, Clock: clock}
 	ctx, cancel := context.WithCancel(t.Context())
+	clock := &fakeClock{hang: true, onWait: cancel}
+	p := retry.Policy{Attempts: 10, Base: time.Hour, Clock: clock}
 	calls := 0
 	err := p.Do(ctx, func(context.Context) error {
 		calls++
-		cancel()
 		return core.ErrUnavailable
 	})
 	if !errors.Is(err, core.ErrUnavailable) || calls != 1 || len(clock.waits) != 1 {
@@ -188,5 +191,17 @@ func TestDoHonoursRetryAfter(t *testing.T) {
 	}
 	if len(clock.waits) != 1 || clock.waits[0] != 5*time.Second {
 		t.Errorf("waits = %v, want [5s]", clock.waits)
+	}
+}
+
+// Once the context has ended, Do does not even start a wait.
+func TestDoDoesNotWaitAfterContextEnds(t *testing.T) {
+	clock := &fakeClock{}
+	p := retry.Policy{Attempts: 10, Base: time.Hour, Clock: clock}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	f, calls := failing(core.ErrThrottled, core.ErrThrottled)
+	if err := p.Do(ctx, f); !errors.Is(err, core.ErrThrottled) || *calls != 1 || len(clock.waits) != 0 {
+		t.Errorf("Do = %v after %d calls and %d waits, want ErrThrottled after 1 call and no wait", err, *calls, len(clock.waits))
 	}
 }
