@@ -29,9 +29,8 @@ var eventRetry = retry.Policy{Attempts: 3, Base: 100 * time.Millisecond, Max: ti
 // and the Reconciler repairs what it would have changed. It returns an
 // error, naming the stack and the event, when the event still fails
 // transiently after its retries (or ctx ended): a source that redelivers
-// (Lambda's asynchronous invocation by SNS or EventBridge, then its
-// dead-letter destination) should be asked to; one that cannot leaves the
-// event to the Reconciler.
+// (Lambda retrying an asynchronous invocation by SNS or EventBridge)
+// should be asked to; one that cannot leaves the event to the Reconciler.
 func (m *Mirror) Consume(ctx context.Context, parse Parse, body []byte) error {
 	ev, err := parse(body)
 	if err != nil {
