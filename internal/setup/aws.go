@@ -184,12 +184,15 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 		co.GetSecretValue = readSecret
 	}
 	cfn := cfncloud.New(c.Base, &co)
+	// CloudFormation calls are paced per project account; counting a
+	// bucket's objects (S3) is not.
+	cloud := paced.Wrap(cfn, cfg.CloudRate, 2*int(cfg.CloudRate)+1)
 	var queue core.Queue = noQueue{}
 	if a.Queue != nil {
 		queue = a.Queue
 	}
 	a.Engine = engine.New(engine.Options{
-		Store: store, Queue: queue, Cloud: paced.Wrap(cfn, cfg.CloudRate, 2*int(cfg.CloudRate)+1), Objects: cfn, Hub: a.Hub, Clock: c.Clock, Logger: log,
+		Store: store, Queue: queue, Cloud: cloud, Objects: cfn, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return a, nil
