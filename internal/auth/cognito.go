@@ -48,7 +48,7 @@ func (c *CognitoLogin) Login(ctx context.Context, username, password, _ string) 
 	case errors.As(err, &notAuthorized), errors.As(err, &notFound):
 		return "", 0, "", fmt.Errorf("%w: %w", core.ErrUnauthenticated, ErrBadCredentials)
 	case errors.As(err, &tooMany):
-		return "", 0, "", &RateLimitedError{Wait: 30 * time.Second}
+		return "", 0, "", tooManyLogins(30 * time.Second)
 	case errors.As(err, &notConfirmed):
 		return "", 0, "", fmt.Errorf("%w: the user is not confirmed yet", core.ErrUnauthenticated)
 	case errors.As(err, &reset):

@@ -41,25 +41,17 @@ type LoginOptions struct {
 	Clock func() time.Time
 }
 
-// RateLimitedError answers a login attempt over the failure limit. It
-// matches core.ErrThrottled with errors.Is; httpapi answers 429 with a
-// Retry-After taken from the RetryAfter method.
-type RateLimitedError struct {
-	// Wait is how long until an attempt may be made again.
-	Wait time.Duration
+// ErrTooManyLogins answers a login attempt over the failure limit. It
+// comes inside a *core.RetryAfterError whose Wait is how long until an
+// attempt may be made again (httpapi answers 429 with that Retry-After),
+// and matches core.ErrThrottled with errors.Is. It names no user or
+// address.
+var ErrTooManyLogins = fmt.Errorf("auth: too many failed logins: %w", core.ErrThrottled)
+
+// tooManyLogins is ErrTooManyLogins with the wait before the next attempt.
+func tooManyLogins(wait time.Duration) error {
+	return &core.RetryAfterError{Wait: wait, Err: ErrTooManyLogins}
 }
-
-// Error says how long to wait; it names no user or address.
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("auth: too many failed logins; retry after %v", e.Wait)
-}
-
-// RetryAfter returns Wait. httpapi finds it through
-// interface{ RetryAfter() time.Duration }, without importing auth.
-func (e *RateLimitedError) RetryAfter() time.Duration { return e.Wait }
-
-// Is makes errors.Is(err, core.ErrThrottled) true.
-func (e *RateLimitedError) Is(target error) bool { return target == core.ErrThrottled }
 
 // Login checks a username and password against the users file, limits
 // failed attempts per username and per client address, and issues a token
@@ -107,7 +99,8 @@ func NewLogin(users *Users, issuer *LocalIssuer, opts *LoginOptions) *Login {
 // Login signs a user in: it returns a token, its lifetime and the user id.
 // Bad credentials are an error wrapping ErrBadCredentials and
 // core.ErrUnauthenticated; too many failures for this username or this
-// clientAddr within the window are a *RateLimitedError, returned without
+// clientAddr within the window are ErrTooManyLogins with a retry-after
+// hint (core.RetryAfter), returned without
 // checking the password. A success resets the username's failures (not
 // the address's, so that one valid account cannot launder guesses at
 // others).
@@ -161,7 +154,7 @@ type window struct {
 }
 
 // begin records an attempt against every key, unless one of them is over
-// the limit: then it records nothing and returns a *RateLimitedError.
+// the limit: then it records nothing and returns ErrTooManyLogins.
 func (l *limiter) begin(keys ...string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -178,7 +171,7 @@ func (l *limiter) begin(keys ...string) error {
 		}
 	}
 	if retry > 0 {
-		return &RateLimitedError{Wait: retry}
+		return tooManyLogins(retry)
 	}
 	for _, k := range keys {
 		w := l.entries[k]

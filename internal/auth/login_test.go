@@ -56,12 +56,11 @@ func wantBadCredentials(t *testing.T, err error) {
 
 func wantRateLimited(t *testing.T, err error, wait time.Duration) {
 	t.Helper()
-	var rl *RateLimitedError
-	if !errors.As(err, &rl) || !errors.Is(err, core.ErrThrottled) {
-		t.Fatalf("err = %v, want *RateLimitedError wrapping ErrThrottled", err)
+	if !errors.Is(err, ErrTooManyLogins) || !errors.Is(err, core.ErrThrottled) {
+		t.Fatalf("err = %v, want ErrTooManyLogins wrapping ErrThrottled", err)
 	}
-	if rl.Wait != wait || rl.RetryAfter() != wait {
-		t.Errorf("wait %v, want %v", rl.Wait, wait)
+	if got, ok := core.RetryAfter(err); !ok || got != wait {
+		t.Errorf("wait %v (hint %v), want %v", got, ok, wait)
 	}
 	if errors.Is(err, core.ErrUnauthenticated) {
 		t.Error("a rate limit must not read as bad credentials")

@@ -46,6 +46,34 @@ func Retryable(err error) bool {
 	return errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable)
 }
 
+// RetryAfterError wraps an error with how long to wait before trying
+// again: the one signal of a retry-after hint, whoever gives it (a login
+// limiter, the worker asking its queue for a later delivery). errors.Is and
+// errors.As see Err, so the kind of the failure stays what Err says.
+type RetryAfterError struct {
+	// Wait is how long to wait before the next try; 0 gives no hint.
+	Wait time.Duration
+	// Err is the failure.
+	Err error
+}
+
+func (e *RetryAfterError) Error() string {
+	return e.Err.Error() + " (retry after " + e.Wait.String() + ")"
+}
+
+// Unwrap returns Err.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter reports the wait that the first *RetryAfterError in err's
+// chain asks for, and whether there is one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ra.Wait, true
+	}
+	return 0, false
+}
+
 // LockedError is returned when a resource is held by another operation.
 type LockedError struct {
 	Lock Lock

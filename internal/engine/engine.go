@@ -235,29 +235,3 @@ func (s *idSource) next() string {
 	}
 	return ulid.MustNew(ulid.Timestamp(s.clock.Now()), s.entropy).String()
 }
-
-// backoff is the delay before retry number attempt (1-based): exponential
-// from base, capped, with full jitter so that retries of a burst spread out.
-func backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d/2 + randDuration(d/2)
-}
-
-func randDuration(n time.Duration) time.Duration {
-	if n <= 0 {
-		return 0
-	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	v := uint64(0)
-	for _, x := range b {
-		v = v<<8 | uint64(x)
-	}
-	return time.Duration(v % uint64(n))
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/retry"
 	"bucketdesk/internal/stacks"
 )
 
@@ -16,27 +17,14 @@ import (
 // operation's life is the Mirror's.
 type Worker struct{ d *deps }
 
-// RetryError asks the queue to deliver the job again after Delay.
-type RetryError struct {
-	Delay time.Duration
-	Err   error
-}
-
-func (e *RetryError) Error() string { return "retry in " + e.Delay.String() + ": " + e.Err.Error() }
-func (e *RetryError) Unwrap() error { return e.Err }
-
-// RetryAfter is the delay before the next delivery; queue adapters read
-// it through this method without importing the engine.
-func (e *RetryError) RetryAfter() time.Duration { return e.Delay }
-
-// Retry delays: CloudFormation's rate limits refill within seconds.
-const (
-	retryBase = 250 * time.Millisecond
-	retryMax  = 10 * time.Second
-)
+// workerRetry paces the redeliveries of a job: CloudFormation's rate
+// limits refill within seconds. The queue bounds the deliveries
+// (Options.MaxAttempts).
+var workerRetry = retry.Policy{Base: 250 * time.Millisecond, Max: 10 * time.Second}
 
 // Handle carries out one delivery. nil means the job is done (acknowledge
-// it); a *RetryError means deliver it again later. Handle is idempotent.
+// it); a *core.RetryAfterError means deliver it again after its Wait.
+// Handle is idempotent.
 func (w *Worker) Handle(ctx context.Context, d core.Delivery) error {
 	key := core.ResourceKey{Project: d.Job.Project, StackName: d.Job.StackName}
 	r, err := w.d.Resources.GetResource(ctx, key)
@@ -132,7 +120,7 @@ func (w *Worker) failOrRetry(ctx context.Context, d core.Delivery, key core.Reso
 
 func (w *Worker) retry(ctx context.Context, d core.Delivery, key core.ResourceKey, err error) error {
 	if d.Attempt < w.d.MaxAttempts {
-		return &RetryError{Delay: backoff(d.Attempt, retryBase, retryMax), Err: err}
+		return &core.RetryAfterError{Wait: workerRetry.Delay(d.Attempt, err), Err: err}
 	}
 	if errors.Is(err, core.ErrThrottled) {
 		// The queue would dead-letter this delivery; a fresh job keeps the
@@ -227,18 +215,19 @@ func (w *Worker) Run(ctx context.Context, n int) {
 }
 
 func (w *Worker) settle(ctx context.Context, d core.Delivery, err error) {
-	var re *RetryError
-	switch {
-	case err == nil:
+	if err == nil {
 		if err := w.d.Queue.Ack(ctx, d.Receipt); err != nil && !errors.Is(err, core.ErrNotFound) {
 			w.d.Logger.Warn("ack failed; the job will be delivered again", "operation", d.Job.OperationID, "err", err)
 		}
-	case errors.As(err, &re):
-		w.d.Logger.Info("operation retried", "operation", d.Job.OperationID, "attempt", d.Attempt, "delay", re.Delay, "cause", re.Err)
-		if err := w.d.Queue.Retry(ctx, d.Receipt, re.Delay); err != nil {
-			w.d.Logger.Warn("retry failed; the job reappears after its visibility timeout", "operation", d.Job.OperationID, "err", err)
-		}
-	default:
+		return
+	}
+	delay, ok := core.RetryAfter(err)
+	if !ok {
 		w.d.Logger.Error("job failed", "operation", d.Job.OperationID, "err", err)
+		return
+	}
+	w.d.Logger.Info("operation retried", "operation", d.Job.OperationID, "attempt", d.Attempt, "delay", delay, "cause", err)
+	if err := w.d.Queue.Retry(ctx, d.Receipt, delay); err != nil {
+		w.d.Logger.Warn("retry failed; the job reappears after its visibility timeout", "operation", d.Job.OperationID, "err", err)
 	}
 }

@@ -30,8 +30,8 @@ type Authenticator interface {
 
 // LoginFunc checks a username and password and issues a token
 // (auth.Login.Login). Bad credentials wrap core.ErrUnauthenticated; too
-// many failures wrap core.ErrThrottled and may implement
-// interface{ RetryAfter() time.Duration }.
+// many failures wrap core.ErrThrottled and may carry a
+// *core.RetryAfterError, whose Wait becomes the Retry-After.
 type LoginFunc func(ctx context.Context, username, password, clientAddr string) (token string, expiresIn time.Duration, user string, err error)
 
 // TicketIssuer issues single-use WebSocket tickets (auth.Tickets).

@@ -94,10 +94,6 @@ func (e *detailed) Unwrap() []error {
 	return []error{e.kind}
 }
 
-// retryAfter is implemented by errors that know when to try again (the
-// login's rate limiter).
-type retryAfter interface{ RetryAfter() time.Duration }
-
 // Default Retry-After answers when the error does not say.
 const (
 	defaultRetryBusy  = 1 * time.Second
@@ -115,7 +111,6 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		ve *core.ValidationError
 		le *core.LockedError
 		d  *detailed
-		ra retryAfter
 	)
 	switch {
 	case status >= 500:
@@ -155,8 +150,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if status == http.StatusTooManyRequests {
 			wait = defaultRetryLogin
 		}
-		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
-			wait = ra.RetryAfter()
+		if hint, ok := core.RetryAfter(err); ok && hint > 0 {
+			wait = hint
 		}
 		h.Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	}

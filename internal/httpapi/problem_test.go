@@ -13,11 +13,9 @@ import (
 )
 
 // rateLimited is a login limiter's error, as internal/auth makes it.
-type rateLimited struct{ wait time.Duration }
-
-func (e rateLimited) Error() string             { return "too many failed logins" }
-func (e rateLimited) RetryAfter() time.Duration { return e.wait }
-func (e rateLimited) Is(target error) bool      { return target == core.ErrThrottled }
+func rateLimited(wait time.Duration) error {
+	return &core.RetryAfterError{Wait: wait, Err: fmt.Errorf("too many failed logins: %w", core.ErrThrottled)}
+}
 
 // wrap wraps err as an adapter or the engine does.
 func wrap(err error) error { return fmt.Errorf("layer: %w", err) }
@@ -51,8 +49,8 @@ func TestStatusOf(t *testing.T) {
 		{kindError(errTooLarge, "x"), 413, "too-large"},
 		{kindError(errMediaType, "x"), 415, "unsupported-media-type"},
 		{kindError(errMethod, "x"), 405, "method-not-allowed"},
-		{loginLimited(rateLimited{time.Second}), 429, "rate-limited"},
-		{wrap(rateLimited{time.Second}), 503, "throttled"},
+		{loginLimited(rateLimited(time.Second)), 429, "rate-limited"},
+		{wrap(rateLimited(time.Second)), 503, "throttled"},
 		{wrap(core.ErrThrottled), 503, "throttled"},
 		{wrap(core.ErrUnavailable), 503, "unavailable"},
 		{context.DeadlineExceeded, 503, "unavailable"},
@@ -73,8 +71,8 @@ func TestRetryAfter(t *testing.T) {
 		err  error
 		want string
 	}{
-		{loginLimited(rateLimited{1500 * time.Millisecond}), "2"},
-		{loginLimited(rateLimited{0}), "30"},
+		{loginLimited(rateLimited(1500 * time.Millisecond)), "2"},
+		{loginLimited(rateLimited(0)), "30"},
 		{wrap(core.ErrThrottled), "1"},
 	} {
 		w := httptest.NewRecorder()

@@ -25,6 +25,7 @@ import (
 	"bucketdesk/internal/auth"
 	"bucketdesk/internal/cfnevent"
 	"bucketdesk/internal/cloud/cfncloud"
+	"bucketdesk/internal/cloud/paced"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/engine"
 	"bucketdesk/internal/httpapi"
@@ -179,20 +180,19 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 	if c.CloudOptions != nil {
 		co = *c.CloudOptions
 	}
-	if co.PerSecond == 0 {
-		// cfncloud keeps the token bucket per project account.
-		co.PerSecond, co.Burst = cfg.CloudRate, 2*int(cfg.CloudRate)+1
-	}
 	if co.GetSecretValue == nil {
 		co.GetSecretValue = readSecret
 	}
-	cloud := cfncloud.New(c.Base, &co)
+	cfn := cfncloud.New(c.Base, &co)
+	// CloudFormation calls are paced per project account; counting a
+	// bucket's objects (S3) is not.
+	cloud := paced.Wrap(cfn, cfg.CloudRate, 2*int(cfg.CloudRate)+1)
 	var queue core.Queue = noQueue{}
 	if a.Queue != nil {
 		queue = a.Queue
 	}
 	a.Engine = engine.New(engine.Options{
-		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
+		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cfn, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return a, nil
@@ -265,39 +265,26 @@ func (a *AWS) apigw() *wsapi.APIGW {
 	return &wsapi.APIGW{Store: a.Store, Tickets: a.Tickets, Post: post, Clock: a.clients.Clock, MaxAge: 2 * time.Hour, Logger: a.log}
 }
 
-// HandleSNS applies CloudFormation's SNS notifications to the mirror. An
-// unreadable notification is logged and dropped (the reconciler repairs);
-// a transient failure fails the invocation so that Lambda retries it.
+// HandleSNS applies CloudFormation's SNS notifications to the mirror
+// (engine.Mirror.Consume): an unreadable notification or an event that
+// fails for good is dropped for the reconciler; one still failing
+// transiently fails the invocation so that Lambda retries it.
 func (a *AWS) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 	var errs []error
 	for _, rec := range ev.Records {
-		e, err := cfnevent.ParseMessage(rec.SNS.Message)
-		if err != nil {
-			a.log.Warn("unreadable CloudFormation notification dropped", "message_id", rec.SNS.MessageID, "err", err)
-			continue
-		}
-		errs = append(errs, a.apply(ctx, e))
+		errs = append(errs, a.Engine.Mirror.Consume(ctx, parseSNSMessage, []byte(rec.SNS.Message)))
 	}
 	return errors.Join(errs...)
 }
 
-// HandleEventBridge applies one EventBridge CloudFormation status change.
-func (a *AWS) HandleEventBridge(ctx context.Context, body json.RawMessage) error {
-	e, err := cfnevent.ParseEventBridge(body)
-	if err != nil {
-		a.log.Warn("unreadable EventBridge event dropped", "err", err)
-		return nil
-	}
-	return a.apply(ctx, e)
-}
+// parseSNSMessage reads the message of a Lambda SNS record: the
+// notification's text, its envelope already taken off by Lambda.
+func parseSNSMessage(msg []byte) (core.StackEvent, error) { return cfnevent.ParseMessage(string(msg)) }
 
-func (a *AWS) apply(ctx context.Context, e core.StackEvent) error {
-	err := a.Engine.Mirror.Apply(ctx, e)
-	if err != nil && !core.Retryable(err) {
-		a.log.Warn("stack event not applied; the reconciler will repair", "stack", e.StackName, "event", e.EventID, "err", err)
-		return nil
-	}
-	return err
+// HandleEventBridge applies one EventBridge CloudFormation status change,
+// as HandleSNS does.
+func (a *AWS) HandleEventBridge(ctx context.Context, body json.RawMessage) error {
+	return a.Engine.Mirror.Consume(ctx, cfnevent.ParseEventBridge, body)
 }
 
 // HandleReconcile runs one reconcile pass (on a schedule).
@@ -312,12 +299,22 @@ type noHub struct{}
 
 func (noHub) Publish(context.Context, string, core.Message) error { return nil }
 
-// noQueue refuses jobs: functions that never enqueue.
-type noQueue struct{ core.Queue }
+// noQueue is the queue of the functions configured without one (the
+// event, reconcile and WebSocket roles): none of their handlers enqueue
+// or receive jobs, and every call is ErrUnavailable.
+type noQueue struct{}
 
-func (noQueue) Enqueue(context.Context, core.Job) error {
-	return fmt.Errorf("%w: this function has no queue", core.ErrUnavailable)
+var errNoQueue = fmt.Errorf("%w: this function has no queue", core.ErrUnavailable)
+
+func (noQueue) Enqueue(context.Context, core.Job) error { return errNoQueue }
+
+func (noQueue) Receive(context.Context, int, time.Duration) ([]core.Delivery, error) {
+	return nil, errNoQueue
 }
+
+func (noQueue) Ack(context.Context, string) error { return errNoQueue }
+
+func (noQueue) Retry(context.Context, string, time.Duration) error { return errNoQueue }
 
 // readSecret reads a secret in a project account with that account's
 // assumed-role configuration, for the one-time reveal of an access key.

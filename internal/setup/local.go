@@ -145,16 +145,11 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 // the reconciler until Close.
 func (l *Local) Start(ctx context.Context) {
 	ctx, l.cancel = context.WithCancel(ctx)
-	events := make(chan core.StackEvent, 1024)
+	notes := make(chan []byte, 1024)
 	unsubscribe := l.Sandbox.Subscribe(func(body []byte) {
-		ev, err := cfnevent.ParseSNS(body)
-		if err != nil {
-			l.cfg.Logger.Warn("unreadable stack notification dropped", "err", err)
-			return
-		}
 		l.track(1)
 		select {
-		case events <- ev:
+		case notes <- body:
 		case <-ctx.Done():
 			l.track(-1)
 		}
@@ -172,8 +167,12 @@ func (l *Local) Start(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case ev := <-events:
-					l.apply(ctx, ev)
+				case body := <-notes:
+					// The sandbox's subscription never delivers again: what
+					// the mirror hands back is left to the reconciler.
+					if err := l.Engine.Mirror.Consume(ctx, cfnevent.ParseSNS, body); err != nil && ctx.Err() == nil {
+						l.cfg.Logger.Warn("stack event not applied; the reconciler will repair", "err", err)
+					}
 					l.track(-1)
 				}
 			}
@@ -188,26 +187,6 @@ func (l *Local) Start(ctx context.Context) {
 		defer l.wg.Done()
 		l.Engine.Reconciler.Run(ctx, l.cfg.ReconcileEvery)
 	}()
-}
-
-// apply hands one event to the mirror, retrying transient failures a few
-// times; what still fails is left to the reconciler.
-func (l *Local) apply(ctx context.Context, ev core.StackEvent) {
-	for attempt := 1; ; attempt++ {
-		err := l.Engine.Mirror.Apply(ctx, ev)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		if !core.Retryable(err) || attempt == 3 {
-			l.cfg.Logger.Warn("stack event not applied; the reconciler will repair", "stack", ev.StackName, "event", ev.EventID, "err", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.cfg.Clock.After(time.Duration(attempt) * 100 * time.Millisecond):
-		}
-	}
 }
 
 // Close stops everything and closes the files.

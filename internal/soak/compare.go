@@ -13,6 +13,7 @@ import (
 
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/retry"
 	"bucketdesk/internal/stacks"
 	"bucketdesk/internal/store/boltstore"
 )
@@ -191,15 +192,19 @@ func shortID(id string) string {
 	return "[" + id + "]"
 }
 
+// patientRetry outlasts the sandbox's rate limit: 50 reads over a few
+// seconds.
+var patientRetry = retry.Policy{Attempts: 50, Base: 50 * time.Millisecond, Max: 100 * time.Millisecond}
+
 // patiently retries a sandbox read that was throttled.
 func patiently[T any](f func() (T, error)) (T, error) {
-	for attempt := 1; ; attempt++ {
-		v, err := f()
-		if !core.Retryable(err) || attempt == 50 {
-			return v, err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var v T
+	err := patientRetry.Do(context.Background(), func(context.Context) error {
+		var err error
+		v, err = f()
+		return err
+	})
+	return v, err
 }
 
 // frozenClock tells the real time but never lets a wait end: a stack

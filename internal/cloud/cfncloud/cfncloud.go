@@ -1,9 +1,9 @@
 // Package cfncloud is core.Cloud on AWS CloudFormation: each project
 // account is reached through STS AssumeRole with the project's role ARN and
 // external id, with one cached client (and one cached, self-refreshing set
-// of credentials) per account, and CloudFormation calls are paced by a
-// token bucket per account so that bucketdesk stays under the API rate
-// limit (docs/targets.md).
+// of credentials) per account. It does not pace its calls: the wiring
+// wraps it in internal/cloud/paced, which keeps bucketdesk under
+// CloudFormation's API rate limit.
 //
 // The adapter does not retry (its SDK clients make one attempt); it maps
 // CloudFormation's answers onto core's error kinds as core.Cloud documents,
@@ -31,7 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"golang.org/x/time/rate"
 
 	"bucketdesk/internal/core"
 )
@@ -43,7 +42,7 @@ var (
 
 // Options configure a Cloud. The zero value (or nil) means: clients built
 // from the base config with one attempt per call, the SDK's endpoints,
-// no client-side pacing, sessions of an hour refreshed five minutes before
+// sessions of an hour refreshed five minutes before
 // they expire.
 type Options struct {
 	// NewCFN builds the CloudFormation client of one account from cfg,
@@ -60,11 +59,6 @@ type Options struct {
 	// Endpoint, when set, is the base endpoint of the default STS,
 	// CloudFormation and S3 clients: a local stand-in such as cfntest.
 	Endpoint string
-	// PerSecond and Burst are the token bucket of CloudFormation calls per
-	// account: a call waits for a token or for its context. PerSecond <= 0
-	// is unlimited; Burst < 1 is 1.
-	PerSecond float64
-	Burst     int
 	// SessionName is the RoleSessionName of assumed roles, as CloudTrail
 	// shows it; "" is "bucketdesk".
 	SessionName string
@@ -88,8 +82,7 @@ type Cloud struct {
 	opts Options
 
 	mu       sync.Mutex
-	accounts map[string]*account      // by accountKey
-	limiters map[string]*rate.Limiter // by account id
+	accounts map[string]*account // by accountKey
 }
 
 // account is the cached way into one account.
@@ -118,10 +111,7 @@ func New(base aws.Config, opts *Options) *Cloud {
 	if o.ExpiryWindow <= 0 {
 		o.ExpiryWindow = 5 * time.Minute
 	}
-	if o.Burst < 1 {
-		o.Burst = 1
-	}
-	return &Cloud{base: base.Copy(), opts: o, accounts: map[string]*account{}, limiters: map[string]*rate.Limiter{}}
+	return &Cloud{base: base.Copy(), opts: o, accounts: map[string]*account{}}
 }
 
 func accountKey(a core.Account) string {
@@ -202,36 +192,6 @@ func (c *Cloud) newS3(cfg aws.Config) *s3.Client {
 	})
 }
 
-// wait takes a token of a's bucket, waiting for one or for ctx.
-func (c *Cloud) wait(ctx context.Context, a core.Account) error {
-	if c.opts.PerSecond <= 0 {
-		return nil
-	}
-	c.mu.Lock()
-	l := c.limiters[a.ID]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(c.opts.PerSecond), c.opts.Burst)
-		c.limiters[a.ID] = l
-	}
-	c.mu.Unlock()
-	if err := l.Wait(ctx); err != nil {
-		return fmt.Errorf("cfncloud: waiting for the rate limit of account %s: %w: %w", a.ID, core.ErrThrottled, err)
-	}
-	return nil
-}
-
-// begin returns a's client once a call may be made.
-func (c *Cloud) begin(ctx context.Context, a core.Account) (*account, error) {
-	ac, err := c.account(a)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.wait(ctx, a); err != nil {
-		return nil, err
-	}
-	return ac, nil
-}
-
 func optional(s string) *string {
 	if s == "" {
 		return nil
@@ -263,7 +223,7 @@ func capabilities(caps []string) []types.Capability {
 // stack's events show a create with the same token: then it is a retry,
 // and its stack id is returned.
 func (c *Cloud) CreateStack(ctx context.Context, a core.Account, req core.StackRequest) (string, error) {
-	ac, err := c.begin(ctx, a)
+	ac, err := c.account(a)
 	if err != nil {
 		return "", err
 	}
@@ -293,7 +253,7 @@ func (c *Cloud) CreateStack(ctx context.Context, a core.Account, req core.StackR
 // success when the stack's events show an update with the same token (a
 // retry); otherwise ErrConflict or ErrNoChange.
 func (c *Cloud) UpdateStack(ctx context.Context, a core.Account, req core.StackRequest) (string, error) {
-	ac, err := c.begin(ctx, a)
+	ac, err := c.account(a)
 	if err != nil {
 		return "", err
 	}
@@ -324,7 +284,7 @@ func (c *Cloud) UpdateStack(ctx context.Context, a core.Account, req core.StackR
 // conflict is success when the stack's events show a delete with the same
 // token.
 func (c *Cloud) DeleteStack(ctx context.Context, a core.Account, stackName, token string) error {
-	ac, err := c.begin(ctx, a)
+	ac, err := c.account(a)
 	if err != nil {
 		return err
 	}
@@ -360,9 +320,6 @@ const tokenPages = 5
 func (c *Cloud) tokenUsed(ctx context.Context, ac *account, a core.Account, stack, token, prefix string) (string, bool, error) {
 	p := cloudformation.NewDescribeStackEventsPaginator(ac.cfn, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stack)})
 	for i := 0; i < tokenPages && p.HasMorePages(); i++ {
-		if err := c.wait(ctx, a); err != nil {
-			return "", false, err
-		}
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			kerr := mapError(a, "DescribeStackEvents "+stack, err)
@@ -384,7 +341,7 @@ func (c *Cloud) tokenUsed(ctx context.Context, ac *account, a core.Account, stac
 
 // DescribeStack returns a stack by name or id (a deleted one by id).
 func (c *Cloud) DescribeStack(ctx context.Context, a core.Account, stack string) (*core.Stack, error) {
-	ac, err := c.begin(ctx, a)
+	ac, err := c.account(a)
 	if err != nil {
 		return nil, err
 	}
@@ -434,8 +391,8 @@ var liveStatuses = func() []types.StackStatus {
 
 // ListStacks returns the account's stacks whose name starts with prefix
 // and that are not DELETE_COMPLETE, ordered by name. CloudFormation
-// cannot filter by name, so every page is read (each page is one paced
-// call).
+// cannot filter by name, so every page is read (one call per page; a
+// paced wrapper counts the whole listing as one call).
 func (c *Cloud) ListStacks(ctx context.Context, a core.Account, prefix string) ([]core.StackSummary, error) {
 	ac, err := c.account(a)
 	if err != nil {
@@ -444,9 +401,6 @@ func (c *Cloud) ListStacks(ctx context.Context, a core.Account, prefix string) (
 	var out []core.StackSummary
 	p := cloudformation.NewListStacksPaginator(ac.cfn, &cloudformation.ListStacksInput{StackStatusFilter: liveStatuses})
 	for p.HasMorePages() {
-		if err := c.wait(ctx, a); err != nil {
-			return nil, err
-		}
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, mapError(a, "ListStacks", err)
@@ -466,7 +420,7 @@ func (c *Cloud) ListStacks(ctx context.Context, a core.Account, prefix string) (
 // GetTemplate returns the body of the stack's current template (stage
 // Original: as submitted).
 func (c *Cloud) GetTemplate(ctx context.Context, a core.Account, stack string) (string, error) {
-	ac, err := c.begin(ctx, a)
+	ac, err := c.account(a)
 	if err != nil {
 		return "", err
 	}
@@ -496,8 +450,9 @@ func (c *Cloud) GetSecretValue(ctx context.Context, a core.Account, secretARN st
 
 // CountObjects counts a bucket's object versions and delete markers with
 // one ListObjectVersions page (core.Objects), through the project's role
-// (which needs s3:ListBucketVersions on the bucket). It is not paced: S3's
-// request rates are per bucket prefix and far above one call per delete.
+// (which needs s3:ListBucketVersions on the bucket). S3's request rates
+// are per bucket prefix and far above one call per delete, so the wiring
+// does not pace it.
 func (c *Cloud) CountObjects(ctx context.Context, a core.Account, bucket string) (core.ObjectCount, error) {
 	ac, err := c.account(a)
 	if err != nil {

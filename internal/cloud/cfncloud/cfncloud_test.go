@@ -17,6 +17,7 @@ import (
 	"bucketdesk/internal/clock"
 	"bucketdesk/internal/cloud/cfncloud"
 	"bucketdesk/internal/cloud/cfncloud/cfntest"
+	"bucketdesk/internal/cloud/paced"
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/core/porttest"
@@ -363,16 +364,18 @@ func TestThrottledWithoutPacing(t *testing.T) {
 	}
 }
 
-// Paced below the sandbox's rate limit, no call is throttled. The client
-// sends at most 1 + 10·w calls in any window w, one at a time; the
-// sandbox allows 5 + 20·w.
+// Paced below the sandbox's rate limit (by internal/cloud/paced, as the
+// AWS wiring does), no call is throttled. The client sends at most
+// 1 + 10·w calls in any window w, one at a time; the sandbox allows
+// 5 + 20·w.
 func TestPacedNeverThrottled(t *testing.T) {
 	sim := simcloud.ZeroOptions()
 	sim.RateLimit = simcloud.RateLimit{PerSecond: 20, Burst: 5}
-	e := newEnv(t, sim, nil, &cfncloud.Options{PerSecond: 10, Burst: 1})
+	e := newEnv(t, sim, nil, nil)
+	cloud := paced.Wrap(e.cloud, 10, 1)
 	ctx := t.Context()
 	for range 15 {
-		if _, err := e.cloud.ListStacks(ctx, account, ""); err != nil {
+		if _, err := cloud.ListStacks(ctx, account, ""); err != nil {
 			t.Fatalf("ListStacks: %v", err)
 		}
 	}
@@ -386,13 +389,14 @@ func TestPacedNeverThrottled(t *testing.T) {
 
 // Pacing waits for the caller's context and says why it gave up.
 func TestPacingHonoursContext(t *testing.T) {
-	e := newEnv(t, nil, nil, &cfncloud.Options{PerSecond: 0.001, Burst: 1})
-	if _, err := e.cloud.ListStacks(t.Context(), account, ""); err != nil {
+	e := newEnv(t, nil, nil, nil)
+	cloud := paced.Wrap(e.cloud, 0.001, 1)
+	if _, err := cloud.ListStacks(t.Context(), account, ""); err != nil {
 		t.Fatalf("ListStacks: %v", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := e.cloud.DescribeStack(ctx, account, "s")
+	_, err := cloud.DescribeStack(ctx, account, "s")
 	if !errors.Is(err, core.ErrThrottled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("DescribeStack without a token = %v, want ErrThrottled and context.Canceled", err)
 	}

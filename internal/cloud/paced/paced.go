@@ -1,11 +1,19 @@
 // Package paced wraps any core.Cloud with a token bucket per account, so
 // that bucketdesk stays under CloudFormation's API rate limit instead of
-// being throttled (docs/targets.md: "a token bucket per account"). It is used
-// around the sandbox locally and around cfncloud on AWS.
+// being throttled (docs/targets.md: "a token bucket per account"). It is
+// bucketdesk's one pacing mechanism: internal/setup wraps the sandbox with
+// it locally (LocalConfig.CloudRate) and cfncloud with it on AWS
+// (BUCKETDESK_CLOUD_RATE). The adapters under it do not pace themselves.
+//
+// Each core.Cloud call takes one token, however many requests the adapter
+// makes for it (a ListStacks that reads several pages, the events a
+// repeated token is checked against). The limiters are per process: every
+// process that calls CloudFormation has its own.
 package paced
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"golang.org/x/time/rate"
@@ -14,9 +22,11 @@ import (
 )
 
 // Wrap returns c with a token bucket per account: perSecond calls a
-// second, burst at once. A call waits for a token or for ctx; what
-// throttling still comes back is retried by the caller. perSecond <= 0
-// returns c unchanged.
+// second, burst at once. A call waits for a token or for ctx; a call that
+// gives up waiting is an error wrapping core.ErrThrottled and ctx's error,
+// and calls nothing. What throttling still comes back is retried by the
+// caller (the engine, through internal/retry). perSecond <= 0 returns c
+// unchanged.
 func Wrap(c core.Cloud, perSecond float64, burst int) core.Cloud {
 	if perSecond <= 0 {
 		return c
@@ -43,7 +53,10 @@ func (p *paced) wait(ctx context.Context, a core.Account) error {
 		p.buckets[a.ID] = l
 	}
 	p.mu.Unlock()
-	return l.Wait(ctx)
+	if err := l.Wait(ctx); err != nil {
+		return fmt.Errorf("paced: waiting for the rate limit of account %s: %w: %w", a.ID, core.ErrThrottled, err)
+	}
+	return nil
 }
 
 func (p *paced) CreateStack(ctx context.Context, a core.Account, req core.StackRequest) (string, error) {

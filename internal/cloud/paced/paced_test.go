@@ -2,6 +2,7 @@ package paced
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -27,5 +28,26 @@ func TestPacedStaysUnderTheLimit(t *testing.T) {
 	}
 	if Wrap(sb, 0, 0) != core.Cloud(sb) {
 		t.Fatal("a zero rate should leave the cloud unwrapped")
+	}
+}
+
+// A call that gives up waiting for a token is throttled, says why, and
+// calls nothing.
+func TestPacedHonoursContext(t *testing.T) {
+	sb, err := simcloud.New(filepath.Join(t.TempDir(), "sandbox.db"), simcloud.ZeroOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	c := Wrap(sb, 0.001, 1)
+	acct := core.Account{ID: "123456789012", Region: "eu-west-1"}
+	if _, err := c.ListStacks(t.Context(), acct, "bd-"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = c.ListStacks(ctx, acct, "bd-")
+	if !errors.Is(err, core.ErrThrottled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("ListStacks without a token = %v, want ErrThrottled and context.Canceled", err)
 	}
 }

@@ -19,8 +19,11 @@ type Options struct {
 	ResourceDuration time.Duration
 	// APILatency is added to every API call; 0 is none.
 	APILatency time.Duration
-	// RateLimit limits CloudFormation API calls per account; the zero
-	// value is unlimited. Calls beyond it fail with ErrThrottled.
+	// RateLimit is CloudFormation's own API rate limit, simulated: calls
+	// of one account beyond it fail with ErrThrottled ("Throttling: Rate
+	// exceeded"), as AWS answers them; the zero value is unlimited. It
+	// refuses, it never waits: staying under it is the caller's pacing
+	// (internal/cloud/paced), and a throttled call is the caller's to retry.
 	RateLimit RateLimit
 	// Chaos disturbs the delivery of event notifications; the zero value
 	// delivers every notification once, in order, at once.
@@ -77,8 +80,10 @@ type FailRate struct {
 // it; AWS ignores it.
 const FailTag = "sandbox-fail"
 
-// RateLimit is a token bucket per account: Burst calls at once, refilled
-// at PerSecond calls per second, measured on the Options' clock.
+// RateLimit is the simulated AWS limiter of Options.RateLimit: a token
+// bucket per account, Burst calls at once, refilled at PerSecond calls per
+// second, measured on the Options' clock. A call finding it empty is
+// throttled, not delayed.
 type RateLimit struct {
 	PerSecond float64
 	Burst     int

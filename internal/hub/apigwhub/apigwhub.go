@@ -9,7 +9,7 @@
 // and posted to every connection with bounded concurrency. A connection that
 // API Gateway reports gone (410 GoneException) is deleted from the store;
 // throttling and transient failures are retried a few times with a short
-// backoff, then counted and logged. Publish is best effort, as core.Hub
+// backoff (internal/retry), then counted and logged. Publish is best effort, as core.Hub
 // says: a client that missed a frame resyncs.
 package apigwhub
 
@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/retry"
 	"bucketdesk/internal/wsapi"
 )
 
@@ -39,8 +40,8 @@ const (
 	// DefaultAttempts is how many times a post is tried when it fails
 	// with a transient error.
 	DefaultAttempts = 3
-	// DefaultBackoff is the wait before the first retry; it doubles per
-	// retry.
+	// DefaultBackoff is the ceiling of the wait before the first retry; it
+	// doubles per retry.
 	DefaultBackoff = 50 * time.Millisecond
 	// DefaultMaxFrame is API Gateway's WebSocket frame size limit.
 	DefaultMaxFrame = 32 * 1024
@@ -53,8 +54,8 @@ type Options struct {
 	// Attempts is the number of tries of a post that fails transiently
 	// (throttled, 5xx, network); default 3.
 	Attempts int
-	// Backoff is the wait before the first retry, doubled per retry;
-	// default 50 ms.
+	// Backoff is the ceiling of the wait before the first retry, doubled
+	// per retry, the wait drawn below it (retry.Policy.Base); default 50 ms.
 	Backoff time.Duration
 	// MaxFrame is the largest frame in bytes; default 32 KB (API
 	// Gateway's). A larger message is sent without its event list, else as
@@ -91,8 +92,7 @@ type Hub struct {
 	client   *apigatewaymanagementapi.Client
 	store    core.ConnectionStore
 	conc     int
-	attempts int
-	backoff  time.Duration
+	retry    retry.Policy
 	maxFrame int
 	clock    core.Clock
 	log      *slog.Logger
@@ -108,8 +108,7 @@ func New(client *apigatewaymanagementapi.Client, store core.ConnectionStore, opt
 		client:   client,
 		store:    store,
 		conc:     DefaultConcurrency,
-		attempts: DefaultAttempts,
-		backoff:  DefaultBackoff,
+		retry:    retry.Policy{Attempts: DefaultAttempts, Base: DefaultBackoff},
 		maxFrame: DefaultMaxFrame,
 		clock:    core.SystemClock{},
 		log:      slog.New(slog.DiscardHandler),
@@ -119,10 +118,10 @@ func New(client *apigatewaymanagementapi.Client, store core.ConnectionStore, opt
 			h.conc = opts.Concurrency
 		}
 		if opts.Attempts > 0 {
-			h.attempts = opts.Attempts
+			h.retry.Attempts = opts.Attempts
 		}
 		if opts.Backoff > 0 {
-			h.backoff = opts.Backoff
+			h.retry.Base = opts.Backoff
 		}
 		if opts.MaxFrame > 0 {
 			h.maxFrame = opts.MaxFrame
@@ -134,6 +133,7 @@ func New(client *apigatewaymanagementapi.Client, store core.ConnectionStore, opt
 			h.log = opts.Logger
 		}
 	}
+	h.retry.Clock = h.clock
 	return h
 }
 
@@ -207,35 +207,30 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 	return nil
 }
 
-// deliver posts frame to one connection, retrying transient failures, and
-// deletes the connection when API Gateway says it is gone. It returns the
-// error of a post it gave up on.
+// deliver posts frame to one connection, retrying transient failures
+// (internal/retry), and deletes the connection when API Gateway says it is
+// gone. It returns the error of a post it gave up on.
 func (h *Hub) deliver(ctx context.Context, id string, frame []byte) error {
-	wait := h.backoff
-	for attempt := 1; ; attempt++ {
-		err := h.Post(ctx, id, frame)
-		switch {
-		case err == nil:
-			h.posted.Add(1)
-			return nil
-		case errors.Is(err, core.ErrNotFound):
-			h.gone.Add(1)
-			// That connection, not the sender's: each post names its own.
-			if derr := h.store.DeleteConnection(ctx, id); derr != nil {
-				h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", derr)
-			}
-			return nil
-		case !core.Retryable(err) || attempt >= h.attempts || ctx.Err() != nil:
-			return fmt.Errorf("after %d attempts: %w", attempt, err)
+	tries := 0
+	err := h.retry.Do(ctx, func(ctx context.Context) error {
+		if tries++; tries > 1 {
+			h.retried.Add(1)
 		}
-		h.retried.Add(1)
-		select {
-		case <-h.clock.After(wait):
-		case <-ctx.Done():
-			return fmt.Errorf("after %d attempts: %w", attempt, ctx.Err())
+		return h.Post(ctx, id, frame)
+	})
+	switch {
+	case err == nil:
+		h.posted.Add(1)
+		return nil
+	case errors.Is(err, core.ErrNotFound):
+		h.gone.Add(1)
+		// That connection, not the sender's: each post names its own.
+		if derr := h.store.DeleteConnection(ctx, id); derr != nil {
+			h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", derr)
 		}
-		wait *= 2
+		return nil
 	}
+	return fmt.Errorf("after %d attempts: %w", tries, err)
 }
 
 // Post sends data to one connection, once (the client's own retryer aside),

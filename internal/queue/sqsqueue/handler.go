@@ -2,21 +2,12 @@ package sqsqueue
 
 import (
 	"context"
-	"errors"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"bucketdesk/internal/core"
 )
-
-// retryAfter is an error that asks for the job to be delivered again
-// after a delay (engine.RetryError), recognised without importing the
-// engine.
-type retryAfter interface {
-	RetryAfter() time.Duration
-}
 
 // Handler returns the worker Lambda's handler for batches of this queue's
 // messages, with partial batch responses: the event source mapping must
@@ -28,9 +19,9 @@ type retryAfter interface {
 // Options.Concurrency at once. When handle returns:
 //
 //   - nil: the record succeeded and Lambda deletes the message;
-//   - an error with a RetryAfter() time.Duration method (anywhere in its
-//     chain, as engine.RetryError has): the message's visibility is set to
-//     that delay and the record is reported as failed, so SQS delivers it
+//   - an error with a retry-after hint (a *core.RetryAfterError anywhere in
+//     its chain, as the engine's worker returns): the message's visibility
+//     is set to that delay and the record is reported as failed, so SQS delivers it
 //     again after the delay;
 //   - another error: the record is reported as failed and SQS delivers it
 //     again when its visibility timeout ends.
@@ -81,9 +72,7 @@ func (q *Queue) handleRecord(ctx context.Context, rec events.SQSMessage, handle 
 	if err == nil {
 		return true
 	}
-	var ra retryAfter
-	if errors.As(err, &ra) {
-		delay := ra.RetryAfter()
+	if delay, ok := core.RetryAfter(err); ok {
 		if verr := q.Retry(ctx, d.Receipt, delay); verr != nil {
 			// The message comes back after the queue's visibility timeout
 			// instead: later, not lost.

@@ -19,17 +19,6 @@ import (
 	"bucketdesk/internal/queue/sqsqueue"
 )
 
-// retryError has the shape of engine.RetryError, which this package
-// recognises by its RetryAfter method only.
-type retryError struct {
-	Delay time.Duration
-	Err   error
-}
-
-func (e *retryError) Error() string             { return "retry in " + e.Delay.String() + ": " + e.Err.Error() }
-func (e *retryError) Unwrap() error             { return e.Err }
-func (e *retryError) RetryAfter() time.Duration { return e.Delay }
-
 // lambdaEvent receives up to 10 messages as Lambda's SQS poller does and
 // returns them as the JSON payload Lambda hands to the function.
 func lambdaEvent(t *testing.T, f *fixture) (string, []types.Message) {
@@ -115,7 +104,7 @@ func TestHandler(t *testing.T) {
 		mu.Unlock()
 		switch d.Job.OperationID {
 		case retryJob.OperationID:
-			return fmt.Errorf("worker: %w", &retryError{Delay: delay, Err: core.ErrThrottled})
+			return fmt.Errorf("worker: %w", &core.RetryAfterError{Wait: delay, Err: core.ErrThrottled})
 		case failJob.OperationID:
 			return errors.New("boom")
 		}
