@@ -21,7 +21,7 @@ import (
 
 // flakyStore fails GetResource with err on its first fails calls.
 type flakyStore struct {
-	core.Store
+	core.ResourceStore
 	mu    sync.Mutex
 	err   error
 	fails int
@@ -73,9 +73,9 @@ func newConsumer(t *testing.T, err error, fails int) (*engine.Mirror, *flakyStor
 		t.Fatal(oerr)
 	}
 	t.Cleanup(func() { bs.Close() })
-	store := &flakyStore{Store: bs, err: err, fails: fails}
+	store := &flakyStore{ResourceStore: bs, err: err, fails: fails}
 	clk := &instantClock{}
-	e := engine.New(engine.Options{Store: store, Hub: localhub.New(), Clock: clk,
+	e := engine.New(engine.Options{Resources: store, Projects: bs, Hub: localhub.New(), Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return e.Mirror, store, clk
 }
