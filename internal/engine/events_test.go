@@ -36,7 +36,7 @@ func (s *flakyStore) GetResource(ctx context.Context, key core.ResourceKey) (*co
 	if fail {
 		return nil, s.err
 	}
-	return s.Store.GetResource(ctx, key)
+	return s.ResourceStore.GetResource(ctx, key)
 }
 
 // instantClock ends every wait at once and counts them.
