@@ -183,16 +183,18 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 	if co.GetSecretValue == nil {
 		co.GetSecretValue = readSecret
 	}
-	cfn := cfncloud.New(c.Base, &co)
-	// CloudFormation calls are paced per project account; counting a
-	// bucket's objects (S3) is not.
-	cloud := paced.Wrap(cfn, cfg.CloudRate, 2*int(cfg.CloudRate)+1)
+	if co.Pace == nil {
+		// Each CloudFormation request (each page too) is paced per
+		// project account; counting a bucket's objects (S3) is not.
+		co.Pace = paced.NewLimiter(cfg.CloudRate, 2*int(cfg.CloudRate)+1).Wait
+	}
+	cloud := cfncloud.New(c.Base, &co)
 	var queue core.Queue = noQueue{}
 	if a.Queue != nil {
 		queue = a.Queue
 	}
 	a.Engine = engine.New(engine.Options{
-		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cfn, Hub: a.Hub, Clock: c.Clock, Logger: log,
+		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
 	return a, nil

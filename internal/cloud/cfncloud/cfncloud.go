@@ -1,9 +1,9 @@
 // Package cfncloud is core.Cloud on AWS CloudFormation: each project
 // account is reached through STS AssumeRole with the project's role ARN and
 // external id, with one cached client (and one cached, self-refreshing set
-// of credentials) per account. It does not pace its calls: the wiring
-// wraps it in internal/cloud/paced, which keeps bucketdesk under
-// CloudFormation's API rate limit.
+// of credentials) per account. It paces each CloudFormation request, page
+// by page, through Options.Pace: the wiring passes internal/cloud/paced's
+// limiter, which keeps bucketdesk under CloudFormation's API rate limit.
 //
 // The adapter does not retry (its SDK clients make one attempt); it maps
 // CloudFormation's answers onto core's error kinds as core.Cloud documents,
@@ -68,6 +68,11 @@ type Options struct {
 	// ExpiryWindow is how long before their expiry credentials are
 	// refreshed; 0 is five minutes.
 	ExpiryWindow time.Duration
+	// Pace, when set, is called before each CloudFormation request, each
+	// page of a listing included, and may wait: internal/setup passes
+	// paced.Limiter's Wait, so that bucketdesk stays under CloudFormation's
+	// API rate of the account. An error ends the call. nil: unpaced.
+	Pace func(ctx context.Context, a core.Account) error
 	// GetSecretValue, when set, reads a Secrets Manager secret with cfg,
 	// the account's config (region, assumed-role credentials), so that the
 	// wiring can plug in a Secrets Manager client. nil: GetSecretValue
@@ -219,12 +224,23 @@ func capabilities(caps []string) []types.Capability {
 	return out
 }
 
+// pace waits for Options.Pace before a CloudFormation request.
+func (c *Cloud) pace(ctx context.Context, a core.Account) error {
+	if c.opts.Pace == nil {
+		return nil
+	}
+	return c.opts.Pace(ctx, a)
+}
+
 // CreateStack creates a stack. An existing stack is ErrConflict unless the
 // stack's events show a create with the same token: then it is a retry,
 // and its stack id is returned.
 func (c *Cloud) CreateStack(ctx context.Context, a core.Account, req core.StackRequest) (string, error) {
 	ac, err := c.account(a)
 	if err != nil {
+		return "", err
+	}
+	if err := c.pace(ctx, a); err != nil {
 		return "", err
 	}
 	out, err := ac.cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
@@ -265,6 +281,9 @@ func (c *Cloud) UpdateStack(ctx context.Context, a core.Account, req core.StackR
 		NotificationARNs:   req.NotificationARNs,
 		ClientRequestToken: optional(req.Token),
 	}
+	if err := c.pace(ctx, a); err != nil {
+		return "", err
+	}
 	out, err := ac.cfn.UpdateStack(ctx, in)
 	if err == nil {
 		return aws.ToString(out.StackId), nil
@@ -286,6 +305,9 @@ func (c *Cloud) UpdateStack(ctx context.Context, a core.Account, req core.StackR
 func (c *Cloud) DeleteStack(ctx context.Context, a core.Account, stackName, token string) error {
 	ac, err := c.account(a)
 	if err != nil {
+		return err
+	}
+	if err := c.pace(ctx, a); err != nil {
 		return err
 	}
 	_, err = ac.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{
@@ -320,6 +342,9 @@ const tokenPages = 5
 func (c *Cloud) tokenUsed(ctx context.Context, ac *account, a core.Account, stack, token, prefix string) (string, bool, error) {
 	p := cloudformation.NewDescribeStackEventsPaginator(ac.cfn, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stack)})
 	for i := 0; i < tokenPages && p.HasMorePages(); i++ {
+		if err := c.pace(ctx, a); err != nil {
+			return "", false, err
+		}
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			kerr := mapError(a, "DescribeStackEvents "+stack, err)
@@ -343,6 +368,9 @@ func (c *Cloud) tokenUsed(ctx context.Context, ac *account, a core.Account, stac
 func (c *Cloud) DescribeStack(ctx context.Context, a core.Account, stack string) (*core.Stack, error) {
 	ac, err := c.account(a)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.pace(ctx, a); err != nil {
 		return nil, err
 	}
 	out, err := ac.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
@@ -391,8 +419,8 @@ var liveStatuses = func() []types.StackStatus {
 
 // ListStacks returns the account's stacks whose name starts with prefix
 // and that are not DELETE_COMPLETE, ordered by name. CloudFormation
-// cannot filter by name, so every page is read (one call per page; a
-// paced wrapper counts the whole listing as one call).
+// cannot filter by name, so every page is read, each paced as one
+// request.
 func (c *Cloud) ListStacks(ctx context.Context, a core.Account, prefix string) ([]core.StackSummary, error) {
 	ac, err := c.account(a)
 	if err != nil {
@@ -401,6 +429,9 @@ func (c *Cloud) ListStacks(ctx context.Context, a core.Account, prefix string) (
 	var out []core.StackSummary
 	p := cloudformation.NewListStacksPaginator(ac.cfn, &cloudformation.ListStacksInput{StackStatusFilter: liveStatuses})
 	for p.HasMorePages() {
+		if err := c.pace(ctx, a); err != nil {
+			return nil, err
+		}
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, mapError(a, "ListStacks", err)
@@ -422,6 +453,9 @@ func (c *Cloud) ListStacks(ctx context.Context, a core.Account, prefix string) (
 func (c *Cloud) GetTemplate(ctx context.Context, a core.Account, stack string) (string, error) {
 	ac, err := c.account(a)
 	if err != nil {
+		return "", err
+	}
+	if err := c.pace(ctx, a); err != nil {
 		return "", err
 	}
 	out, err := ac.cfn.GetTemplate(ctx, &cloudformation.GetTemplateInput{

@@ -364,39 +364,48 @@ func TestThrottledWithoutPacing(t *testing.T) {
 	}
 }
 
-// Paced below the sandbox's rate limit (by internal/cloud/paced, as the
-// AWS wiring does), no call is throttled. The client sends at most
-// 1 + 10·w calls in any window w, one at a time; the sandbox allows
-// 5 + 20·w.
+// Paced below the sandbox's rate limit (by internal/cloud/paced's limiter,
+// as the AWS wiring does: Options.Pace), no request is throttled, the pages
+// of a listing included: each page takes a token. The client sends at
+// most 1 + 10·w requests in any window w, one at a time; the sandbox
+// allows 5 + 20·w.
 func TestPacedNeverThrottled(t *testing.T) {
 	sim := simcloud.ZeroOptions()
 	sim.RateLimit = simcloud.RateLimit{PerSecond: 20, Burst: 5}
-	e := newEnv(t, sim, nil, nil)
-	cloud := paced.Wrap(e.cloud, 10, 1)
+	e := newEnv(t, sim, &cfntest.Options{PageSize: 2}, &cfncloud.Options{Pace: paced.NewLimiter(10, 1).Wait})
 	ctx := t.Context()
-	for range 15 {
-		if _, err := cloud.ListStacks(ctx, account, ""); err != nil {
+	for i := range 9 {
+		if _, err := e.cloud.CreateStack(ctx, account, bucketRequest(fmt.Sprintf("paged-%d", i), fmt.Sprintf("paged-%d-b", i), fmt.Sprint("t", i))); err != nil {
+			t.Fatalf("CreateStack: %v", err)
+		}
+	}
+	settle(t, e)
+	for range 6 {
+		l, err := e.cloud.ListStacks(ctx, account, "")
+		if err != nil {
 			t.Fatalf("ListStacks: %v", err)
+		}
+		if len(l) != 9 {
+			t.Fatalf("ListStacks: %d stacks, want 9", len(l))
 		}
 	}
 	if n := e.srv.Errors("Throttling"); n != 0 {
 		t.Errorf("Throttling answers = %d, want 0", n)
 	}
-	if n := e.srv.Calls("ListStacks"); n != 15 {
-		t.Errorf("ListStacks calls = %d, want 15", n)
+	if n := e.srv.Calls("ListStacks"); n != 6*5 {
+		t.Errorf("ListStacks requests = %d, want 30 (6 listings of 5 pages)", n)
 	}
 }
 
 // Pacing waits for the caller's context and says why it gave up.
 func TestPacingHonoursContext(t *testing.T) {
-	e := newEnv(t, nil, nil, nil)
-	cloud := paced.Wrap(e.cloud, 0.001, 1)
-	if _, err := cloud.ListStacks(t.Context(), account, ""); err != nil {
+	e := newEnv(t, nil, nil, &cfncloud.Options{Pace: paced.NewLimiter(0.001, 1).Wait})
+	if _, err := e.cloud.ListStacks(t.Context(), account, ""); err != nil {
 		t.Fatalf("ListStacks: %v", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := cloud.DescribeStack(ctx, account, "s")
+	_, err := e.cloud.DescribeStack(ctx, account, "s")
 	if !errors.Is(err, core.ErrThrottled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("DescribeStack without a token = %v, want ErrThrottled and context.Canceled", err)
 	}

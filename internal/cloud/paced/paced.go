@@ -1,14 +1,18 @@
-// Package paced wraps any core.Cloud with a token bucket per account, so
-// that bucketdesk stays under CloudFormation's API rate limit instead of
-// being throttled (docs/targets.md: "a token bucket per account"). It is
-// bucketdesk's one pacing mechanism: internal/setup wraps the sandbox with
-// it locally (LocalConfig.CloudRate) and cfncloud with it on AWS
-// (BUCKETDESK_CLOUD_RATE). The adapters under it do not pace themselves.
+// Package paced keeps bucketdesk under CloudFormation's API rate limit
+// instead of being throttled (docs/targets.md: "a token bucket per
+// account"). It is bucketdesk's one pacing mechanism: a Limiter holds a
+// token bucket per account, and each request to CloudFormation takes a
+// token. internal/setup applies it in the one way each Cloud needs:
 //
-// Each core.Cloud call takes one token, however many requests the adapter
-// makes for it (a ListStacks that reads several pages, the events a
-// repeated token is checked against). The limiters are per process: every
-// process that calls CloudFormation has its own.
+//   - Wrap paces a core.Cloud whose every call is one request (the sandbox,
+//     locally: LocalConfig.CloudRate);
+//   - cfncloud, whose calls may make several requests (a ListStacks of
+//     several pages, the events a repeated token is checked against),
+//     calls Limiter.Wait before each request (cfncloud.Options.Pace; on
+//     AWS: BUCKETDESK_CLOUD_RATE).
+//
+// The adapters do not pace themselves otherwise. The limiters are per
+// process: every process that calls CloudFormation has its own.
 package paced
 
 import (
@@ -21,43 +25,63 @@ import (
 	"bucketdesk/internal/core"
 )
 
-// Wrap returns c with a token bucket per account: perSecond calls a
-// second, burst at once. A call waits for a token or for ctx; a call that
-// gives up waiting is an error wrapping core.ErrThrottled and ctx's error,
-// and calls nothing. What throttling still comes back is retried by the
-// caller (the engine, through internal/retry). perSecond <= 0 returns c
-// unchanged.
-func Wrap(c core.Cloud, perSecond float64, burst int) core.Cloud {
-	if perSecond <= 0 {
-		return c
-	}
-	if burst < 1 {
-		burst = 1
-	}
-	return &paced{Cloud: c, limit: rate.Limit(perSecond), burst: burst, buckets: map[string]*rate.Limiter{}}
-}
-
-type paced struct {
-	core.Cloud
+// Limiter is a token bucket per account. It is safe for concurrent use.
+type Limiter struct {
 	limit   rate.Limit
 	burst   int
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
 }
 
-func (p *paced) wait(ctx context.Context, a core.Account) error {
-	p.mu.Lock()
-	l := p.buckets[a.ID]
-	if l == nil {
-		l = rate.NewLimiter(p.limit, p.burst)
-		p.buckets[a.ID] = l
+// NewLimiter returns a limiter of perSecond requests a second per
+// account, burst at once (at least 1); perSecond <= 0 returns nil, a
+// limiter that never waits.
+func NewLimiter(perSecond float64, burst int) *Limiter {
+	if perSecond <= 0 {
+		return nil
 	}
-	p.mu.Unlock()
-	if err := l.Wait(ctx); err != nil {
+	return &Limiter{limit: rate.Limit(perSecond), burst: max(burst, 1), buckets: map[string]*rate.Limiter{}}
+}
+
+// Wait takes a token of a's bucket, waiting for one or for ctx. Giving up
+// is an error wrapping core.ErrThrottled and ctx's error. A nil Limiter
+// returns at once.
+func (l *Limiter) Wait(ctx context.Context, a core.Account) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	b := l.buckets[a.ID]
+	if b == nil {
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets[a.ID] = b
+	}
+	l.mu.Unlock()
+	if err := b.Wait(ctx); err != nil {
 		return fmt.Errorf("paced: waiting for the rate limit of account %s: %w: %w", a.ID, core.ErrThrottled, err)
 	}
 	return nil
 }
+
+// Wrap returns c with a token bucket per account: perSecond calls a
+// second, burst at once, each call of c one request. A call waits for a
+// token or for ctx; a call that gives up waiting calls nothing. What
+// throttling still comes back is retried by the caller (the engine,
+// through internal/retry). perSecond <= 0 returns c unchanged.
+func Wrap(c core.Cloud, perSecond float64, burst int) core.Cloud {
+	l := NewLimiter(perSecond, burst)
+	if l == nil {
+		return c
+	}
+	return &paced{Cloud: c, l: l}
+}
+
+type paced struct {
+	core.Cloud
+	l *Limiter
+}
+
+func (p *paced) wait(ctx context.Context, a core.Account) error { return p.l.Wait(ctx, a) }
 
 func (p *paced) CreateStack(ctx context.Context, a core.Account, req core.StackRequest) (string, error) {
 	if err := p.wait(ctx, a); err != nil {
