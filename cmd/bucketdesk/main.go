@@ -39,7 +39,6 @@ Usage:
 Commands:
   serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
   lambda    run as an AWS Lambda function (the bootstrap of provided.al2023); the role comes from BUCKETDESK_ROLE
-  bench     measure bucketdesk against its targets (docs/targets.md) and print Markdown tables
   version   print the version
 
 Run 'bucketdesk <command> --help' for the flags of a command.
@@ -65,8 +64,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return printVersion(args[1:], stdout, stderr)
 	case "lambda":
 		return runLambda(ctx, args[1:], stderr)
-	case "bench":
-		return runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
