@@ -255,7 +255,7 @@ func (s *Service) apply(ctx context.Context, r *core.Resource, req request, op *
 		return fmt.Errorf("%w: %s %q is at version %d, not %d", core.ErrPrecondition, req.kind, req.name, r.Version, req.ifMatch)
 	}
 	if req.action == core.ActionCreate {
-		return create(r, req, op)
+		return createItem(r, req, op)
 	}
 	if err := checkChangeable(r, req); err != nil {
 		return err
@@ -279,17 +279,17 @@ func (s *Service) apply(ctx context.Context, r *core.Resource, req request, op *
 	return nil
 }
 
-// exists reports whether item r holds a resource an action of req would
+// itemExists reports whether item r holds a resource an action of req would
 // find. A create that failed before CloudFormation made a stack left
 // nothing to keep: to a new create, its name is free.
-func exists(r *core.Resource, req request) bool {
+func itemExists(r *core.Resource, req request) bool {
 	neverMade := r.Observed.Phase == core.PhaseFailed && r.Observed.StackID == ""
 	return r.Version > 0 && r.Observed.Phase != core.PhaseDeleted && !(req.action == core.ActionCreate && neverMade)
 }
 
-// create resets item r to the new resource of a create.
-func create(r *core.Resource, req request, op *core.Operation) error {
-	if exists(r, req) {
+// createItem resets item r to the new resource of a create.
+func createItem(r *core.Resource, req request, op *core.Operation) error {
+	if itemExists(r, req) {
 		return fmt.Errorf("%w: %s %q already exists", core.ErrConflict, req.kind, req.name)
 	}
 	// A new bucket was never versioned: it is not suspended.
@@ -310,7 +310,7 @@ func create(r *core.Resource, req request, op *core.Operation) error {
 // does not exist, and an update or rotate-key of one whose stack
 // CloudFormation can only delete.
 func checkChangeable(r *core.Resource, req request) error {
-	if !exists(r, req) {
+	if !itemExists(r, req) {
 		return fmt.Errorf("%w: no %s named %q", core.ErrNotFound, req.kind, req.name)
 	}
 	if req.action == core.ActionDelete {
