@@ -151,7 +151,7 @@ type request struct {
 	kind    core.Kind
 	name    string
 	// spec is the wanted spec of a create or an update (prepare replaces
-	// it with its canonical form); nil for a delete.
+	// it with its canonical form); nil for a delete and a rotate-key.
 	spec *core.Spec
 	// ifMatch, when not 0, is the version the caller last saw.
 	ifMatch int64
