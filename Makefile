@@ -54,7 +54,7 @@ lint:
 
 ## bench: measure against docs/targets.md (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
 bench: test-deps
-	$(GO) run ./cmd/bucketdesk bench --out docs/benchmarks.md
+	$(GO) run ./cmd/bucketdesk-bench --out docs/benchmarks.md
 
 ## soak: churn bucket names against a real server (bin/bucketdesk) for 3 minutes and report outcomes, cache vs sandbox and growth; SOAK_FLAGS="--realistic --duration 10m" etc.
 soak: build

@@ -39,7 +39,6 @@ Usage:
 Commands:
   serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
   lambda    run as an AWS Lambda function (the bootstrap of provided.al2023); the role comes from BUCKETDESK_ROLE
-  bench     measure bucketdesk against its targets (docs/targets.md) and print Markdown tables
   version   print the version
 
 Run 'bucketdesk <command> --help' for the flags of a command.
@@ -65,8 +64,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return printVersion(args[1:], stdout, stderr)
 	case "lambda":
 		return runLambda(ctx, args[1:], stderr)
-	case "bench":
-		return runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -116,7 +113,79 @@ func defaultDataDir() string {
 	return "bucketdesk-data"
 }
 
+// serve runs bucketdesk locally until ctx ends or a signal stops it.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseServeFlags(args, stderr)
+	if err != nil {
+		var bad badFlagError
+		if errors.As(err, &bad) {
+			fmt.Fprintf(stderr, "bucketdesk: %v\n", err)
+		}
+		return exitCode(err)
+	}
+	if err := runLocal(ctx, o, stdout); err != nil {
+		fmt.Fprintf(stderr, "bucketdesk: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runLocal opens the local stack with its demo project, starts it, serves
+// HTTP until ctx ends or SIGINT or SIGTERM comes, then shuts down.
+func runLocal(ctx context.Context, o *serveOptions, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := setup.OpenLocal(o.local)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	demo, err := ensureDemo(ctx, l, o.local.DataDir)
+	if err != nil {
+		return err
+	}
+	srv, err := l.Server(o.server)
+	if err != nil {
+		return err
+	}
+	h, err := listen(o.addr, srv.Handler, o.log)
+	if err != nil {
+		return err
+	}
+	l.Start(ctx)
+	o.log.Info("bucketdesk started", "addr", h.ln.Addr().String(), "data_dir", o.local.DataDir, "project", demo.project.ID, "version", version)
+	if demo.created {
+		seedDemo(ctx, l, o.log)
+	}
+	printWelcome(stdout, "http://"+h.ln.Addr().String(), o.local.DataDir, demo)
+	select {
+	case <-ctx.Done():
+	case err := <-h.served:
+		return fmt.Errorf("http server: %w", err)
+	}
+	o.log.Info("bucketdesk stopping")
+	srv.Close()
+	h.shutdown()
+	return nil
+}
+
+// serveOptions is what serve's flags ask for.
+type serveOptions struct {
+	addr   string
+	local  setup.LocalConfig
+	server setup.ServerConfig
+	log    *slog.Logger
+}
+
+// badFlagError is a flag value serve refuses after the flag package
+// accepted it.
+type badFlagError struct{ msg string }
+
+func (e badFlagError) Error() string { return e.msg }
+
+// parseServeFlags reads serve's flags. The flag package prints its own
+// errors and the usage; a badFlagError is for the caller to print.
+func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr("BUCKETDESK_ADDR", "127.0.0.1:8080"), "address to listen on (env BUCKETDESK_ADDR)")
@@ -146,103 +215,112 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitCode(err)
+		return nil, err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: --log-level: %v\n", err)
-		return 2
+	log, err := newLogger(*logLevel, *logJSON, stderr)
+	if err != nil {
+		return nil, badFlagError{"--log-level: " + err.Error()}
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var log *slog.Logger
-	if *logJSON {
-		log = slog.New(slog.NewJSONHandler(stderr, hopts))
-	} else {
-		log = slog.New(slog.NewTextHandler(stderr, hopts))
-	}
-
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	sb := demo
 	sb.ResourceDuration, sb.APILatency = *delay, *latency
 	sb.Chaos = simcloud.Chaos{Seed: *seed, Drop: *drop, Duplicate: *duplicate, Reorder: *reorder, MaxDelay: *maxDelay}
-	var err error
 	if sb.FailRate, err = parseFailRate(*failRate); err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: --sandbox-fail-rate: %v\n", err)
-		return 2
+		return nil, badFlagError{"--sandbox-fail-rate: " + err.Error()}
 	}
 	sb.RateLimit = simcloud.RateLimit{PerSecond: *sandboxRate, Burst: int(2 * *sandboxRate)}
 	for name, d := range map[string]time.Duration{"history-retention": *history, "sandbox-retention": *sandboxRetention} {
 		if d <= 0 {
-			fmt.Fprintf(stderr, "bucketdesk: --%s must be a positive duration, got %s\n", name, d)
-			return 2
+			return nil, badFlagError{fmt.Sprintf("--%s must be a positive duration, got %s", name, d)}
 		}
 	}
 	sb.Retention = *sandboxRetention
-	l, err := setup.OpenLocal(setup.LocalConfig{
-		DataDir: *dataDir, Sandbox: sb, Workers: *workers, ReconcileEvery: *reconcile,
-		CloudRate: *cloudRate, HistoryRetention: *history, Logger: log,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: %v\n", err)
-		return 1
+	return &serveOptions{
+		addr: *addr,
+		local: setup.LocalConfig{
+			DataDir: *dataDir, Sandbox: sb, Workers: *workers, ReconcileEvery: *reconcile,
+			CloudRate: *cloudRate, HistoryRetention: *history, Logger: log,
+		},
+		server: setup.ServerConfig{TokenTTL: *tokenTTL, WS: wsapi.Limits{MaxAge: *wsMaxAge, IdleTimeout: *wsIdle}},
+		log:    log,
+	}, nil
+}
+
+// newLogger logs to w at level (debug, info, warn or error), in JSON lines
+// or text.
+func newLogger(level string, json bool, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, err
 	}
-	defer l.Close()
+	hopts := &slog.HandlerOptions{Level: l}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, hopts)), nil
+}
+
+// demoState is the demo project and how to log in to it.
+type demoState struct {
+	project  *core.Project
+	created  bool   // the project was created now
+	password string // the demo users' password, "" when it was set before
+}
+
+// ensureDemo creates the demo project and the demo users unless they
+// exist.
+func ensureDemo(ctx context.Context, l *setup.Local, dataDir string) (demoState, error) {
 	p, created, err := l.EnsureProject(ctx, setup.DemoProject([]string{"alice", "bob"}))
 	if err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: demo project: %v\n", err)
-		return 1
+		return demoState{}, fmt.Errorf("demo project: %w", err)
 	}
-	password, err := setup.EnsureDemoUsers(*dataDir, os.Getenv("BUCKETDESK_DEMO_PASSWORD"))
+	password, err := setup.EnsureDemoUsers(dataDir, os.Getenv("BUCKETDESK_DEMO_PASSWORD"))
 	if err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: demo users: %v\n", err)
-		return 1
+		return demoState{}, fmt.Errorf("demo users: %w", err)
 	}
-	srv, err := l.Server(setup.ServerConfig{TokenTTL: *tokenTTL, WS: wsapi.Limits{MaxAge: *wsMaxAge, IdleTimeout: *wsIdle}})
+	return demoState{project: p, created: created, password: password}, nil
+}
+
+// httpServer is the HTTP server serve runs; served receives what Serve
+// returned.
+type httpServer struct {
+	hs     *http.Server
+	ln     net.Listener
+	served <-chan error
+}
+
+// listen starts serving h on addr.
+func listen(addr string, h http.Handler, log *slog.Logger) (*httpServer, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: %v\n", err)
-		return 1
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "bucketdesk: listen on %s: %v\n", *addr, err)
-		return 1
-	}
-	hs := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	return &httpServer{hs: hs, ln: ln, served: served}, nil
+}
 
-	l.Start(ctx)
-	log.Info("bucketdesk started", "addr", ln.Addr().String(), "data_dir", *dataDir, "project", p.ID, "version", version)
-	if created {
-		seedDemo(ctx, l, log)
-	}
-	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "\nbucketdesk is running at %s (sandbox CloudFormation; data in %s)\n", url, *dataDir)
-	fmt.Fprintf(stdout, "  log in as alice or bob (managers of project %q), or mallory (a member of nothing)\n", p.ID)
+// shutdown stops the server, giving the requests in progress up to 5
+// seconds to finish.
+func (h *httpServer) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.hs.Shutdown(ctx)
+}
+
+// printWelcome tells where bucketdesk runs and how to log in.
+func printWelcome(stdout io.Writer, url, dataDir string, demo demoState) {
+	fmt.Fprintf(stdout, "\nbucketdesk is running at %s (sandbox CloudFormation; data in %s)\n", url, dataDir)
+	fmt.Fprintf(stdout, "  log in as alice or bob (managers of project %q), or mallory (a member of nothing)\n", demo.project.ID)
 	switch {
-	case password != "" && os.Getenv("BUCKETDESK_DEMO_PASSWORD") == "":
-		fmt.Fprintf(stdout, "  password: %s  (generated now and shown once; set BUCKETDESK_DEMO_PASSWORD to choose one)\n", password)
-	case password != "":
+	case demo.password != "" && os.Getenv("BUCKETDESK_DEMO_PASSWORD") == "":
+		fmt.Fprintf(stdout, "  password: %s  (generated now and shown once; set BUCKETDESK_DEMO_PASSWORD to choose one)\n", demo.password)
+	case demo.password != "":
 		fmt.Fprintf(stdout, "  password: the value of BUCKETDESK_DEMO_PASSWORD\n")
 	default:
 		fmt.Fprintf(stdout, "  password: the one printed on first start (or set BUCKETDESK_DEMO_PASSWORD; make reset starts afresh)\n")
 	}
 	fmt.Fprintf(stdout, "Ctrl-C stops it.\n")
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		fmt.Fprintf(stderr, "bucketdesk: http server: %v\n", err)
-		return 1
-	}
-	log.Info("bucketdesk stopping")
-	srv.Close()
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = hs.Shutdown(shutdown)
-	return 0
 }
 
 func envOr(key, def string) string {

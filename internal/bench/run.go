@@ -86,7 +86,7 @@ type Report struct {
 func (r Report) Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Measured by `make bench` (`bucketdesk bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk bench --help` lists the knobs.\n\n")
+	b.WriteString("Measured by `make bench` (`bucketdesk-bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk-bench --help` lists the knobs.\n\n")
 	b.WriteString("## Machine\n\n" + r.Machine + "\n")
 	fmt.Fprintf(&b, "Run started %s and took %s.\n\n", r.Started.UTC().Format(time.RFC3339), r.Duration.Round(time.Second))
 	b.WriteString("## Results\n\n")
@@ -106,7 +106,7 @@ func (r Report) Markdown() string {
 // findings are the conclusions of profiling the runs (pprof), kept with
 // the code so that every regenerated file carries them.
 var findings = []string{
-	"GET meets its target at 1,000 req/s (and 2,000). A CPU profile of the load section (`bucketdesk bench --cpuprofile`) showed ES256 signature verification at ~15 % of an API request's CPU: `auth.Verifier` now remembers a verified token by its SHA-256 until it expires and at most a minute, re-asking the key source for its key on every hit (a withdrawn key still stops it at once); failures are never remembered.",
+	"GET meets its target at 1,000 req/s (and 2,000). A CPU profile of the load section (`bucketdesk-bench --cpuprofile`) showed ES256 signature verification at ~15 % of an API request's CPU: `auth.Verifier` now remembers a verified token by its SHA-256 until it expires and at most a minute, re-asking the key source for its key on every hit (a withdrawn key still stops it at once); failures are never remembered.",
 	"LIST of 200 first missed at 1,000 req/s (p50 5.8 s: the server saturated both cores and the backlog grew). The profile put 43 % of all CPU in `boltstore.ListResources`, 37 % in `core.Resource.Clone`: every request deep-copied all 220 resources before httpapi's encoded-list cache compared their versions. Fixed with `ResourceStore.ListVersions` (boltstore: from its decode cache; DynamoDB: a projected Query of sort key and version): the list cache compares the project's versions first and reuses the encoded answer without reading, copying or encoding any resource. A list also carries only each operation's latest stack event (it was 816 KB for 200 resources, now ~330 KB).",
 	"The direct reader's figures are set by the sandbox's CloudFormation model, not by our code: 1 + (buckets + users) calls per LIST, 2 per GET, each 100 ms, paced under 5 calls/s per account, so a LIST of 200 takes ~55 s and spends 221 calls of the account's budget; the cache spends none.",
 	"Event-to-browser figures belong to their own section's notes; DynamoDB figures are dynalite's, an emulator, and carry no target.",

@@ -134,6 +134,22 @@ func (r *Resource) Clone() *Resource {
 	return &c
 }
 
+// WithLatestEvent returns r as a list row and a "resource" message show
+// it: its operation keeps only its latest stack event (the full progress
+// is one read of the resource or the operation away). The copy shares
+// everything else with r, which it leaves unchanged; r itself is returned
+// when there is nothing to cut.
+func (r *Resource) WithLatestEvent() *Resource {
+	if r.Op == nil || len(r.Op.Events) <= 1 {
+		return r
+	}
+	c := *r
+	op := *r.Op
+	op.Events = op.Events[len(op.Events)-1:]
+	c.Op = &op
+	return &c
+}
+
 // Clone returns a deep copy of the spec.
 func (s Spec) Clone() Spec {
 	var c Spec

@@ -193,23 +193,10 @@ func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
 	if after.Observed.Phase == core.PhaseDeleted && after.Lock == nil {
 		typ = core.MsgResourceDeleted
 	}
-	d.publish(ctx, core.Message{Type: typ, Resource: withLatestEvent(after)}, after)
+	d.publish(ctx, core.Message{Type: typ, Resource: after.WithLatestEvent()}, after)
 	if statusChanged {
 		d.publish(ctx, core.Message{Type: core.MsgOperation, Operation: after.Op}, after)
 	}
-}
-
-// withLatestEvent returns r with its operation's events cut to the latest,
-// sharing everything else: what a table row shows.
-func withLatestEvent(r *core.Resource) *core.Resource {
-	if r.Op == nil || len(r.Op.Events) <= 1 {
-		return r
-	}
-	c := *r
-	op := *r.Op
-	op.Events = op.Events[len(op.Events)-1:]
-	c.Op = &op
-	return &c
 }
 
 func (d *deps) publish(ctx context.Context, msg core.Message, r *core.Resource) {

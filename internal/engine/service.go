@@ -123,161 +123,248 @@ func (s *Service) Operations(ctx context.Context, who core.Principal, project st
 
 // Create asks for a new bucket or user.
 func (s *Service) Create(ctx context.Context, who core.Principal, project string, spec core.Spec) (*core.Operation, error) {
-	return s.submit(ctx, who, project, core.ActionCreate, spec.Kind(), spec.Name(), &spec, 0)
+	return s.submit(ctx, request{who: who, project: project, action: core.ActionCreate, kind: spec.Kind(), name: spec.Name(), spec: &spec})
 }
 
 // Update asks for a resource to take spec. ifMatch, when not 0, is the
 // version the caller last saw; another version is ErrPrecondition.
 func (s *Service) Update(ctx context.Context, who core.Principal, project string, spec core.Spec, ifMatch int64) (*core.Operation, error) {
-	return s.submit(ctx, who, project, core.ActionUpdate, spec.Kind(), spec.Name(), &spec, ifMatch)
+	return s.submit(ctx, request{who: who, project: project, action: core.ActionUpdate, kind: spec.Kind(), name: spec.Name(), spec: &spec, ifMatch: ifMatch})
 }
 
 // Delete asks for a resource and its stack to be deleted.
 func (s *Service) Delete(ctx context.Context, who core.Principal, project string, kind core.Kind, name string, ifMatch int64) (*core.Operation, error) {
-	return s.submit(ctx, who, project, core.ActionDelete, kind, name, nil, ifMatch)
+	return s.submit(ctx, request{who: who, project: project, action: core.ActionDelete, kind: kind, name: name, ifMatch: ifMatch})
 }
 
 // RotateKey replaces access key slot (0 or 1) of a user: CloudFormation
 // creates a new key when the key's serial changes.
 func (s *Service) RotateKey(ctx context.Context, who core.Principal, project, name string, slot int, ifMatch int64) (*core.Operation, error) {
-	return s.submit(ctx, who, project, core.ActionRotateKey, core.KindUser, name, &core.Spec{}, ifMatch, slot)
+	return s.submit(ctx, request{who: who, project: project, action: core.ActionRotateKey, kind: core.KindUser, name: name, ifMatch: ifMatch, slot: slot})
+}
+
+// request is one write a project manager asked for.
+type request struct {
+	who     core.Principal
+	project string
+	action  core.Action
+	kind    core.Kind
+	name    string
+	// spec is the wanted spec of a create or an update (prepare replaces
+	// it with its canonical form); nil for a delete and a rotate-key.
+	spec *core.Spec
+	// ifMatch, when not 0, is the version the caller last saw.
+	ifMatch int64
+	// slot is the access key a rotate-key replaces.
+	slot int
+	// keepSerials is set by prepare for an update of a user that omits
+	// key_serials: it keeps the keys the user has.
+	keepSerials bool
 }
 
 // submit is the write path (docs/engine.md, "The life of an operation"): validate, authorize, then in
 // one conditional write lock the resource, bump its version and record the
 // operation as queued; then enqueue the job and publish.
-func (s *Service) submit(ctx context.Context, who core.Principal, project string, action core.Action, kind core.Kind, name string, spec *core.Spec, ifMatch int64, slot ...int) (*core.Operation, error) {
-	p, err := s.Project(ctx, who, project)
+func (s *Service) submit(ctx context.Context, req request) (*core.Operation, error) {
+	p, err := s.Project(ctx, req.who, req.project)
 	if err != nil {
 		return nil, err
 	}
-	if !kind.Valid() {
-		return nil, fmt.Errorf("%w: unknown kind %q", core.ErrInvalid, kind)
+	if err := s.prepare(ctx, p, &req); err != nil {
+		return nil, err
 	}
-	// A PUT that omits key_serials keeps the keys the user has: only an
-	// explicit new serial (or the rotate endpoint) replaces a key.
-	keepSerials := action == core.ActionUpdate && spec != nil && spec.User != nil && spec.User.KeySerials == nil
-	if action == core.ActionCreate || action == core.ActionUpdate {
-		if err := spec.Validate(); err != nil {
-			return nil, err
-		}
-		if err := s.checkReferences(ctx, p, spec); err != nil {
-			return nil, err
-		}
-		// What CloudFormation would refuse (a grants policy over IAM's
-		// size limit) is refused now, not after a 202.
-		if _, _, err := stacks.Render(p, *spec); err != nil {
-			return nil, err
-		}
-		// Grants have no order in a policy; keep the form that parsing
-		// the stack's template gives back.
-		c := stacks.Canonical(*spec)
-		spec = &c
-		// VersioningSuspended is bucketdesk's, not the client's: it is
-		// derived below from the bucket's current spec.
-		if spec.Bucket != nil {
-			spec.Bucket.VersioningSuspended = false
-		}
+	if err := s.checkDelete(ctx, p, req); err != nil {
+		return nil, err
 	}
-	if action == core.ActionDelete && kind == core.KindBucket {
-		if err := s.checkGrantees(ctx, project, name); err != nil {
-			return nil, err
-		}
-		if err := s.checkEmpty(ctx, p, name); err != nil {
-			return nil, err
-		}
-	}
-	key := core.ResourceKey{Project: project, StackName: stacks.StackName(project, kind, name)}
-	now := s.d.Clock.Now().UTC()
+	key := core.ResourceKey{Project: req.project, StackName: stacks.StackName(req.project, req.kind, req.name)}
 	op := &core.Operation{
-		ID: s.d.ids.next(), Project: project, Kind: kind, Name: name, StackName: key.StackName,
-		Action: action, RequestedBy: who.User, RequestedAt: now, Status: core.OpQueued, Rev: 1,
+		ID: s.d.ids.next(), Project: req.project, Kind: req.kind, Name: req.name, StackName: key.StackName,
+		Action: req.action, RequestedBy: req.who.User, RequestedAt: s.d.Clock.Now().UTC(), Status: core.OpQueued, Rev: 1,
 	}
 	r, err := s.d.change(ctx, key, func(r *core.Resource) (bool, error) {
-		// A create that failed before CloudFormation made a stack left
-		// nothing to keep: its name is free.
-		neverMade := r.Observed.Phase == core.PhaseFailed && r.Observed.StackID == ""
-		exists := r.Version > 0 && r.Observed.Phase != core.PhaseDeleted && !(action == core.ActionCreate && neverMade)
-		if r.Lock != nil {
-			return false, &core.LockedError{Lock: *r.Lock}
-		}
-		if ifMatch != 0 && r.Version != ifMatch {
-			return false, fmt.Errorf("%w: %s %q is at version %d, not %d", core.ErrPrecondition, kind, name, r.Version, ifMatch)
-		}
-		switch action {
-		case core.ActionCreate:
-			if exists {
-				return false, fmt.Errorf("%w: %s %q already exists", core.ErrConflict, kind, name)
-			}
-			// A new bucket was never versioned: it is not suspended.
-			if b := spec.Bucket; b != nil {
-				b.VersioningSuspended = core.NextVersioningSuspended(nil, b.Versioning)
-			}
-			// A new stack, with a new id and its own events: nothing of
-			// the name's previous stack carries over. Until the create's
-			// first event or its CreateStack answer names the stack, only
-			// the operation's token binds events to the item.
-			*r = core.Resource{Project: project, Kind: kind, Name: name, StackName: key.StackName,
-				Spec: spec.Clone(), Observed: core.Observed{Phase: core.PhaseCreating}, Version: r.Version}
-			op.Spec = spec.Clone()
-		default:
-			if !exists {
-				return false, fmt.Errorf("%w: no %s named %q", core.ErrNotFound, kind, name)
-			}
-			if r.Observed.StackID == "" && action != core.ActionDelete {
-				return false, fmt.Errorf("%w: %s %q has no stack: its create failed (%s); delete it or create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
-			}
-			if r.Observed.StackStatus == "DELETE_FAILED" && action != core.ActionDelete {
-				// CloudFormation can only delete such a stack again.
-				return false, fmt.Errorf("%w: %s %q failed to delete (%s); fix the cause (a bucket: empty it of every object version and delete marker), then delete it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
-			}
-			if r.Observed.StackStatus == "ROLLBACK_COMPLETE" && action != core.ActionDelete {
-				return false, fmt.Errorf("%w: %s %q failed to create (%s); delete it, then create it again", core.ErrConflict, kind, name, r.Observed.StatusReason)
-			}
-			switch action {
-			case core.ActionUpdate:
-				op.Spec = spec.Clone()
-				// S3 cannot make a versioned bucket unversioned: turning
-				// versioning off suspends it, for good.
-				if b := op.Spec.Bucket; b != nil {
-					b.VersioningSuspended = core.NextVersioningSuspended(r.Spec.Bucket, b.Versioning)
-					if err := s.checkKeyChange(ctx, project, r.Spec.Bucket, b); err != nil {
-						return false, err
-					}
-				}
-				if u, cur := op.Spec.User, r.Spec.User; u != nil && cur != nil {
-					if keepSerials {
-						u.KeySerials = nil
-						for i := range min(u.AccessKeys, cur.AccessKeys) {
-							u.KeySerials = append(u.KeySerials, cur.KeySerial(i))
-						}
-						op.Spec = stacks.Canonical(op.Spec)
-					}
-					if err := checkKeysAtOnce(cur, op.Spec.User); err != nil {
-						return false, err
-					}
-				}
-			case core.ActionRotateKey:
-				next, err := rotated(r.Spec, slot[0])
-				if err != nil {
-					return false, err
-				}
-				op.Spec = next
-			case core.ActionDelete:
-				op.Spec = r.Spec.Clone()
-			}
+		if err := s.apply(ctx, r, req, op); err != nil {
+			return false, err
 		}
 		return true, core.Begin(r, op)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.d.Queue.Enqueue(ctx, core.Job{OperationID: op.ID, Project: project, StackName: key.StackName}); err != nil {
-		// The lock must not outlive an operation nobody will run.
-		s.d.fail(ctx, key, op.ID, "could not be queued: "+err.Error())
-		return nil, fmt.Errorf("%w: the operation could not be queued, nothing was changed: %v", core.ErrUnavailable, err)
+	if err := s.enqueue(ctx, key, op); err != nil {
+		return nil, err
 	}
 	return r.Op.Clone(), nil
+}
+
+// prepare validates the spec of a create or an update and puts it in the
+// form the item keeps: what it refers to is checked, it must render, its
+// grants are in canonical order and VersioningSuspended is cleared (it is
+// bucketdesk's, derived from the bucket's current spec in apply).
+func (s *Service) prepare(ctx context.Context, p *core.Project, req *request) error {
+	if !req.kind.Valid() {
+		return fmt.Errorf("%w: unknown kind %q", core.ErrInvalid, req.kind)
+	}
+	// A PUT that omits key_serials keeps the keys the user has: only an
+	// explicit new serial (or the rotate endpoint) replaces a key.
+	req.keepSerials = req.action == core.ActionUpdate && req.spec != nil && req.spec.User != nil && req.spec.User.KeySerials == nil
+	if req.action != core.ActionCreate && req.action != core.ActionUpdate {
+		return nil
+	}
+	if err := req.spec.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkReferences(ctx, p, req.spec); err != nil {
+		return err
+	}
+	// What CloudFormation would refuse (a grants policy over IAM's
+	// size limit) is refused now, not after a 202.
+	if _, _, err := stacks.Render(p, *req.spec); err != nil {
+		return err
+	}
+	// Grants have no order in a policy; keep the form that parsing the
+	// stack's template gives back.
+	c := stacks.Canonical(*req.spec)
+	if c.Bucket != nil {
+		c.Bucket.VersioningSuspended = false
+	}
+	req.spec = &c
+	return nil
+}
+
+// checkDelete refuses, before anything is locked, to delete a bucket that
+// users have grants on or that holds objects.
+func (s *Service) checkDelete(ctx context.Context, p *core.Project, req request) error {
+	if req.action != core.ActionDelete || req.kind != core.KindBucket {
+		return nil
+	}
+	if err := s.checkGrantees(ctx, req.project, req.name); err != nil {
+		return err
+	}
+	return s.checkEmpty(ctx, p, req.name)
+}
+
+// apply checks that req may change item r (not locked, at the version the
+// caller saw, existing or not as the action needs) and sets what the
+// operation asks for: a create resets the item, the other actions set
+// op.Spec.
+func (s *Service) apply(ctx context.Context, r *core.Resource, req request, op *core.Operation) error {
+	if r.Lock != nil {
+		return &core.LockedError{Lock: *r.Lock}
+	}
+	if req.ifMatch != 0 && r.Version != req.ifMatch {
+		return fmt.Errorf("%w: %s %q is at version %d, not %d", core.ErrPrecondition, req.kind, req.name, r.Version, req.ifMatch)
+	}
+	if req.action == core.ActionCreate {
+		return createItem(r, req, op)
+	}
+	if err := checkChangeable(r, req); err != nil {
+		return err
+	}
+	switch req.action {
+	case core.ActionUpdate:
+		spec, err := s.updated(ctx, r, req)
+		if err != nil {
+			return err
+		}
+		op.Spec = spec
+	case core.ActionRotateKey:
+		spec, err := rotated(r.Spec, req.slot)
+		if err != nil {
+			return err
+		}
+		op.Spec = spec
+	case core.ActionDelete:
+		op.Spec = r.Spec.Clone()
+	}
+	return nil
+}
+
+// itemExists reports whether item r holds a resource an action of req would
+// find. A create that failed before CloudFormation made a stack left
+// nothing to keep: to a new create, its name is free.
+func itemExists(r *core.Resource, req request) bool {
+	neverMade := r.Observed.Phase == core.PhaseFailed && r.Observed.StackID == ""
+	return r.Version > 0 && r.Observed.Phase != core.PhaseDeleted && !(req.action == core.ActionCreate && neverMade)
+}
+
+// createItem resets item r to the new resource of a create.
+func createItem(r *core.Resource, req request, op *core.Operation) error {
+	if itemExists(r, req) {
+		return fmt.Errorf("%w: %s %q already exists", core.ErrConflict, req.kind, req.name)
+	}
+	// A new bucket was never versioned: it is not suspended.
+	if b := req.spec.Bucket; b != nil {
+		b.VersioningSuspended = core.NextVersioningSuspended(nil, b.Versioning)
+	}
+	// A new stack, with a new id and its own events: nothing of the
+	// name's previous stack carries over. Until the create's first event
+	// or its CreateStack answer names the stack, only the operation's
+	// token binds events to the item.
+	*r = core.Resource{Project: req.project, Kind: req.kind, Name: req.name, StackName: op.StackName,
+		Spec: req.spec.Clone(), Observed: core.Observed{Phase: core.PhaseCreating}, Version: r.Version}
+	op.Spec = req.spec.Clone()
+	return nil
+}
+
+// checkChangeable refuses an update, rotate-key or delete of an item that
+// does not exist, and an update or rotate-key of one whose stack
+// CloudFormation can only delete.
+func checkChangeable(r *core.Resource, req request) error {
+	if !itemExists(r, req) {
+		return fmt.Errorf("%w: no %s named %q", core.ErrNotFound, req.kind, req.name)
+	}
+	if req.action == core.ActionDelete {
+		return nil
+	}
+	switch {
+	case r.Observed.StackID == "":
+		return fmt.Errorf("%w: %s %q has no stack: its create failed (%s); delete it or create it again", core.ErrConflict, req.kind, req.name, r.Observed.StatusReason)
+	case r.Observed.StackStatus == "DELETE_FAILED":
+		// CloudFormation can only delete such a stack again.
+		return fmt.Errorf("%w: %s %q failed to delete (%s); fix the cause (a bucket: empty it of every object version and delete marker), then delete it again", core.ErrConflict, req.kind, req.name, r.Observed.StatusReason)
+	case r.Observed.StackStatus == "ROLLBACK_COMPLETE":
+		return fmt.Errorf("%w: %s %q failed to create (%s); delete it, then create it again", core.ErrConflict, req.kind, req.name, r.Observed.StatusReason)
+	}
+	return nil
+}
+
+// updated returns the spec an update of item r runs: req's spec, with the
+// bucket's versioning suspension derived from its current spec and, when
+// req keeps the user's key serials, the current ones.
+func (s *Service) updated(ctx context.Context, r *core.Resource, req request) (core.Spec, error) {
+	spec := req.spec.Clone()
+	// S3 cannot make a versioned bucket unversioned: turning versioning
+	// off suspends it, for good.
+	if b := spec.Bucket; b != nil {
+		b.VersioningSuspended = core.NextVersioningSuspended(r.Spec.Bucket, b.Versioning)
+		if err := s.checkKeyChange(ctx, req.project, r.Spec.Bucket, b); err != nil {
+			return spec, err
+		}
+	}
+	if u, cur := spec.User, r.Spec.User; u != nil && cur != nil {
+		if req.keepSerials {
+			u.KeySerials = nil
+			for i := range min(u.AccessKeys, cur.AccessKeys) {
+				u.KeySerials = append(u.KeySerials, cur.KeySerial(i))
+			}
+			spec = stacks.Canonical(spec)
+		}
+		if err := checkKeysAtOnce(cur, spec.User); err != nil {
+			return spec, err
+		}
+	}
+	return spec, nil
+}
+
+// enqueue queues the job of op, locked on key's item; if it cannot, it
+// fails the operation, releasing the lock, and nothing was changed.
+func (s *Service) enqueue(ctx context.Context, key core.ResourceKey, op *core.Operation) error {
+	if err := s.d.Queue.Enqueue(ctx, core.Job{OperationID: op.ID, Project: op.Project, StackName: key.StackName}); err != nil {
+		// The lock must not outlive an operation nobody will run.
+		s.d.fail(ctx, key, op.ID, "could not be queued: "+err.Error())
+		return fmt.Errorf("%w: the operation could not be queued, nothing was changed: %v", core.ErrUnavailable, err)
+	}
+	return nil
 }
 
 // rotated returns spec with access key slot's serial incremented.

@@ -60,21 +60,14 @@ func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemV
 	return body, nil
 }
 
-// listView returns the resources as a list shows them: an operation keeps
-// only its latest stack event, the one a table row shows. The full
-// progress is one GET of the resource or the operation away; without this
-// a list of 200 resources weighs most of a megabyte.
+// listView returns the resources as a list shows them: each operation
+// keeps only its latest stack event (core.Resource.WithLatestEvent), the
+// one a table row shows; without this a list of 200 resources weighs most
+// of a megabyte.
 func listView(rs []*core.Resource) []*core.Resource {
 	out := make([]*core.Resource, len(rs))
 	for i, r := range rs {
-		out[i] = r
-		if r.Op != nil && len(r.Op.Events) > 1 {
-			c := *r
-			op := *r.Op
-			op.Events = op.Events[len(op.Events)-1:]
-			c.Op = &op
-			out[i] = &c
-		}
+		out[i] = r.WithLatestEvent()
 	}
 	return out
 }

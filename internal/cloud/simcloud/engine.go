@@ -27,8 +27,8 @@ func (s *Sandbox) run(st *stack) {
 	defer s.wg.Done()
 	for {
 		s.mu.Lock()
-		for s.holds > 0 && !s.closed {
-			ch := s.released
+		for s.work.holds > 0 && !s.closed {
+			ch := s.work.released
 			s.mu.Unlock()
 			select {
 			case <-ch:
@@ -45,7 +45,7 @@ func (s *Sandbox) run(st *stack) {
 		wait, done := s.advance(c, st)
 		err := s.commit(c)
 		if done || err != nil {
-			s.inflight--
+			s.work.inflight--
 			s.broadcast()
 		}
 		s.mu.Unlock()
@@ -106,7 +106,7 @@ func (s *Sandbox) emit(c *change, st *stack, logical, physical, typ, status, rea
 	}
 	c.events = append(c.events, ev)
 	st.nevents++
-	s.nevents++
+	s.store.nevents++
 	n := cfnevent.Notification{Event: ev, Namespace: st.Account, PrincipalID: principalID, ResourceProperties: string(props)}
 	if body, err := cfnevent.FormatSNS(n, st.Topic, uuid(), ts); err == nil {
 		c.out = append(c.out, body)
@@ -137,8 +137,8 @@ func (s *Sandbox) finish(c *change, st *stack, status, reason string) (time.Dura
 		// The parsed template is most of a stack's memory and a deleted
 		// stack is only ever described; it is parsed again if needed.
 		st.tpl = nil
-		delete(s.byName, st.Account+"\x00"+st.Name)
-		s.expiry = append(s.expiry, expiring{at: st.DeletedAt, id: st.ID})
+		delete(s.store.byName, st.Account+"\x00"+st.Name)
+		s.store.expiry = append(s.store.expiry, expiring{at: st.DeletedAt, id: st.ID})
 	}
 	return 0, true
 }

@@ -45,20 +45,20 @@ func (sub *subscriber) call(body []byte) {
 func (s *Sandbox) Subscribe(fn func(body []byte)) (cancel func()) {
 	sub := &subscriber{fn: fn}
 	s.mu.Lock()
-	s.subs = append(s.subs, sub)
-	s.started = true
+	s.delivery.subs = append(s.delivery.subs, sub)
+	s.delivery.started = true
 	s.broadcast()
 	s.mu.Unlock()
 	select {
-	case s.wake <- struct{}{}:
+	case s.delivery.wake <- struct{}{}:
 	default:
 	}
 	return func() {
 		sub.cancelled.Store(true)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if i := slices.Index(s.subs, sub); i >= 0 {
-			s.subs = slices.Delete(s.subs, i, i+1)
+		if i := slices.Index(s.delivery.subs, sub); i >= 0 {
+			s.delivery.subs = slices.Delete(s.delivery.subs, i, i+1)
 		}
 	}
 }
@@ -69,10 +69,10 @@ func (s *Sandbox) deliver() {
 	defer s.wg.Done()
 	for {
 		s.mu.Lock()
-		for !s.closed && (len(s.outq) == 0 || !s.started) {
+		for !s.closed && (len(s.delivery.outq) == 0 || !s.delivery.started) {
 			s.mu.Unlock()
 			select {
-			case <-s.wake:
+			case <-s.delivery.wake:
 			case <-s.quit:
 			}
 			s.mu.Lock()
@@ -81,10 +81,10 @@ func (s *Sandbox) deliver() {
 			s.mu.Unlock()
 			return
 		}
-		batch := s.outq
-		s.outq = nil
-		s.delivering = len(batch)
-		subs := slices.Clone(s.subs)
+		batch := s.delivery.outq
+		s.delivery.outq = nil
+		s.delivery.delivering = len(batch)
+		subs := slices.Clone(s.delivery.subs)
 		s.mu.Unlock()
 
 		for _, it := range batch {
@@ -93,7 +93,7 @@ func (s *Sandbox) deliver() {
 			}
 		}
 		s.mu.Lock()
-		more := len(s.outq) > 0
+		more := len(s.delivery.outq) > 0
 		s.mu.Unlock()
 		if !more {
 			// A reordered notification waits for the next one, but not
@@ -116,7 +116,7 @@ func (s *Sandbox) deliver() {
 		}) // on failure they are delivered again after a restart: at least once
 
 		s.mu.Lock()
-		s.delivering = 0
+		s.delivery.delivering = 0
 		s.broadcast()
 		s.mu.Unlock()
 	}
@@ -127,7 +127,7 @@ func (s *Sandbox) deliver() {
 // seed gives the same choices for the same sequence of notifications.
 func (s *Sandbox) send(sub *subscriber, body []byte) {
 	ch := s.opts.Chaos
-	drop, dup, reorder := s.rng.Float64(), s.rng.Float64(), s.rng.Float64()
+	drop, dup, reorder := s.delivery.rng.Float64(), s.delivery.rng.Float64(), s.delivery.rng.Float64()
 	if drop < ch.Drop {
 		return
 	}
@@ -154,9 +154,9 @@ func (s *Sandbox) send(sub *subscriber, body []byte) {
 // delay on the clock.
 func (s *Sandbox) dispatch(sub *subscriber, body []byte) {
 	if max := s.opts.Chaos.MaxDelay; max > 0 {
-		if d := time.Duration(s.rng.Int64N(int64(max))); d > 0 {
+		if d := time.Duration(s.delivery.rng.Int64N(int64(max))); d > 0 {
 			s.mu.Lock()
-			s.delayed++
+			s.delivery.delayed++
 			s.wg.Add(1)
 			s.mu.Unlock()
 			go func() {
@@ -167,7 +167,7 @@ func (s *Sandbox) dispatch(sub *subscriber, body []byte) {
 				case <-s.quit:
 				}
 				s.mu.Lock()
-				s.delayed--
+				s.delivery.delayed--
 				s.broadcast()
 				s.mu.Unlock()
 			}()

@@ -99,10 +99,10 @@ func (s *Sandbox) bucketState(a core.Account, bucket string) (status string, err
 
 // objectsOf returns what bucket holds, creating its entry; s.mu is held.
 func (s *Sandbox) objectsOf(bucket string) *bucketObjects {
-	b := s.objects[bucket]
+	b := s.store.objects[bucket]
 	if b == nil {
 		b = &bucketObjects{Keys: map[string][]core.ObjectVersion{}}
-		s.objects[bucket] = b
+		s.store.objects[bucket] = b
 	}
 	return b
 }
@@ -131,8 +131,8 @@ func (s *Sandbox) raceDelete(c *change, r *record) {
 
 // write persists bucket's objects (or their absence); s.mu is held.
 func (s *Sandbox) writeObjects(bucket string) error {
-	if b := s.objects[bucket]; b != nil && len(b.Keys) == 0 && !b.Raced {
-		delete(s.objects, bucket)
+	if b := s.store.objects[bucket]; b != nil && len(b.Keys) == 0 && !b.Raced {
+		delete(s.store.objects, bucket)
 	}
 	return s.commit(&change{objects: []string{bucket}})
 }
@@ -240,7 +240,7 @@ func (s *Sandbox) EmptyBucket(ctx context.Context, a core.Account, bucket string
 	if _, err := s.bucketState(a, bucket); err != nil {
 		return 0, err
 	}
-	b := s.objects[bucket]
+	b := s.store.objects[bucket]
 	if b == nil {
 		return 0, nil
 	}
@@ -264,7 +264,7 @@ func (s *Sandbox) ListObjectVersions(ctx context.Context, a core.Account, bucket
 	if _, err := s.bucketState(a, bucket); err != nil {
 		return nil, false, err
 	}
-	b := s.objects[bucket]
+	b := s.store.objects[bucket]
 	if b == nil {
 		return []core.ObjectVersion{}, false, nil
 	}

@@ -561,11 +561,11 @@ func checkBucketProps(p map[string]any) error {
 
 func deleteBucket(c *rctx, r *record) error {
 	c.s.raceDelete(c.c, r)
-	if b := c.s.objects[r.Physical]; b != nil && len(b.Keys) > 0 {
+	if b := c.s.store.objects[r.Physical]; b != nil && len(b.Keys) > 0 {
 		return bucketNotEmpty()
 	}
-	if _, ok := c.s.objects[r.Physical]; ok {
-		delete(c.s.objects, r.Physical)
+	if _, ok := c.s.store.objects[r.Physical]; ok {
+		delete(c.s.store.objects, r.Physical)
 		c.c.objects = append(c.c.objects, r.Physical)
 	}
 	return nil

@@ -36,24 +36,24 @@ func (s *Sandbox) expired(st *stack) bool {
 // never forgotten early. It reports whether it forgot any.
 func (s *Sandbox) expire(c *change) bool {
 	n := 0
-	for n < sweepBatch && len(s.expiry) > 0 {
-		head := s.expiry[0]
-		st := s.stacks[head.id]
+	for n < sweepBatch && len(s.store.expiry) > 0 {
+		head := s.store.expiry[0]
+		st := s.store.stacks[head.id]
 		if st != nil && !s.expired(st) {
 			break
 		}
-		s.expiry[0] = expiring{}
-		s.expiry = s.expiry[1:]
+		s.store.expiry[0] = expiring{}
+		s.store.expiry = s.store.expiry[1:]
 		if st == nil {
 			continue
 		}
 		c.forget = append(c.forget, st)
 		c.dropOps = append(c.dropOps, st.opSeqs...)
 		for _, seq := range st.opSeqs {
-			delete(s.ops, seq)
+			delete(s.store.ops, seq)
 		}
-		delete(s.stacks, st.ID)
-		s.nevents -= st.nevents
+		delete(s.store.stacks, st.ID)
+		s.store.nevents -= st.nevents
 		n++
 	}
 	return n > 0
@@ -79,15 +79,15 @@ func (s *Sandbox) trimOps(c *change, st *stack) {
 	for len(st.opSeqs) >= keptOps {
 		seq := st.opSeqs[0]
 		st.opSeqs = st.opSeqs[1:]
-		old := s.ops[seq]
-		delete(s.ops, seq)
+		old := s.store.ops[seq]
+		delete(s.store.ops, seq)
 		c.dropOps = append(c.dropOps, seq)
 		if old.Token == "" || old.Token == st.Op.Token {
 			continue
 		}
 		kept := false
 		for _, k := range st.opSeqs {
-			kept = kept || s.ops[k].Token == old.Token
+			kept = kept || s.store.ops[k].Token == old.Token
 		}
 		if !kept {
 			delete(st.Tokens, old.Token)
@@ -97,8 +97,8 @@ func (s *Sandbox) trimOps(c *change, st *stack) {
 
 // sortExpiry orders the FIFO built at load by deletion time.
 func (s *Sandbox) sortExpiry() {
-	sort.Slice(s.expiry, func(i, j int) bool {
-		a, b := s.expiry[i], s.expiry[j]
+	sort.Slice(s.store.expiry, func(i, j int) bool {
+		a, b := s.store.expiry[i], s.store.expiry[j]
 		return a.at.Before(b.at) || a.at.Equal(b.at) && a.id < b.id
 	})
 }
@@ -124,10 +124,10 @@ func (s *Sandbox) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{
-		Stacks:        len(s.stacks),
-		DeletedStacks: len(s.expiry),
-		Events:        s.nevents,
-		OpRecords:     len(s.ops),
-		Outbox:        len(s.outq) + s.delivering,
+		Stacks:        len(s.store.stacks),
+		DeletedStacks: len(s.store.expiry),
+		Events:        s.store.nevents,
+		OpRecords:     len(s.store.ops),
+		Outbox:        len(s.delivery.outq) + s.delivery.delivering,
 	}
 }

@@ -35,22 +35,43 @@ type Sandbox struct {
 	aead    cipher.AEAD
 	hashKey []byte
 
+	// mu guards every field below, those of the groups included (except
+	// delivery.rng, the deliverer's own).
 	mu       sync.Mutex
-	stacks   map[string]*stack         // by stack id, deleted ones until their retention ends
-	byName   map[string]string         // account + "\x00" + name → id of the live stack
-	objects  map[string]*bucketObjects // bucket name → what it holds
-	ops      map[uint64]OpRecord       // by key in the ops bucket
-	expiry   []expiring                // the deleted stacks, oldest deletion first
-	nevents  int                       // events kept
-	limits   map[string]*tokenBucket
+	store    store
+	work     work
+	delivery delivery
+	limits   map[string]*tokenBucket // by account id
+	failRng  *rand.Rand              // Options.FailRate
+	broken   error                   // a failed write: the sandbox answers ErrUnavailable
+	closed   bool
+
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+// store is the sandbox's state in memory, as the bbolt file holds it
+// (events and outbox aside): commit writes a change to both.
+type store struct {
+	stacks  map[string]*stack         // by stack id, deleted ones until their retention ends
+	byName  map[string]string         // account + "\x00" + name → id of the live stack
+	objects map[string]*bucketObjects // bucket name → what it holds
+	ops     map[uint64]OpRecord       // by key in the ops bucket
+	expiry  []expiring                // the deleted stacks, oldest deletion first
+	nevents int                       // events kept
+}
+
+// work is what WaitIdle and Hold watch: the stack operations in flight
+// and the holds that pause them.
+type work struct {
 	inflight int
 	holds    int
 	released chan struct{} // closed when holds drops to 0
 	changed  chan struct{} // closed and replaced on every state change WaitIdle watches
-	broken   error         // a failed write: the sandbox answers ErrUnavailable
-	closed   bool
+}
 
-	// Delivery.
+// delivery is the notifications on their way to the subscribers.
+type delivery struct {
 	outq       []outItem
 	wake       chan struct{}
 	subs       []*subscriber
@@ -58,10 +79,6 @@ type Sandbox struct {
 	delivering int
 	delayed    int
 	rng        *rand.Rand // chaos, used by the deliverer goroutine only
-	failRng    *rand.Rand // Options.FailRate; s.mu is held
-
-	quit chan struct{}
-	wg   sync.WaitGroup
 }
 
 var (
@@ -105,22 +122,25 @@ func New(path string, opts *Options) (*Sandbox, error) {
 		return nil, fmt.Errorf("simcloud: open %s: %w", path, err)
 	}
 	s := &Sandbox{
-		opts:     o,
-		clock:    o.Clock,
-		db:       db,
-		aead:     aead,
-		hashKey:  hk[:],
-		stacks:   map[string]*stack{},
-		byName:   map[string]string{},
-		objects:  map[string]*bucketObjects{},
-		ops:      map[uint64]OpRecord{},
-		limits:   map[string]*tokenBucket{},
-		released: make(chan struct{}),
-		changed:  make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		rng:      rand.New(rand.NewPCG(uint64(o.Chaos.Seed), 0x5eed)),
-		failRng:  rand.New(rand.NewPCG(uint64(o.Chaos.Seed), 0xfa11)),
-		quit:     make(chan struct{}),
+		opts:    o,
+		clock:   o.Clock,
+		db:      db,
+		aead:    aead,
+		hashKey: hk[:],
+		store: store{
+			stacks:  map[string]*stack{},
+			byName:  map[string]string{},
+			objects: map[string]*bucketObjects{},
+			ops:     map[uint64]OpRecord{},
+		},
+		work: work{released: make(chan struct{}), changed: make(chan struct{})},
+		delivery: delivery{
+			wake: make(chan struct{}, 1),
+			rng:  rand.New(rand.NewPCG(uint64(o.Chaos.Seed), 0x5eed)),
+		},
+		limits:  map[string]*tokenBucket{},
+		failRng: rand.New(rand.NewPCG(uint64(o.Chaos.Seed), 0xfa11)),
+		quit:    make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
 		db.Close()
@@ -139,9 +159,9 @@ func New(path string, opts *Options) (*Sandbox, error) {
 	// and uncount itself.
 	s.mu.Lock()
 	var resume []*stack
-	for _, st := range s.stacks {
+	for _, st := range s.store.stacks {
 		if st.Op != nil {
-			s.inflight++
+			s.work.inflight++
 			resume = append(resume, st)
 		}
 	}
@@ -169,15 +189,15 @@ func (s *Sandbox) load() error {
 			if st.Resources == nil {
 				st.Resources = map[string]*record{}
 			}
-			s.stacks[st.ID] = st
+			s.store.stacks[st.ID] = st
 			if !st.Deleted {
-				s.byName[st.Account+"\x00"+st.Name] = st.ID
+				s.store.byName[st.Account+"\x00"+st.Name] = st.ID
 				return nil
 			}
 			if st.DeletedAt.IsZero() {
 				st.DeletedAt = st.LastEvent // deleted before DeletedAt existed
 			}
-			s.expiry = append(s.expiry, expiring{at: st.DeletedAt, id: st.ID})
+			s.store.expiry = append(s.store.expiry, expiring{at: st.DeletedAt, id: st.ID})
 			return nil
 		})
 		if err != nil {
@@ -189,8 +209,8 @@ func (s *Sandbox) load() error {
 			// Events are only ever added, so a stack's sequence counts them.
 			if nb := eb.Bucket(k); v == nil && nb != nil {
 				n := int(nb.Sequence())
-				s.nevents += n
-				if st := s.stacks[string(k)]; st != nil {
+				s.store.nevents += n
+				if st := s.store.stacks[string(k)]; st != nil {
 					st.nevents = n
 				}
 			}
@@ -200,7 +220,7 @@ func (s *Sandbox) load() error {
 			return err
 		}
 		err = tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
-			s.outq = append(s.outq, outItem{seq: binary.BigEndian.Uint64(k), body: slices.Clone(v)})
+			s.delivery.outq = append(s.delivery.outq, outItem{seq: binary.BigEndian.Uint64(k), body: slices.Clone(v)})
 			return nil
 		})
 		if err != nil {
@@ -212,8 +232,8 @@ func (s *Sandbox) load() error {
 				return err
 			}
 			seq := binary.BigEndian.Uint64(k)
-			s.ops[seq] = r
-			if st := s.stacks[r.StackID]; st != nil {
+			s.store.ops[seq] = r
+			if st := s.store.stacks[r.StackID]; st != nil {
 				st.opSeqs = append(st.opSeqs, seq)
 			}
 			return nil
@@ -226,7 +246,7 @@ func (s *Sandbox) load() error {
 			if err != nil {
 				return fmt.Errorf("simcloud: objects of bucket %s: %w", k, err)
 			}
-			s.objects[string(k)] = b
+			s.store.objects[string(k)] = b
 			return nil
 		})
 	})
@@ -320,7 +340,7 @@ func (s *Sandbox) commit(c *change) error {
 		objb := tx.Bucket(bObjects)
 		for _, name := range c.objects {
 			var err error
-			if b, ok := s.objects[name]; ok {
+			if b, ok := s.store.objects[name]; ok {
 				var v []byte
 				if v, err = json.Marshal(b); err == nil {
 					err = objb.Put([]byte(name), v)
@@ -354,16 +374,16 @@ func (s *Sandbox) commit(c *change) error {
 		return s.broken
 	}
 	for i, body := range c.out {
-		s.outq = append(s.outq, outItem{seq: seqs[i], body: body})
+		s.delivery.outq = append(s.delivery.outq, outItem{seq: seqs[i], body: body})
 	}
 	if len(c.out) > 0 {
 		select {
-		case s.wake <- struct{}{}:
+		case s.delivery.wake <- struct{}{}:
 		default:
 		}
 	}
 	for i, r := range c.ops {
-		s.ops[c.opSeqs[i]] = r
+		s.store.ops[c.opSeqs[i]] = r
 	}
 	s.broadcast()
 	return nil
@@ -371,8 +391,8 @@ func (s *Sandbox) commit(c *change) error {
 
 // broadcast wakes WaitIdle; s.mu is held.
 func (s *Sandbox) broadcast() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	close(s.work.changed)
+	s.work.changed = make(chan struct{})
 }
 
 // call is the front of every API call: latency, then the rate limit.
@@ -425,13 +445,13 @@ func region(a core.Account) string {
 // is held.
 func (s *Sandbox) find(a core.Account, nameOrID string, withDeleted bool) *stack {
 	if strings.HasPrefix(nameOrID, "arn:") {
-		st := s.stacks[nameOrID]
+		st := s.store.stacks[nameOrID]
 		if st == nil || st.Account != a.ID || (st.Deleted && (!withDeleted || s.expired(st))) {
 			return nil
 		}
 		return st
 	}
-	return s.stacks[s.byName[a.ID+"\x00"+nameOrID]]
+	return s.store.stacks[s.store.byName[a.ID+"\x00"+nameOrID]]
 }
 
 func notExist(name string) error {
@@ -572,9 +592,9 @@ func (s *Sandbox) start(st *stack, now time.Time) error {
 		return err
 	}
 	st.opSeqs = append(st.opSeqs, c.opSeqs...)
-	s.stacks[st.ID] = st
-	s.byName[st.Account+"\x00"+st.Name] = st.ID
-	s.inflight++
+	s.store.stacks[st.ID] = st
+	s.store.byName[st.Account+"\x00"+st.Name] = st.ID
+	s.work.inflight++
 	s.wg.Add(1)
 	go s.run(st)
 	return nil
@@ -783,7 +803,7 @@ func (s *Sandbox) Events(a core.Account, stackName string) ([]core.StackEvent, e
 	s.mu.Lock()
 	st := s.find(a, stackName, true)
 	if st == nil {
-		for _, x := range s.stacks {
+		for _, x := range s.store.stacks {
 			if x.Account == a.ID && x.Name == stackName && !s.expired(x) && (st == nil || x.Created.After(st.Created)) {
 				st = x
 			}
@@ -821,10 +841,10 @@ func (s *Sandbox) Events(a core.Account, stackName string) ([]core.StackEvent, e
 func (s *Sandbox) Operations() []OpRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seqs := slices.Sorted(maps.Keys(s.ops))
+	seqs := slices.Sorted(maps.Keys(s.store.ops))
 	out := make([]OpRecord, len(seqs))
 	for i, seq := range seqs {
-		out[i] = s.ops[seq]
+		out[i] = s.store.ops[seq]
 	}
 	return out
 }
@@ -835,17 +855,17 @@ func (s *Sandbox) Operations() []OpRecord {
 // their IN_PROGRESS state.
 func (s *Sandbox) Hold() (release func()) {
 	s.mu.Lock()
-	s.holds++
+	s.work.holds++
 	s.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.holds--
-			if s.holds == 0 {
-				close(s.released)
-				s.released = make(chan struct{})
+			s.work.holds--
+			if s.work.holds == 0 {
+				close(s.work.released)
+				s.work.released = make(chan struct{})
 			}
 		})
 	}
@@ -859,8 +879,8 @@ func (s *Sandbox) Hold() (release func()) {
 func (s *Sandbox) WaitIdle(ctx context.Context) error {
 	for {
 		s.mu.Lock()
-		idle := s.inflight == 0 && (!s.started || len(s.outq) == 0 && s.delivering == 0 && s.delayed == 0)
-		ch := s.changed
+		idle := s.work.inflight == 0 && (!s.delivery.started || len(s.delivery.outq) == 0 && s.delivery.delivering == 0 && s.delivery.delayed == 0)
+		ch := s.work.changed
 		closed := s.closed
 		s.mu.Unlock()
 		if idle {
@@ -897,8 +917,8 @@ func (s *Sandbox) drawFailure(action string) bool {
 // s.mu is held.
 func (s *Sandbox) liveStacks(account string) iter.Seq[*stack] {
 	return func(yield func(*stack) bool) {
-		for _, id := range s.byName {
-			if st := s.stacks[id]; (account == "" || st.Account == account) && !yield(st) {
+		for _, id := range s.store.byName {
+			if st := s.store.stacks[id]; (account == "" || st.Account == account) && !yield(st) {
 				return
 			}
 		}

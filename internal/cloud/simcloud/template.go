@@ -54,6 +54,32 @@ func formatErr(format string, args ...any) error {
 // attributes and cycles. Property values are checked later, per resource,
 // as CloudFormation does.
 func parseTemplate(body string) (*template, error) {
+	top, err := parseSections(body)
+	if err != nil {
+		return nil, err
+	}
+	t := &template{body: body, Resources: map[string]*tmplResource{}, deps: map[string][]string{}}
+	if t.Parameters, err = parseParameters(top["Parameters"]); err != nil {
+		return nil, err
+	}
+	if err := t.parseResources(top["Resources"]); err != nil {
+		return nil, err
+	}
+	if t.Outputs, err = parseOutputs(top["Outputs"]); err != nil {
+		return nil, err
+	}
+	if err := t.link(); err != nil {
+		return nil, err
+	}
+	if err := t.sort(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// parseSections decodes a template's top-level object, refusing the
+// sections CloudFormation does not know and another format version.
+func parseSections(body string) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.UseNumber()
 	var top map[string]json.RawMessage
@@ -75,77 +101,49 @@ func parseTemplate(body string) (*template, error) {
 	if v, ok := top["AWSTemplateFormatVersion"]; ok && string(v) != `"2010-09-09"` {
 		return nil, formatErr("Unsupported AWSTemplateFormatVersion")
 	}
-	t := &template{body: body, Resources: map[string]*tmplResource{}, deps: map[string][]string{}}
-	if raw, ok := top["Parameters"]; ok {
-		var ps map[string]map[string]any
-		if err := decodeNumber(raw, &ps); err != nil {
-			return nil, formatErr("Parameters must be an object")
-		}
-		t.Parameters = map[string]any{}
-		var missing []string
-		for name, p := range ps {
-			d, ok := p["Default"]
-			if !ok {
-				missing = append(missing, name)
-				continue
-			}
-			t.Parameters[name] = d
-		}
-		if len(missing) > 0 {
-			sort.Strings(missing)
-			return nil, validationErr(core.ErrInvalid, "Parameters: [%s] must have values", strings.Join(missing, ", "))
-		}
+	return top, nil
+}
+
+// parseParameters returns the Parameters section's values, nil without
+// the section. The sandbox takes no parameter values: each parameter
+// needs a Default.
+func parseParameters(raw json.RawMessage) (map[string]any, error) {
+	if raw == nil {
+		return nil, nil
 	}
+	var ps map[string]map[string]any
+	if err := decodeNumber(raw, &ps); err != nil {
+		return nil, formatErr("Parameters must be an object")
+	}
+	params := map[string]any{}
+	var missing []string
+	for name, p := range ps {
+		d, ok := p["Default"]
+		if !ok {
+			missing = append(missing, name)
+			continue
+		}
+		params[name] = d
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, validationErr(core.ErrInvalid, "Parameters: [%s] must have values", strings.Join(missing, ", "))
+	}
+	return params, nil
+}
+
+// parseResources fills t.Resources from the Resources section, which must
+// have at least one resource, each of a type the sandbox knows.
+func (t *template) parseResources(raw json.RawMessage) error {
 	var rs map[string]json.RawMessage
-	if err := decodeNumber(top["Resources"], &rs); err != nil || len(rs) == 0 {
-		return nil, formatErr("At least one Resources member must be defined.")
+	if err := decodeNumber(raw, &rs); err != nil || len(rs) == 0 {
+		return formatErr("At least one Resources member must be defined.")
 	}
 	var unknownTypes []string
 	for name, raw := range rs {
-		if !alnumRe.MatchString(name) {
-			return nil, formatErr("Resource name %s is non alphanumeric.", name)
-		}
-		var r map[string]json.RawMessage
-		if err := decodeNumber(raw, &r); err != nil {
-			return nil, formatErr("[/Resources/%s] Every Resources object must contain a Type member.", name)
-		}
-		tr := &tmplResource{}
-		for k, v := range r {
-			switch k {
-			case "Type":
-				if err := json.Unmarshal(v, &tr.Type); err != nil {
-					return nil, formatErr("[/Resources/%s/Type] Type must be a string", name)
-				}
-			case "Properties":
-				if err := decodeNumber(v, &tr.Properties); err != nil {
-					return nil, formatErr("[/Resources/%s/Properties] Properties must be an object", name)
-				}
-				var buf bytes.Buffer
-				if json.Indent(&buf, bytes.TrimSpace(v), "", "  ") == nil {
-					tr.raw = buf.Bytes()
-				}
-			case "DependsOn":
-				var one string
-				if json.Unmarshal(v, &one) == nil {
-					tr.DependsOn = []string{one}
-				} else if err := json.Unmarshal(v, &tr.DependsOn); err != nil {
-					return nil, formatErr("[/Resources/%s/DependsOn] DependsOn must be a string or a list of strings", name)
-				}
-			case "DeletionPolicy":
-				if json.Unmarshal(v, &tr.DeletionPolicy) != nil || !slices.Contains([]string{"Delete", "Retain", "RetainExceptOnCreate", "Snapshot"}, tr.DeletionPolicy) {
-					return nil, formatErr("[/Resources/%s/DeletionPolicy] DeletionPolicy must be one of Delete, Retain, RetainExceptOnCreate or Snapshot", name)
-				}
-			case "UpdateReplacePolicy":
-				if json.Unmarshal(v, &tr.UpdateReplacePolicy) != nil || !slices.Contains([]string{"Delete", "Retain", "Snapshot"}, tr.UpdateReplacePolicy) {
-					return nil, formatErr("[/Resources/%s/UpdateReplacePolicy] UpdateReplacePolicy must be one of Delete, Retain or Snapshot", name)
-				}
-			case "Metadata", "Condition", "CreationPolicy", "UpdatePolicy":
-			default:
-				return nil, formatErr("[/Resources/%s] Invalid template resource property '%s'", name, k)
-			}
-		}
-		if tr.Type == "" {
-			return nil, formatErr("[/Resources/%s] Every Resources object must contain a Type member.", name)
+		tr, err := parseResource(name, raw)
+		if err != nil {
+			return err
 		}
 		if types[tr.Type] == nil {
 			unknownTypes = append(unknownTypes, tr.Type)
@@ -154,66 +152,111 @@ func parseTemplate(body string) (*template, error) {
 	}
 	if len(unknownTypes) > 0 {
 		sort.Strings(unknownTypes)
-		return nil, formatErr("Unrecognized resource types: [%s]", strings.Join(slices.Compact(unknownTypes), ", "))
+		return formatErr("Unrecognized resource types: [%s]", strings.Join(slices.Compact(unknownTypes), ", "))
 	}
-	if raw, ok := top["Outputs"]; ok {
-		var outs map[string]map[string]any
-		if err := decodeNumber(raw, &outs); err != nil {
-			return nil, formatErr("Outputs must be an object")
-		}
-		t.Outputs = map[string]any{}
-		for name, o := range outs {
-			v, ok := o["Value"]
-			if !ok {
-				return nil, formatErr("Every Outputs member must contain a Value object, the Outputs member %s does not.", name)
-			}
-			t.Outputs[name] = v
-		}
-	}
+	return nil
+}
 
-	// References.
-	var unresolved []string
-	check := func(name, attr string) error {
-		if attr == "" {
-			if pseudo[name] || t.Parameters[name] != nil || t.Resources[name] != nil {
-				return nil
-			}
-			unresolved = append(unresolved, name)
-			return nil
-		}
-		r := t.Resources[name]
-		if r == nil {
-			unresolved = append(unresolved, name)
-			return nil
-		}
-		if !slices.Contains(types[r.Type].attrs, attr) {
-			return validationErr(core.ErrInvalid, "Template error: resource %s does not support attribute type %s in Fn::GetAtt", name, attr)
-		}
-		return nil
+// parseResource parses the resource named name: its attributes, each of
+// the form CloudFormation requires, and a Type.
+func parseResource(name string, raw json.RawMessage) (*tmplResource, error) {
+	if !alnumRe.MatchString(name) {
+		return nil, formatErr("Resource name %s is non alphanumeric.", name)
 	}
+	var r map[string]json.RawMessage
+	if err := decodeNumber(raw, &r); err != nil {
+		return nil, formatErr("[/Resources/%s] Every Resources object must contain a Type member.", name)
+	}
+	tr := &tmplResource{}
+	for k, v := range r {
+		switch k {
+		case "Type":
+			if err := json.Unmarshal(v, &tr.Type); err != nil {
+				return nil, formatErr("[/Resources/%s/Type] Type must be a string", name)
+			}
+		case "Properties":
+			if err := decodeNumber(v, &tr.Properties); err != nil {
+				return nil, formatErr("[/Resources/%s/Properties] Properties must be an object", name)
+			}
+			var buf bytes.Buffer
+			if json.Indent(&buf, bytes.TrimSpace(v), "", "  ") == nil {
+				tr.raw = buf.Bytes()
+			}
+		case "DependsOn":
+			var one string
+			if json.Unmarshal(v, &one) == nil {
+				tr.DependsOn = []string{one}
+			} else if err := json.Unmarshal(v, &tr.DependsOn); err != nil {
+				return nil, formatErr("[/Resources/%s/DependsOn] DependsOn must be a string or a list of strings", name)
+			}
+		case "DeletionPolicy":
+			if json.Unmarshal(v, &tr.DeletionPolicy) != nil || !slices.Contains([]string{"Delete", "Retain", "RetainExceptOnCreate", "Snapshot"}, tr.DeletionPolicy) {
+				return nil, formatErr("[/Resources/%s/DeletionPolicy] DeletionPolicy must be one of Delete, Retain, RetainExceptOnCreate or Snapshot", name)
+			}
+		case "UpdateReplacePolicy":
+			if json.Unmarshal(v, &tr.UpdateReplacePolicy) != nil || !slices.Contains([]string{"Delete", "Retain", "Snapshot"}, tr.UpdateReplacePolicy) {
+				return nil, formatErr("[/Resources/%s/UpdateReplacePolicy] UpdateReplacePolicy must be one of Delete, Retain or Snapshot", name)
+			}
+		case "Metadata", "Condition", "CreationPolicy", "UpdatePolicy":
+		default:
+			return nil, formatErr("[/Resources/%s] Invalid template resource property '%s'", name, k)
+		}
+	}
+	if tr.Type == "" {
+		return nil, formatErr("[/Resources/%s] Every Resources object must contain a Type member.", name)
+	}
+	return tr, nil
+}
+
+// parseOutputs returns the Outputs section's values, nil without the
+// section.
+func parseOutputs(raw json.RawMessage) (map[string]any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var outs map[string]map[string]any
+	if err := decodeNumber(raw, &outs); err != nil {
+		return nil, formatErr("Outputs must be an object")
+	}
+	outputs := map[string]any{}
+	for name, o := range outs {
+		v, ok := o["Value"]
+		if !ok {
+			return nil, formatErr("Every Outputs member must contain a Value object, the Outputs member %s does not.", name)
+		}
+		outputs[name] = v
+	}
+	return outputs, nil
+}
+
+// link checks the references of every resource and output (DependsOn,
+// Ref, Fn::GetAtt and Fn::Sub) and records each resource's direct
+// dependencies in t.deps. A resource that depends on itself is a cycle;
+// longer cycles are left to sort.
+func (t *template) link() error {
 	for name, r := range t.Resources {
 		deps := map[string]bool{}
 		for _, d := range r.DependsOn {
 			if t.Resources[d] == nil {
-				return nil, formatErr("Unresolved resource dependencies [%s] in the Resources block of the template", d)
+				return formatErr("Unresolved resource dependencies [%s] in the Resources block of the template", d)
 			}
 			deps[d] = true
 		}
+		var unresolved []string
 		err := walkRefs(r.Properties, func(ref, attr string) error {
 			if t.Resources[ref] != nil {
 				deps[ref] = true
 			}
-			return check(ref, attr)
+			return t.checkRef(ref, attr, &unresolved)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(unresolved) > 0 {
-			sort.Strings(unresolved)
-			return nil, formatErr("Unresolved resource dependencies [%s] in the Resources block of the template", strings.Join(slices.Compact(unresolved), ", "))
+			return unresolvedErr(unresolved, "Resources")
 		}
 		if deps[name] {
-			return nil, validationErr(core.ErrInvalid, "Circular dependency between resources: [%s]", name)
+			return validationErr(core.ErrInvalid, "Circular dependency between resources: [%s]", name)
 		}
 		for d := range deps {
 			t.deps[name] = append(t.deps[name], d)
@@ -221,18 +264,44 @@ func parseTemplate(body string) (*template, error) {
 		sort.Strings(t.deps[name])
 	}
 	for _, v := range t.Outputs {
-		if err := walkRefs(v, check); err != nil {
-			return nil, err
+		var unresolved []string
+		err := walkRefs(v, func(ref, attr string) error { return t.checkRef(ref, attr, &unresolved) })
+		if err != nil {
+			return err
 		}
 		if len(unresolved) > 0 {
-			sort.Strings(unresolved)
-			return nil, formatErr("Unresolved resource dependencies [%s] in the Outputs block of the template", strings.Join(slices.Compact(unresolved), ", "))
+			return unresolvedErr(unresolved, "Outputs")
 		}
 	}
-	if err := t.sort(); err != nil {
-		return nil, err
+	return nil
+}
+
+// checkRef checks one Ref (attr "") or Fn::GetAtt: a name the template
+// does not define is added to unresolved; an attribute the resource's type
+// lacks is an error.
+func (t *template) checkRef(name, attr string, unresolved *[]string) error {
+	if attr == "" {
+		if !pseudo[name] && t.Parameters[name] == nil && t.Resources[name] == nil {
+			*unresolved = append(*unresolved, name)
+		}
+		return nil
 	}
-	return t, nil
+	r := t.Resources[name]
+	if r == nil {
+		*unresolved = append(*unresolved, name)
+		return nil
+	}
+	if !slices.Contains(types[r.Type].attrs, attr) {
+		return validationErr(core.ErrInvalid, "Template error: resource %s does not support attribute type %s in Fn::GetAtt", name, attr)
+	}
+	return nil
+}
+
+// unresolvedErr is CloudFormation's answer to names a template's block
+// refers to but does not define.
+func unresolvedErr(names []string, block string) error {
+	sort.Strings(names)
+	return formatErr("Unresolved resource dependencies [%s] in the %s block of the template", strings.Join(slices.Compact(names), ", "), block)
 }
 
 func decodeNumber(raw json.RawMessage, v any) error {

@@ -1,7 +1,14 @@
+// Command bucketdesk-bench measures bucketdesk against its targets
+// (docs/targets.md) and prints Markdown tables: cached against direct
+// reads, the API at constant request rates, event to browser and the
+// DynamoDB store against dynalite. It is its own command so that the
+// bucketdesk binary, which is also the Lambda package, carries none of it.
+// See `bucketdesk-bench --help` and `make bench`.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,10 +22,14 @@ import (
 	"bucketdesk/internal/bench"
 )
 
-// runBench measures bucketdesk against docs/targets.md and prints (and with
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run measures bucketdesk against docs/targets.md and prints (and with
 // --out writes) the Markdown tables.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bucketdesk-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "short measurements for a smoke run (figures not for publishing)")
 	out := fs.String("out", "", "also write the Markdown report to this file, e.g. docs/benchmarks.md")
@@ -29,11 +40,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	duration := fs.Duration("duration", 0, "length of each load and real-time measurement (default 10s, 2s with --quick)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load section to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: bucketdesk bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (docs/targets.md).\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: bucketdesk-bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (docs/targets.md).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitCode(err)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
 	}
 	o := bench.Options{Quick: *quick, Out: *out, APILatency: *latency, SandboxRate: *sandboxRate, Duration: *duration, Log: stderr}
 	for _, s := range strings.Split(*sections, ",") {
@@ -44,7 +58,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, s := range strings.Split(*rates, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || r <= 0 {
-			fmt.Fprintf(stderr, "bucketdesk bench: --rates: %q is not a positive number\n", s)
+			fmt.Fprintf(stderr, "bucketdesk-bench: --rates: %q is not a positive number\n", s)
 			return 2
 		}
 		o.Rates = append(o.Rates, r)
@@ -52,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintf(stderr, "bucketdesk bench: %v\n", err)
+			fmt.Fprintf(stderr, "bucketdesk-bench: %v\n", err)
 			return 1
 		}
 		defer f.Close()
@@ -62,12 +76,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer stop()
 	rep, err := bench.Run(ctx, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "bucketdesk bench: %v\n", err)
+		fmt.Fprintf(stderr, "bucketdesk-bench: %v\n", err)
 		return 1
 	}
 	fmt.Fprint(stdout, rep.Markdown())
 	if *out != "" {
-		fmt.Fprintf(stderr, "bucketdesk bench: wrote %s\n", *out)
+		fmt.Fprintf(stderr, "bucketdesk-bench: wrote %s\n", *out)
 	}
 	return 0
 }
