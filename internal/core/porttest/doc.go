@@ -1,5 +1,5 @@
 // Package porttest holds one conformance suite per port of package core
-// (Store, Queue, Cloud, …). Every adapter's TestConformance runs its
+// (Store, Queue, Cloud, Hub, …). Every adapter's TestConformance runs its
 // port's suite, so the local adapters and the AWS ones are held to the
 // same contract; the suites are the executable form of the comments in
 // core/ports.go.
