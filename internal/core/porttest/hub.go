@@ -59,8 +59,8 @@ const hubWait = 30 * time.Second
 // to one of its projects, and no other one is; a message over the frame
 // limit is sent without its operation's event list, failing that as
 // {"type":"resync","project"}; a stalled connection does not keep the
-// others from receiving a message, and a hub that stops delivering to it
-// removes it (its client resyncs) rather than skip messages.
+// others from receiving a message, and a hub that gives up on it removes
+// it (its client resyncs) rather than skip messages while keeping it.
 func RunHubTests(t *testing.T, newHarness func(t *testing.T) HubHarness) {
 	t.Helper()
 	t.Run("OnceInOrderByProject", func(t *testing.T) { testHubOnceInOrder(t, newHarness(t)) })
