@@ -260,8 +260,16 @@ type Message struct {
 	Event     *StackEvent `json:"event,omitempty"`
 }
 
-// Hub pushes messages to every live subscriber of a project. Publish is
-// best effort: a subscriber that cannot keep up is dropped and resyncs.
+// Hub pushes messages to every live subscriber (a client's connection) of
+// a project. Each subscriber receives each message of its projects once,
+// in the order of the Publish calls. Publish is best effort: a connection
+// that went away is removed, and only it; a subscriber that cannot keep up
+// never holds up the others, and a hub that gives up on one drops it, so
+// that its client reconnects and resyncs. A delivery that fails for good
+// (a post to API Gateway, after its retries) is lost for that subscriber
+// alone. How a message becomes a frame, and what a message over the frame
+// limit becomes, is the real-time protocol's (internal/realtime).
+// porttest.RunHubTests is the executable form of this contract.
 type Hub interface {
 	Publish(ctx context.Context, project string, msg Message) error
 }

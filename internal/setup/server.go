@@ -79,7 +79,8 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	if cfg.WS.SendQueue > 0 {
 		limits.SendQueue = cfg.WS.SendQueue
 	}
-	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Hub: l.Hub, Limits: limits, Logger: l.cfg.Logger})
+	subscribe := func(projects []string, buffer int) wsapi.Subscription { return l.Hub.SubscribeFrames(projects, buffer) }
+	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Subscribe: subscribe, Limits: limits, Logger: l.cfg.Logger})
 	api := httpapi.New(httpapi.Options{
 		Service: l.Engine.Service, Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets, Sandbox: l.Sandbox,
 		Ready: func(ctx context.Context) error {

@@ -10,42 +10,25 @@ package wsapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/realtime"
 )
 
-// EncodeMessage returns m as one JSON frame of at most maxFrame bytes, as
-// the local endpoint sends it: m itself, else m without the operation's
-// event list, else {"type":"resync","project":…}. apigwhub uses it so that
-// both transports send the same bytes.
-func EncodeMessage(m core.Message, maxFrame int) []byte { return encodeMessage(m, maxFrame) }
-
 // HelloFrame returns the first frame of a connection, as the local endpoint
-// sends it: {"type":"hello","user","projects","limits":{…}}. Zero fields of
-// l take their DefaultLimits values.
+// sends it (realtime.Hello). Zero fields of l take their DefaultLimits
+// values.
 func HelloFrame(user string, projects []string, l Limits) []byte {
-	l = l.withDefaults()
-	if projects == nil {
-		projects = []string{}
-	}
-	b, _ := json.Marshal(hello{Type: "hello", User: user, Projects: projects, Limits: helloLimits{
-		MaxFrame: l.MaxFrame, IdleTimeoutS: int64(l.IdleTimeout / time.Second), MaxAgeS: int64(l.MaxAge / time.Second),
-	}})
-	return b
+	return l.withDefaults().hello(user, projects).Encode()
 }
-
-// PongFrame returns the answer to a client's {"type":"ping"}.
-func PongFrame() []byte { return slices.Clone(pongFrame) }
 
 // Authorizer context keys set by Authorizer and read by Connect and Default.
 // API Gateway passes an authorizer's context to every route of the
@@ -214,24 +197,22 @@ func (a *APIGW) Disconnect(ctx context.Context, req events.APIGatewayWebsocketPr
 func (a *APIGW) Default(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	ok := events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
 	id := req.RequestContext.ConnectionID
-	var m struct {
-		Type string `json:"type"`
+	if req.IsBase64Encoded {
+		return ok, nil // binary: ignored
 	}
-	if req.IsBase64Encoded || json.Unmarshal([]byte(req.Body), &m) != nil {
-		return ok, nil // binary or not JSON: ignored
-	}
+	typ := realtime.ClientType([]byte(req.Body))
 	var frame []byte
-	switch m.Type {
-	case "ping":
-		frame = PongFrame()
-	case "hello", "subscribe":
+	switch typ {
+	case realtime.TypePing:
+		frame = realtime.Pong()
+	case realtime.TypeHello, "subscribe":
 		user, projects, _ := authContext(req.RequestContext.Authorizer)
 		frame = HelloFrame(user, projects, a.limits())
 	default:
 		return ok, nil
 	}
 	if err := a.Post(ctx, id, frame); err != nil {
-		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, fmt.Errorf("wsapi: $default %s %s: %w", m.Type, id, err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, fmt.Errorf("wsapi: $default %s %s: %w", typ, id, err)
 	}
 	return ok, nil
 }

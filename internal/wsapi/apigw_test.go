@@ -19,6 +19,7 @@ import (
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/hub/apigwhub"
 	"bucketdesk/internal/hub/apigwhub/apigwtest"
+	"bucketdesk/internal/realtime"
 	"bucketdesk/internal/store/boltstore"
 	"bucketdesk/internal/wsapi"
 )
@@ -375,7 +376,7 @@ func TestAPIGWTicketToFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := e.fake.Frames(id)
-	if len(fs) != 1 || !bytes.Equal(fs[0], wsapi.EncodeMessage(msg, 32768)) {
+	if len(fs) != 1 || !bytes.Equal(fs[0], realtime.Encode(msg, 32768)) {
 		t.Errorf("frames = %q", fs)
 	}
 }

@@ -1,7 +1,6 @@
 package wsapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"bucketdesk/internal/core"
 	"bucketdesk/internal/wsapi"
 )
 
@@ -133,21 +131,5 @@ func checkRefusal(t *testing.T, resp *http.Response, status int, kind string) {
 	}
 	if p.Type != "urn:bucketdesk:problem:"+kind || p.Status != status || p.Title == "" || p.Detail == "" {
 		t.Fatalf("problem %+v, want kind %s", p, kind)
-	}
-}
-
-// A message shows a user's missing grants as [], as the REST API does,
-// never null; the shared message is not changed.
-func TestMessageShowsNoNullGrants(t *testing.T) {
-	spec := core.Spec{User: &core.UserSpec{Name: "u0"}}
-	m := core.Message{Type: core.MsgResource, Project: "a", Kind: core.KindUser, Name: "u0", Version: 1,
-		Resource:  &core.Resource{Project: "a", Kind: core.KindUser, Name: "u0", Spec: spec, Op: &core.Operation{ID: "op1", Spec: spec}},
-		Operation: &core.Operation{ID: "op1", Spec: spec}}
-	b := wsapi.EncodeMessage(m, 1<<20)
-	if bytes.Contains(b, []byte(`"grants":null`)) || bytes.Count(b, []byte(`"grants":[]`)) != 3 {
-		t.Fatalf("encoded %s", b)
-	}
-	if spec.User.Grants != nil || m.Resource.Spec.User.Grants != nil || m.Operation.Spec.User.Grants != nil {
-		t.Fatal("the shared message was changed")
 	}
 }

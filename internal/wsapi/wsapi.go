@@ -1,14 +1,15 @@
 // Package wsapi is the local WebSocket endpoint of the real-time protocol
 // (docs/api.md, "Real-time protocol"): GET /ws?ticket=… redeems a single-use
-// ticket before the upgrade, subscribes the connection to its projects in a
-// localhub.Hub with a bounded queue, and sends a hello frame followed by
-// each core.Message as one JSON text frame.
+// ticket before the upgrade, subscribes the connection to its projects
+// with a bounded queue (Options.Subscribe), and sends a hello frame followed
+// by each core.Message as one JSON text frame, in the wire form of package
+// realtime.
 //
 // It enforces the limits API Gateway's WebSocket API would (maximum age,
 // idle timeout, frame size), so that clients always exercise
 // reconnect-and-resync locally. Each published message is encoded once per
 // publish, not once per connection: the hub hands every connection the same
-// *localhub.Frame, which memoizes the encoding.
+// *realtime.Frame, which memoizes the encoding.
 //
 // Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
 // a client frame over the limit, 1007 for a client text frame that is not
@@ -49,7 +50,7 @@ import (
 	"github.com/coder/websocket"
 
 	"bucketdesk/internal/core"
-	"bucketdesk/internal/hub/localhub"
+	"bucketdesk/internal/realtime"
 )
 
 // Close codes of the protocol, besides the standard 1001 (shutdown) and
@@ -98,7 +99,7 @@ func DefaultLimits() Limits {
 		MaxAge:       2 * time.Hour,
 		IdleTimeout:  10 * time.Minute,
 		PingInterval: 30 * time.Second,
-		MaxFrame:     32768,
+		MaxFrame:     realtime.DefaultMaxFrame,
 		SendQueue:    256,
 		WriteTimeout: 10 * time.Second,
 	}
@@ -127,12 +128,34 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Options configure a Handler. Tickets and Hub are required.
+// hello is the first frame of a connection under l.
+func (l Limits) hello(user string, projects []string) realtime.Hello {
+	return realtime.Hello{User: user, Projects: projects, MaxFrame: l.MaxFrame, IdleTimeout: l.IdleTimeout, MaxAge: l.MaxAge}
+}
+
+// Subscription is one connection's queue of published frames, as a hub
+// (localhub.Hub's SubscribeFrames) holds it.
+type Subscription interface {
+	// Frames delivers the frames of the connection's projects, in publish
+	// order; it is closed when the subscription ends.
+	Frames() <-chan *realtime.Frame
+	// Done is closed as soon as the subscription ends, even while frames
+	// are still queued. The handler never ends a subscription before it
+	// is done with it, so Done closing means the hub dropped the
+	// connection for falling behind.
+	Done() <-chan struct{}
+	// Close ends the subscription.
+	Close()
+}
+
+// Options configure a Handler. Tickets and Subscribe are required.
 type Options struct {
 	// Tickets redeems the ticket of each connection.
 	Tickets TicketRedeemer
-	// Hub is where connections subscribe to their projects' messages.
-	Hub *localhub.Hub
+	// Subscribe subscribes a connection to its projects' frames with a
+	// queue of buffer frames (Limits.SendQueue). internal/setup wires it
+	// to the local binary's localhub.Hub.
+	Subscribe func(projects []string, buffer int) Subscription
 	// Limits bound each connection; zero fields take DefaultLimits.
 	Limits Limits
 	// Logger receives connection events; nil discards them. The ticket
@@ -160,13 +183,11 @@ type Stats struct {
 
 // Handler serves GET /ws. Create it with NewHandler; stop it with Close.
 type Handler struct {
-	tickets TicketRedeemer
-	hub     *localhub.Hub
-	limits  Limits
-	log     *slog.Logger
-	accept  websocket.AcceptOptions
-	encKey  any
-	encode  func(core.Message) []byte
+	tickets   TicketRedeemer
+	subscribe func(projects []string, buffer int) Subscription
+	limits    Limits
+	log       *slog.Logger
+	accept    websocket.AcceptOptions
 
 	mu      sync.Mutex
 	closing bool
@@ -176,21 +197,18 @@ type Handler struct {
 	open, total, sent, slow atomic.Int64
 }
 
-// encodingKey names the Frame encoding of one frame limit.
-type encodingKey struct{ maxFrame int }
-
-// NewHandler returns the WebSocket endpoint. It panics when Tickets or Hub
-// is missing, which is a wiring bug.
+// NewHandler returns the WebSocket endpoint. It panics when Tickets or
+// Subscribe is missing, which is a wiring bug.
 func NewHandler(o Options) *Handler {
-	if o.Tickets == nil || o.Hub == nil {
-		panic("wsapi: NewHandler needs Tickets and Hub")
+	if o.Tickets == nil || o.Subscribe == nil {
+		panic("wsapi: NewHandler needs Tickets and Subscribe")
 	}
 	h := &Handler{
-		tickets: o.Tickets,
-		hub:     o.Hub,
-		limits:  o.Limits.withDefaults(),
-		log:     o.Logger,
-		done:    make(chan struct{}),
+		tickets:   o.Tickets,
+		subscribe: o.Subscribe,
+		limits:    o.Limits.withDefaults(),
+		log:       o.Logger,
+		done:      make(chan struct{}),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -199,9 +217,6 @@ func NewHandler(o Options) *Handler {
 		OriginPatterns:  append([]string(nil), o.OriginPatterns...),
 		CompressionMode: websocket.CompressionDisabled,
 	}
-	maxFrame := h.limits.MaxFrame
-	h.encKey = encodingKey{maxFrame}
-	h.encode = func(m core.Message) []byte { return encodeMessage(m, maxFrame) }
 	return h
 }
 
@@ -349,63 +364,6 @@ func writeProblem(w http.ResponseWriter, status int, kind, title, detail string)
 	w.Write(append(b, '\n'))
 }
 
-// hello is the first frame of a connection.
-type hello struct {
-	Type     string      `json:"type"`
-	User     string      `json:"user"`
-	Projects []string    `json:"projects"`
-	Limits   helloLimits `json:"limits"`
-}
-
-type helloLimits struct {
-	MaxFrame     int   `json:"max_frame"`
-	IdleTimeoutS int64 `json:"idle_timeout_s"`
-	MaxAgeS      int64 `json:"max_age_s"`
-}
-
-var pongFrame = []byte(`{"type":"pong"}`)
-
-// encodeMessage returns m as one JSON frame of at most maxFrame bytes: m
-// itself, else m without the operation's event list, else a resync notice.
-func encodeMessage(m core.Message, maxFrame int) []byte {
-	b, err := json.Marshal(m)
-	if err == nil && len(b) <= maxFrame {
-		return b
-	}
-	if s, ok := withoutEvents(m); ok && err == nil {
-		if b, err := json.Marshal(s); err == nil && len(b) <= maxFrame {
-			return b
-		}
-	}
-	b, _ = json.Marshal(struct {
-		Type    string `json:"type"`
-		Project string `json:"project"`
-	}{"resync", m.Project})
-	return b
-}
-
-// withoutEvents returns m without operation.events and
-// resource.operation.events, copying what it changes (the message is shared
-// with other subscribers); ok is false when there was nothing to strip.
-func withoutEvents(m core.Message) (core.Message, bool) {
-	ok := false
-	if m.Operation != nil && len(m.Operation.Events) > 0 {
-		op := *m.Operation
-		op.Events = nil
-		m.Operation = &op
-		ok = true
-	}
-	if m.Resource != nil && m.Resource.Op != nil && len(m.Resource.Op.Events) > 0 {
-		r := *m.Resource
-		op := *r.Op
-		op.Events = nil
-		r.Op = &op
-		m.Resource = &r
-		ok = true
-	}
-	return m, ok
-}
-
 // conn is one accepted connection. serve runs its writer loop in the
 // request goroutine; a second goroutine reads client frames.
 type conn struct {
@@ -435,7 +393,7 @@ func (c *conn) serve() {
 	c.lastRead.Store(start.UnixNano())
 	c.ws.SetReadLimit(int64(l.MaxFrame))
 
-	sub := h.hub.SubscribeFrames(c.projects, l.SendQueue)
+	sub := h.subscribe(c.projects, l.SendQueue)
 	defer sub.Close()
 
 	// A write that outlives WriteTimeout drops the connection. One timer,
@@ -475,14 +433,7 @@ func (c *conn) serve() {
 		h.log.Log(context.Background(), lvl, "ws closed", attrs...)
 	}
 
-	projects := c.projects
-	if projects == nil {
-		projects = []string{}
-	}
-	hb, _ := json.Marshal(hello{Type: "hello", User: c.user, Projects: projects, Limits: helloLimits{
-		MaxFrame: l.MaxFrame, IdleTimeoutS: int64(l.IdleTimeout / time.Second), MaxAgeS: int64(l.MaxAge / time.Second),
-	}})
-	if err := write(hb); err != nil {
+	if err := write(l.hello(c.user, c.projects).Encode()); err != nil {
 		end(endReason{}, err)
 		return
 	}
@@ -498,13 +449,15 @@ func (c *conn) serve() {
 	slow := endReason{CloseSlowConsumer, "slow consumer"}
 	for {
 		select {
-		case f, ok := <-sub.Frames:
-			if !ok || sub.Dropped() {
+		case f, ok := <-sub.Frames():
+			if !ok || ended(sub) {
+				// The hub dropped the connection: tell the client now
+				// rather than after the backlog.
 				h.slow.Add(1)
 				end(slow, nil)
 				return
 			}
-			if err := c.writeBatch(f, sub.Frames, stuck); err != nil {
+			if err := c.writeBatch(f, sub.Frames(), stuck); err != nil {
 				if c.stuck.Load() {
 					h.slow.Add(1) // the client stopped reading
 				}
@@ -541,6 +494,16 @@ func (c *conn) serve() {
 	}
 }
 
+// ended reports whether sub is done, without waiting.
+func ended(sub Subscription) bool {
+	select {
+	case <-sub.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // maxBatch bounds the frames, and batchBytes roughly the bytes, written
 // with one system call.
 const (
@@ -554,13 +517,13 @@ const (
 // (resource, operation, event), so this saves most of the system calls,
 // which dominate the cost of fan-out. A write that outlives WriteTimeout
 // fires stuck, which drops the connection.
-func (c *conn) writeBatch(f *localhub.Frame, more <-chan *localhub.Frame, stuck *time.Timer) error {
+func (c *conn) writeBatch(f *realtime.Frame, more <-chan *realtime.Frame, stuck *time.Timer) error {
 	h := c.h
 	c.bw.hold()
 	n, size := 0, 0
 	var err error
 	for {
-		b := f.Encoded(h.encKey, h.encode)
+		b := f.Bytes(h.limits.MaxFrame)
 		if err = c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
 			break
 		}
@@ -623,14 +586,11 @@ func (c *conn) readLoop(done chan<- struct{}) {
 			c.readEnd = endReason{websocket.StatusInvalidFramePayloadData, "invalid UTF-8"}
 			return
 		}
-		var m struct {
-			Type string `json:"type"`
-		}
-		if json.Unmarshal(b, &m) != nil || m.Type != "ping" {
+		if realtime.ClientType(b) != realtime.TypePing {
 			continue // unknown client messages are ignored
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.h.limits.WriteTimeout)
-		err = c.ws.Write(ctx, websocket.MessageText, pongFrame)
+		err = c.ws.Write(ctx, websocket.MessageText, realtime.Pong())
 		cancel()
 		if err != nil {
 			return

@@ -91,9 +91,11 @@ func newEnv(t testing.TB, l wsapi.Limits) *env {
 	e := &env{hub: localhub.New(), tickets: &fakeTickets{}, logs: &syncBuffer{}}
 	e.h = wsapi.NewHandler(wsapi.Options{
 		Tickets: e.tickets,
-		Hub:     e.hub,
-		Limits:  l,
-		Logger:  slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Subscribe: func(projects []string, buffer int) wsapi.Subscription {
+			return e.hub.SubscribeFrames(projects, buffer)
+		},
+		Limits: l,
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.h)

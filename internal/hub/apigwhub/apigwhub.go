@@ -5,11 +5,12 @@
 // API Gateway holds the sockets; the connections are items in the store,
 // registered by the $connect Lambda (internal/wsapi, APIGW) and found by
 // project through an index, never a scan. A message is encoded once per
-// publish, with the local endpoint's JSON and frame rule (wsapi.EncodeMessage),
-// and posted to every connection with bounded concurrency. A connection that
-// API Gateway reports gone (410 GoneException) is deleted from the store;
-// throttling and transient failures are retried a few times with a short
-// backoff (internal/retry), then counted and logged. Publish is best effort, as core.Hub
+// publish, with the protocol's JSON and frame rule (realtime.Encode), the
+// same bytes as the local endpoint's, and posted to every connection with
+// bounded concurrency. A connection that API Gateway reports gone (410
+// GoneException) is deleted from the store; throttling and transient
+// failures are retried a few times with a short backoff (internal/retry),
+// then counted and logged. Publish is best effort, as core.Hub
 // says: a client that missed a frame resyncs.
 package apigwhub
 
@@ -27,8 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/realtime"
 	"bucketdesk/internal/retry"
-	"bucketdesk/internal/wsapi"
 )
 
 var _ core.Hub = (*Hub)(nil)
@@ -44,7 +45,7 @@ const (
 	// doubles per retry.
 	DefaultBackoff = 50 * time.Millisecond
 	// DefaultMaxFrame is API Gateway's WebSocket frame size limit.
-	DefaultMaxFrame = 32 * 1024
+	DefaultMaxFrame = realtime.DefaultMaxFrame
 )
 
 // Options tune a Hub. Nil or zero fields mean defaults.
@@ -161,7 +162,7 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 	if len(conns) == 0 {
 		return nil
 	}
-	frame := wsapi.EncodeMessage(msg, h.maxFrame)
+	frame := realtime.Encode(msg, h.maxFrame)
 
 	workers := min(h.conc, len(conns))
 	var (

@@ -17,8 +17,8 @@ import (
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/hub/apigwhub"
 	"bucketdesk/internal/hub/apigwhub/apigwtest"
+	"bucketdesk/internal/realtime"
 	"bucketdesk/internal/store/boltstore"
-	"bucketdesk/internal/wsapi"
 )
 
 // wait bounds every wait on an event; it is a deadline for a broken test,
@@ -102,7 +102,7 @@ func TestPublishFansOutToTheProjectOnly(t *testing.T) {
 	if err := e.hub.Publish(context.Background(), "p1", msg); err != nil {
 		t.Fatal(err)
 	}
-	want := wsapi.EncodeMessage(msg, apigwhub.DefaultMaxFrame)
+	want := realtime.Encode(msg, apigwhub.DefaultMaxFrame)
 	for _, id := range []string{"TWegAcC4EowCHnA=", "R1kmxc2VNjMCFIA="} {
 		fs := e.fake.Frames(id)
 		if len(fs) != 1 || !bytes.Equal(fs[0], want) {

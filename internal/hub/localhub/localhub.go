@@ -3,10 +3,10 @@
 // subscriber that falls behind is dropped (its channel closed) and must
 // resync; it never slows the publisher or the other subscribers.
 //
-// Subscribers take either core.Messages (Subscribe) or Frames (SubscribeFrames):
-// a Frame is shared by every frame subscriber of one publish and remembers
-// its encodings, so that a WebSocket endpoint encodes a message once per
-// publish rather than once per connection.
+// Subscribers take either core.Messages (Subscribe) or realtime.Frames
+// (SubscribeFrames): a Frame is shared by every frame subscriber of one
+// publish and remembers its encodings, so that a WebSocket endpoint encodes
+// a message once per publish rather than once per connection.
 //
 // It holds live subscriptions in memory and is not for a process fleet;
 // on AWS, apigwhub posts to API Gateway instead.
@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/realtime"
 )
 
 var _ core.Hub = (*Hub)(nil)
@@ -45,11 +46,9 @@ func New() *Hub {
 type Subscription struct {
 	// C carries the messages of a Subscribe subscription.
 	C <-chan core.Message
-	// Frames carries the messages of a SubscribeFrames subscription.
-	Frames <-chan *Frame
 
 	c        chan core.Message
-	frames   chan *Frame
+	frames   chan *realtime.Frame
 	done     chan struct{}
 	hub      *Hub
 	projects []string
@@ -70,14 +69,13 @@ func (h *Hub) Subscribe(projects []string, buffer int) *Subscription {
 }
 
 // SubscribeFrames registers a subscriber that receives each publish as a
-// *Frame shared with the other frame subscribers, with a queue of buffer
-// frames (DefaultBuffer when buffer <= 0).
+// *realtime.Frame shared with the other frame subscribers, with a queue of
+// buffer frames (DefaultBuffer when buffer <= 0).
 func (h *Hub) SubscribeFrames(projects []string, buffer int) *Subscription {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
 	}
-	f := make(chan *Frame, buffer)
-	s := &Subscription{Frames: f, frames: f}
+	s := &Subscription{frames: make(chan *realtime.Frame, buffer)}
 	h.add(s, projects)
 	return s
 }
@@ -97,6 +95,10 @@ func (h *Hub) add(s *Subscription, projects []string) {
 	}
 	h.mu.Unlock()
 }
+
+// Frames carries the frames of a SubscribeFrames subscription, in publish
+// order; it is nil for a Subscribe subscription.
+func (s *Subscription) Frames() <-chan *realtime.Frame { return s.frames }
 
 // Close unsubscribes; the subscription's channel and Done are closed.
 func (s *Subscription) Close() { s.hub.remove(s, false) }
@@ -131,15 +133,15 @@ func (h *Hub) remove(s *Subscription, dropped bool) {
 }
 
 // Publish queues msg for every subscriber of project without waiting. All
-// frame subscribers share one *Frame of msg.
+// frame subscribers share one *realtime.Frame of msg.
 func (h *Hub) Publish(_ context.Context, project string, msg core.Message) error {
 	var slow []*Subscription
-	var f *Frame
+	var f *realtime.Frame
 	h.mu.RLock()
 	for s := range h.subs[project] {
 		if s.frames != nil {
 			if f == nil {
-				f = &Frame{Msg: msg}
+				f = realtime.NewFrame(msg)
 			}
 			select {
 			case s.frames <- f:
@@ -166,52 +168,4 @@ func (h *Hub) Subscribers(project string) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.subs[project])
-}
-
-// Frame is one published message as delivered to frame subscribers. It is
-// shared by all of them and must not be changed; Encoded memoizes encodings
-// of it so that each is computed once per publish.
-type Frame struct {
-	// Msg is the published message. Its pointers are shared: read only.
-	Msg core.Message
-
-	mu   sync.Mutex
-	memo atomic.Pointer[memoEntry]
-}
-
-type memoEntry struct {
-	key  any
-	val  []byte
-	next *memoEntry
-}
-
-// NewFrame returns a Frame of msg, for callers that encode a message
-// outside a publish (tests, a single connection).
-func NewFrame(msg core.Message) *Frame { return &Frame{Msg: msg} }
-
-// Encoded returns the encoding of f.Msg named by key (a comparable value
-// standing for encode, such as an encoder's settings). The first caller for
-// a key runs encode; the others, concurrent or later, get its result. The
-// returned bytes are shared and must not be changed.
-func (f *Frame) Encoded(key any, encode func(core.Message) []byte) []byte {
-	if v, ok := f.lookup(key); ok {
-		return v
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if v, ok := f.lookup(key); ok {
-		return v
-	}
-	v := encode(f.Msg)
-	f.memo.Store(&memoEntry{key: key, val: v, next: f.memo.Load()})
-	return v
-}
-
-func (f *Frame) lookup(key any) ([]byte, bool) {
-	for e := f.memo.Load(); e != nil; e = e.next {
-		if e.key == key {
-			return e.val, true
-		}
-	}
-	return nil, false
 }

@@ -1,9 +1,11 @@
 package localhub
 
 import (
+	"bytes"
 	"testing"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/realtime"
 )
 
 func TestFanOutByProject(t *testing.T) {
@@ -62,25 +64,20 @@ func TestFramesAreSharedAndEncodedOnce(t *testing.T) {
 	defer b.Close()
 	defer m.Close()
 	h.Publish(t.Context(), "p", core.Message{Type: core.MsgResource, Project: "p", Version: 7})
-	fa, fb := <-a.Frames, <-b.Frames
+	fa, fb := <-a.Frames(), <-b.Frames()
 	if fa != fb {
 		t.Fatal("frame subscribers got different frames of one publish")
 	}
 	if msg := <-m.C; msg.Version != 7 {
 		t.Fatalf("message subscriber got %+v", msg)
 	}
-	calls := 0
-	enc := func(msg core.Message) []byte { calls++; return []byte{byte(msg.Version)} }
-	type key struct{ n int }
-	for range 3 {
-		if v := fa.Encoded(key{1}, enc); v[0] != 7 {
-			t.Fatalf("encoded %v", v)
-		}
-		fb.Encoded(key{1}, enc)
+	// One encoding per frame limit, shared by the subscribers.
+	ba, bb := fa.Bytes(1024), fb.Bytes(1024)
+	if &ba[0] != &bb[0] {
+		t.Fatal("the frame was encoded once per subscriber")
 	}
-	fa.Encoded(key{2}, enc)
-	if calls != 2 {
-		t.Fatalf("encode ran %d times for two keys", calls)
+	if !bytes.Equal(ba, realtime.Encode(fa.Msg, 1024)) {
+		t.Fatalf("encoded %s", ba)
 	}
 }
 
@@ -94,10 +91,10 @@ func TestSlowFrameSubscriberIsDroppedAtOnce(t *testing.T) {
 	if !slow.Dropped() {
 		t.Fatal("not marked dropped")
 	}
-	if f := <-slow.Frames; f == nil || f.Msg.Version != 1 {
+	if f := <-slow.Frames(); f == nil || f.Msg.Version != 1 {
 		t.Fatalf("queued frame %+v", f)
 	}
-	if _, ok := <-slow.Frames; ok {
+	if _, ok := <-slow.Frames(); ok {
 		t.Fatal("frames not closed")
 	}
 	slow.Close() // no-op after a drop

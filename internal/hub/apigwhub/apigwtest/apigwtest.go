@@ -17,8 +17,9 @@
 // without a SigV4 Authorization header for execute-api is 403
 // ForbiddenException, a body over 128 KB is 413 PayloadTooLargeException.
 // Knobs inject failures (Fail: 500 InternalServerErrorException, 429
-// LimitExceededException, …) and hold posts in flight (Pause) so that a
-// test can count concurrency without timing.
+// LimitExceededException, …) and hold posts in flight, all of them (Pause)
+// or those to one connection (Hold), so that a test can count concurrency
+// and play a slow client without timing.
 //
 // It is not a WebSocket server: connections exist because a test
 // registers them (Register), as API Gateway would after a $connect.
@@ -65,8 +66,9 @@ type Server struct {
 	posts       int
 	inFlight    int
 	maxInFlight int
-	paused      chan struct{} // non-nil while paused; closed by Resume
-	changed     chan struct{} // closed and replaced when inFlight changes
+	paused      chan struct{}            // non-nil while paused; closed by Resume
+	held        map[string]chan struct{} // by connection; closed on release
+	changed     chan struct{}            // closed and replaced when inFlight changes
 	reqSeq      int
 }
 
@@ -86,7 +88,7 @@ type failure struct {
 // NewServer starts a fake @connections API; it is closed when the test
 // ends.
 func NewServer(tb testing.TB) *Server {
-	s := &Server{conns: map[string]*conn{}, changed: make(chan struct{})}
+	s := &Server{conns: map[string]*conn{}, held: map[string]chan struct{}{}, changed: make(chan struct{})}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.Endpoint = s.srv.URL + "/" + Stage
 	tb.Cleanup(s.shutdown)
@@ -96,6 +98,12 @@ func NewServer(tb testing.TB) *Server {
 // shutdown resumes held posts and stops the server.
 func (s *Server) shutdown() {
 	s.Resume()
+	s.mu.Lock()
+	for id, ch := range s.held {
+		close(ch)
+		delete(s.held, id)
+	}
+	s.mu.Unlock()
 	s.srv.Close()
 }
 
@@ -201,6 +209,28 @@ func (s *Server) Resume() {
 	}
 }
 
+// Hold holds every later POST to connection id in flight (counted, not
+// yet answered), as a client that stopped reading does, until release is
+// called; posts to other connections are answered as usual. Calling
+// release again does nothing.
+func (s *Server) Hold(id string) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.held[id]
+	if ch == nil {
+		ch = make(chan struct{})
+		s.held[id] = ch
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.held[id] == ch {
+			close(ch)
+			delete(s.held, id)
+		}
+	}
+}
+
 // WaitInFlight waits until at least n POSTs are in flight, or ctx ends.
 func (s *Server) WaitInFlight(ctx context.Context, n int) error {
 	for {
@@ -270,7 +300,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	s.notifyLocked()
-	hold := s.paused
+	hold, held := s.paused, s.held[id]
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -278,9 +308,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 		s.notifyLocked()
 		s.mu.Unlock()
 	}()
-	if hold != nil {
+	for _, ch := range []chan struct{}{hold, held} {
+		if ch == nil {
+			continue
+		}
 		select {
-		case <-hold:
+		case <-ch:
 		case <-r.Context().Done():
 			return
 		}

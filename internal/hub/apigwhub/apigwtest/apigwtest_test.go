@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
@@ -119,5 +120,39 @@ func TestAnswersAsAPIGateway(t *testing.T) {
 				t.Error("no x-amzn-RequestId")
 			}
 		})
+	}
+}
+
+func TestHoldHoldsOneConnection(t *testing.T) {
+	s := apigwtest.NewServer(t)
+	c := s.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.Register("slow")
+	s.Register("fast")
+	release := s.Hold("slow")
+
+	post := func(id string) error {
+		_, err := c.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte(id)})
+		return err
+	}
+	held := make(chan error, 1)
+	go func() { held <- post("slow") }()
+	if err := s.WaitInFlight(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := post("fast"); err != nil {
+		t.Fatalf("post to another connection while one is held = %v", err)
+	}
+	if got := s.Frames("slow"); len(got) != 0 {
+		t.Errorf("held post answered: frames %q", got)
+	}
+	release()
+	release() // twice is harmless
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Frames("slow"); len(got) != 1 || string(got[0]) != "slow" {
+		t.Errorf("frames after release = %q", got)
 	}
 }
