@@ -6,8 +6,8 @@
 // and the OpenAPI test are all derived), bearer-token authentication of
 // /api/*, request decoding, RFC 9457 problem+json answers through the one
 // error → status table (statusOf), the access log and the /metrics
-// exposition. It holds no domain logic: every request is one call of
-// engine.Service.
+// exposition. It holds no domain logic: every request is one call of the
+// Service it is given (the engine's, wired by internal/setup).
 package httpapi
 
 import (
@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"bucketdesk/internal/core"
-	"bucketdesk/internal/engine"
 )
 
 // Authenticator verifies a bearer token and tells who presented it
@@ -39,9 +38,27 @@ type TicketIssuer interface {
 	Issue(ctx context.Context, who core.Principal, projects []string) (string, time.Duration, error)
 }
 
+// Service is what the API asks of the engine: reads from the cache and
+// writes accepted as operations, each checked against the caller's
+// projects. engine.Service implements it.
+type Service interface {
+	Projects(ctx context.Context, who core.Principal) ([]*core.Project, error)
+	Project(ctx context.Context, who core.Principal, id string) (*core.Project, error)
+	List(ctx context.Context, who core.Principal, project string, kind core.Kind) ([]*core.Resource, error)
+	Versions(ctx context.Context, who core.Principal, project string) ([]core.ItemVersion, error)
+	Get(ctx context.Context, who core.Principal, project string, kind core.Kind, name string) (*core.Resource, error)
+	Operation(ctx context.Context, who core.Principal, id string) (*core.Operation, error)
+	Operations(ctx context.Context, who core.Principal, project string, page core.Page) ([]*core.Operation, string, error)
+	Create(ctx context.Context, who core.Principal, project string, spec core.Spec) (*core.Operation, error)
+	Update(ctx context.Context, who core.Principal, project string, spec core.Spec, ifMatch int64) (*core.Operation, error)
+	Delete(ctx context.Context, who core.Principal, project string, kind core.Kind, name string, ifMatch int64) (*core.Operation, error)
+	RotateKey(ctx context.Context, who core.Principal, project, name string, slot int, ifMatch int64) (*core.Operation, error)
+	RevealKey(ctx context.Context, who core.Principal, project, user string, key int) (accessKeyID, secret string, err error)
+}
+
 // Options configure the handler. Service and Auth are required.
 type Options struct {
-	Service *engine.Service
+	Service Service
 	Auth    Authenticator
 	// Login serves POST /auth/login; nil (on AWS, where Cognito logs users
 	// in) leaves the route out.
@@ -76,7 +93,7 @@ const DefaultMaxBody = 64 << 10
 
 // server holds what the handlers share.
 type server struct {
-	svc     *engine.Service
+	svc     Service
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
