@@ -265,9 +265,9 @@ type Message struct {
 // in the order of the Publish calls. Publish is best effort: a connection
 // that went away is removed, and only it; a subscriber that cannot keep up
 // never holds up the others, and a hub that gives up on one drops it, so
-// that its client reconnects and resyncs. A delivery that fails for good
-// (a post to API Gateway, after its retries) is lost for that subscriber
-// alone. How a message becomes a frame, and what a message over the frame
+// that its client reconnects and resyncs; so does a delivery that fails
+// for good (a post to API Gateway, after its retries: the hub closes that
+// connection). How a message becomes a frame, and what a message over the frame
 // limit becomes, is the real-time protocol's (internal/realtime).
 // porttest.RunHubTests is the executable form of this contract.
 type Hub interface {

@@ -9,9 +9,10 @@
 // same bytes as the local endpoint's, and posted to every connection with
 // bounded concurrency. A connection that API Gateway reports gone (410
 // GoneException) is deleted from the store; throttling and transient
-// failures are retried a few times with a short backoff (internal/retry),
-// then counted and logged. Publish is best effort, as core.Hub
-// says: a client that missed a frame resyncs.
+// failures are retried a few times with a short backoff (internal/retry);
+// a post still failing then closes that connection (DeleteConnection) and
+// forgets it, so that its client, which missed a frame, reconnects and
+// resyncs (a close that fails keeps the connection). Publish is best effort, as core.Hub says.
 package apigwhub
 
 import (
@@ -85,6 +86,9 @@ type Stats struct {
 	Failed int64
 	// Retried counts retries of posts.
 	Retried int64
+	// Disconnected counts connections closed and forgotten because a
+	// post to them failed for good: their clients reconnect and resync.
+	Disconnected int64
 }
 
 // Hub publishes through API Gateway's @connections API. It is safe for
@@ -98,7 +102,7 @@ type Hub struct {
 	clock    core.Clock
 	log      *slog.Logger
 
-	published, posted, gone, failed, retried atomic.Int64
+	published, posted, gone, failed, retried, disconnected atomic.Int64
 }
 
 // New returns a Hub that posts with client (whose endpoint is the WebSocket
@@ -146,6 +150,8 @@ func (h *Hub) Stats() Stats {
 		Gone:      h.gone.Load(),
 		Failed:    h.failed.Load(),
 		Retried:   h.retried.Load(),
+
+		Disconnected: h.disconnected.Load(),
 	}
 }
 
@@ -230,8 +236,31 @@ func (h *Hub) deliver(ctx context.Context, id string, frame []byte) error {
 			h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", derr)
 		}
 		return nil
+	case ctx.Err() != nil:
+		return err // the caller gave up, not the connection
 	}
-	return fmt.Errorf("after %d attempts: %w", tries, err)
+	// The client missed this frame and would never know: close its
+	// connection, so that it reconnects and resyncs from the lists (as
+	// the local endpoint closes a client that cannot keep up).
+	h.disconnect(ctx, id)
+	return fmt.Errorf("after %d attempts, disconnected: %w", tries, err)
+}
+
+// disconnect closes a connection through API Gateway and then forgets it.
+// A close that fails is logged and the connection kept: forgotten but
+// open, its client would receive nothing and never know; kept, it gets the
+// next frames.
+func (h *Hub) disconnect(ctx context.Context, id string) {
+	_, err := h.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(id)})
+	var gone *types.GoneException
+	if err != nil && !errors.As(err, &gone) {
+		h.log.Warn("apigwhub: close a connection that missed a frame", "connection", id, "err", err)
+		return
+	}
+	h.disconnected.Add(1)
+	if derr := h.store.DeleteConnection(ctx, id); derr != nil {
+		h.log.Warn("apigwhub: forget a closed connection", "connection", id, "err", derr)
+	}
 }
 
 // Post sends data to one connection, once (the client's own retryer aside),

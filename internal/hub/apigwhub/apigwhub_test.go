@@ -182,12 +182,15 @@ func TestRetriesTransientErrorsThenDelivers(t *testing.T) {
 	}
 }
 
-func TestGivesUpAfterAttemptsAndKeepsTheConnection(t *testing.T) {
+// A post that still fails after its attempts closes that connection and
+// forgets it: its client missed a frame, and reconnecting makes it resync.
+// The other connections are not touched.
+func TestGivesUpAfterAttemptsAndClosesTheConnection(t *testing.T) {
 	var logs bytes.Buffer // written once, after the posts
 	e := newEnv(t, &apigwhub.Options{Attempts: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	e.connect(t, "c1", "p1")
 	e.connect(t, "c2", "p1")
-	e.fake.Fail("c1", 10, http.StatusInternalServerError)
+	e.fake.Fail("c1", 3, http.StatusInternalServerError) // every attempt; the close works
 
 	if err := e.hub.Publish(context.Background(), "p1", message("p1")); err != nil {
 		t.Fatalf("Publish = %v, want nil: failed posts are counted, not returned", err)
@@ -195,14 +198,34 @@ func TestGivesUpAfterAttemptsAndKeepsTheConnection(t *testing.T) {
 	if n := len(e.fake.Frames("c2")); n != 1 {
 		t.Errorf("frames of c2 = %d, want 1", n)
 	}
-	if got := e.listed(t, "p1"); !slices.Equal(got, []string{"c1", "c2"}) {
-		t.Errorf("connections = %v: a failing connection is not gone", got)
+	if got := e.listed(t, "p1"); !slices.Equal(got, []string{"c2"}) {
+		t.Errorf("connections = %v, want c2 only: the failing one is forgotten", got)
 	}
-	if s := e.hub.Stats(); s.Posted != 1 || s.Failed != 1 || s.Retried != 2 {
+	if e.fake.Open("c1") || !e.fake.Open("c2") {
+		t.Errorf("open: c1 %v, c2 %v; want c1 closed (its client reconnects and resyncs), c2 open", e.fake.Open("c1"), e.fake.Open("c2"))
+	}
+	if s := e.hub.Stats(); s.Posted != 1 || s.Failed != 1 || s.Retried != 2 || s.Disconnected != 1 {
 		t.Errorf("stats = %+v", s)
 	}
 	if l := logs.String(); strings.Count(l, "\n") != 1 || !strings.Contains(l, "failed=1") || strings.Contains(l, `"data"`) {
 		t.Errorf("logs = %q, want one line counting the failure, without the frame", l)
+	}
+}
+
+// When API Gateway cannot close the connection either, it is kept: it
+// gets the next frames.
+func TestKeepsAConnectionItCannotClose(t *testing.T) {
+	e := newEnv(t, &apigwhub.Options{Attempts: 2, Logger: slog.New(slog.DiscardHandler)})
+	e.connect(t, "c1", "p1")
+	e.fake.Fail("c1", 3, http.StatusInternalServerError) // two posts, then the close
+	if err := e.hub.Publish(context.Background(), "p1", message("p1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.listed(t, "p1"); !slices.Equal(got, []string{"c1"}) || !e.fake.Open("c1") {
+		t.Errorf("connections = %v, open %v; want c1 kept", got, e.fake.Open("c1"))
+	}
+	if s := e.hub.Stats(); s.Disconnected != 0 || s.Failed != 1 {
+		t.Errorf("stats = %+v", s)
 	}
 }
 

@@ -16,7 +16,7 @@
 // x-amzn-ErrorType: GoneException and the body {"message":null}. A request
 // without a SigV4 Authorization header for execute-api is 403
 // ForbiddenException, a body over 128 KB is 413 PayloadTooLargeException.
-// Knobs inject failures (Fail: 500 InternalServerErrorException, 429
+// Knobs inject failures into posts and closes (Fail: 500 InternalServerErrorException, 429
 // LimitExceededException, …) and hold posts in flight, all of them (Pause)
 // or those to one connection (Hold), so that a test can count concurrency
 // and play a slow client without timing.
@@ -163,8 +163,8 @@ func (s *Server) Frames(id string) [][]byte {
 	return out
 }
 
-// Fail makes the next n POSTs to connection id ("" for any connection)
-// answer status with the matching AWS error: 429 LimitExceededException,
+// Fail makes the next n POSTs or DELETEs to connection id ("" for any
+// connection) answer status with the matching AWS error: 429 LimitExceededException,
 // 403 ForbiddenException, 413 PayloadTooLargeException, 410 GoneException,
 // 400 BadRequestException, any other status InternalServerErrorException. Failures queue up in the
 // order they were set.
@@ -377,6 +377,11 @@ func (s *Server) get(w http.ResponseWriter, id string) {
 
 func (s *Server) delete(w http.ResponseWriter, id string) {
 	s.mu.Lock()
+	if status, ok := s.takeFailureLocked(id); ok {
+		s.mu.Unlock()
+		writeStatus(w, status)
+		return
+	}
 	c := s.conns[id]
 	if c == nil || !c.open {
 		s.mu.Unlock()
