@@ -79,12 +79,12 @@ clean:
 .PHONY: package
 package:
 	mkdir -p bin/lambda
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/lambda/bootstrap ./cmd/bucketdesk
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/lambda/bootstrap ./cmd/bucketdesk-lambda
 	$(GO) run ./deploy/zipit -o bin/bucketdesk-lambda.zip bin/lambda/bootstrap
 	rm -rf bin/web && mkdir -p bin/web
 	cp web/index.html web/*.css web/*.js bin/web/
 
-## coldstart: time `bucketdesk lambda` from process start to its first answered event, on this machine
+## coldstart: time the Lambda bootstrap (cmd/bucketdesk-lambda) from process start to its first answered event, on this machine
 coldstart: deps
-	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o bin/bootstrap-local ./cmd/bucketdesk
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o bin/bootstrap-local ./cmd/bucketdesk-lambda
 	$(GO) run ./deploy/coldstart bin/bootstrap-local

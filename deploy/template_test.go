@@ -1,6 +1,6 @@
 package deploy_test
 
-// The templates against the tables of internal/setup/awsenv.go. Both
+// The templates against the tables of internal/setup/awssetup/awsenv.go. Both
 // templates are loaded with goformation. Its default intrinsic handlers
 // resolve Ref only to parameter defaults and turn Fn::GetAtt into nothing,
 // which would hide exactly what these tests check (which table, which
@@ -25,7 +25,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"bucketdesk/internal/queue/boltqueue"
-	"bucketdesk/internal/setup"
+	"bucketdesk/internal/setup/awssetup"
 )
 
 // symbolic keeps intrinsic functions as readable strings.
@@ -127,7 +127,7 @@ func functions(t *testing.T, tpl *cloudformation.Template) []fn {
 		f := tpl.GetAllServerlessFunctionResources()[id]
 		var role string
 		if f.Environment != nil {
-			role = f.Environment.Variables[setup.EnvRole]
+			role = f.Environment.Variables[awssetup.EnvRole]
 		}
 		out = append(out, fn{logicalID: id, role: role, f: f})
 	}
@@ -137,17 +137,17 @@ func functions(t *testing.T, tpl *cloudformation.Template) []fn {
 	return out
 }
 
-// (a) one function per role of setup.LambdaRoles, and nothing else.
+// (a) one function per role of awssetup.LambdaRoles, and nothing else.
 func TestOneFunctionPerRole(t *testing.T) {
 	tpl := load(t, "template.yaml")
 	count := map[string]int{}
 	for _, f := range functions(t, tpl) {
-		if !slices.Contains(setup.LambdaRoles, f.role) {
-			t.Errorf("%s: %s=%q is not in setup.LambdaRoles", f.logicalID, setup.EnvRole, f.role)
+		if !slices.Contains(awssetup.LambdaRoles, f.role) {
+			t.Errorf("%s: %s=%q is not in awssetup.LambdaRoles", f.logicalID, awssetup.EnvRole, f.role)
 		}
 		count[f.role]++
 	}
-	for _, r := range setup.LambdaRoles {
+	for _, r := range awssetup.LambdaRoles {
 		if count[r] != 1 {
 			t.Errorf("role %q has %d functions, want exactly 1", r, count[r])
 		}
@@ -243,12 +243,12 @@ func readProcessed(file string) (map[string]any, error) {
 	return m, json.Unmarshal(b, &m)
 }
 
-// (b) each function sets exactly the variables setup.AWSEnv gives its role:
+// (b) each function sets exactly the variables awssetup.AWSEnv gives its role:
 // none unknown, none meant for other roles, every required one.
 func TestEnvironmentMatchesAWSEnv(t *testing.T) {
 	tpl := load(t, "template.yaml")
-	byName := map[string]setup.EnvVar{}
-	for _, v := range setup.AWSEnv {
+	byName := map[string]awssetup.EnvVar{}
+	for _, v := range awssetup.AWSEnv {
 		byName[v.Name] = v
 	}
 	for _, f := range functions(t, tpl) {
@@ -256,19 +256,19 @@ func TestEnvironmentMatchesAWSEnv(t *testing.T) {
 		for name := range vars {
 			v, ok := byName[name]
 			if !ok {
-				t.Errorf("%s sets %s, which is not in setup.AWSEnv", f.logicalID, name)
+				t.Errorf("%s sets %s, which is not in awssetup.AWSEnv", f.logicalID, name)
 				continue
 			}
 			if v.Roles != nil && !slices.Contains(v.Roles, f.role) {
-				t.Errorf("%s (role %s) sets %s, which setup.AWSEnv gives only to %v", f.logicalID, f.role, name, v.Roles)
+				t.Errorf("%s (role %s) sets %s, which awssetup.AWSEnv gives only to %v", f.logicalID, f.role, name, v.Roles)
 			}
 		}
-		for _, v := range setup.AWSEnv {
+		for _, v := range awssetup.AWSEnv {
 			if !v.Required || (v.Roles != nil && !slices.Contains(v.Roles, f.role)) {
 				continue
 			}
 			if vars[v.Name] == "" {
-				t.Errorf("%s (role %s) does not set %s, which setup.AWSEnv requires", f.logicalID, f.role, v.Name)
+				t.Errorf("%s (role %s) does not set %s, which awssetup.AWSEnv requires", f.logicalID, f.role, v.Name)
 			}
 		}
 	}
@@ -379,13 +379,13 @@ func wantResources(action string) []string {
 }
 
 // extraActions are the actions a function's role may allow beyond
-// setup.RoleAPIs, by role, each with its reason; none today. Logging to its
+// awssetup.RoleAPIs, by role, each with its reason; none today. Logging to its
 // own log group is every function's; see logActions.
 var extraActions = map[string]map[string]string{}
 
 var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 
-// (c) each function's role allows every action of setup.RoleAPIs on
+// (c) each function's role allows every action of awssetup.RoleAPIs on
 // exactly its resources, and nothing else: no wildcard action, no
 // Resource "*" (none is needed: every action here supports resource-level
 // permissions), no NotAction/NotResource.
@@ -413,7 +413,7 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-		want := setup.RoleAPIs[f.role]
+		want := awssetup.RoleAPIs[f.role]
 		for _, a := range want {
 			got, ok := allowed[a]
 			if !ok {
@@ -446,7 +446,7 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 					t.Errorf("%s: %s is allowed on %v, want only its own log group %s", f.logicalID, a, rs, logGroup)
 				}
 			default:
-				t.Errorf("%s (role %s): allows %s, which setup.RoleAPIs does not list for the role", f.logicalID, f.role, a)
+				t.Errorf("%s (role %s): allows %s, which awssetup.RoleAPIs does not list for the role", f.logicalID, f.role, a)
 			}
 		}
 	}
@@ -472,11 +472,11 @@ func TestQueueMaxReceiveCount(t *testing.T) {
 		t.Errorf("deadLetterTargetArn is %s, want the DeadLetterQueue", dlq)
 	}
 	for _, f := range functions(t, tpl) {
-		if f.role != setup.RoleWorker {
+		if f.role != awssetup.RoleWorker {
 			continue
 		}
-		if got := f.f.Environment.Variables[setup.EnvMaxAttempts]; got != strconv.Itoa(n) {
-			t.Errorf("the worker's %s is %q, want the queue's maxReceiveCount %d", setup.EnvMaxAttempts, got, n)
+		if got := f.f.Environment.Variables[awssetup.EnvMaxAttempts]; got != strconv.Itoa(n) {
+			t.Errorf("the worker's %s is %q, want the queue's maxReceiveCount %d", awssetup.EnvMaxAttempts, got, n)
 		}
 		if f.f.Timeout == nil || q.VisibilityTimeout == nil || *q.VisibilityTimeout < 6**f.f.Timeout {
 			t.Errorf("the queue's visibility timeout %v must be at least 6x the worker's timeout %v", q.VisibilityTimeout, f.f.Timeout)
@@ -528,7 +528,7 @@ func TestHTTPRoutes(t *testing.T) {
 	tpl := load(t, "template.yaml")
 	var apiFn string
 	for _, f := range functions(t, tpl) {
-		if f.role == setup.RoleAPI {
+		if f.role == awssetup.RoleAPI {
 			apiFn = f.logicalID
 		}
 	}
@@ -628,7 +628,7 @@ func TestWebSocketRoutes(t *testing.T) {
 		}
 		return ""
 	}
-	want := map[string]string{"$connect": setup.RoleWSConnect, "$disconnect": setup.RoleWSDisconnect, "$default": setup.RoleWSDefault}
+	want := map[string]string{"$connect": awssetup.RoleWSConnect, "$disconnect": awssetup.RoleWSDisconnect, "$default": awssetup.RoleWSDefault}
 	routes := tpl.GetAllApiGatewayV2RouteResources()
 	seen := map[string]bool{}
 	for id, r := range routes {
@@ -659,8 +659,8 @@ func TestWebSocketRoutes(t *testing.T) {
 			if az.AuthorizerType != "REQUEST" || !slices.Equal(az.IdentitySource, []string{"route.request.querystring.ticket"}) {
 				t.Errorf("authorizer %s %v, want REQUEST on the ticket query string", az.AuthorizerType, az.IdentitySource)
 			}
-			if got := functionIn(*az.AuthorizerUri); got != setup.RoleWSAuthorizer {
-				t.Errorf("the authorizer invokes the %q function, want %q", got, setup.RoleWSAuthorizer)
+			if got := functionIn(*az.AuthorizerUri); got != awssetup.RoleWSAuthorizer {
+				t.Errorf("the authorizer invokes the %q function, want %q", got, awssetup.RoleWSAuthorizer)
 			}
 		}
 	}

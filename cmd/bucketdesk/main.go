@@ -38,7 +38,6 @@ Usage:
 
 Commands:
   serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
-  lambda    run as an AWS Lambda function (the bootstrap of provided.al2023); the role comes from BUCKETDESK_ROLE
   version   print the version
 
 Run 'bucketdesk <command> --help' for the flags of a command.
@@ -50,10 +49,6 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		// Lambda's provided.al2023 runtime runs bootstrap without arguments.
-		if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-			return runLambda(ctx, nil, stderr)
-		}
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
@@ -62,8 +57,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "version":
 		return printVersion(args[1:], stdout, stderr)
-	case "lambda":
-		return runLambda(ctx, args[1:], stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,4 +1,4 @@
-// Command coldstart measures the cold start of `bucketdesk lambda` on this
+// Command coldstart measures the cold start of the Lambda bootstrap (cmd/bucketdesk-lambda) on this
 // machine: it plays a minimal Lambda Runtime API, starts the bootstrap
 // binary (role api) as Lambda would, serves it one API Gateway HTTP event
 // (GET /healthz) and times process start → answer, 20 times.

@@ -1,6 +1,8 @@
-// Package setup is the only place that imports adapters and wires them:
-// local.go builds the single local binary on its embedded defaults (bbolt
-// cache and queue, the in-process hub and the sandbox CloudFormation).
+// Package setup wires the single local binary on its embedded defaults
+// (bbolt cache and queue, the in-process hub and the sandbox
+// CloudFormation): local.go the engine, server.go the HTTP side. It and
+// its sibling awssetup (each Lambda role on AWS) are the only places that
+// import adapters and wire them.
 package setup
 
 import (

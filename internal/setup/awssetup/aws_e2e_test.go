@@ -1,4 +1,4 @@
-package setup_test
+package awssetup_test
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ import (
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/hub/apigwhub/apigwtest"
 	"bucketdesk/internal/queue/sqsqueue/sqstest"
-	"bucketdesk/internal/setup"
+	"bucketdesk/internal/setup/awssetup"
 	"bucketdesk/internal/stacks"
 	"bucketdesk/internal/store/dynamostore/dynalitetest"
 )
@@ -33,7 +33,7 @@ import (
 // sandbox; Cognito is a local issuer verified through the same JWKS code.
 type awsWorld struct {
 	t       *testing.T
-	clients setup.AWSClients
+	clients awssetup.AWSClients
 	env     map[string]string
 	sb      *simcloud.Sandbox
 	gw      *apigwtest.Server
@@ -97,13 +97,13 @@ func newAWSWorld(t *testing.T) *awsWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.clients = setup.AWSClients{DynamoDB: ddb, SQS: w.sqs, Management: w.gw.Client(), Base: cfn.Config(region), KeySource: keys, Issuer: w.issuer.Issuer()}
+	w.clients = awssetup.AWSClients{DynamoDB: ddb, SQS: w.sqs, Management: w.gw.Client(), Base: cfn.Config(region), KeySource: keys, Issuer: w.issuer.Issuer()}
 	w.env = map[string]string{
-		"AWS_REGION": region, setup.EnvTable: table, setup.EnvQueueURL: w.queue, setup.EnvWSEndpoint: w.gw.Endpoint,
-		setup.EnvUserPoolID: "eu-west-1_Test", setup.EnvClientID: clientID, setup.EnvCloudRate: "50",
+		"AWS_REGION": region, awssetup.EnvTable: table, awssetup.EnvQueueURL: w.queue, awssetup.EnvWSEndpoint: w.gw.Endpoint,
+		awssetup.EnvUserPoolID: "eu-west-1_Test", awssetup.EnvClientID: clientID, awssetup.EnvCloudRate: "50",
 	}
 	// The project, registered by an admin.
-	a := w.function(setup.RoleReconcile)
+	a := w.function(awssetup.RoleReconcile)
 	if err := a.Store.PutProject(ctx, &core.Project{ID: "demo", Name: "Demo", AccountID: accountID, Region: region,
 		RoleARN: roleARN, ExternalID: externalID, Members: []string{"alice", "group:partners"}}); err != nil {
 		t.Fatal(err)
@@ -112,17 +112,17 @@ func newAWSWorld(t *testing.T) *awsWorld {
 }
 
 // function wires one Lambda function of the given role, as bootstrap does.
-func (w *awsWorld) function(role string) *setup.AWS {
+func (w *awsWorld) function(role string) *awssetup.AWS {
 	w.t.Helper()
-	env := map[string]string{setup.EnvRole: role}
+	env := map[string]string{awssetup.EnvRole: role}
 	for k, v := range w.env {
 		env[k] = v
 	}
-	cfg, err := setup.LoadAWSConfig(func(k string) string { return env[k] })
+	cfg, err := awssetup.LoadAWSConfig(func(k string) string { return env[k] })
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	a, err := setup.OpenAWS(cfg, w.clients, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := awssetup.OpenAWS(cfg, w.clients, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func (a httpAnswer) header(name string) string {
 func (w *awsWorld) api(method, path, token string, body any) httpAnswer {
 	w.t.Helper()
 	var a httpAnswer
-	if err := json.Unmarshal(w.invoke(setup.RoleAPI, httpEvent(method, path, token, body)), &a); err != nil {
+	if err := json.Unmarshal(w.invoke(awssetup.RoleAPI, httpEvent(method, path, token, body)), &a); err != nil {
 		w.t.Fatal(err)
 	}
 	return a
@@ -214,7 +214,7 @@ func (w *awsWorld) runWorker() int {
 	var resp struct {
 		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
 	}
-	json.Unmarshal(w.invoke(setup.RoleWorker, map[string]any{"Records": records}), &resp)
+	json.Unmarshal(w.invoke(awssetup.RoleWorker, map[string]any{"Records": records}), &resp)
 	// Lambda deletes what succeeded.
 	failed := map[string]bool{}
 	for _, f := range resp.BatchItemFailures {
@@ -250,7 +250,7 @@ func (w *awsWorld) deliverNotifications() int {
 		delete(env, "SigningCertURL")
 		delete(env, "UnsubscribeURL")
 		env["MessageAttributes"] = map[string]any{}
-		w.invoke(setup.RoleEventsSNS, map[string]any{"Records": []any{map[string]any{
+		w.invoke(awssetup.RoleEventsSNS, map[string]any{"Records": []any{map[string]any{
 			"EventSource": "aws:sns", "EventVersion": "1.0",
 			"EventSubscriptionArn": env["TopicArn"].(string) + ":2bcfbf39-05c3-41de-beaa-fcfcc21c8f55", "Sns": env,
 		}}})
@@ -285,7 +285,7 @@ func TestAWSWiringEndToEnd(t *testing.T) {
 		} `json:"policyDocument"`
 		Context map[string]any `json:"context"`
 	}
-	json.Unmarshal(w.invoke(setup.RoleWSAuthorizer, map[string]any{
+	json.Unmarshal(w.invoke(awssetup.RoleWSAuthorizer, map[string]any{
 		"type": "REQUEST", "methodArn": "arn:aws:execute-api:eu-west-1:111122223333:wsapi/prod/$connect",
 		"headers": map[string]string{"Host": "ws.example.com"}, "queryStringParameters": map[string]string{"ticket": tk.Ticket},
 		"requestContext": wsContext,
@@ -295,7 +295,7 @@ func TestAWSWiringEndToEnd(t *testing.T) {
 	}
 	wsContext["authorizer"] = map[string]any{"principalId": authz.PrincipalID, "user": authz.Context["user"], "projects": authz.Context["projects"]}
 	w.gw.Register("conn-alice")
-	w.invoke(setup.RoleWSConnect, map[string]any{"requestContext": wsContext, "isBase64Encoded": false})
+	w.invoke(awssetup.RoleWSConnect, map[string]any{"requestContext": wsContext, "isBase64Encoded": false})
 
 	// Alice creates a bucket: 202, the job on SQS, the lock pushed.
 	r = w.api("POST", "/api/projects/demo/buckets", token, map[string]any{"name": "aws-e2e-reports", "encryption": map[string]string{"type": "SSE-S3"}, "versioning": true})
@@ -315,7 +315,7 @@ func TestAWSWiringEndToEnd(t *testing.T) {
 	}
 
 	// In the table: ready, unlocked, with the stack's outputs.
-	reader := w.function(setup.RoleReconcile)
+	reader := w.function(awssetup.RoleReconcile)
 	res, err := reader.Store.GetResource(ctx, core.ResourceKey{Project: "demo", StackName: stacks.StackName("demo", core.KindBucket, "aws-e2e-reports")})
 	if err != nil {
 		t.Fatal(err)
@@ -358,14 +358,14 @@ func TestAWSWiringEndToEnd(t *testing.T) {
 	}
 
 	// EventBridge brings the same stack's change again: nothing moves back.
-	w.invoke(setup.RoleEventsEventBridge, map[string]any{
+	w.invoke(awssetup.RoleEventsEventBridge, map[string]any{
 		"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "CloudFormation Stack Status Change",
 		"source": "aws.cloudformation", "account": accountID, "time": res.LastEvent.Time.Add(-time.Minute).UTC().Format(time.RFC3339), "region": region,
 		"resources": []string{res.Observed.StackID},
 		"detail":    map[string]any{"stack-id": res.Observed.StackID, "status-details": map[string]any{"status": "CREATE_IN_PROGRESS", "status-reason": "User Initiated"}, "client-request-token": op.ID},
 	})
 	// The scheduled reconciler finds nothing to repair.
-	w.invoke(setup.RoleReconcile, map[string]any{"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"})
+	w.invoke(awssetup.RoleReconcile, map[string]any{"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"})
 	after, err := reader.Store.GetResource(ctx, res.Key())
 	if err != nil || after.Observed.StackStatus != "CREATE_COMPLETE" {
 		t.Fatalf("after a stale EventBridge event and a reconcile: %+v %v", after.Observed, err)
@@ -374,13 +374,13 @@ func TestAWSWiringEndToEnd(t *testing.T) {
 	// $default answers a ping; $disconnect forgets the connection.
 	before := len(w.gw.Frames("conn-alice"))
 	wsContext["routeKey"], wsContext["eventType"] = "$default", "MESSAGE"
-	w.invoke(setup.RoleWSDefault, map[string]any{"requestContext": wsContext, "body": `{"type":"ping"}`, "isBase64Encoded": false})
+	w.invoke(awssetup.RoleWSDefault, map[string]any{"requestContext": wsContext, "body": `{"type":"ping"}`, "isBase64Encoded": false})
 	frames := w.gw.Frames("conn-alice")
 	if len(frames) != before+1 || !strings.Contains(string(frames[len(frames)-1]), `"pong"`) {
 		t.Fatalf("no pong: %d frames", len(frames))
 	}
 	wsContext["routeKey"], wsContext["eventType"] = "$disconnect", "DISCONNECT"
-	w.invoke(setup.RoleWSDisconnect, map[string]any{"requestContext": wsContext, "isBase64Encoded": false})
+	w.invoke(awssetup.RoleWSDisconnect, map[string]any{"requestContext": wsContext, "isBase64Encoded": false})
 	conns, err := reader.Store.ListConnections(ctx, "demo", time.Now())
 	if err != nil || len(conns) != 0 {
 		t.Fatalf("connections after $disconnect: %d %v", len(conns), err)

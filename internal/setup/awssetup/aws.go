@@ -1,4 +1,9 @@
-package setup
+// Package awssetup wires bucketdesk on AWS, one Lambda role at a time
+// (cmd/bucketdesk-lambda): DynamoDB for the cache, SQS for the queue, API
+// Gateway's @connections for the hub, CloudFormation (paced) in the project
+// accounts, Cognito's keys for identity. It reads its configuration from
+// the environment (awsenv.go) and imports nothing of the local binary.
+package awssetup
 
 import (
 	"context"

@@ -1,6 +1,6 @@
-package setup
+package awssetup
 
-// The one binary on Lambda runs one of these roles, chosen by the
+// The Lambda bootstrap runs one of these roles, chosen by the
 // environment variable BUCKETDESK_ROLE. deploy/template.yaml declares one
 // function per role; a test checks the two agree.
 const (

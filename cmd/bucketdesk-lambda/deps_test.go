@@ -8,9 +8,11 @@ import (
 	"testing"
 )
 
-// The binary is also the Lambda package: it links none of the tools
-// (bench, soak, cfn-lint), none of the local DynamoDB (dynalite) and no
-// test double or conformance suite (packages named *test).
+// The Lambda bootstrap links only what runs on Lambda: none of the tools
+// (bench, soak, cfn-lint), none of the local DynamoDB (dynalite), no test
+// double or conformance suite (packages named *test), and none of the
+// local binary's stack (the sandbox, bbolt and its adapters, the local
+// hub, the local wiring, the web UI).
 func TestLinksOnlyTheProduct(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -23,14 +25,19 @@ func TestLinksOnlyTheProduct(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
+		if pkg == "go.etcd.io/bbolt" {
+			t.Errorf("the Lambda bootstrap links bbolt")
+		}
 		if !strings.HasPrefix(pkg, "bucketdesk/") {
 			continue
 		}
 		base := path.Base(pkg)
 		if strings.HasSuffix(base, "test") || strings.Contains(pkg, "dynalite") ||
 			strings.HasPrefix(pkg, "bucketdesk/internal/bench") || strings.HasPrefix(pkg, "bucketdesk/internal/soak") ||
-			strings.HasPrefix(pkg, "bucketdesk/deploy") || base == "cfnlint" {
-			t.Errorf("the bucketdesk binary links %s", pkg)
+			strings.HasPrefix(pkg, "bucketdesk/deploy") || base == "cfnlint" ||
+			pkg == "bucketdesk/internal/setup" || pkg == "bucketdesk/web" || strings.HasPrefix(pkg, "bucketdesk/internal/cloud/simcloud") ||
+			base == "boltstore" || base == "boltqueue" || base == "localhub" {
+			t.Errorf("the Lambda bootstrap links %s", pkg)
 		}
 	}
 }
