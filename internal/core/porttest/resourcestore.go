@@ -862,58 +862,45 @@ const maxPages = 1000
 // the last), but an empty page must end the listing.
 func listAllResources(t *testing.T, s core.ResourceStore, project string, limit int) []*core.Resource {
 	t.Helper()
-	var all []*core.Resource
-	cursor := ""
-	for range maxPages {
-		rs, next, err := s.ListResources(t.Context(), project, core.Page{Limit: limit, Cursor: cursor})
-		if err != nil {
-			t.Fatalf("ListResources(%q, Limit %d, cursor %q): %v", project, limit, cursor, err)
-		}
-		if limit > 0 && len(rs) > limit {
-			t.Fatalf("ListResources(%q, Limit %d) returned %d items", project, limit, len(rs))
-		}
-		if limit == 0 && next != "" {
-			t.Fatalf("ListResources(%q, Limit 0) returned cursor %q, want \"\"", project, next)
-		}
-		all = append(all, rs...)
-		if next == "" {
-			return all
-		}
-		if len(rs) == 0 {
-			t.Fatalf("ListResources(%q, Limit %d) returned an empty page with cursor %q", project, limit, next)
-		}
-		cursor = next
-	}
-	t.Fatalf("ListResources(%q, Limit %d): no end after %d pages", project, limit, maxPages)
-	return nil
+	return listAll(t, "ListResources", project, limit, func(p core.Page) ([]*core.Resource, string, error) {
+		return s.ListResources(t.Context(), project, p)
+	})
 }
 
 // listAllOperations is listAllResources for operations.
 func listAllOperations(t *testing.T, s core.ResourceStore, project string, limit int) []*core.Operation {
 	t.Helper()
-	var all []*core.Operation
+	return listAll(t, "ListOperations", project, limit, func(p core.Page) ([]*core.Operation, string, error) {
+		return s.ListOperations(t.Context(), project, p)
+	})
+}
+
+// listAll pages through one listing (named op, for messages) with limit.
+func listAll[T any](t *testing.T, op, project string, limit int, list func(core.Page) ([]T, string, error)) []T {
+	t.Helper()
+	var all []T
 	cursor := ""
 	for range maxPages {
-		ops, next, err := s.ListOperations(t.Context(), project, core.Page{Limit: limit, Cursor: cursor})
+		items, next, err := list(core.Page{Limit: limit, Cursor: cursor})
 		if err != nil {
-			t.Fatalf("ListOperations(%q, Limit %d, cursor %q): %v", project, limit, cursor, err)
+			t.Fatalf("%s(%q, Limit %d, cursor %q): %v", op, project, limit, cursor, err)
 		}
-		if limit > 0 && len(ops) > limit {
-			t.Fatalf("ListOperations(%q, Limit %d) returned %d items", project, limit, len(ops))
+		if limit > 0 && len(items) > limit {
+			t.Fatalf("%s(%q, Limit %d) returned %d items", op, project, limit, len(items))
 		}
 		if limit == 0 && next != "" {
-			t.Fatalf("ListOperations(%q, Limit 0) returned cursor %q, want \"\"", project, next)
+			t.Fatalf("%s(%q, Limit 0) returned cursor %q, want \"\"", op, project, next)
 		}
-		all = append(all, ops...)
+		all = append(all, items...)
 		if next == "" {
 			return all
 		}
-		if len(ops) == 0 {
-			t.Fatalf("ListOperations(%q, Limit %d) returned an empty page with cursor %q", project, limit, next)
+		if len(items) == 0 {
+			t.Fatalf("%s(%q, Limit %d) returned an empty page with cursor %q", op, project, limit, next)
 		}
 		cursor = next
 	}
-	t.Fatalf("ListOperations(%q, Limit %d): no end after %d pages", project, limit, maxPages)
+	t.Fatalf("%s(%q, Limit %d): no end after %d pages", op, project, limit, maxPages)
 	return nil
 }
 
