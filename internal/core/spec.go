@@ -60,7 +60,16 @@ const GroupPrefix = "group:"
 type Principal struct {
 	User   string   `json:"user"`
 	Groups []string `json:"groups,omitempty"`
+	// Admin: the user administers the portal (registers projects and
+	// their members, reads the portal's audit records). The authenticator
+	// sets it from the administrators' group (DefaultAdminGroup unless
+	// configured otherwise).
+	Admin bool `json:"admin,omitempty"`
 }
+
+// DefaultAdminGroup is the group (a Cognito group on AWS, a flag of a
+// local login) whose members administer the portal.
+const DefaultAdminGroup = "bucketdesk-admins"
 
 // IsMember reports whether who is a member of the project, by user id or
 // through one of its groups.
