@@ -110,6 +110,16 @@ func TestAccessEndsByItself(t *testing.T) {
 	if keys, sftp := deployed(t, s, "partner"); strings.Join(keys, ",") != "Active,Active" || !sftp {
 		t.Fatalf("before the end date: keys %v, SFTP user %v", keys, sftp)
 	}
+	// The details: who created it and when its keys were made.
+	if r := get(); r.CreatedBy != alice.User || r.CreatedAt.IsZero() || r.ChangedBy != alice.User || !r.ChangedAt.Equal(r.CreatedAt) {
+		t.Errorf("created by %q at %v, changed by %q at %v", r.CreatedBy, r.CreatedAt, r.ChangedBy, r.ChangedAt)
+	} else {
+		for _, out := range []string{"AccessKey1Id", "AccessKey2Id"} {
+			if id := r.Observed.Outputs[out]; id == "" || r.KeysCreated[id].IsZero() {
+				t.Errorf("%s %q: no creation time in %v", out, id, r.KeysCreated)
+			}
+		}
+	}
 
 	// A second before the end: nothing happens.
 	c.Advance(until.Sub(start) - time.Second)
@@ -133,6 +143,9 @@ func TestAccessEndsByItself(t *testing.T) {
 	if r.Op.Status != core.OpSucceeded || !r.Spec.User.Expired || r.Observed.Phase != core.PhaseReady {
 		t.Fatalf("after the deactivation: op %s %s, expired %v, phase %s", r.Op.Status, r.Op.Error, r.Spec.User.Expired, r.Observed.Phase)
 	}
+	if r.ChangedBy != engine.SystemActor || r.CreatedBy != alice.User {
+		t.Errorf("after the deactivation: created by %q, changed by %q", r.CreatedBy, r.ChangedBy)
+	}
 	if keys, sftp := deployed(t, s, "partner"); strings.Join(keys, ",") != "Inactive,Inactive" || sftp {
 		t.Fatalf("after the end date: keys %v, SFTP user %v", keys, sftp)
 	}
@@ -151,6 +164,9 @@ func TestAccessEndsByItself(t *testing.T) {
 	s.submit(s.eng.Service.Update(ctx, alice, "demo", same, 0))
 	if r = get(); !r.Spec.User.Expired || r.Op.Status != core.OpSucceeded {
 		t.Fatalf("an update of an expired user: expired %v, op %s %s", r.Spec.User.Expired, r.Op.Status, r.Op.Error)
+	}
+	if len(r.KeysCreated) != 1 || r.KeysCreated[r.Observed.Outputs["AccessKey1Id"]].IsZero() {
+		t.Errorf("after dropping key 2: key creation times %v, outputs %v", r.KeysCreated, r.Observed.Outputs)
 	}
 
 	// A manager extends the date: the keys and the Transfer user are back.
