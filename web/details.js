@@ -42,7 +42,11 @@ export function sftpHost(serverId, region) {
 export function homeFolders(grants) {
   const whole = new Set((grants || []).filter((g) => !g.prefix).map((g) => g.bucket));
   const out = [];
-  for (const g of [...(grants || [])].sort((a, b) => (a.bucket + '\0' + (a.prefix || '')).localeCompare(b.bucket + '\0' + (b.prefix || '')))) {
+  // In the template's order: by bucket, then folder (stacks.Canonical).
+  const key = (g) => [g.bucket, (g.prefix || '').replace(/([^/])$/, '$1/')];
+  const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  const sorted = [...(grants || [])].sort((a, b) => cmp(key(a)[0], key(b)[0]) || cmp(key(a)[1], key(b)[1]));
+  for (const g of sorted) {
     if (g.prefix && whole.has(g.bucket)) continue;
     let p = '/' + g.bucket;
     const pre = (g.prefix || '').replace(/\/+$/, '');
