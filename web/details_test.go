@@ -21,7 +21,9 @@ func TestHomeFoldersJSMatchRender(t *testing.T) {
 		t.Skip("SKIP LOUDLY: node is not installed, so details.js cannot be compared with the server; install nodejs")
 	}
 	p := &core.Project{ID: "demo", AccountID: "123456789012", Region: "eu-west-1", TransferServerID: "s-0123456789abcdef0"}
-	g := func(b string, a core.Access, pre string) core.Grant { return core.Grant{Bucket: b, Access: a, Prefix: pre} }
+	g := func(b string, a core.Access, pre string) core.Grant {
+		return core.Grant{Bucket: b, Access: a, Prefix: pre}
+	}
 	sets := [][]core.Grant{
 		{g("demo-a", core.AccessRead, "")},
 		{g("demo-a", core.AccessRead, "in/acme/"), g("demo-b", core.AccessWrite, "out")},
