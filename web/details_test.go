@@ -78,3 +78,39 @@ process.stdout.write(JSON.stringify(` + string(input) + `.map(homeFolders)));
 		t.Errorf("js %v\ngo %v", got, want)
 	}
 }
+
+// TestAccessStateJS: a user's row says how long its access lasts, and
+// "expired" once the end date passed or the server marked it expired.
+func TestAccessStateJS(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("SKIP LOUDLY: node is not installed; install nodejs")
+	}
+	abs, err := filepath.Abs("details.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `import { accessState } from ` + jsString("file://"+filepath.ToSlash(abs)) + `;
+const now = new Date('2026-12-02T09:00:00Z');
+process.stdout.write(JSON.stringify([
+  {},
+  { access_until: '2026-12-05T10:00:00Z' },
+  { access_until: '2026-12-02T09:30:00Z' },
+  { access_until: '2026-12-02T09:00:00Z' },
+  { access_until: '2026-12-01T09:00:00Z', expired: true },
+  { access_until: '2026-12-09T09:00:00Z', expired: true },
+].map((u) => accessState(u, now))));
+`
+	path := filepath.Join(t.TempDir(), "state.mjs")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	want := `[null,{"expired":false,"text":"ends in 3 days"},{"expired":false,"text":"ends in 30 minutes"},{"expired":true,"text":"expired"},{"expired":true,"text":"expired"},{"expired":true,"text":"expired"}]`
+	if string(out) != want {
+		t.Errorf("got  %s\nwant %s", out, want)
+	}
+}
