@@ -3,6 +3,7 @@
 // rebuilt from state with the helpers of dom.js.
 
 import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
+import { accessBadge, openDetailsDialog } from './details.js';
 import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
@@ -533,7 +534,7 @@ function bucketRow(r) {
   const b = r.spec?.bucket || {};
   const tags = Object.entries(b.tags || {});
   return h('tr', { dataset: { name: r.name, kind: 'bucket', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '', focusId: `row:${rkey('bucket', r.name)}` }, class: r.lock ? 'is-locked' : null },
-    h('th', { scope: 'row', class: 'mono name' }, r.name),
+    h('th', { scope: 'row', class: 'mono name' }, nameButton(r)),
     statusCell(r),
     h('td', {}, versioningLabel(b)),
     h('td', {}, b.encryption?.type === 'SSE-KMS'
@@ -542,6 +543,14 @@ function bucketRow(r) {
     h('td', { class: 'nowrap' }, b.expiry_days ? `${b.expiry_days} days` : 'Never'),
     h('td', {}, tags.length ? h('ul', { class: 'tags' }, tags.map(([k, v]) => h('li', {}, h('span', { class: 'tag-k' }, k), v ? h('span', { class: 'tag-v' }, v) : null))) : h('span', { class: 'muted' }, 'None')),
     rowActions(r));
+}
+
+/** nameButton is a row's name; it opens the resource's details. */
+function nameButton(r) {
+  return h('button', {
+    type: 'button', class: 'link name-link', dataset: { focusId: `details:${rkey(r.kind, r.name)}`, action: 'details' },
+    onclick: () => openDetailsDialog(formContext(), state.store.get(r.kind, r.name) || r),
+  }, r.name, h('span', { class: 'visually-hidden' }, ` — details of ${r.kind} ${r.name}`));
 }
 
 function shortArn(arn) {
@@ -555,7 +564,7 @@ function userRow(r) {
   const u = r.spec?.user || {};
   const grants = u.grants || [];
   return h('tr', { dataset: { name: r.name, kind: 'user', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '', focusId: `row:${rkey('user', r.name)}` }, class: r.lock ? 'is-locked' : null },
-    h('th', { scope: 'row', class: 'mono name' }, r.name),
+    h('th', { scope: 'row', class: 'mono name' }, nameButton(r), accessBadge(u)),
     statusCell(r),
     h('td', {}, grants.length ? h('ul', { class: 'grants' }, grants.map((g) => h('li', {},
       h('span', { class: 'mono' }, g.bucket), g.prefix ? h('span', { class: 'mono muted' }, `/${g.prefix}`) : null,

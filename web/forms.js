@@ -7,7 +7,7 @@ import { openDialog } from './dialog.js';
 import { clock, copyText, fill, h } from './dom.js';
 import { VersioningOffHint } from './resources.js';
 import {
-  checkBucketReferences, checkUserReferences, EncryptionKMS, EncryptionS3, MaxAccessKeys, MaxExpiryDays, MaxGrants, MaxTags,
+  accessUntilProblem, checkBucketReferences, checkUserReferences, EncryptionKMS, EncryptionS3, MaxAccessDays, MaxAccessKeys, MaxExpiryDays, MaxGrants, MaxTags,
   rotateKeyProblem, validateBucket, validateUser,
 } from './validate.js';
 
@@ -425,6 +425,8 @@ export function openUserForm(ctx, resource) {
   const addGrant = h('button', { type: 'button', class: 'secondary small', disabled: bucketNames.length === 0 }, 'Add grant');
   const noBuckets = bucketNames.length === 0 ? h('p', { class: 'hint' }, 'This project has no buckets yet: create a bucket first to grant access to it.') : null;
   const sftpOn = h('input', { type: 'checkbox', name: 'sftp', disabled: !ctx.project.sftp && !resource?.spec?.user?.sftp?.enabled });
+  const accessUntil = h('input', { type: 'datetime-local', name: 'access_until', step: '60' });
+  const prevUntil = resource?.spec?.user?.access_until || '';
   const sshKeys = h('textarea', { name: 'ssh_keys', rows: '4', spellcheck: 'false', class: 'mono', placeholder: 'ssh-ed25519 AAAAC3Nza… partner@example' });
 
   errors.register('grants', addGrant, grantsError);
@@ -494,6 +496,7 @@ export function openUserForm(ctx, resource) {
     for (const g of u.grants || []) grantRow(g);
     sftpOn.checked = Boolean(u.sftp?.enabled);
     sshKeys.value = (u.sftp?.ssh_keys || []).join('\n');
+    accessUntil.value = toLocalInput(u.access_until);
     syncSftp();
   }
 
@@ -510,6 +513,7 @@ export function openUserForm(ctx, resource) {
       return out;
     });
     const spec = { name: name.value, grants, access_keys: Number(keys.value), sftp: { enabled: sftpOn.checked } };
+    if (accessUntil.value) spec.access_until = fromLocalInput(accessUntil.value, prevUntil);
     // Rotations are kept in the serials; an edit must not undo them.
     if (keySerials?.length) spec.key_serials = keySerials;
     if (sftpOn.checked) {
@@ -529,6 +533,9 @@ export function openUserForm(ctx, resource) {
     field({ label: 'Access keys', control: keys, errors, name: 'access_keys', hint: 'Each key can be revealed once after it is made, and rotated.' }),
     grantsFieldset,
     sftpFieldset,
+    field({ label: 'Access ends (optional, your local time)', control: accessUntil, errors, name: 'access_until',
+      hint: resource?.spec?.user?.expired ? 'The access has expired: its keys are inactive and SFTP is off. Set a later date, or clear it, to reactivate it.'
+        : `IAM refuses the user from then on; its keys are deactivated and SFTP is turned off. At most ${MaxAccessDays} days ahead.` }),
     h('div', { class: 'form-actions' }, cancel, submit));
   errors.register('key_serials', keys, keys.parentElement.querySelector('.field-error'));
 
@@ -552,6 +559,8 @@ export function openUserForm(ctx, resource) {
     errors.clear();
     const spec = collect();
     const problems = validateUser(spec);
+    const until = accessUntilProblem(spec.access_until || '', prevUntil, new Date());
+    if (until) problems.push({ field: 'access_until', message: until });
     if (problems.length === 0) problems.push(...checkUserReferences(spec, ctx.project, new Set(bucketNames)));
     if (problems.length) {
       errors.show(problems);
@@ -573,6 +582,25 @@ export function openUserForm(ctx, resource) {
     watch?.refresh();
   });
   return dlg;
+}
+
+/** toLocalInput turns an RFC 3339 time into a datetime-local value (local time). */
+function toLocalInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/**
+ * fromLocalInput turns a datetime-local value into RFC 3339 UTC, whole
+ * seconds; the unchanged value of prev gives prev back (its seconds kept).
+ */
+function fromLocalInput(value, prev) {
+  if (prev && toLocalInput(prev) === value) return prev;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? value : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 // ----------------------------------------------------------------- delete

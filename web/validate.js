@@ -392,6 +392,35 @@ export function validateUser(u) {
   return v.list;
 }
 
+export const MaxAccessDays = 730;
+
+/**
+ * accessUntilProblem mirrors core.AccessUntilProblem: what is wrong with a
+ * user's end date next (RFC 3339 or '' for none) when it was prev before
+ * ('' for a new user or none), at now (a Date), or ''. An unchanged end
+ * date is fine even once passed; a new or changed one must be ahead, and
+ * at most MaxAccessDays ahead.
+ */
+export function accessUntilProblem(next, prev, now) {
+  if (!next) {
+    return '';
+  }
+  const t = Date.parse(next);
+  if (Number.isNaN(t)) {
+    return 'must be a date and time';
+  }
+  if (prev && Date.parse(prev) === t) {
+    return '';
+  }
+  if (t <= now.getTime()) {
+    return 'must be in the future';
+  }
+  if (t > now.getTime() + MaxAccessDays * 24 * 3600 * 1000) {
+    return `must be at most ${MaxAccessDays} days from now`;
+  }
+  return '';
+}
+
 /**
  * checkUserReferences mirrors the engine's checkReferences: SFTP needs the
  * project's Transfer server, and every granted bucket must be a live bucket

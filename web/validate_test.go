@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/stacks"
@@ -112,6 +113,9 @@ func TestValidateJSMatchesCore(t *testing.T) {
 		users = append(users, core.UserSpec{Name: "etl", Grants: one, AccessKeys: 1, SFTP: sftp})
 	}
 	users = append(users, core.UserSpec{Name: "etl", AccessKeys: 1, SFTP: core.SFTP{Enabled: true, SSHKeys: []string{key}}})
+	// An end date is judged against the clock (TestAccessUntilJSMatchesCore), not here.
+	users = append(users, core.UserSpec{Name: "etl", Grants: one, AccessKeys: 1, AccessUntil: time.Date(2027, 3, 31, 17, 30, 0, 0, time.UTC)},
+		core.UserSpec{Name: "etl", AccessKeys: 1, AccessUntil: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Expired: true})
 
 	type want struct {
 		Buckets [][]problem `json:"buckets"`
@@ -216,5 +220,69 @@ process.stdout.write(JSON.stringify(` + jsString(strings.Join(cases, ",")) + `.s
 	}
 	if !reflect.DeepEqual(got, want) || len(want[0]) != 1 {
 		t.Errorf("js %v\ngo %v", got, want)
+	}
+}
+
+// TestAccessUntilJSMatchesCore: the browser judges an end date as the
+// server does (core.AccessUntilProblem), at the same now.
+func TestAccessUntilJSMatchesCore(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("SKIP LOUDLY: node is not installed, so validate.js cannot be compared with core; install nodejs")
+	}
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	type tc struct {
+		Next, Prev time.Time
+	}
+	var cases []tc
+	for _, next := range []time.Time{{}, now, now.Add(-time.Second), now.Add(time.Second), now.Add(-30 * 24 * time.Hour),
+		now.AddDate(0, 0, 3), now.Add(core.MaxAccessDays * 24 * time.Hour), now.Add(core.MaxAccessDays*24*time.Hour + time.Second), now.AddDate(5, 0, 0)} {
+		for _, prev := range []time.Time{{}, next, now.AddDate(0, 0, -1)} {
+			cases = append(cases, tc{next, prev})
+		}
+	}
+	var want []string
+	for _, c := range cases {
+		want = append(want, core.AccessUntilProblem(c.Next, c.Prev, now))
+	}
+	rfc := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.RFC3339)
+	}
+	var in [][2]string
+	for _, c := range cases {
+		in = append(in, [2]string{rfc(c.Next), rfc(c.Prev)})
+	}
+	input, _ := json.Marshal(in)
+	abs, err := filepath.Abs("validate.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `import { accessUntilProblem } from ` + jsString("file://"+filepath.ToSlash(abs)) + `;
+const now = new Date(` + jsString(now.Format(time.RFC3339)) + `);
+const input = ` + string(input) + `;
+process.stdout.write(JSON.stringify(input.map(([next, prev]) => accessUntilProblem(next, prev, now))));
+`
+	path := filepath.Join(t.TempDir(), "until.mjs")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, path).Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var got []string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node output: %v\n%s", err, out)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("js gave %d answers for %d cases", len(got), len(want))
+	}
+	for i := range cases {
+		if got[i] != want[i] {
+			t.Errorf("next %s prev %s: js %q, go %q", in[i][0], in[i][1], got[i], want[i])
+		}
 	}
 }

@@ -83,6 +83,9 @@ func ApplyEvent(r *Resource, ev StackEvent) Applied {
 			op.StartedAt = &t
 		}
 	}
+	if NoteKeyCreated(r, ev) {
+		a.Progress = true
+	}
 	if !ev.StackLevel() {
 		return a
 	}
@@ -230,6 +233,7 @@ func finish(r *Resource, status, reason string, at time.Time) {
 		FinishOp(r, OpSucceeded, "", at)
 		if op.Action != ActionDelete {
 			r.Spec = op.Spec.Clone()
+			RecordChange(r, op, at)
 		}
 		r.Observed.LastFailure = ""
 		return
@@ -357,6 +361,7 @@ func EndWithoutStack(r *Resource, at time.Time) {
 func SetOutputs(r *Resource, outputs map[string]string) {
 	if r.Observed.Phase != PhaseDeleted {
 		r.Observed.Outputs = cloneMap(outputs)
+		pruneKeysCreated(r)
 	}
 	r.Observed.Stale = false
 }

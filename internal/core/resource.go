@@ -107,6 +107,19 @@ type Resource struct {
 	// a secret is never shown twice.
 	Revealed  []string  `json:"revealed_keys,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// CreatedBy and CreatedAt are who asked for the resource's create and
+	// when it succeeded; ChangedBy and ChangedAt the same of its latest
+	// succeeded create, update or rotate-key (SystemActor's deactivation
+	// included). Empty for a stack the reconciler adopted until its next
+	// change. Kept by the mirror's rules (RecordChange).
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	ChangedBy string    `json:"changed_by,omitempty"`
+	ChangedAt time.Time `json:"changed_at,omitzero"`
+	// KeysCreated maps a user's access key ids to when CloudFormation
+	// created them (the key's CREATE_COMPLETE event); ids no longer in
+	// the outputs are dropped (NoteKeyCreated, SetOutputs).
+	KeysCreated map[string]time.Time `json:"keys_created,omitempty"`
 }
 
 // Key returns the resource's store key.
@@ -131,6 +144,12 @@ func (r *Resource) Clone() *Resource {
 	}
 	c.Op = r.Op.Clone()
 	c.Revealed = append([]string(nil), r.Revealed...)
+	if r.KeysCreated != nil {
+		c.KeysCreated = make(map[string]time.Time, len(r.KeysCreated))
+		for k, v := range r.KeysCreated {
+			c.KeysCreated[k] = v
+		}
+	}
 	return &c
 }
 

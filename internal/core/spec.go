@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
@@ -197,6 +198,17 @@ type UserSpec struct {
 	// Missing entries mean serial 1.
 	KeySerials []int `json:"key_serials,omitempty"`
 	SFTP       SFTP  `json:"sftp"`
+	// AccessUntil, when set, is when the user's access ends (RFC 3339,
+	// whole seconds, UTC): every Allow statement of its grants policy holds
+	// a DateLessThan aws:CurrentTime condition on it, so IAM refuses the
+	// user after it whatever bucketdesk does. AccessUntilProblem says
+	// which values a create or an update may set.
+	AccessUntil time.Time `json:"access_until,omitzero"`
+	// Expired is set by bucketdesk, not by the client (what a request
+	// sends is ignored): true once AccessUntil has passed and the user's
+	// access keys are Inactive and its SFTP access removed. A manager who
+	// sets a later end date (or none) makes it false again.
+	Expired bool `json:"expired,omitempty"`
 }
 
 // KeySerial returns the serial of access key slot i.

@@ -13,7 +13,8 @@ import (
 // Reconciler relists CloudFormation, as a Kubernetes informer does, so that
 // the cache converges whatever happened to the events: it repairs items
 // whose status differs, adopts stacks the cache does not know, marks
-// vanished stacks deleted and ends locks whose stack operation is over.
+// vanished stacks deleted and ends locks whose stack operation is over;
+// it also starts the deactivation of users whose end date has passed.
 // It calls ListStacks once per project and DescribeStacks only for stacks
 // whose state differs.
 type Reconciler struct{ d *deps }
@@ -24,6 +25,9 @@ type Stats struct {
 	// History counts the operation history copies deleted because they
 	// outlived Options.HistoryRetention.
 	History int
+	// Expired counts the users whose end date passed and whose
+	// deactivation this pass started.
+	Expired int
 }
 
 // TombstoneTTL is how long the item of a deleted resource is kept: long
@@ -40,6 +44,7 @@ func (s *Stats) add(o Stats) {
 	s.Deleted += o.Deleted
 	s.Purged += o.Purged
 	s.History += o.History
+	s.Expired += o.Expired
 	s.Errors += o.Errors
 }
 
@@ -111,7 +116,15 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 			note(rc.purge(ctx, r, &st))
 			continue
 		}
-		if listed[r.StackName] || r.Observed.Phase == core.PhaseDeleted && r.Lock == nil {
+		if listed[r.StackName] {
+			started, err := rc.expire(ctx, p, r, observedAt)
+			if started {
+				st.Expired++
+			}
+			note(err)
+			continue
+		}
+		if r.Observed.Phase == core.PhaseDeleted && r.Lock == nil {
 			continue
 		}
 		if r.Observed.StackID == "" {

@@ -170,6 +170,11 @@ func (s *Service) submit(ctx context.Context, req request) (*core.Operation, err
 	if err != nil {
 		return nil, err
 	}
+	return s.submitTo(ctx, p, req)
+}
+
+// submitTo is submit once req.who may change project p's resources.
+func (s *Service) submitTo(ctx context.Context, p *core.Project, req request) (*core.Operation, error) {
 	if err := s.prepare(ctx, p, &req); err != nil {
 		return nil, err
 	}
@@ -227,6 +232,9 @@ func (s *Service) prepare(ctx context.Context, p *core.Project, req *request) er
 	if c.Bucket != nil {
 		c.Bucket.VersioningSuspended = false
 	}
+	if c.User != nil {
+		c.User.Expired = false // bucketdesk's, derived in apply (endDate)
+	}
 	req.spec = &c
 	return nil
 }
@@ -255,6 +263,9 @@ func (s *Service) apply(ctx context.Context, r *core.Resource, req request, op *
 		return fmt.Errorf("%w: %s %q is at version %d, not %d", core.ErrPrecondition, req.kind, req.name, r.Version, req.ifMatch)
 	}
 	if req.action == core.ActionCreate {
+		if err := endDate(nil, req.spec.User, s.d.Clock.Now()); err != nil {
+			return err
+		}
 		return createItem(r, req, op)
 	}
 	if err := checkChangeable(r, req); err != nil {
@@ -350,6 +361,9 @@ func (s *Service) updated(ctx context.Context, r *core.Resource, req request) (c
 			spec = stacks.Canonical(spec)
 		}
 		if err := checkKeysAtOnce(cur, spec.User); err != nil {
+			return spec, err
+		}
+		if err := endDate(cur, spec.User, s.d.Clock.Now()); err != nil {
 			return spec, err
 		}
 	}

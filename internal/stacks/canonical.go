@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"bucketdesk/internal/core"
 )
@@ -15,7 +16,8 @@ import (
 // and reordering grants must not update a stack) with their prefixes as
 // folders ending in "/" (core.CanonicalPrefix), SSH keys trimmed, key
 // serials only for existing keys with trailing default serials (1) dropped,
-// VersioningSuspended false when versioning is on,
+// VersioningSuspended false when versioning is on, a user's end date in
+// UTC whole seconds and Expired false without one,
 // and empty slices and maps as nil. Render(spec) and Render(Canonical(spec))
 // are the same bytes.
 func Canonical(spec core.Spec) core.Spec {
@@ -41,6 +43,11 @@ func Canonical(spec core.Spec) core.Spec {
 			slices.SortFunc(c.Grants, compareGrants)
 		}
 		c.KeySerials = canonicalSerials(u)
+		if !u.AccessUntil.IsZero() {
+			c.AccessUntil = u.AccessUntil.UTC().Truncate(time.Second)
+		}
+		// Only a user with an end date can have expired.
+		c.Expired = u.Expired && !u.AccessUntil.IsZero()
 		c.SFTP.SSHKeys = nil
 		for _, k := range u.SFTP.SSHKeys {
 			c.SFTP.SSHKeys = append(c.SFTP.SSHKeys, strings.TrimSpace(k))

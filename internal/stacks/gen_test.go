@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -188,7 +189,12 @@ func (g *gen) userSpec() *core.UserSpec {
 			u.Grants = append(u.Grants, gr)
 		}
 	}
-	for len(u.Grants) > 0 && len(encode(grantsPolicy("eu-west-1", Canonical(core.Spec{User: u}).User.Grants), "")) > MaxUserPolicySize {
+	if g.chance(0.3) {
+		// Any second of a year ahead; a third of them already expired.
+		u.AccessUntil = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(g.r.IntN(365*24*3600)) * time.Second)
+		u.Expired = g.chance(0.3)
+	}
+	for len(u.Grants) > 0 && len(encode(grantsPolicy("eu-west-1", Canonical(core.Spec{User: u}).User.Grants, u.AccessUntil), "")) > MaxUserPolicySize {
 		u.Grants = u.Grants[1:]
 	}
 	if len(u.Grants) == 0 && g.chance(0.5) {

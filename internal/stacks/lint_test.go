@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/stacks"
@@ -256,6 +257,27 @@ func lintMatrix() []lintCase {
 				cases = append(cases, lintCase{
 					name: fmt.Sprintf("user/%s/keys=%d/grants=readwrite-a/sftp=%s", name, keys, s.name),
 					spec: core.Spec{User: user(name, keys, []core.Grant{{Bucket: "demo-data", Access: core.AccessReadWrite, Prefix: "a/"}}, s.sftp)},
+				})
+			}
+		}
+	}
+	// Access that ends: the end date on every statement, and once
+	// expired the keys Inactive and no Transfer user.
+	until := time.Date(2027, 3, 31, 17, 30, 0, 0, time.UTC)
+	for _, gs := range sets {
+		if gs.name == "max-grants" {
+			continue // ten grants leave no room for the end date in IAM's 2,048 characters
+		}
+		for _, expired := range []bool{false, true} {
+			for _, s := range sftps[:2] {
+				if s.sftp.Enabled && len(gs.grants) == 0 {
+					continue
+				}
+				u := user("partner-until", 2, gs.grants, s.sftp)
+				u.AccessUntil, u.Expired = until, expired
+				cases = append(cases, lintCase{
+					name: fmt.Sprintf("user/partner-until/keys=2/grants=%s/sftp=%s/until/expired=%t", gs.name, s.name, expired),
+					spec: core.Spec{User: u},
 				})
 			}
 		}

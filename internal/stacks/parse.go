@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"bucketdesk/internal/core"
 )
@@ -16,7 +17,7 @@ import (
 //
 // Parse is strict about shape: an unknown resource, property or policy
 // action, or a setting that the spec cannot express (public access not
-// blocked, an inactive key, a partial set of object actions) is an error
+// blocked, an inactive key of a user that has not expired, a partial set of object actions) is an error
 // wrapping core.ErrInvalid that names it, because reading such a stack as a
 // spec would hide the difference. Statements that Render derives from the
 // grants (ListBucket, GetBucketLocation, the SFTP mappings) are not checked
@@ -52,7 +53,7 @@ func Parse(template string) (core.Spec, error) {
 		spec.Bucket = b
 	case isUser:
 		var u *core.UserSpec
-		u, err = parseUser(t.Resources)
+		u, err = parseUser(t.Resources, t.Metadata)
 		spec.User = u
 	default:
 		return core.Spec{}, bad("neither a Bucket nor a User resource")
@@ -405,7 +406,49 @@ func (l *statementList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func parseUser(rs map[string]resource) (*core.UserSpec, error) {
+// userMetadata is a user template's entry under MetadataKey.
+type userMetadata struct {
+	AccessUntil       string
+	Expired           bool
+	SftpSshPublicKeys []string
+}
+
+// parseMetadata reads the entry under MetadataKey of a template's
+// Metadata (other entries are the console's or the author's, and are
+// ignored).
+func parseMetadata(raw json.RawMessage) (userMetadata, time.Time, error) {
+	var m userMetadata
+	if len(raw) == 0 {
+		return m, time.Time{}, nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return m, time.Time{}, bad("Metadata: %v", err)
+	}
+	e, ok := all[MetadataKey]
+	if !ok {
+		return m, time.Time{}, nil
+	}
+	if err := strictDecode(e, &m); err != nil {
+		return m, time.Time{}, bad("Metadata.%s: %v", MetadataKey, err)
+	}
+	if m.AccessUntil == "" {
+		if m.Expired || len(m.SftpSshPublicKeys) > 0 {
+			return m, time.Time{}, bad("Metadata.%s: Expired and SftpSshPublicKeys need AccessUntil", MetadataKey)
+		}
+		return m, time.Time{}, nil
+	}
+	until, err := time.Parse(time.RFC3339, m.AccessUntil)
+	if err != nil {
+		return m, time.Time{}, bad("Metadata.%s.AccessUntil: %v", MetadataKey, err)
+	}
+	if len(m.SftpSshPublicKeys) > 0 && !m.Expired {
+		return m, time.Time{}, bad("Metadata.%s: SftpSshPublicKeys are kept only for an expired user", MetadataKey)
+	}
+	return m, until, nil
+}
+
+func parseUser(rs map[string]resource, metadata json.RawMessage) (*core.UserSpec, error) {
 	if err := onlyResources(rs, "User", "AccessKey1", "AccessKey1Secret", "AccessKey2", "AccessKey2Secret", "SftpRole", "SftpUser"); err != nil {
 		return nil, err
 	}
@@ -424,12 +467,16 @@ func parseUser(rs map[string]resource) (*core.UserSpec, error) {
 	if p.UserName == nil || *p.UserName == "" {
 		return nil, bad("User.UserName is missing")
 	}
-	u := &core.UserSpec{Name: *p.UserName}
+	meta, until, err := parseMetadata(metadata)
+	if err != nil {
+		return nil, err
+	}
+	u := &core.UserSpec{Name: *p.UserName, AccessUntil: until, Expired: meta.Expired}
 	for _, pol := range p.Policies {
 		if pol.PolicyName != GrantsPolicyName {
 			return nil, bad("User.Policies: unexpected policy %q", pol.PolicyName)
 		}
-		grants, err := parseGrants(pol.PolicyDocument)
+		grants, err := parseGrants(pol.PolicyDocument, until)
 		if err != nil {
 			return nil, err
 		}
@@ -456,8 +503,8 @@ func parseUser(rs map[string]resource) (*core.UserSpec, error) {
 		if err := properties(rs, key, "AWS::IAM::AccessKey", &k); err != nil {
 			return nil, err
 		}
-		if k.Status != "" && k.Status != "Active" {
-			return nil, bad("%s: unexpected Status %q; bucketdesk keys are Active", key, k.Status)
+		if want := keyStatus(u); k.Status != want && !(k.Status == "" && want == "Active") {
+			return nil, bad("%s: unexpected Status %q; bucketdesk keys are %s (Inactive only once the user's access has expired)", key, k.Status, want)
 		}
 		serial := 1
 		if k.Serial != nil {
@@ -480,6 +527,12 @@ func parseUser(rs map[string]resource) (*core.UserSpec, error) {
 	_, hasSftp := rs["SftpUser"]
 	if hasRole != hasSftp {
 		return nil, bad("SftpRole and SftpUser must come together")
+	}
+	if hasSftp && u.Expired {
+		return nil, bad("SftpUser: an expired user has no Transfer user")
+	}
+	if u.Expired && len(meta.SftpSshPublicKeys) > 0 {
+		u.SFTP = core.SFTP{Enabled: true, SSHKeys: meta.SftpSshPublicKeys}
 	}
 	if hasSftp {
 		var role struct {
@@ -523,7 +576,11 @@ func lowerSet(actions []string) map[string]bool {
 // parseGrants reads the grants from the object statements of a grants
 // policy: each object resource <bucket>/<prefix>* is one grant, and the
 // union of the actions allowed on it is its access level.
-func parseGrants(doc policyDocument) ([]core.Grant, error) {
+//
+// Every statement must carry the user's end date until (from the
+// template's metadata) as its DateLessThan aws:CurrentTime condition, and
+// none when until is zero; the condition is then taken off the statement.
+func parseGrants(doc policyDocument, until time.Time) ([]core.Grant, error) {
 	var order []string
 	actions := map[string]map[string]bool{}
 	keys := map[string]string{} // bucket → KMS key, from the KMS statements
@@ -532,6 +589,11 @@ func parseGrants(doc policyDocument) ([]core.Grant, error) {
 		if s.Effect != "Allow" {
 			return nil, bad("%s: unexpected Effect %q", where, s.Effect)
 		}
+		rest, err := takeUntil(where, s.Condition, until)
+		if err != nil {
+			return nil, err
+		}
+		s.Condition = rest
 		if len(s.Action) > 0 && strings.HasPrefix(strings.ToLower(s.Action[0]), "kms:") {
 			if err := parseKMSStatement(where, s, keys); err != nil {
 				return nil, err
@@ -591,6 +653,43 @@ func parseGrants(doc policyDocument) ([]core.Grant, error) {
 		grants = append(grants, core.Grant{Bucket: bucket, Access: access, Prefix: prefix, KMSKeyARN: keys[bucket]})
 	}
 	return grants, nil
+}
+
+// takeUntil checks that a statement's condition holds exactly the end
+// date until as DateLessThan aws:CurrentTime (nothing when until is zero)
+// and returns the condition without it (nil when nothing is left).
+func takeUntil(where string, cond json.RawMessage, until time.Time) (json.RawMessage, error) {
+	var c map[string]json.RawMessage
+	if len(cond) > 0 {
+		if err := json.Unmarshal(cond, &c); err != nil {
+			return nil, bad("%s: condition: %v", where, err)
+		}
+	}
+	raw, has := c["DateLessThan"]
+	switch {
+	case !has && until.IsZero():
+		return cond, nil
+	case !has:
+		return nil, bad("%s: missing the end date %s (DateLessThan aws:CurrentTime) that Metadata.%s.AccessUntil gives", where, FormatTime(until), MetadataKey)
+	case until.IsZero():
+		return nil, bad("%s: unexpected DateLessThan condition; Metadata.%s.AccessUntil gives no end date", where, MetadataKey)
+	}
+	var d map[string]string
+	if err := strictDecode(raw, &d); err != nil || len(d) != 1 {
+		return nil, bad("%s: DateLessThan must hold aws:CurrentTime only", where)
+	}
+	if got, err := time.Parse(time.RFC3339, d["aws:CurrentTime"]); err != nil || !got.Equal(until) {
+		return nil, bad("%s: DateLessThan aws:CurrentTime %q differs from the end date %s", where, d["aws:CurrentTime"], FormatTime(until))
+	}
+	delete(c, "DateLessThan")
+	if len(c) == 0 {
+		return nil, nil
+	}
+	rest, err := json.Marshal(c)
+	if err != nil {
+		return nil, bad("%s: condition: %v", where, err)
+	}
+	return rest, nil
 }
 
 // parseKMSStatement reads a statement that lets the user use a granted

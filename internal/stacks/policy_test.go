@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"bucketdesk/internal/core"
 )
@@ -56,7 +57,7 @@ func TestGrantsPolicySize(t *testing.T) {
 	for _, tt := range tests {
 		spec := core.Spec{User: &core.UserSpec{Name: "partner-globex", Grants: grants(tt.layout, tt.n), AccessKeys: 2,
 			SFTP: core.SFTP{Enabled: true, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8cq2Y0xPVyOb0aZ0QWPH6cFbO0v9vP3Zc3q1sLk7M"}}}}
-		size := len(encode(grantsPolicy("eu-west-1", Canonical(spec).User.Grants), ""))
+		size := len(encode(grantsPolicy("eu-west-1", Canonical(spec).User.Grants, time.Time{}), ""))
 		t.Logf("%-12s %2d grants: %4d characters", tt.layout, tt.n, size)
 		_, _, err := Render(demoProject(), spec)
 		switch {
@@ -73,8 +74,24 @@ type policyStatement struct {
 	Effect    string
 	Action    []string
 	Resource  []string
-	Condition map[string]map[string][]string
+	Condition map[string]map[string]conditionValues
 }
+
+// conditionValues are a condition key's values: one string or a list.
+type conditionValues []string
+
+func (v *conditionValues) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*v = conditionValues{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(v))
+}
+
+// requestTime is aws:CurrentTime of the requests that allowed evaluates:
+// before every end date the generator draws (from 2027 on).
+var requestTime = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
 func grantsStatements(t *testing.T, tmpl string) []policyStatement {
 	t.Helper()
@@ -113,6 +130,11 @@ func allowed(stmts []policyStatement, action, resource string, listPrefix *strin
 		ok := true
 		for op, keys := range s.Condition {
 			for key, patterns := range keys {
+				if op == "DateLessThan" && key == "aws:CurrentTime" && len(patterns) == 1 {
+					end, err := time.Parse(time.RFC3339, patterns[0])
+					ok = ok && err == nil && requestTime.Before(end)
+					continue
+				}
 				if op != "StringLike" || key != "s3:prefix" || listPrefix == nil {
 					ok = false
 					continue
@@ -399,7 +421,7 @@ func TestGrantsPolicyKMS(t *testing.T) {
 		{Bucket: "kms-other", Access: core.AccessReadWrite, KMSKeyARN: keyB},
 		{Bucket: "plain", Access: core.AccessReadWrite},
 	}
-	doc := grantsPolicy("eu-west-1", grants)
+	doc := grantsPolicy("eu-west-1", grants, time.Time{})
 	type kmsStmt struct {
 		Action    []any
 		Resource  string
@@ -458,7 +480,7 @@ func TestGrantsPolicyKMS(t *testing.T) {
 			t.Errorf("statement on *: %v", st)
 		}
 	}
-	plain := grantsPolicy("eu-west-1", grants[3:])
+	plain := grantsPolicy("eu-west-1", grants[3:], time.Time{})
 	if b, _ := json.Marshal(plain); strings.Contains(string(b), "kms:") {
 		t.Errorf("a user of SSE-S3 buckets only has KMS statements: %s", b)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"bucketdesk/internal/core"
 )
@@ -242,7 +243,7 @@ func userTemplate(p *core.Project, u *core.UserSpec) (obj, error) {
 	}
 	var policies []any
 	if len(u.Grants) > 0 {
-		doc := grantsPolicy(p.Region, u.Grants)
+		doc := grantsPolicy(p.Region, u.Grants, u.AccessUntil)
 		if n := len(encode(doc, "")); n > MaxUserPolicySize {
 			return nil, invalid("grants", "these grants need an IAM policy of %d characters and IAM allows %d per user; "+
 				"use fewer grants, shorter prefixes, or the same prefixes on several buckets", n, MaxUserPolicySize)
@@ -256,7 +257,7 @@ func userTemplate(p *core.Project, u *core.UserSpec) (obj, error) {
 			"UserName": ref("User"),
 			// A new serial makes CloudFormation replace the key: that is rotation.
 			"Serial": u.KeySerial(i),
-			"Status": "Active",
+			"Status": keyStatus(u),
 		}}
 		resources[key+"Secret"] = obj{"Type": "AWS::SecretsManager::Secret", "Properties": obj{
 			"Name": fmt.Sprintf("bucketdesk/%s/%s/key%d", p.ID, secretSegment(u.Name), i+1),
@@ -268,7 +269,10 @@ func userTemplate(p *core.Project, u *core.UserSpec) (obj, error) {
 		// The secret's ARN only: the value never becomes an output.
 		outputs[key+"SecretArn"] = obj{"Value": ref(key + "Secret")}
 	}
-	if u.SFTP.Enabled {
+	// An expired user keeps its SFTP settings in the template's metadata
+	// (so that extending its end date brings them back), not its
+	// Transfer user: nobody logs in as it any more.
+	if u.SFTP.Enabled && !u.Expired {
 		trust := obj{"Effect": "Allow", "Principal": obj{"Service": transferPrincipal}, "Action": "sts:AssumeRole"}
 		if p.AccountID != "" {
 			// Confused-deputy guard: only Transfer acting for this account.
@@ -289,12 +293,70 @@ func userTemplate(p *core.Project, u *core.UserSpec) (obj, error) {
 		outputs["SftpServerId"] = obj{"Value": p.TransferServerID}
 		outputs["SftpUserName"] = obj{"Value": ref("User")}
 	}
-	return obj{
+	t := obj{
 		"AWSTemplateFormatVersion": templateFormatVersion,
 		"Description":              fmt.Sprintf("bucketdesk user %s of project %s", u.Name, p.ID),
 		"Resources":                resources,
 		"Outputs":                  outputs,
-	}, nil
+	}
+	if m := accessMetadata(u); m != nil {
+		t["Metadata"] = obj{MetadataKey: m}
+	}
+	return t, nil
+}
+
+// MetadataKey names the entry of a user template's Metadata that holds
+// its end date, whether it expired, and the SFTP keys of an expired SFTP
+// user: what the resources alone cannot say back to Parse.
+const MetadataKey = "Bucketdesk"
+
+// accessMetadata is a user's entry under MetadataKey, or nil when the
+// user has no end date.
+func accessMetadata(u *core.UserSpec) obj {
+	if u.AccessUntil.IsZero() {
+		return nil
+	}
+	m := obj{"AccessUntil": FormatTime(u.AccessUntil)}
+	if u.Expired {
+		m["Expired"] = true
+		if u.SFTP.Enabled {
+			m["SftpSshPublicKeys"] = toAny(u.SFTP.SSHKeys)
+		}
+	}
+	return m
+}
+
+// FormatTime writes an end date as IAM's ISO 8601 date-time: UTC, whole
+// seconds ("2026-12-31T17:00:00Z").
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// keyStatus is the Status of a user's access keys: Inactive once the
+// user's access has expired, so that IAM refuses the keys even for
+// actions another policy might allow.
+func keyStatus(u *core.UserSpec) string {
+	if u.Expired {
+		return "Inactive"
+	}
+	return "Active"
+}
+
+// untilCondition adds the end date to every Allow statement of stmts: a
+// DateLessThan aws:CurrentTime condition next to the statement's others
+// (the operators of a condition all must hold). A zero until adds none.
+func untilCondition(stmts []any, until time.Time) []any {
+	if until.IsZero() {
+		return stmts
+	}
+	for _, s := range stmts {
+		st := s.(obj)
+		c, _ := st["Condition"].(obj)
+		if c == nil {
+			c = obj{}
+		}
+		c["DateLessThan"] = obj{"aws:CurrentTime": FormatTime(until)}
+		st["Condition"] = c
+	}
+	return stmts
 }
 
 func toAny(ss []string) []any {
@@ -360,7 +422,9 @@ func homeMappings(grants []core.Grant) []any {
 //     different prefixes cannot share one);
 //   - object actions, one statement per access level, on
 //     arn:aws:s3:::<bucket>/<prefix>* where <prefix> ends in "/".
-func grantsPolicy(region string, grants []core.Grant) obj {
+//
+// A user with an end date gets it on every statement (untilCondition).
+func grantsPolicy(region string, grants []core.Grant, until time.Time) obj {
 	part := core.Partition(region)
 	bucketARN := func(b string) string { return "arn:" + part + ":s3:::" + b }
 	var buckets []string
@@ -420,7 +484,7 @@ func grantsPolicy(region string, grants []core.Grant) obj {
 			stmts = append(stmts, allow(objectActions(a), objects))
 		}
 	}
-	return obj{"Version": policyVersion, "Statement": append(stmts, kmsStatements(region, grants)...)}
+	return obj{"Version": policyVersion, "Statement": untilCondition(append(stmts, kmsStatements(region, grants)...), until)}
 }
 
 // kmsStatements let a user use the keys of its granted SSE-KMS buckets,

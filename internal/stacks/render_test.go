@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"bucketdesk/internal/core"
 )
@@ -45,6 +46,24 @@ var goldenSpecs = map[string]core.Spec{
 	"user-reader": {User: &core.UserSpec{
 		Name:   "reader",
 		Grants: []core.Grant{{Bucket: "demo-minimal", Access: core.AccessRead}},
+	}},
+	// Access that ends: the end date on every statement.
+	"user-until": {User: &core.UserSpec{
+		Name:        "partner-until",
+		Grants:      []core.Grant{{Bucket: "demo-share", Access: core.AccessRead, Prefix: "out/"}, {Bucket: "demo-kms", Access: core.AccessWrite, KMSKeyARN: kmsKey}},
+		AccessKeys:  1,
+		AccessUntil: time.Date(2027, 3, 31, 17, 30, 0, 0, time.UTC),
+		SFTP:        core.SFTP{Enabled: true, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8cq2Y0xPVyOb0aZ0QWPH6cFbO0v9vP3Zc3q1sLk7M partner@host"}},
+	}},
+	// The same user once its end date passed: keys Inactive, no Transfer
+	// user, its SSH keys kept in the metadata.
+	"user-expired": {User: &core.UserSpec{
+		Name:        "partner-until",
+		Grants:      []core.Grant{{Bucket: "demo-share", Access: core.AccessRead, Prefix: "out/"}, {Bucket: "demo-kms", Access: core.AccessWrite, KMSKeyARN: kmsKey}},
+		AccessKeys:  1,
+		AccessUntil: time.Date(2027, 3, 31, 17, 30, 0, 0, time.UTC),
+		Expired:     true,
+		SFTP:        core.SFTP{Enabled: true, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8cq2Y0xPVyOb0aZ0QWPH6cFbO0v9vP3Zc3q1sLk7M partner@host"}},
 	}},
 	"user-full": {User: &core.UserSpec{
 		// Transfer Family user names allow no "+" (TestSFTPUserNameRefused).

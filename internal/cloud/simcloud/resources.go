@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -92,7 +93,7 @@ func (sc *schema) check(path string, v any) string {
 		if _, ok := m["Statement"]; !ok {
 			return "Syntax errors in policy. (Service: Iam, Status Code: 400, Error Code: MalformedPolicyDocument)"
 		}
-		return ""
+		return iamDateConditionProblem(m)
 	case 'o':
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -207,6 +208,79 @@ func iamPolicyCharsProblem(param string, v any) string {
 	}
 	return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s "+
 		"(Service: Iam, Status Code: 400, Error Code: ValidationError)", param, iamPolicyCharsPattern)
+}
+
+// iamDateOperators are IAM's date condition operators, with their
+// IfExists forms.
+var iamDateOperators = map[string]bool{}
+
+func init() {
+	for _, op := range []string{"DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals"} {
+		iamDateOperators[op] = true
+		iamDateOperators[op+"IfExists"] = true
+	}
+}
+
+// iamDateConditionProblem returns IAM's answer to a policy whose date
+// condition operator compares with a value that is not a date: IAM takes
+// an ISO 8601 date or date-time, or a Unix epoch time in seconds, and
+// refuses the document otherwise. Policy variables (${aws:…}) are not
+// allowed in date values.
+func iamDateConditionProblem(doc map[string]any) string {
+	var stmts []any
+	switch s := doc["Statement"].(type) {
+	case []any:
+		stmts = s
+	case map[string]any:
+		stmts = []any{s}
+	}
+	for _, st := range stmts {
+		st, _ := st.(map[string]any)
+		cond, _ := st["Condition"].(map[string]any)
+		for op, keys := range cond {
+			keys, _ := keys.(map[string]any)
+			if !iamDateOperators[op] {
+				continue
+			}
+			for _, v := range keys {
+				vals, ok := v.([]any)
+				if !ok {
+					vals = []any{v}
+				}
+				for _, x := range vals {
+					if !iamDateValue(x) {
+						return "Syntax errors in policy. (Service: Iam, Status Code: 400, Error Code: MalformedPolicyDocument)"
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// iamDateLayouts are the ISO 8601 forms a date condition value may take.
+var iamDateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z07:00", "2006-01-02"}
+
+// iamDateValue reports whether x is a value IAM's date operators accept.
+func iamDateValue(x any) bool {
+	var s string
+	switch v := x.(type) {
+	case string:
+		s = v
+	case json.Number:
+		s = v.String()
+	default:
+		return false
+	}
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return true // epoch seconds
+	}
+	for _, l := range iamDateLayouts {
+		if _, err := time.Parse(l, s); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -5,8 +5,10 @@ package simcloud_test
 // the stack back) with AWS's reason, at the point where AWS does.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
@@ -207,4 +209,37 @@ func TestAccessKeysPerUser(t *testing.T) {
 func handlerSaid(reason, msg, code string) bool {
 	return strings.HasPrefix(reason, `Resource handler returned message: "`+msg+`" (RequestToken: `) &&
 		strings.HasSuffix(reason, ", HandlerErrorCode: "+code+")")
+}
+
+const malformedPolicy = "Syntax errors in policy. (Service: Iam, Status Code: 400, Error Code: MalformedPolicyDocument)"
+
+// IAM's date condition operators take an ISO 8601 date or date-time (or
+// epoch seconds): an end date that is not one fails the policy's resource
+// with MalformedPolicyDocument; bucketdesk's own end date passes.
+func TestIAMDateConditionSyntax(t *testing.T) {
+	s, _ := open(t, nil)
+	u := &core.UserSpec{Name: "until", Grants: []core.Grant{{Bucket: "demo-raw", Access: core.AccessRead, Prefix: "in/"}},
+		AccessUntil: time.Date(2027, 3, 31, 17, 30, 0, 0, time.UTC)}
+	ok := rulesUser(t, u)
+	mustCreate(t, s, acct, ok)
+	if st := status(t, s, acct, ok.StackName); st.Status != "CREATE_COMPLETE" {
+		t.Fatalf("bucketdesk's end date: stack %s %s", st.Status, st.StatusReason)
+	}
+	for i, v := range []string{"31/03/2027", "2027-03-31 17:30", "tomorrow", "2027-13-01T00:00:00Z", "${aws:CurrentTime}"} {
+		req := rulesUser(t, &core.UserSpec{Name: fmt.Sprintf("bad%d", i), Grants: u.Grants, AccessUntil: u.AccessUntil}, "2027-03-31T17:30:00Z", v)
+		req.Token = fmt.Sprintf("bad-%d", i)
+		mustCreate(t, s, acct, req)
+		if reason, ok := failure(t, s, req.StackName, "User", "CREATE_FAILED"); !ok || reason != malformedPolicy {
+			t.Errorf("%q: User CREATE_FAILED %v with %q, want %q", v, ok, reason, malformedPolicy)
+		}
+	}
+	// Other ISO 8601 forms and epoch seconds are dates to IAM.
+	for i, v := range []string{"2027-03-31", "2027-03-31T17:30:00+02:00", "1806513000"} {
+		req := rulesUser(t, &core.UserSpec{Name: fmt.Sprintf("good%d", i), Grants: u.Grants, AccessUntil: u.AccessUntil}, "2027-03-31T17:30:00Z", v)
+		req.Token = fmt.Sprintf("good-%d", i)
+		mustCreate(t, s, acct, req)
+		if st := status(t, s, acct, req.StackName); st.Status != "CREATE_COMPLETE" {
+			t.Errorf("%q: stack %s %s", v, st.Status, st.StatusReason)
+		}
+	}
 }
