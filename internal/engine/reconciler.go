@@ -24,6 +24,9 @@ type Stats struct {
 	// History counts the operation history copies deleted because they
 	// outlived Options.HistoryRetention.
 	History int
+	// Audit counts the audit records deleted because they outlived
+	// Options.AuditRetention.
+	Audit int
 }
 
 // TombstoneTTL is how long the item of a deleted resource is kept: long
@@ -40,6 +43,7 @@ func (s *Stats) add(o Stats) {
 	s.Deleted += o.Deleted
 	s.Purged += o.Purged
 	s.History += o.History
+	s.Audit += o.Audit
 	s.Errors += o.Errors
 }
 
@@ -58,6 +62,9 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Stats, error) {
 		if err != nil && first == nil {
 			first = fmt.Errorf("project %s: %w", p.ID, err)
 		}
+	}
+	if err := rc.purgeAudit(ctx, core.PortalProject, &total); err != nil && first == nil {
+		first = fmt.Errorf("the portal's audit trail: %w", err)
 	}
 	return total, first
 }
@@ -105,6 +112,7 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 	n, err := rc.d.Resources.PurgeOperations(ctx, p.ID, observedAt.Add(-rc.d.HistoryRetention), historyPurgeBatch)
 	st.History += n
 	note(err)
+	note(rc.purgeAudit(ctx, p.ID, &st))
 	for _, r := range items {
 		rc.repairHistory(ctx, r, observedAt)
 		if !listed[r.StackName] && r.Observed.Phase == core.PhaseDeleted && r.Lock == nil && observedAt.Sub(r.UpdatedAt) > TombstoneTTL {
