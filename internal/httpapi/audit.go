@@ -229,6 +229,8 @@ func csvRow(r *core.AuditRecord) []string {
 func (s *server) auditLogin(r *http.Request, tried, user string, err error) {
 	rec := core.AuditRecord{Project: core.PortalProject, Actor: user, Action: core.AuditLogin, Outcome: core.OutcomeSucceeded}
 	switch {
+	case err == nil && user == "":
+		rec.Actor = tried
 	case err == nil:
 	case errors.Is(err, core.ErrThrottled):
 		rec.Actor, rec.Action, rec.Outcome, rec.Reason = tried, core.AuditLoginFailed, core.OutcomeFailed, "too many failed logins"
