@@ -278,9 +278,9 @@ func (rc *Reconciler) Run(ctx context.Context, interval time.Duration) {
 		s, err := rc.Reconcile(ctx)
 		if err != nil && ctx.Err() == nil {
 			rc.d.Logger.Warn("reconcile pass incomplete", "err", err, "stacks", s.Stacks, "errors", s.Errors)
-		} else if s.Adopted+s.Deleted+s.Repaired+s.Purged+s.History > 0 {
+		} else if s.Adopted+s.Deleted+s.Repaired+s.Purged+s.History+s.Audit > 0 {
 			rc.d.Logger.Info("reconciled", "stacks", s.Stacks, "described", s.Described, "adopted", s.Adopted, "repaired", s.Repaired, "deleted", s.Deleted,
-				"tombstones_purged", s.Purged, "history_purged", s.History)
+				"tombstones_purged", s.Purged, "history_purged", s.History, "audit_purged", s.Audit)
 		}
 		select {
 		case <-ctx.Done():
