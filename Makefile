@@ -46,6 +46,7 @@ test-browser: build
 	node --test tests/browser/validate.test.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/run.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/details.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/history.mjs
 
 ## lint: gofmt check and go vet
 lint:

@@ -7,6 +7,7 @@ import { accessBadge, openDetailsDialog } from './details.js';
 import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
+import { onAuditMessage, openHistoryDialog, resyncHistory } from './history.js';
 import { Live } from './live.js';
 import { openObjectsDialog } from './objects.js';
 import { Operations } from './progress.js';
@@ -285,6 +286,7 @@ function buildProjectPage(p) {
         h('span', {}, 'Project ', h('code', {}, p.id)), h('span', {}, 'Account ', h('code', {}, p.account_id)),
         h('span', {}, 'Region ', h('code', {}, p.region)))),
       h('div', { class: 'page-actions' },
+        h('button', { type: 'button', class: 'secondary', id: 'project-history', onclick: () => openHistoryDialog(ctx, null) }, 'History'),
         h('button', { type: 'button', class: 'primary', id: 'new-bucket', onclick: () => openBucketForm(ctx, null) }, 'New bucket'),
         h('button', { type: 'button', class: 'secondary', id: 'new-user', onclick: () => openUserForm(ctx, null) }, 'New user'))),
     h('div', { class: 'layout' },
@@ -349,6 +351,7 @@ async function resync() {
       banner(null);
       scheduleRender();
       state.ops?.refresh();
+      resyncHistory();
     } catch (err) {
       if (err.status === 401) return;
       banner('error', 'Could not load the project: ', problemText(err));
@@ -395,6 +398,9 @@ function onMessage(msg) {
           scheduleRender();
         }
       }
+      break;
+    case 'audit':
+      onAuditMessage(msg);
       break;
     default:
   }
@@ -518,6 +524,10 @@ function rowActions(r) {
       focusId: `objects:${rkey(r.kind, r.name)}`,
       onClick: () => openObjectsDialog(ctx, r),
     }) : null,
+    actionButton('History', r, {
+      focusId: `history:${rkey(r.kind, r.name)}`,
+      onClick: () => openHistoryDialog(ctx, r),
+    }),
     actionButton('Delete', r, {
       reason: locked, danger: true, focusId: `delete:${rkey(r.kind, r.name)}`,
       onClick: () => openDeleteDialog(ctx, state.store.get(r.kind, r.name) || r),

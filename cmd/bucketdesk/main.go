@@ -196,6 +196,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	failRate := fs.String("sandbox-fail-rate", "", "make stack operations fail at random, e.g. create=0.1,update=0.1,delete=0.05 (a bucket tagged sandbox-fail=create or =update fails on purpose too)")
 	reconcile := fs.Duration("reconcile-every", time.Minute, "how often the reconciler relists CloudFormation")
 	history := fs.Duration("history-retention", engine.DefaultHistoryRetention, "how long an ended operation stays in the history (the reconciler deletes older ones)")
+	audit := fs.Duration("audit-retention", engine.DefaultAuditRetention, "how long an audit record is kept (the reconciler deletes older ones)")
 	sandboxRetention := fs.Duration("sandbox-retention", 90*24*time.Hour, "how long the sandbox keeps a deleted stack and its events (CloudFormation: 90 days)")
 	workers := fs.Int("workers", 4, "queue workers")
 	wsMaxAge := fs.Duration("ws-max-age", 2*time.Hour, "a WebSocket connection's maximum age, as API Gateway's")
@@ -221,7 +222,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 		return nil, badFlagError{"--sandbox-fail-rate: " + err.Error()}
 	}
 	sb.RateLimit = simcloud.RateLimit{PerSecond: *sandboxRate, Burst: int(2 * *sandboxRate)}
-	for name, d := range map[string]time.Duration{"history-retention": *history, "sandbox-retention": *sandboxRetention} {
+	for name, d := range map[string]time.Duration{"history-retention": *history, "audit-retention": *audit, "sandbox-retention": *sandboxRetention} {
 		if d <= 0 {
 			return nil, badFlagError{fmt.Sprintf("--%s must be a positive duration, got %s", name, d)}
 		}
@@ -231,7 +232,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 		addr: *addr,
 		local: setup.LocalConfig{
 			DataDir: *dataDir, Sandbox: sb, Workers: *workers, ReconcileEvery: *reconcile,
-			CloudRate: *cloudRate, HistoryRetention: *history, Logger: log,
+			CloudRate: *cloudRate, HistoryRetention: *history, AuditRetention: *audit, Logger: log,
 		},
 		server: setup.ServerConfig{TokenTTL: *tokenTTL, WS: wsapi.Limits{MaxAge: *wsMaxAge, IdleTimeout: *wsIdle}},
 		log:    log,

@@ -244,6 +244,10 @@ const (
 	MsgResourceDeleted MessageType = "resource_deleted"
 	MsgOperation       MessageType = "operation"
 	MsgEvent           MessageType = "event"
+
+	// MsgAudit carries a new audit record of the project (Message.Audit,
+	// no resource version); clients that do not know it ignore it.
+	MsgAudit MessageType = "audit"
 )
 
 // Message is one real-time notification to a project's subscribers. Every
@@ -258,6 +262,9 @@ type Message struct {
 	Resource  *Resource   `json:"resource,omitempty"`
 	Operation *Operation  `json:"operation,omitempty"`
 	Event     *StackEvent `json:"event,omitempty"`
+
+	// Audit is the record of an MsgAudit message.
+	Audit *AuditRecord `json:"audit,omitempty"`
 }
 
 // Hub pushes messages to every live subscriber (a client's connection) of

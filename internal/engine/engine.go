@@ -54,6 +54,13 @@ type Options struct {
 	// reconciler deletes older history. A resource's latest operation
 	// stays in its item however old.
 	HistoryRetention time.Duration
+	// Auditor records each change request (accepted or refused), each
+	// operation's end and each reveal of a key; nil records nothing.
+	Auditor core.Auditor
+	// Audit is the audit trail the reconciler prunes of records older than
+	// AuditRetention (default DefaultAuditRetention); nil prunes nothing.
+	Audit          core.AuditStore
+	AuditRetention time.Duration
 }
 
 // DefaultHistoryRetention keeps a year of operations: what a project
@@ -81,6 +88,9 @@ func New(o Options) *Engine {
 	}
 	if o.HistoryRetention <= 0 {
 		o.HistoryRetention = DefaultHistoryRetention
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = DefaultAuditRetention
 	}
 	d := &deps{Options: o, ids: &idSource{clock: o.Clock}}
 	return &Engine{
@@ -188,6 +198,7 @@ func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
 		if err := d.Resources.PutOperation(ctx, after.Op); err != nil {
 			d.Logger.Warn("operation history write failed; the resource item keeps it", "operation", after.Op.ID, "err", err)
 		}
+		d.auditEnded(ctx, after)
 	}
 	typ := core.MsgResource
 	if after.Observed.Phase == core.PhaseDeleted && after.Lock == nil {

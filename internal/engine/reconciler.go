@@ -28,6 +28,9 @@ type Stats struct {
 	// Expired counts the users whose end date passed and whose
 	// deactivation this pass started.
 	Expired int
+	// Audit counts the audit records deleted because they outlived
+	// Options.AuditRetention.
+	Audit int
 }
 
 // TombstoneTTL is how long the item of a deleted resource is kept: long
@@ -45,6 +48,7 @@ func (s *Stats) add(o Stats) {
 	s.Purged += o.Purged
 	s.History += o.History
 	s.Expired += o.Expired
+	s.Audit += o.Audit
 	s.Errors += o.Errors
 }
 
@@ -63,6 +67,9 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Stats, error) {
 		if err != nil && first == nil {
 			first = fmt.Errorf("project %s: %w", p.ID, err)
 		}
+	}
+	if err := rc.purgeAudit(ctx, core.PortalProject, &total); err != nil && first == nil {
+		first = fmt.Errorf("the portal's audit trail: %w", err)
 	}
 	return total, first
 }
@@ -110,6 +117,7 @@ func (rc *Reconciler) ReconcileProject(ctx context.Context, p *core.Project) (St
 	n, err := rc.d.Resources.PurgeOperations(ctx, p.ID, observedAt.Add(-rc.d.HistoryRetention), historyPurgeBatch)
 	st.History += n
 	note(err)
+	note(rc.purgeAudit(ctx, p.ID, &st))
 	for _, r := range items {
 		rc.repairHistory(ctx, r, observedAt)
 		if !listed[r.StackName] && r.Observed.Phase == core.PhaseDeleted && r.Lock == nil && observedAt.Sub(r.UpdatedAt) > TombstoneTTL {
@@ -283,9 +291,9 @@ func (rc *Reconciler) Run(ctx context.Context, interval time.Duration) {
 		s, err := rc.Reconcile(ctx)
 		if err != nil && ctx.Err() == nil {
 			rc.d.Logger.Warn("reconcile pass incomplete", "err", err, "stacks", s.Stacks, "errors", s.Errors)
-		} else if s.Adopted+s.Deleted+s.Repaired+s.Purged+s.History > 0 {
+		} else if s.Adopted+s.Deleted+s.Repaired+s.Purged+s.History+s.Audit > 0 {
 			rc.d.Logger.Info("reconciled", "stacks", s.Stacks, "described", s.Described, "adopted", s.Adopted, "repaired", s.Repaired, "deleted", s.Deleted,
-				"tombstones_purged", s.Purged, "history_purged", s.History)
+				"tombstones_purged", s.Purged, "history_purged", s.History, "audit_purged", s.Audit)
 		}
 		select {
 		case <-ctx.Done():

@@ -14,7 +14,11 @@ import (
 // allows it, so two managers racing for it cannot both see it. To see a
 // secret again, rotate the key. The secret is read from Secrets Manager
 // and never stored, logged or published.
+//
+// Each reveal is recorded in the audit trail, refused or succeeded, with
+// the key's id and never its secret.
 func (s *Service) RevealKey(ctx context.Context, who core.Principal, project, user string, key int) (accessKeyID, secret string, err error) {
+	defer func() { s.d.auditReveal(ctx, who, project, user, key, accessKeyID, err) }()
 	p, err := s.Project(ctx, who, project)
 	if err != nil {
 		return "", "", err

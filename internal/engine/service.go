@@ -165,16 +165,27 @@ type request struct {
 // submit is the write path (docs/engine.md, "The life of an operation"): validate, authorize, then in
 // one conditional write lock the resource, bump its version and record the
 // operation as queued; then enqueue the job and publish.
+//
+// The request is recorded in the audit trail: refused with its reason, or
+// accepted once the lock is taken (an operation that then cannot be
+// queued is recorded again, failed, as every operation's end is).
 func (s *Service) submit(ctx context.Context, req request) (*core.Operation, error) {
 	p, err := s.Project(ctx, req.who, req.project)
 	if err != nil {
+		s.d.auditRequest(ctx, req, nil, err)
 		return nil, err
 	}
 	return s.submitTo(ctx, p, req)
 }
 
 // submitTo is submit once req.who may change project p's resources.
-func (s *Service) submitTo(ctx context.Context, p *core.Project, req request) (*core.Operation, error) {
+func (s *Service) submitTo(ctx context.Context, p *core.Project, req request) (_ *core.Operation, err error) {
+	accepted := false
+	defer func() {
+		if !accepted {
+			s.d.auditRequest(ctx, req, nil, err)
+		}
+	}()
 	if err := s.prepare(ctx, p, &req); err != nil {
 		return nil, err
 	}
@@ -195,6 +206,8 @@ func (s *Service) submitTo(ctx context.Context, p *core.Project, req request) (*
 	if err != nil {
 		return nil, err
 	}
+	accepted = true
+	s.d.auditRequest(ctx, req, r.Op, nil)
 	if err := s.enqueue(ctx, key, op); err != nil {
 		return nil, err
 	}

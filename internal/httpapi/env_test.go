@@ -120,7 +120,8 @@ func newEnv(t testing.TB, eo envOptions) *env {
 		Metrics: []func(io.Writer){func(w io.Writer) {
 			io.WriteString(w, "# HELP bucketdesk_ws_connections Open WebSocket connections.\n# TYPE bucketdesk_ws_connections gauge\nbucketdesk_ws_connections 0\n")
 		}},
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auditor: l.Auditor, AuditTrail: l.Auditor,
 	}
 	if eo.sandbox {
 		o.Sandbox = l.Sandbox

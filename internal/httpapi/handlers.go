@@ -100,6 +100,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 		return v
 	}
 	token, ttl, user, err := s.opts.Login(r.Context(), req.Username, req.Password, s.clientAddr(r))
+	s.auditLogin(r, req.Username, user, err)
 	if err != nil {
 		// Here, and only here, a throttle is the caller's own doing.
 		if errors.Is(err, core.ErrThrottled) {
@@ -114,8 +115,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, loginResponse{Token: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), User: user})
 }
 
-// clientAddr is the login client's address, for the rate limiter: the
-// connection's peer, or behind a trusted proxy the last X-Forwarded-For
+// clientAddr is the client's address, for the login rate limiter and
+// the audit trail: the connection's peer, or behind a trusted proxy the last X-Forwarded-For
 // entry, the one that proxy added (earlier ones are the client's word).
 func (s *server) clientAddr(r *http.Request) string {
 	if s.opts.TrustProxyHeaders {

@@ -82,10 +82,16 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBody limits request bodies (default 64 KiB).
 	MaxBody int64
-	// TrustProxyHeaders takes the login client's address from the last
-	// X-Forwarded-For entry (the one the trusted proxy added) instead of
-	// the connection's peer.
+	// TrustProxyHeaders takes the client's address (for the login rate
+	// limiter and the audit trail) from the last X-Forwarded-For entry
+	// (the one the trusted proxy added) instead of the connection's peer.
 	TrustProxyHeaders bool
+	// Auditor records logins, successful or not, in the portal's trail
+	// (core.PortalProject); nil records none.
+	Auditor core.Auditor
+	// AuditTrail serves the audit routes (docs/api.md, "Audit trail"); nil
+	// leaves them out.
+	AuditTrail AuditTrail
 }
 
 // DefaultMaxBody is the request body limit of docs/api.md.
@@ -126,6 +132,7 @@ func routes() []route {
 	hasJWKS := func(o *Options) bool { return o.JWKS != nil }
 	hasTickets := func(o *Options) bool { return o.Tickets != nil }
 	hasSandbox := func(o *Options) bool { return o.Sandbox != nil }
+	hasAudit := func(o *Options) bool { return o.AuditTrail != nil }
 	return []route{
 		{method: "GET", path: "/healthz", public: true, handle: (*server).healthz},
 		{method: "GET", path: "/readyz", public: true, handle: (*server).readyz},
@@ -155,6 +162,8 @@ func routes() []route {
 		{method: "GET", path: "/api/projects/{p}/operations", handle: (*server).operations},
 		{method: "GET", path: "/api/operations/{id}", handle: (*server).operation},
 		{method: "POST", path: "/api/ws-ticket", enabled: hasTickets, handle: (*server).wsTicket},
+		{method: "GET", path: "/api/projects/{p}/audit", enabled: hasAudit, handle: (*server).audit},
+		{method: "GET", path: "/api/audit", enabled: hasAudit, handle: (*server).audit},
 
 		{method: "GET", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxObjects},
 		{method: "POST", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxPutObject},

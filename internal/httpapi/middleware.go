@@ -116,6 +116,7 @@ func (s *server) instrument(label string, h handlerFunc) http.Handler {
 		start := time.Now()
 		s.metrics.inFlight.Add(1)
 		rw := &recorder{ResponseWriter: w}
+		r = r.WithContext(core.WithRequestInfo(r.Context(), core.RequestInfo{SourceIP: s.clientAddr(r), UserAgent: r.UserAgent()}))
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -55,7 +55,10 @@ type LocalConfig struct {
 	// HistoryRetention is how long ended operations stay in the history
 	// (0: engine.DefaultHistoryRetention).
 	HistoryRetention time.Duration
-	Logger           *slog.Logger
+	// AuditRetention is how long audit records are kept (0:
+	// engine.DefaultAuditRetention).
+	AuditRetention time.Duration
+	Logger         *slog.Logger
 }
 
 // Local is a running local bucketdesk.
@@ -65,6 +68,8 @@ type Local struct {
 	Sandbox *simcloud.Sandbox
 	Hub     *localhub.Hub
 	Engine  *engine.Engine
+	// Auditor writes and reads the audit trail, kept in Store.
+	Auditor *engine.Auditor
 
 	cfg    LocalConfig
 	db     *bolt.DB
@@ -136,9 +141,11 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 		return fail(err)
 	}
 	burst := int(2 * cfg.CloudRate)
+	l.Auditor = engine.NewAuditor(engine.AuditorOptions{Store: l.Store, Projects: l.Store, Hub: l.Hub, Clock: cfg.Clock, Logger: cfg.Logger})
 	l.Engine = engine.New(engine.Options{
 		Resources: l.Store, Projects: l.Store, Queue: l.Queue, Cloud: paced.Wrap(l.Sandbox, cfg.CloudRate, burst), Objects: l.Sandbox, Hub: l.Hub,
 		Clock: cfg.Clock, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
+		Auditor: l.Auditor, Audit: l.Store, AuditRetention: cfg.AuditRetention,
 	})
 	return l, nil
 }

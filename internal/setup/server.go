@@ -89,6 +89,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 		},
 		Metrics: []func(io.Writer){func(w io.Writer) { writeWSMetrics(w, ws.Stats()) }, writeRuntimeMetrics},
 		Logger:  l.cfg.Logger,
+		Auditor: l.Auditor, AuditTrail: l.Auditor,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)

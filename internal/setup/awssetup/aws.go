@@ -56,7 +56,10 @@ type AWSConfig struct {
 	// HistoryRetention is how long ended operations stay in the history
 	// (0: the engine's default).
 	HistoryRetention time.Duration
-	LogLevel         slog.Level
+	// AuditRetention is how long audit records are kept (0: the engine's
+	// default): the TTL of each record, and the reconciler's purge.
+	AuditRetention time.Duration
+	LogLevel       slog.Level
 }
 
 // LoadAWSConfig reads the configuration from getenv and checks that
@@ -102,6 +105,13 @@ func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
 			problems = append(problems, EnvHistoryDays+" must be a positive number of days")
 		}
 		c.HistoryRetention = time.Duration(n) * 24 * time.Hour
+	}
+	if s := getenv(EnvAuditDays); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			problems = append(problems, EnvAuditDays+" must be a positive number of days")
+		}
+		c.AuditRetention = time.Duration(n) * 24 * time.Hour
 	}
 	if s := getenv(EnvLogLevel); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
@@ -157,6 +167,7 @@ type AWS struct {
 	Queue   *sqsqueue.Queue
 	Hub     core.Hub
 	Engine  *engine.Engine
+	Auditor *engine.Auditor
 	Tickets *auth.Tickets
 	hub     *apigwhub.Hub
 	clients AWSClients
@@ -168,7 +179,11 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 	if c.Clock == nil {
 		c.Clock = core.SystemClock{}
 	}
-	store, err := dynamostore.New(c.DynamoDB, cfg.Table, nil)
+	auditRetention := cfg.AuditRetention
+	if auditRetention <= 0 {
+		auditRetention = engine.DefaultAuditRetention
+	}
+	store, err := dynamostore.New(c.DynamoDB, cfg.Table, &dynamostore.Options{AuditRetention: auditRetention})
 	if err != nil {
 		return nil, err
 	}
@@ -198,9 +213,11 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 	if a.Queue != nil {
 		queue = a.Queue
 	}
+	a.Auditor = engine.NewAuditor(engine.AuditorOptions{Store: store, Projects: store, Hub: a.Hub, Clock: c.Clock, Logger: log})
 	a.Engine = engine.New(engine.Options{
 		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
+		Auditor: a.Auditor, Audit: store, AuditRetention: auditRetention,
 	})
 	return a, nil
 }
@@ -255,6 +272,7 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 	}
 	return httpapi.New(httpapi.Options{
 		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
+		Auditor: a.Auditor, AuditTrail: a.Auditor,
 		Ready: func(ctx context.Context) error {
 			_, err := a.Store.ListProjects(ctx)
 			return err

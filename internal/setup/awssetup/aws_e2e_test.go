@@ -357,6 +357,24 @@ func TestAWSWiringEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The audit trail, in the same table: the API function recorded the
+	// request, the events function the operation's end; both went out live.
+	trail, _, err := reader.Auditor.List(ctx, core.Principal{User: "alice"}, "demo", core.AuditFilter{Kind: core.KindBucket, Name: "aws-e2e-reports"}, core.Page{})
+	if err != nil || len(trail) != 2 || trail[0].Outcome != core.OutcomeSucceeded || trail[1].Outcome != core.OutcomeAccepted ||
+		trail[0].OperationID != op.ID || trail[1].OperationID != op.ID || trail[1].Actor != "alice" {
+		t.Fatalf("audit trail of the bucket: %+v, %v; want alice's create accepted, then succeeded", trail, err)
+	}
+	var liveAudits int
+	for _, f := range w.gw.Frames("conn-alice") {
+		var m core.Message
+		if json.Unmarshal(f, &m) == nil && m.Type == core.MsgAudit && m.Name == "aws-e2e-reports" {
+			liveAudits++
+		}
+	}
+	if liveAudits != 2 {
+		t.Fatalf("%d audit frames for the bucket, want 2", liveAudits)
+	}
+
 	// EventBridge brings the same stack's change again: nothing moves back.
 	w.invoke(awssetup.RoleEventsEventBridge, map[string]any{
 		"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "CloudFormation Stack Status Change",

@@ -43,11 +43,17 @@ const (
 	EnvCloudRate      = "BUCKETDESK_CLOUD_RATE"
 	EnvMaxAttempts    = "BUCKETDESK_MAX_ATTEMPTS"
 	EnvHistoryDays    = "BUCKETDESK_HISTORY_RETENTION_DAYS"
+	EnvAuditDays      = "BUCKETDESK_AUDIT_RETENTION_DAYS"
 	EnvLogLevel       = "BUCKETDESK_LOG_LEVEL"
 )
 
 // publishers are the roles whose code pushes real-time messages.
 var publishers = []string{RoleAPI, RoleWSDefault, RoleEventsSNS, RoleEventsEventBridge, RoleWorker, RoleReconcile}
+
+// auditWriters are the roles whose code writes audit records (each with
+// its TTL): the API records requests, reveals and logins; the roles that
+// end operations record their outcome; the reconciler also purges.
+var auditWriters = []string{RoleAPI, RoleEventsSNS, RoleEventsEventBridge, RoleWorker, RoleReconcile}
 
 // AWSEnv is every environment variable the AWS configuration reads (besides
 // AWS_REGION, which Lambda sets).
@@ -62,6 +68,7 @@ var AWSEnv = []EnvVar{
 	{Name: EnvCloudRate, Doc: "CloudFormation calls per second per project account (default 2)"},
 	{Name: EnvMaxAttempts, Roles: []string{RoleWorker}, Doc: "the queue's maxReceiveCount, so the worker knows its last attempt (default 10)"},
 	{Name: EnvHistoryDays, Roles: []string{RoleReconcile}, Doc: "days an ended operation stays in the history before the reconciler deletes it (default 365)"},
+	{Name: EnvAuditDays, Roles: auditWriters, Doc: "days an audit record is kept: its DynamoDB TTL, and the reconciler's purge (default 400)"},
 	{Name: EnvLogLevel, Doc: "debug, info, warn or error (default info)"},
 }
 

@@ -1,5 +1,5 @@
 // Package dynamostore implements the cache ports of core (ResourceStore,
-// ProjectStore, ConnectionStore, TicketStore) for the AWS setup: the cache
+// ProjectStore, ConnectionStore, TicketStore, AuditStore) for the AWS setup: the cache
 // mirror kept in one on-demand DynamoDB table, shared by every Lambda.
 //
 // Every state change of a resource is one conditional PutItem or
@@ -39,6 +39,7 @@
 //	operation   pk OP#<id>        sk OP            rev N       gsi1pk OPS#<project>   gsi1sk <id>
 //	connection  pk CONN#<id>      sk <project>     expires_*   gsi1pk CONNS#<project> gsi1sk <id>
 //	ticket      pk TICKET#<hash>  sk TICKET        expires_*
+//	audit       pk AUDIT#<project> sk <id>         expires_* (with AuditRetention), actor, action, kind, name
 //
 // A connection has one item per project it watches, so that the index
 // finds a project's connections with one Query, never a Scan. Connection
@@ -115,6 +116,10 @@ type Options struct {
 	// strongly consistent reads. Queries of the index are always
 	// eventually consistent (DynamoDB offers nothing else there).
 	EventuallyConsistent bool
+	// AuditRetention, when positive, gives each audit record the TTL
+	// attribute of its time plus AuditRetention, so that DynamoDB deletes
+	// it in time even if no purge runs; 0 sets none.
+	AuditRetention time.Duration
 }
 
 // Store implements the cache ports of core on one DynamoDB table. It is
@@ -123,6 +128,7 @@ type Store struct {
 	client     *dynamodb.Client
 	table      string
 	consistent bool
+	auditTTL   time.Duration
 }
 
 // New returns a Store on table through client. It makes no call: a
@@ -137,7 +143,7 @@ func New(client *dynamodb.Client, table string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	return &Store{client: client, table: table, consistent: !opts.EventuallyConsistent}, nil
+	return &Store{client: client, table: table, consistent: !opts.EventuallyConsistent, auditTTL: opts.AuditRetention}, nil
 }
 
 // CreateTable creates the table as the package comment describes and waits
