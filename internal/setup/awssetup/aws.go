@@ -255,6 +255,7 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 	}
 	return httpapi.New(httpapi.Options{
 		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
+		Links: engine.NewShareLinks(a.Engine.Service, engine.ShareLinkOptions{Store: a.Store}),
 		Ready: func(ctx context.Context) error {
 			_, err := a.Store.ListProjects(ctx)
 			return err

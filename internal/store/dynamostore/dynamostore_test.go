@@ -58,6 +58,7 @@ func conformance(t *testing.T, newStore func(t *testing.T) *dynamostore.Store) {
 	porttest.RunResourceStoreTests(t, func(t *testing.T) core.ResourceStore { return newStore(t) })
 	porttest.RunConnectionStoreTests(t, func(t *testing.T) core.ConnectionStore { return newStore(t) })
 	porttest.RunTicketStoreTests(t, func(t *testing.T) core.TicketStore { return newStore(t) })
+	porttest.RunShareLinkStoreTests(t, func(t *testing.T) core.ShareLinkStore { return newStore(t) })
 }
 
 // TestListsUseTheIndex: a project's connections and operations are found
