@@ -162,8 +162,8 @@ func routes() []route {
 		{method: "POST", path: "/api/projects/{p}/users/{name}/links/{id}/revoke", enabled: hasLinks, handle: (*server).revokeLink},
 		{method: "GET", path: "/s/{token}", public: true, enabled: hasLinks, handle: secretPage((*server).sharePageGet)},
 		{method: "POST", path: "/s/{token}/open", public: true, enabled: hasLinks, handle: secretPage((*server).sharePageOpen)},
-		{method: "GET", path: "/s/share.js", public: true, enabled: hasLinks, handle: secretPage(shareAsset("share.js", "text/javascript; charset=utf-8"))},
-		{method: "GET", path: "/s/share.css", public: true, enabled: hasLinks, handle: secretPage(shareAsset("share.css", "text/css; charset=utf-8"))},
+		{method: "GET", path: "/s/_/share.js", public: true, enabled: hasLinks, handle: secretPage(shareAsset("share.js", "text/javascript; charset=utf-8"))},
+		{method: "GET", path: "/s/_/share.css", public: true, enabled: hasLinks, handle: secretPage(shareAsset("share.css", "text/css; charset=utf-8"))},
 
 		{method: "GET", path: "/api/projects/{p}/operations", handle: (*server).operations},
 		{method: "GET", path: "/api/operations/{id}", handle: (*server).operation},
