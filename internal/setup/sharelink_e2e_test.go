@@ -146,7 +146,9 @@ func TestShareLinkEndToEnd(t *testing.T) {
 		}
 		checkSecretHeaders(t, "page", page.header)
 	}
-	lv.until(t, func(m core.Message) bool { return m.Type == core.MsgShareLink && m.Name == "partner-upload" && m.Version == 2 })
+	lv.until(t, func(m core.Message) bool {
+		return m.Type == core.MsgShareLink && m.Name == "partner-upload" && m.Version == 2
+	})
 	var list struct{ Items []map[string]any }
 	alice.do("GET", "/api/projects/demo/users/partner-upload/links", nil, nil).json(t, &list)
 	if len(list.Items) != 1 || list.Items[0]["state"] != "opened" {
