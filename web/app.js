@@ -6,6 +6,7 @@ import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
 import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
+import { openLinksDialog, onLinkMessage } from './links.js';
 import { Live } from './live.js';
 import { openObjectsDialog } from './objects.js';
 import { Operations } from './progress.js';
@@ -395,6 +396,9 @@ function onMessage(msg) {
         }
       }
       break;
+    case 'share_link':
+      onLinkMessage(msg);
+      break;
     default:
   }
 }
@@ -516,6 +520,10 @@ function rowActions(r) {
     state.sandbox && r.kind === 'bucket' && bucketExists(r) ? actionButton('Objects', r, {
       focusId: `objects:${rkey(r.kind, r.name)}`,
       onClick: () => openObjectsDialog(ctx, r),
+    }) : null,
+    r.kind === 'user' ? actionButton('Share', r, {
+      focusId: `share:${rkey(r.kind, r.name)}`,
+      onClick: () => openLinksDialog(ctx, state.store.get(r.kind, r.name) || r),
     }) : null,
     actionButton('Delete', r, {
       reason: locked, danger: true, focusId: `delete:${rkey(r.kind, r.name)}`,

@@ -106,16 +106,19 @@ func awsCLIExample(pkg *CredentialsPackage) string {
 	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\n",
 		pkg.AccessKeyID, pkg.SecretAccessKey, pkg.Region)
 	for _, g := range pkg.Buckets {
-		fmt.Fprintf(&b, "aws s3 ls %s\n", g.S3URI)
-		if g.Access == core.AccessWrite || g.Access == core.AccessReadWrite {
-			fmt.Fprintf(&b, "aws s3 cp ./report.csv %sreport.csv\n", g.S3URI)
-		}
-		if g.Access == core.AccessRead || g.Access == core.AccessReadWrite {
+		if canRead(g.Access) {
+			fmt.Fprintf(&b, "aws s3 ls %s\n", g.S3URI)
 			fmt.Fprintf(&b, "aws s3 cp %sreport.csv ./report.csv\n", g.S3URI)
+		}
+		if canWrite(g.Access) {
+			fmt.Fprintf(&b, "aws s3 cp ./report.csv %sreport.csv\n", g.S3URI)
 		}
 	}
 	return b.String()
 }
+
+func canRead(a core.Access) bool  { return a == core.AccessRead || a == core.AccessReadWrite }
+func canWrite(a core.Access) bool { return a == core.AccessWrite || a == core.AccessReadWrite }
 
 // rcloneRemote is the name of the remote in the rclone example.
 const rcloneRemote = "bucketdesk"
@@ -125,7 +128,13 @@ func rcloneExample(pkg *CredentialsPackage) string {
 	fmt.Fprintf(&b, "# ~/.config/rclone/rclone.conf\n[%s]\ntype = s3\nprovider = AWS\naccess_key_id = %s\nsecret_access_key = %s\nregion = %s\nendpoint = %s\n\n",
 		rcloneRemote, pkg.AccessKeyID, pkg.SecretAccessKey, pkg.Region, pkg.S3Endpoint)
 	for _, g := range pkg.Buckets {
-		fmt.Fprintf(&b, "rclone ls %s:%s/%s\n", rcloneRemote, g.Bucket, strings.TrimLeft(g.Prefix, "/"))
+		remote := rcloneRemote + ":" + g.Bucket + "/" + strings.TrimLeft(g.Prefix, "/")
+		if canRead(g.Access) {
+			fmt.Fprintf(&b, "rclone ls %s\n", remote)
+		}
+		if canWrite(g.Access) {
+			fmt.Fprintf(&b, "rclone copy ./outbox %s\n", remote)
+		}
 	}
 	return b.String()
 }
