@@ -1,5 +1,5 @@
 // Package dynamostore implements the cache ports of core (ResourceStore,
-// ProjectStore, ConnectionStore, TicketStore) for the AWS setup: the cache
+// ProjectStore, ConnectionStore, TicketStore, ShareLinkStore) for the AWS setup: the cache
 // mirror kept in one on-demand DynamoDB table, shared by every Lambda.
 //
 // Every state change of a resource is one conditional PutItem or
@@ -39,6 +39,7 @@
 //	operation   pk OP#<id>        sk OP            rev N       gsi1pk OPS#<project>   gsi1sk <id>
 //	connection  pk CONN#<id>      sk <project>     expires_*   gsi1pk CONNS#<project> gsi1sk <id>
 //	ticket      pk TICKET#<hash>  sk TICKET        expires_*
+//	link        pk LINK#<id>      sk LINK          version N   gsi1pk LINKS#<project> gsi1sk <id>  expires_*
 //
 // A connection has one item per project it watches, so that the index
 // finds a project's connections with one Query, never a Scan. Connection
