@@ -42,8 +42,8 @@
 //	link        pk LINK#<id>      sk LINK          version N   gsi1pk LINKS#<project> gsi1sk <id>  expires_*
 //
 // A connection has one item per project it watches, so that the index
-// finds a project's connections with one Query, never a Scan. Connection
-// and ticket items carry expires_at (epoch seconds, rounded up: the TTL
+// finds a project's connections with one Query, never a Scan. Connection,
+// ticket and link items carry expires_at (epoch seconds, rounded up: the TTL
 // attribute) and expires_ns (epoch nanoseconds, which reads compare with
 // the caller's now). DynamoDB deletes expired items only eventually, and
 // dynalite never does, so expired items are filtered on read. Reads
