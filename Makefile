@@ -47,6 +47,7 @@ test-browser: build
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/run.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/details.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/history.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/links.mjs
 
 ## lint: gofmt check and go vet
 lint:

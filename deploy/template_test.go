@@ -523,7 +523,8 @@ func rawEvents(t *testing.T, logicalID string) map[string]map[string]any {
 }
 
 // The HTTP API: every /api/ route needs a Cognito JWT except the OpenAPI
-// document; the probes are public; all of it goes to the api function.
+// document; the probes and the share links' page (/s/…) are public; all
+// of it goes to the api function.
 func TestHTTPRoutes(t *testing.T) {
 	tpl := load(t, "template.yaml")
 	var apiFn string
@@ -558,7 +559,7 @@ func TestHTTPRoutes(t *testing.T) {
 	if !proxied {
 		t.Error("no /api/{proxy+} route")
 	}
-	if want := map[string]bool{"/healthz": true, "/readyz": true, "/api/openapi.yaml": true, "/auth/login": true}; !maps.Equal(public, want) {
+	if want := map[string]bool{"/healthz": true, "/readyz": true, "/api/openapi.yaml": true, "/auth/login": true, "/s/{proxy+}": true}; !maps.Equal(public, want) {
 		t.Errorf("public routes %v, want %v", slices.Sorted(maps.Keys(public)), slices.Sorted(maps.Keys(want)))
 	}
 	src, err := readProcessed("template.yaml")

@@ -8,6 +8,7 @@ import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
 import { onAuditMessage, openHistoryDialog, resyncHistory } from './history.js';
+import { openLinksDialog, onLinkMessage } from './links.js';
 import { Live } from './live.js';
 import { openObjectsDialog } from './objects.js';
 import { Operations } from './progress.js';
@@ -402,6 +403,9 @@ function onMessage(msg) {
     case 'audit':
       onAuditMessage(msg);
       break;
+    case 'share_link':
+      onLinkMessage(msg);
+      break;
     default:
   }
 }
@@ -528,6 +532,10 @@ function rowActions(r) {
       focusId: `history:${rkey(r.kind, r.name)}`,
       onClick: () => openHistoryDialog(ctx, r),
     }),
+    r.kind === 'user' ? actionButton('Share', r, {
+      focusId: `share:${rkey(r.kind, r.name)}`,
+      onClick: () => openLinksDialog(ctx, state.store.get(r.kind, r.name) || r),
+    }) : null,
     actionButton('Delete', r, {
       reason: locked, danger: true, focusId: `delete:${rkey(r.kind, r.name)}`,
       onClick: () => openDeleteDialog(ctx, state.store.get(r.kind, r.name) || r),

@@ -18,6 +18,7 @@ import (
 	"bucketdesk/internal/auth"
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/engine"
 	"bucketdesk/internal/httpapi"
 	"bucketdesk/internal/setup"
 )
@@ -113,6 +114,7 @@ func newEnv(t testing.TB, eo envOptions) *env {
 		Login:   auth.NewLogin(users, issuer, &auth.LoginOptions{MaxFailures: 3}).Login,
 		JWKS:    issuer.JWKS(),
 		Tickets: auth.NewTickets(l.Store, nil),
+		Links:   engine.NewShareLinks(l.Engine.Service, engine.ShareLinkOptions{Store: l.Store}),
 		Ready: func(ctx context.Context) error {
 			_, err := l.Store.ListProjects(ctx)
 			return err

@@ -71,6 +71,10 @@ type Options struct {
 	// objects into a project's buckets and empty them; nil (on AWS) leaves
 	// them out.
 	Sandbox SandboxObjects
+	// Links serves the one-time share links: the managers' routes under
+	// /api/projects/{p}/users/{name}/links and the recipient's page under
+	// /s/; nil leaves them out.
+	Links ShareLinks
 	// Ready is the readiness probe (the store answers); nil is always
 	// ready.
 	Ready func(ctx context.Context) error
@@ -133,6 +137,7 @@ func routes() []route {
 	hasTickets := func(o *Options) bool { return o.Tickets != nil }
 	hasSandbox := func(o *Options) bool { return o.Sandbox != nil }
 	hasAudit := func(o *Options) bool { return o.AuditTrail != nil }
+	hasLinks := func(o *Options) bool { return o.Links != nil }
 	return []route{
 		{method: "GET", path: "/healthz", public: true, handle: (*server).healthz},
 		{method: "GET", path: "/readyz", public: true, handle: (*server).readyz},
@@ -158,6 +163,14 @@ func routes() []route {
 		{method: "DELETE", path: "/api/projects/{p}/users/{name}", handle: remove(core.KindUser)},
 		{method: "POST", path: "/api/projects/{p}/users/{name}/keys", handle: (*server).rotateKey},
 		{method: "POST", path: "/api/projects/{p}/users/{name}/keys/{key}/reveal", handle: (*server).revealKey},
+
+		{method: "GET", path: "/api/projects/{p}/users/{name}/links", enabled: hasLinks, handle: (*server).links},
+		{method: "POST", path: "/api/projects/{p}/users/{name}/links", enabled: hasLinks, handle: (*server).createLink},
+		{method: "POST", path: "/api/projects/{p}/users/{name}/links/{id}/revoke", enabled: hasLinks, handle: (*server).revokeLink},
+		{method: "GET", path: "/s/{token}", public: true, enabled: hasLinks, handle: secretPage((*server).sharePageGet)},
+		{method: "POST", path: "/s/{token}/open", public: true, enabled: hasLinks, handle: secretPage((*server).sharePageOpen)},
+		{method: "GET", path: "/s/_/share.js", public: true, enabled: hasLinks, handle: secretPage(shareAsset("share.js", "text/javascript; charset=utf-8"))},
+		{method: "GET", path: "/s/_/share.css", public: true, enabled: hasLinks, handle: secretPage(shareAsset("share.css", "text/css; charset=utf-8"))},
 
 		{method: "GET", path: "/api/projects/{p}/operations", handle: (*server).operations},
 		{method: "GET", path: "/api/operations/{id}", handle: (*server).operation},
@@ -231,7 +244,7 @@ func New(o Options) http.Handler {
 
 // withHeaders sets the headers every answer carries before next (even the
 // mux's own redirects) writes it: X-Content-Type-Options: nosniff on all,
-// and Cache-Control: no-store on /api/… and /auth/…, errors included (a
+// and Cache-Control: no-store on /api/…, /auth/… and /s/…, errors included (a
 // handler may set a different Cache-Control, as the JWKS does).
 func withHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -245,9 +258,9 @@ func withHeaders(next http.Handler) http.Handler {
 }
 
 // noStore says whether answers on path must not be stored by any cache:
-// those of the API and of logins.
+// those of the API, of logins and of share links.
 func noStore(path string) bool {
-	for _, p := range []string{"/api", "/auth"} {
+	for _, p := range []string{"/api", "/auth", "/s"} {
 		if path == p || strings.HasPrefix(path, p+"/") {
 			return true
 		}

@@ -43,6 +43,7 @@ var kinds = []struct {
 	{core.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Authentication required"},
 	{core.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden"},
 	{core.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
+	{core.ErrGone, http.StatusGone, "gone", "Gone"},
 	{core.ErrLocked, http.StatusConflict, "locked", "Resource locked by another operation"},
 	{core.ErrConflict, http.StatusConflict, "conflict", "Conflict"},
 	{core.ErrPrecondition, http.StatusPreconditionFailed, "precondition", "Precondition failed"},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"bucketdesk/internal/auth"
+	"bucketdesk/internal/engine"
 	"bucketdesk/internal/httpapi"
 	"bucketdesk/internal/wsapi"
 	"bucketdesk/web"
@@ -83,6 +84,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Subscribe: subscribe, Limits: limits, Logger: l.cfg.Logger})
 	api := httpapi.New(httpapi.Options{
 		Service: l.Engine.Service, Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets, Sandbox: l.Sandbox,
+		Links: engine.NewShareLinks(l.Engine.Service, engine.ShareLinkOptions{Store: l.Store, Auditor: l.Auditor}),
 		Ready: func(ctx context.Context) error {
 			_, err := l.Store.ListProjects(ctx)
 			return err
@@ -93,7 +95,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)
-	for _, p := range []string{"/api/", "/auth/", "/.well-known/", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/api/", "/auth/", "/s/", "/.well-known/", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, api)
 	}
 	mux.Handle("/", web.Handler())

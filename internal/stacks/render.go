@@ -378,10 +378,21 @@ func secretSegment(name string) string {
 	return strings.ReplaceAll(name, ",", "-") + "--" + hex.EncodeToString(sum[:4])
 }
 
-// homeMappings maps one logical SFTP folder per granted bucket or prefix.
-// Grants are canonical (sorted); a prefix of a bucket that is granted whole
-// is already visible under the bucket's folder, so it gets no entry.
+// homeMappings maps one logical SFTP folder per home folder of the grants
+// (HomeFolders), each onto the same path.
 func homeMappings(grants []core.Grant) []any {
+	var out []any
+	for _, path := range HomeFolders(grants) {
+		out = append(out, obj{"Entry": path, "Target": path})
+	}
+	return out
+}
+
+// HomeFolders returns the SFTP home folders of canonical (sorted) grants:
+// one "/bucket" or "/bucket/prefix" per granted bucket or prefix. A prefix
+// of a bucket that is granted whole is already visible under the bucket's
+// folder, so it gets no folder of its own.
+func HomeFolders(grants []core.Grant) []string {
 	whole := map[string]bool{}
 	for _, g := range grants {
 		if g.Prefix == "" {
@@ -389,7 +400,7 @@ func homeMappings(grants []core.Grant) []any {
 		}
 	}
 	seen := map[string]bool{}
-	var out []any
+	var out []string
 	for _, g := range grants {
 		if g.Prefix != "" && whole[g.Bucket] {
 			continue
@@ -402,7 +413,7 @@ func homeMappings(grants []core.Grant) []any {
 			continue
 		}
 		seen[path] = true
-		out = append(out, obj{"Entry": path, "Target": path})
+		out = append(out, path)
 	}
 	return out
 }

@@ -1,5 +1,5 @@
 // Package porttest holds one conformance suite per port of package core
-// (ResourceStore, ProjectStore, ConnectionStore, TicketStore, Queue,
+// (ResourceStore, ProjectStore, ConnectionStore, TicketStore, ShareLinkStore, Queue,
 // Cloud, Hub, …). Every adapter's TestConformance runs the suite of each
 // port it implements (a cache adapter runs every store suite), so the
 // local adapters and the AWS ones are held to the same contract; the

@@ -273,6 +273,7 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 	return httpapi.New(httpapi.Options{
 		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
 		Auditor: a.Auditor, AuditTrail: a.Auditor,
+		Links: engine.NewShareLinks(a.Engine.Service, engine.ShareLinkOptions{Store: a.Store, Auditor: a.Auditor}),
 		Ready: func(ctx context.Context) error {
 			_, err := a.Store.ListProjects(ctx)
 			return err

@@ -1,5 +1,6 @@
 // Package boltstore implements the cache ports of core (ResourceStore,
-// ProjectStore, ConnectionStore, TicketStore, AuditStore) for the local, one-binary
+// ProjectStore, ConnectionStore, TicketStore, AuditStore,
+// ShareLinkStore) for the local, one-binary
 // setup: the cache mirror kept in a bbolt file, which it may share with the
 // durable local queue (each keeps to its own buckets; this package's are
 // named "store/…").

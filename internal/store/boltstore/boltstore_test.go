@@ -61,6 +61,7 @@ func conformance(t *testing.T, newStore func(t *testing.T) *boltstore.Store) {
 	porttest.RunConnectionStoreTests(t, func(t *testing.T) core.ConnectionStore { return newStore(t) })
 	porttest.RunTicketStoreTests(t, func(t *testing.T) core.TicketStore { return newStore(t) })
 	porttest.RunAuditStoreTests(t, func(t *testing.T) core.AuditStore { return newStore(t) })
+	porttest.RunShareLinkStoreTests(t, func(t *testing.T) core.ShareLinkStore { return newStore(t) })
 }
 
 func open(tb testing.TB, path string) *boltstore.Store {

@@ -1,5 +1,6 @@
 // Package dynamostore implements the cache ports of core (ResourceStore,
-// ProjectStore, ConnectionStore, TicketStore, AuditStore) for the AWS setup: the cache
+// ProjectStore, ConnectionStore, TicketStore, AuditStore,
+// ShareLinkStore) for the AWS setup: the cache
 // mirror kept in one on-demand DynamoDB table, shared by every Lambda.
 //
 // Every state change of a resource is one conditional PutItem or
@@ -40,10 +41,11 @@
 //	connection  pk CONN#<id>      sk <project>     expires_*   gsi1pk CONNS#<project> gsi1sk <id>
 //	ticket      pk TICKET#<hash>  sk TICKET        expires_*
 //	audit       pk AUDIT#<project> sk <id>         expires_* (with AuditRetention), actor, action, kind, name
+//	link        pk LINK#<id>      sk LINK          version N   gsi1pk LINKS#<project> gsi1sk <id>  expires_*
 //
 // A connection has one item per project it watches, so that the index
-// finds a project's connections with one Query, never a Scan. Connection
-// and ticket items carry expires_at (epoch seconds, rounded up: the TTL
+// finds a project's connections with one Query, never a Scan. Connection,
+// ticket and link items carry expires_at (epoch seconds, rounded up: the TTL
 // attribute) and expires_ns (epoch nanoseconds, which reads compare with
 // the caller's now). DynamoDB deletes expired items only eventually, and
 // dynalite never does, so expired items are filtered on read. Reads

@@ -1,0 +1,259 @@
+// Browser test of one-time share links (docs/share-links.md): Debian's
+// Chromium driven by playwright-core. alice makes a link for
+// partner-upload's access key without seeing the secret; an anonymous
+// browser opens it, reveals it and downloads the .csv; alice's dialog
+// shows the link opened and used, live.
+//
+//   BUCKETDESK_BIN=bin/bucketdesk node tests/browser/links.mjs
+//   BUCKETDESK_URL=http://127.0.0.1:8080 BUCKETDESK_DEMO_PASSWORD=… node tests/browser/links.mjs
+//
+// Screenshots go to test-output/browser/links/. Exits non-zero on failure.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const OUT = path.join(repo, 'test-output', 'browser', 'links');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WAIT = 20000;
+const PROJECT = 'demo';
+
+fs.rmSync(OUT, { recursive: true, force: true });
+fs.mkdirSync(OUT, { recursive: true });
+
+const t0 = Date.now();
+function log(...a) {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(base, child, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`bucketdesk exited with ${child.exitCode}; see ${OUT}/server.log`);
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base}/readyz did not answer 200 within ${ms} ms`);
+}
+
+async function startServer() {
+  if (!process.env.BUCKETDESK_BIN) {
+    const base = (process.env.BUCKETDESK_URL || '').replace(/\/$/, '');
+    const password = process.env.BUCKETDESK_DEMO_PASSWORD || '';
+    if (!base || !password) throw new Error('set BUCKETDESK_BIN, or BUCKETDESK_URL and BUCKETDESK_DEMO_PASSWORD');
+    await waitReady(base, null, 10000);
+    return { base, password, stop: async () => {} };
+  }
+  const bin = path.resolve(process.env.BUCKETDESK_BIN);
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bucketdesk-links-'));
+  const password = crypto.randomBytes(18).toString('base64url');
+  const logFile = fs.openSync(path.join(OUT, 'server.log'), 'w');
+  const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--sandbox-delay', '200ms'], {
+    env: { ...process.env, BUCKETDESK_DEMO_PASSWORD: password },
+    stdio: ['ignore', logFile, logFile],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  log(`started ${bin} (pid ${child.pid}) on ${base}`);
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.closeSync(logFile);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(base, child, 30000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { base, password, stop };
+}
+
+let shot = 0;
+async function screenshot(page, name) {
+  const file = `${String(++shot).padStart(2, '0')}-${name}.png`;
+  await page.screenshot({ path: path.join(OUT, file), fullPage: true });
+  log(`  screenshot links/${file}`);
+}
+
+function watch(page, who, problems) {
+  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.stack || e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`${who}: console error: ${m.text()}`);
+  });
+}
+
+async function login(page, base, user, password) {
+  await page.goto(`${base}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator(`a[href="#/projects/${PROJECT}"]`).click({ timeout: WAIT });
+  await page.waitForFunction(() => document.querySelector('#conn .conn-text')?.textContent === 'Live', null, { timeout: WAIT });
+}
+
+/** api calls the REST API with the page's own session. */
+function api(page, method, urlPath, body) {
+  return page.evaluate(async ({ method, urlPath, body }) => {
+    const res = await fetch(urlPath, {
+      method,
+      headers: { Authorization: `Bearer ${sessionStorage.getItem('bucketdesk.token')}`, 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: await res.text() };
+  }, { method, urlPath, body });
+}
+
+async function scenario({ base, password }) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const problems = [];
+  try {
+    const viewport = { width: 1400, height: 900 };
+    const alice = await (await browser.newContext({ viewport })).newPage();
+    watch(alice, 'alice', problems);
+    log('1. alice makes sure user partner-upload exists (the demo seeds it; otherwise she creates it)');
+    await login(alice, base, 'alice', password);
+    let r = await api(alice, 'GET', `/api/projects/${PROJECT}/users/partner-upload`);
+    if (r.status === 404) {
+      const name = `partner-drop-${crypto.randomBytes(3).toString('hex')}`;
+      r = await api(alice, 'POST', `/api/projects/${PROJECT}/buckets`, { name, encryption: { type: 'SSE-S3' } });
+      assert.equal(r.status, 202, r.body);
+      r = await api(alice, 'POST', `/api/projects/${PROJECT}/users`, {
+        name: 'partner-upload', access_keys: 1, grants: [{ bucket: name, access: 'write', prefix: 'incoming/' }],
+      });
+      assert.equal(r.status, 202, r.body);
+      r = await api(alice, 'GET', `/api/projects/${PROJECT}/users/partner-upload`);
+    }
+    assert.equal(r.status, 200, r.body);
+    const grant = JSON.parse(r.body).spec.user.grants[0];
+    const userRow = alice.locator('#users tbody tr[data-name="partner-upload"]');
+    await alice.waitForFunction(() => document.querySelector('#users tbody tr[data-name="partner-upload"]')?.dataset.phase === 'ready'
+      && document.querySelector('#users tbody tr[data-name="partner-upload"] .key-id'), null, { timeout: WAIT * 2 });
+    const keyID = (await userRow.locator('.key-id').first().textContent()).trim();
+
+    log('2. alice makes a link without seeing the secret');
+    await userRow.getByRole('button', { name: 'Share user partner-upload' }).click();
+    const dialog = alice.getByRole('dialog', { name: 'Share links of partner-upload' });
+    await dialog.waitFor({ timeout: WAIT });
+    assert.equal(await dialog.getByLabel('I don’t need to see the secret').isChecked(), true, 'never seeing the secret is the default');
+    await dialog.getByLabel('Expires after').selectOption('86400');
+    await dialog.getByRole('button', { name: 'Create link' }).click();
+    const urlInput = dialog.locator('#link-url');
+    await urlInput.waitFor({ timeout: WAIT });
+    const url = await urlInput.inputValue();
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/s\/[0-9A-Z]{26}[A-Za-z0-9_-]{43}#[A-Za-z0-9_-]{43}$/);
+    const linkRow = dialog.locator('#links-table tbody tr[data-link-id]').first();
+    await alice.waitForFunction(() => document.querySelector('#links-table tbody tr[data-link-id]')?.dataset.state === 'created', null, { timeout: WAIT });
+    await screenshot(alice, 'alice-link-created');
+    // The key is marked revealed: alice cannot see the secret any more.
+    const reveal = userRow.locator('button[data-action=reveal]').first();
+    assert.equal(await reveal.isDisabled(), true, 'reveal is refused once the secret is withheld');
+
+    log('3. an anonymous browser opens the link: the page burns nothing');
+    const anonCtx = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
+    const anon = await anonCtx.newPage();
+    watch(anon, 'recipient', problems);
+    const requests = [];
+    anon.on('request', (q) => requests.push(`${q.method()} ${q.url()} ${q.postData() || ''}`));
+    const res = await anon.goto(url);
+    assert.equal(res.status(), 200);
+    const headers = res.headers();
+    assert.equal(headers['cache-control'], 'no-store');
+    assert.equal(headers['referrer-policy'], 'no-referrer');
+    assert.match(headers['x-robots-tag'], /noindex/);
+    assert.match(headers['content-security-policy'], /default-src 'none'; script-src 'self'/);
+    await anon.getByRole('button', { name: 'Reveal the credentials' }).waitFor({ timeout: WAIT });
+    await screenshot(anon, 'recipient-page-before-reveal');
+    await alice.waitForFunction(() => document.querySelector('#links-table tbody tr[data-link-id]')?.dataset.state === 'opened', null, { timeout: WAIT });
+    assert.match(await linkRow.locator('.link-state').textContent(), /Opened .* from 127\.0\.0\.1/);
+    await screenshot(alice, 'alice-sees-opened-live');
+
+    log('4. the recipient reveals and downloads the .csv');
+    await anon.getByRole('button', { name: 'Reveal the credentials' }).click();
+    await anon.locator('#package').waitFor({ state: 'visible', timeout: WAIT });
+    const shownID = (await anon.locator('#access-key-id').textContent()).trim();
+    const secret = (await anon.locator('#secret-access-key').textContent()).trim();
+    assert.equal(shownID, keyID);
+    assert.ok(secret.length >= 30, 'a secret is shown');
+    assert.match(await anon.locator('#example-aws-cli').textContent(), new RegExp(`aws s3 cp \\./report\\.csv s3://${grant.bucket}/${grant.prefix || ''}report\\.csv`));
+    assert.match(await anon.locator('#example-rclone').textContent(), /type = s3/);
+    assert.equal(new URL(anon.url()).hash, '', 'the key is dropped from the address bar once used');
+    const [download] = await Promise.all([anon.waitForEvent('download'), anon.locator('#download-csv').click()]);
+    assert.equal(download.suggestedFilename(), 'partner-upload_accessKeys.csv');
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    assert.equal(csv, `Access key ID,Secret access key\r\n${keyID},${secret}\r\n`);
+    await screenshot(anon, 'recipient-revealed');
+    const key = url.split('#')[1];
+    assert.ok(requests.length >= 3, 'requests were recorded');
+    assert.ok(!requests.some((q) => q.includes(key)), 'the fragment key was never sent');
+
+    log('5. alice sees the link used, live; the secret never reached her page');
+    await alice.waitForFunction(() => document.querySelector('#links-table tbody tr[data-link-id]')?.dataset.state === 'revealed', null, { timeout: WAIT });
+    assert.ok(!(await alice.content()).includes(secret), "the secret is not in alice's page");
+    await screenshot(alice, 'alice-sees-used-live');
+
+    log('6. the link is gone: 410 with a clear page');
+    const late = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+    watch(late, 'late visitor', problems);
+    const again = await late.goto(url);
+    assert.equal(again.status(), 410);
+    await late.getByRole('heading', { name: 'This link is no longer valid' }).waitFor({ timeout: WAIT });
+    await screenshot(late, 'second-visitor-link-used-410');
+
+    assert.deepEqual(problems, [], 'no script errors in the pages');
+  } catch (err) {
+    for (const [i, ctx] of browser.contexts().entries()) {
+      for (const p of ctx.pages()) await p.screenshot({ path: path.join(OUT, `failure-${i}.png`), fullPage: true }).catch(() => {});
+    }
+    if (problems.length) console.error(problems.join('\n'));
+    throw err;
+  } finally {
+    await browser.close();
+  }
+}
+
+let server;
+let code = 0;
+try {
+  server = await startServer();
+  await scenario(server);
+  log(`PASS — screenshots in ${path.relative(process.cwd(), OUT) || OUT}`);
+} catch (err) {
+  console.error(err);
+  log(`FAIL — screenshots and server.log in ${OUT}`);
+  code = 1;
+} finally {
+  await server?.stop().catch((e) => console.error('stopping the server:', e));
+}
+process.exit(code);
