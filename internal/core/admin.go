@@ -24,6 +24,37 @@ type Disconnector interface {
 	Disconnect(ctx context.Context, project string, users []string) error
 }
 
+// ProjectInput is what an administrator registers or updates. Role is a
+// role name in the project's account or a role's ARN (RoleARN); SFTPHost
+// defaults to the Transfer server's endpoint when a server id is given.
+type ProjectInput struct {
+	ID               string   `json:"id,omitempty"`
+	Name             string   `json:"name"`
+	AccountID        string   `json:"account_id"`
+	Region           string   `json:"region"`
+	Role             string   `json:"role"`
+	ExternalID       string   `json:"external_id"`
+	TransferServerID string   `json:"transfer_server_id,omitempty"`
+	SFTPHost         string   `json:"sftp_host,omitempty"`
+	LogBucket        string   `json:"log_bucket,omitempty"`
+	Members          []string `json:"members,omitempty"`
+}
+
+// Input returns the input that registers p again as it is.
+func (p *Project) Input() ProjectInput {
+	return ProjectInput{
+		ID: p.ID, Name: p.Name, AccountID: p.AccountID, Region: p.Region, Role: p.RoleARN, ExternalID: p.ExternalID,
+		TransferServerID: p.TransferServerID, SFTPHost: p.SFTPHost, LogBucket: p.LogBucket, Members: slices.Clone(p.Members),
+	}
+}
+
+// MembersChange adds and removes member entries (user names and
+// "group:<name>"); an entry in both is removed.
+type MembersChange struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
 var (
 	roleNameRe = regexp.MustCompile(`^[\w+=,.@/-]{1,64}$`)
 	roleARNRe  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/([\w+=,.@/-]{1,512})$`)

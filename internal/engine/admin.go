@@ -65,28 +65,6 @@ func NewAdmin(o AdminOptions) *Admin {
 	return &Admin{o: o}
 }
 
-// ProjectInput is what an administrator registers or updates. Role is a
-// role name in the project's account or a role's ARN; SFTPHost defaults
-// to the Transfer server's endpoint when a server id is given.
-type ProjectInput struct {
-	Name             string   `json:"name"`
-	AccountID        string   `json:"account_id"`
-	Region           string   `json:"region"`
-	Role             string   `json:"role"`
-	ExternalID       string   `json:"external_id"`
-	TransferServerID string   `json:"transfer_server_id,omitempty"`
-	SFTPHost         string   `json:"sftp_host,omitempty"`
-	LogBucket        string   `json:"log_bucket,omitempty"`
-	Members          []string `json:"members"`
-}
-
-// MembersChange adds and removes member entries (user names and
-// "group:<name>"); an entry in both is removed.
-type MembersChange struct {
-	Add    []string `json:"add,omitempty"`
-	Remove []string `json:"remove,omitempty"`
-}
-
 func requireAdmin(who core.Principal) error {
 	if !who.Admin {
 		return fmt.Errorf("%w: administrators only (%s is not in the administrators' group)", core.ErrForbidden, who.User)
@@ -119,7 +97,8 @@ func (a *Admin) Project(ctx context.Context, who core.Principal, id string) (*co
 // (CheckAccount), and it is stored. The reconciler adopts the stacks
 // bucketdesk made in that account before (its next pass lists them). An
 // id in use, retired or not, is ErrConflict: ids are never reused.
-func (a *Admin) Register(ctx context.Context, who core.Principal, id string, in ProjectInput) (p *core.Project, err error) {
+func (a *Admin) Register(ctx context.Context, who core.Principal, in core.ProjectInput) (p *core.Project, err error) {
+	id := strings.TrimSpace(in.ID)
 	defer func() { a.audit(ctx, who, core.AuditProjectRegister, id, p, err, nil) }()
 	if err := requireAdmin(who); err != nil {
 		return nil, err
@@ -147,15 +126,19 @@ func (a *Admin) Register(ctx context.Context, who core.Principal, id string, in 
 	return p, nil
 }
 
-// Update replaces a project's registration with in. The account is
+// Update replaces a project's registration with in (whose ID, when set,
+// must be id). The account is
 // checked again when its id, region, role or external id changes. Members
 // that in no longer lists lose their live connections to the project.
 // A retired project is ErrConflict.
-func (a *Admin) Update(ctx context.Context, who core.Principal, id string, in ProjectInput) (p *core.Project, err error) {
+func (a *Admin) Update(ctx context.Context, who core.Principal, id string, in core.ProjectInput) (p *core.Project, err error) {
 	var removed []string
 	defer func() { a.audit(ctx, who, core.AuditProjectUpdate, id, p, err, removed) }()
 	if err := requireAdmin(who); err != nil {
 		return nil, err
+	}
+	if in.ID != "" && in.ID != id {
+		return nil, &core.ValidationError{Problems: []core.FieldError{{Field: "id", Message: fmt.Sprintf("%q does not match the project %q; a project's id cannot change", in.ID, id)}}}
 	}
 	p, err = build(id, in)
 	if err != nil {
@@ -183,7 +166,7 @@ func (a *Admin) Update(ctx context.Context, who core.Principal, id string, in Pr
 // ChangeMembers adds and removes members of a project. Removed members
 // lose their live connections to it at once. A retired project is
 // ErrConflict.
-func (a *Admin) ChangeMembers(ctx context.Context, who core.Principal, id string, ch MembersChange) (p *core.Project, err error) {
+func (a *Admin) ChangeMembers(ctx context.Context, who core.Principal, id string, ch core.MembersChange) (p *core.Project, err error) {
 	var removed []string
 	defer func() { a.audit(ctx, who, core.AuditMembers, id, p, err, removed) }()
 	if err := requireAdmin(who); err != nil {
@@ -294,7 +277,7 @@ func causeText(err error) string {
 }
 
 // build turns in into a project registration with id, validated.
-func build(id string, in ProjectInput) (*core.Project, error) {
+func build(id string, in core.ProjectInput) (*core.Project, error) {
 	p := &core.Project{
 		ID: id, Name: strings.TrimSpace(in.Name), AccountID: strings.TrimSpace(in.AccountID), Region: strings.TrimSpace(in.Region),
 		ExternalID: strings.TrimSpace(in.ExternalID), TransferServerID: strings.TrimSpace(in.TransferServerID),

@@ -53,6 +53,9 @@ type AWSConfig struct {
 	ClientID       string
 	CloudRate      float64
 	MaxAttempts    int
+	// AdminGroup is the Cognito group of the portal's administrators
+	// ("": core.DefaultAdminGroup).
+	AdminGroup string
 	// HistoryRetention is how long ended operations stay in the history
 	// (0: the engine's default).
 	HistoryRetention time.Duration
@@ -66,6 +69,7 @@ func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
 		Role: getenv(EnvRole), Region: getenv("AWS_REGION"), Table: getenv(EnvTable), QueueURL: getenv(EnvQueueURL),
 		EventsTopicARN: getenv(EnvEventsTopicARN), WSEndpoint: getenv(EnvWSEndpoint),
 		UserPoolID: getenv(EnvUserPoolID), ClientID: getenv(EnvClientID), CloudRate: 2, MaxAttempts: 10,
+		AdminGroup: getenv(EnvAdminGroup),
 	}
 	var problems []string
 	if !slices.Contains(LambdaRoles, c.Role) {
@@ -152,11 +156,14 @@ func NewAWSClients(cfg AWSConfig, base aws.Config) AWSClients {
 
 // AWS is bucketdesk wired on AWS for one function.
 type AWS struct {
-	Config  AWSConfig
-	Store   *dynamostore.Store
-	Queue   *sqsqueue.Queue
-	Hub     core.Hub
-	Engine  *engine.Engine
+	Config AWSConfig
+	Store  *dynamostore.Store
+	Queue  *sqsqueue.Queue
+	Hub    core.Hub
+	Engine *engine.Engine
+	// Admin registers projects and manages their members; it closes
+	// removed members' connections through API Gateway.
+	Admin   *engine.Admin
 	Tickets *auth.Tickets
 	hub     *apigwhub.Hub
 	clients AWSClients
@@ -202,6 +209,11 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 		Resources: store, Projects: store, Queue: queue, Cloud: cloud, Objects: cloud, Hub: a.Hub, Clock: c.Clock, Logger: log,
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 	})
+	adm := engine.AdminOptions{Projects: store, Cloud: cloud, Clock: c.Clock, Logger: log}
+	if a.hub != nil {
+		adm.Disconnector = a.hub
+	}
+	a.Admin = engine.NewAdmin(adm)
 	return a, nil
 }
 
@@ -248,13 +260,13 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 		keys = auth.NewHTTPKeySource(auth.CognitoJWKSURL(a.Config.Region, a.Config.UserPoolID), a.clients.HTTP, nil)
 		issuer = auth.CognitoIssuer(a.Config.Region, a.Config.UserPoolID)
 	}
-	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID})
+	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID, AdminGroup: a.Config.AdminGroup})
 	var login httpapi.LoginFunc
 	if a.clients.Cognito != nil {
 		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID}).Login
 	}
 	return httpapi.New(httpapi.Options{
-		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
+		Service: a.Engine.Service, Admin: a.Admin, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
 		Ready: func(ctx context.Context) error {
 			_, err := a.Store.ListProjects(ctx)
 			return err
