@@ -219,7 +219,7 @@ func (a *Admin) Retire(ctx context.Context, who core.Principal, id string) (p *c
 	if err := a.o.Projects.PutProject(ctx, p); err != nil {
 		return nil, err
 	}
-	a.disconnect(ctx, id, nil)
+	a.closeConnections(ctx, id, nil)
 	return p, nil
 }
 
@@ -333,21 +333,26 @@ func without(xs, ys []string) []string {
 // disconnect closes the connections to project of the removed members:
 // of the removed users, and of everyone when a group was removed (its
 // members are not known here; those still members reconnect and get the
-// project back). Nil removed closes everyone's.
+// project back). Nothing removed closes nothing.
 func (a *Admin) disconnect(ctx context.Context, project string, removed []string) {
-	if a.o.Disconnector == nil || (removed != nil && len(removed) == 0) {
+	if len(removed) == 0 {
 		return
 	}
-	var users []string
-	for _, m := range removed {
-		if strings.HasPrefix(m, core.GroupPrefix) {
-			users = nil
-			break
-		}
-		users = append(users, m)
+	users := removed
+	if slices.ContainsFunc(removed, func(m string) bool { return strings.HasPrefix(m, core.GroupPrefix) }) {
+		users = nil
+	}
+	a.closeConnections(ctx, project, users)
+}
+
+// closeConnections asks the Disconnector to close the connections to
+// project of users (everyone's when users is empty).
+func (a *Admin) closeConnections(ctx context.Context, project string, users []string) {
+	if a.o.Disconnector == nil {
+		return
 	}
 	if err := a.o.Disconnector.Disconnect(ctx, project, users); err != nil {
-		a.o.Logger.Warn("closing removed members' connections failed; they end at their maximum age", "project", project, "err", err)
+		a.o.Logger.Warn("closing connections to a project failed; they end at their maximum age", "project", project, "err", err)
 	}
 }
 

@@ -66,6 +66,8 @@ type envOptions struct {
 	start bool
 	// sandbox serves the local binary's sandbox routes.
 	sandbox bool
+	// admin serves the administration routes.
+	admin bool
 	tweak   func(o *httpapi.Options)
 }
 
@@ -124,6 +126,9 @@ func newEnv(t testing.TB, eo envOptions) *env {
 	}
 	if eo.sandbox {
 		o.Sandbox = l.Sandbox
+	}
+	if eo.admin {
+		o.Admin = l.Admin(nil)
 	}
 	if eo.tweak != nil {
 		eo.tweak(&o)
