@@ -68,7 +68,7 @@ type envOptions struct {
 	sandbox bool
 	// admin serves the administration routes.
 	admin bool
-	tweak   func(o *httpapi.Options)
+	tweak func(o *httpapi.Options)
 }
 
 func newEnv(t testing.TB, eo envOptions) *env {
