@@ -45,6 +45,7 @@ test-browser: build
 	npm ci --prefix tests/browser --no-audit --no-fund
 	node --test tests/browser/validate.test.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/run.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/admin.mjs
 
 ## lint: gofmt check and go vet
 lint:
