@@ -223,6 +223,12 @@ func (u *Users) Check(username, password string) (core.Principal, error) {
 	return p, nil
 }
 
+// HasPassword reports whether pw is the entry's password, whatever its
+// flags (a disabled user's password is still its password).
+func (e UserEntry) HasPassword(pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(e.PasswordHash), []byte(pw)) == nil
+}
+
 // Len returns how many users there are.
 func (u *Users) Len() int { return len(u.byName) }
 

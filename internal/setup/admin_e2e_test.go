@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/crypto/bcrypt"
 
+	"bucketdesk/internal/auth"
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/setup"
 	"bucketdesk/internal/wsapi"
@@ -138,5 +140,44 @@ func TestAdminRemovingAMemberClosesTheirWebSocket(t *testing.T) {
 		if p.ID == "geo" {
 			t.Fatal("alice still lists retired geo")
 		}
+	}
+}
+
+// The demo logins: alice, bob and mallory are not administrators, admin
+// is. A data directory from before the administrator, started again with
+// BUCKETDESK_DEMO_PASSWORD, gets it, and keeps its other users and every
+// flag (a disabled bob stays disabled).
+func TestEnsureDemoUsersAddsTheAdministrator(t *testing.T) {
+	dir := t.TempDir()
+	h, err := auth.HashPasswordCost("old", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.WriteUsers(setup.UsersFile(dir), []auth.UserEntry{
+		{Username: "alice", PasswordHash: h}, {Username: "bob", PasswordHash: h, Disabled: true}, {Username: "carol", PasswordHash: h},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := setup.EnsureDemoUsers(dir, ""); err != nil || pw != "" {
+		t.Fatalf("without a password the file stays: %q %v", pw, err)
+	}
+	if _, err := setup.EnsureDemoUsers(dir, demoPassword); err != nil {
+		t.Fatal(err)
+	}
+	users, err := auth.LoadUsers(setup.UsersFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "mallory", setup.DemoAdmin} {
+		p, err := users.Check(u, demoPassword)
+		if err != nil || p.Admin != (u == setup.DemoAdmin) {
+			t.Errorf("%s: %+v %v", u, p, err)
+		}
+	}
+	if _, err := users.Check("bob", demoPassword); err == nil {
+		t.Error("bob was enabled again")
+	}
+	if _, err := users.Check("carol", "old"); err != nil {
+		t.Errorf("carol was lost: %v", err)
 	}
 }

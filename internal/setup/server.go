@@ -117,9 +117,10 @@ const DemoAdmin = "admin"
 
 // EnsureDemoUsers creates the users file with the demo users on first
 // start. The password is password when given (and then also set on the
-// demo users of an existing file, adding those it lacks and keeping every
-// other user, so BUCKETDESK_DEMO_PASSWORD always works), otherwise a new
-// one is generated on first start. It returns the password when it set
+// demo users of an existing file, adding those it lacks, DemoAdmin as an
+// administrator, and keeping every other user and every flag, so
+// BUCKETDESK_DEMO_PASSWORD always works), otherwise a new one is
+// generated on first start. It returns the password when it set
 // one, "" when it left the file as it was.
 func EnsureDemoUsers(dataDir, password string) (string, error) {
 	path := UsersFile(dataDir)
@@ -136,36 +137,34 @@ func EnsureDemoUsers(dataDir, password string) (string, error) {
 		if entries, err = auth.LoadUserEntries(path); err != nil {
 			return "", err
 		}
-		users, err := auth.NewUsers(entries)
-		if err != nil {
+		if _, err := auth.NewUsers(entries); err != nil {
 			return "", fmt.Errorf("users file %s: %w", path, err)
-		}
-		ok := true
-		for _, u := range DemoUsers {
-			if p, err := users.Check(u, password); err != nil || p.Admin != (u == DemoAdmin) {
-				ok = false
-			}
-		}
-		if ok {
-			return password, nil
 		}
 	}
 	if password == "" {
 		password = auth.GeneratePassword()
 	}
+	// Add the demo users the file lacks and give those whose password is
+	// another this one; keep everything else (other users, flags, groups).
+	changed := !exists
 	for _, u := range DemoUsers {
+		i := slices.IndexFunc(entries, func(e auth.UserEntry) bool { return e.Username == u })
+		if i >= 0 && entries[i].HasPassword(password) {
+			continue
+		}
 		h, err := auth.HashPassword(password)
 		if err != nil {
 			return "", err
 		}
-		e := auth.UserEntry{Username: u, PasswordHash: h, Admin: u == DemoAdmin}
-		i := slices.IndexFunc(entries, func(e auth.UserEntry) bool { return e.Username == u })
-		if i < 0 {
-			entries = append(entries, e)
+		changed = true
+		if i >= 0 {
+			entries[i].PasswordHash = h
 			continue
 		}
-		e.Groups = entries[i].Groups
-		entries[i] = e
+		entries = append(entries, auth.UserEntry{Username: u, PasswordHash: h, Admin: u == DemoAdmin})
+	}
+	if !changed {
+		return password, nil
 	}
 	if err := auth.WriteUsers(path, entries); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
