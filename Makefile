@@ -48,6 +48,7 @@ test-browser: build
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/details.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/history.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/links.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/admin.mjs
 
 ## lint: gofmt check and go vet
 lint:

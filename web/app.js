@@ -2,6 +2,7 @@
 // users kept live over the WebSocket (docs/api.md). No framework: views are
 // rebuilt from state with the helpers of dom.js.
 
+import { showAdmin } from './admin.js';
 import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
 import { accessBadge, openDetailsDialog } from './details.js';
 import { closeAllDialogs } from './dialog.js';
@@ -32,6 +33,7 @@ const state = {
   renderQueued: false,
   returnTo: null, // the page to go back to after signing in again
   sandbox: undefined, // the local binary (api.me().sandbox): buckets have an Objects dialog
+  admin: undefined, // the user administers the portal (api.me().admin): the Administration link
 };
 
 // A small handle for tests and for debugging in the console.
@@ -59,6 +61,7 @@ function signOut(message) {
   closeAllDialogs();
   stopLive();
   session.clear();
+  state.admin = undefined;
   state.project = null;
   state.store.clear();
   state.ops?.clear();
@@ -109,6 +112,7 @@ function renderUserBox() {
     return;
   }
   fill(userBox,
+    state.admin ? h('a', { href: '#/admin', id: 'admin-link' }, 'Administration') : null,
     h('span', { class: 'who' }, 'Signed in as ', h('strong', {}, session.user)),
     h('button', { type: 'button', class: 'secondary small', onclick: () => signOut('You have signed out.') }, 'Sign out'));
 }
@@ -127,6 +131,23 @@ function route() {
     return;
   }
   renderUserBox();
+  if (state.admin === undefined) {
+    state.admin = false;
+    api.me().then((me) => {
+      state.admin = Boolean(me?.admin);
+      if (session.token) renderUserBox();
+    }).catch(() => {
+      state.admin = undefined;
+    });
+  }
+  if (location.hash === '#/admin') {
+    stopLive();
+    state.project = null;
+    state.view = 'admin';
+    conn.hidden = true;
+    showAdmin(main, { setCrumbs, problemText, isCurrent: () => state.view === 'admin' });
+    return;
+  }
   const m = location.hash.match(/^#\/projects\/([^/]+)$/);
   if (m) {
     showProject(decodeURIComponent(m[1]));
@@ -355,6 +376,14 @@ async function resync() {
       resyncHistory();
     } catch (err) {
       if (err.status === 401) return;
+      if (err.status === 404 && state.project?.id === p.id) {
+        // Removed from the project (or it was retired): the server closed
+        // the live connection; show why instead of a stale page.
+        stopLive();
+        state.project = null;
+        showProject(p.id);
+        return;
+      }
       banner('error', 'Could not load the project: ', problemText(err));
     }
   })();

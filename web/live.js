@@ -148,6 +148,7 @@ function closeReason(e) {
   switch (e.code) {
     case 4001: return 'connection reached its maximum age';
     case 4002: return 'connection was idle';
+    case 4003: return 'access to a project changed';
     case 4008: return 'connection fell behind';
     case 1009: return 'a message was too large';
     case 1006: return 'connection lost';

@@ -1,5 +1,6 @@
 // Command bucketdesk is the one binary of bucketdesk: `serve` runs it
-// locally on embedded defaults, `version` tells what it is.
+// locally on embedded defaults, `projects` and `users` administer it (a
+// data directory, or a server's API), `version` tells what it is.
 package main
 
 import (
@@ -16,11 +17,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"bucketdesk/internal/auth"
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/engine"
@@ -38,6 +41,8 @@ Usage:
 
 Commands:
   serve     run bucketdesk locally on its embedded defaults (bbolt, sandbox CloudFormation)
+  projects  register, update and retire projects and manage their members (administrators)
+  users     manage the local logins (users.json of a data directory)
   version   print the version
 
 Run 'bucketdesk <command> --help' for the flags of a command.
@@ -55,6 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "projects":
+		return projectsCmd(ctx, args[1:], stdout, stderr)
+	case "users":
+		return usersCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		return printVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -258,6 +267,7 @@ type demoState struct {
 	project  *core.Project
 	created  bool   // the project was created now
 	password string // the demo users' password, "" when it was set before
+	admin    bool   // the demo administrator's login exists
 }
 
 // ensureDemo creates the demo project and the demo users unless they
@@ -271,7 +281,11 @@ func ensureDemo(ctx context.Context, l *setup.Local, dataDir string) (demoState,
 	if err != nil {
 		return demoState{}, fmt.Errorf("demo users: %w", err)
 	}
-	return demoState{project: p, created: created, password: password}, nil
+	admin := false
+	if entries, err := auth.LoadUserEntries(setup.UsersFile(dataDir)); err == nil {
+		admin = slices.ContainsFunc(entries, func(e auth.UserEntry) bool { return e.Username == setup.DemoAdmin && e.Admin && !e.Disabled })
+	}
+	return demoState{project: p, created: created, password: password, admin: admin}, nil
 }
 
 // httpServer is the HTTP server serve runs; served receives what Serve
@@ -306,6 +320,11 @@ func (h *httpServer) shutdown() {
 func printWelcome(stdout io.Writer, url, dataDir string, demo demoState) {
 	fmt.Fprintf(stdout, "\nbucketdesk is running at %s (sandbox CloudFormation; data in %s)\n", url, dataDir)
 	fmt.Fprintf(stdout, "  log in as alice or bob (managers of project %q), or mallory (a member of nothing)\n", demo.project.ID)
+	if demo.admin {
+		fmt.Fprintf(stdout, "  or as %s, the administrator (registers projects and their members; a member of nothing)\n", setup.DemoAdmin)
+	} else {
+		fmt.Fprintf(stdout, "  no administrator login in this data directory: bucketdesk users add NAME --admin makes one\n")
+	}
 	switch {
 	case demo.password != "" && os.Getenv("BUCKETDESK_DEMO_PASSWORD") == "":
 		fmt.Fprintf(stdout, "  password: %s  (generated now and shown once; set BUCKETDESK_DEMO_PASSWORD to choose one)\n", demo.password)

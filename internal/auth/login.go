@@ -58,14 +58,15 @@ func tooManyLogins(wait time.Duration) error {
 // from the local issuer. It is not for AWS, where Cognito signs users in.
 // It is safe for concurrent use.
 type Login struct {
-	users  *Users
+	users  Checker
 	issuer *LocalIssuer
 	ttl    time.Duration
 	lim    *limiter
 }
 
-// NewLogin returns a Login of users whose tokens issuer signs.
-func NewLogin(users *Users, issuer *LocalIssuer, opts *LoginOptions) *Login {
+// NewLogin returns a Login of users (a *Users, or a *WatchedUsers that
+// follows the file's changes) whose tokens issuer signs.
+func NewLogin(users Checker, issuer *LocalIssuer, opts *LoginOptions) *Login {
 	o := LoginOptions{}
 	if opts != nil {
 		o = *opts

@@ -29,6 +29,12 @@ type UserEntry struct {
 	Username     string   `json:"username"`
 	PasswordHash string   `json:"password_hash"`
 	Groups       []string `json:"groups"`
+	// Admin makes the user an administrator of the portal: the local
+	// issuer puts core.DefaultAdminGroup into the user's groups.
+	Admin bool `json:"admin,omitempty"`
+	// Disabled refuses the user's logins (as bad credentials); tokens
+	// issued before last until they expire.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // usersDoc is the users file: {"users": [...]}.
@@ -58,6 +64,20 @@ func badCredentials() error {
 // LoadUsers reads a users file. An error names the file and the entry at
 // fault, never a hash.
 func LoadUsers(path string) (*Users, error) {
+	entries, err := LoadUserEntries(path)
+	if err != nil {
+		return nil, err
+	}
+	u, err := NewUsers(entries)
+	if err != nil {
+		return nil, fmt.Errorf("auth: users file %s: %w", path, err)
+	}
+	return u, nil
+}
+
+// LoadUserEntries reads the entries of a users file, as `bucketdesk users`
+// edits them, without checking them (NewUsers does).
+func LoadUserEntries(path string) ([]UserEntry, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
@@ -74,11 +94,7 @@ func LoadUsers(path string) (*Users, error) {
 	if doc.Users == nil {
 		return nil, fmt.Errorf("auth: users file %s: no \"users\" array", path)
 	}
-	u, err := NewUsers(doc.Users)
-	if err != nil {
-		return nil, fmt.Errorf("auth: users file %s: %w", path, err)
-	}
-	return u, nil
+	return doc.Users, nil
 }
 
 // NewUsers returns the given users. Names must be non-empty and unique,
@@ -196,10 +212,21 @@ func (u *Users) Check(username, password string) (core.Principal, error) {
 		hash = []byte(e.PasswordHash)
 	}
 	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
-	if !ok || err != nil {
+	if !ok || err != nil || e.Disabled {
 		return core.Principal{}, badCredentials()
 	}
-	return core.Principal{User: e.Username, Groups: slices.Clone(e.Groups)}, nil
+	p := core.Principal{User: e.Username, Groups: slices.Clone(e.Groups)}
+	if e.Admin && !slices.Contains(p.Groups, core.DefaultAdminGroup) {
+		p.Groups = append(p.Groups, core.DefaultAdminGroup)
+	}
+	p.Admin = e.Admin || slices.Contains(p.Groups, core.DefaultAdminGroup)
+	return p, nil
+}
+
+// HasPassword reports whether pw is the entry's password, whatever its
+// flags (a disabled user's password is still its password).
+func (e UserEntry) HasPassword(pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(e.PasswordHash), []byte(pw)) == nil
 }
 
 // Len returns how many users there are.

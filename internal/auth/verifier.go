@@ -36,6 +36,9 @@ type VerifierConfig struct {
 	Leeway time.Duration
 	// Clock tells the time; default time.Now.
 	Clock func() time.Time
+	// AdminGroup is the group whose members administer the portal
+	// (core.Principal.Admin); "" is core.DefaultAdminGroup.
+	AdminGroup string
 }
 
 // Verifier checks JWT bearer tokens signed with RS256 or ES256 by a key of
@@ -83,6 +86,9 @@ func NewVerifier(src KeySource, cfg VerifierConfig) *Verifier {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.AdminGroup == "" {
+		cfg.AdminGroup = core.DefaultAdminGroup
+	}
 	return &Verifier{
 		src: src,
 		cfg: cfg,
@@ -125,7 +131,8 @@ func reject(reason string) error { return &reasonError{reason: reason} }
 
 // Verify checks a token (without the "Bearer " prefix) and returns whom it
 // names: the user from "cognito:username", else "username", else "sub";
-// the groups from "cognito:groups".
+// the groups from "cognito:groups"; Admin when they hold the
+// configured AdminGroup.
 //
 // An unacceptable token is an error wrapping core.ErrUnauthenticated with
 // a short reason ("token expired", "unknown key id", …); a key source
@@ -194,6 +201,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (core.Principal, er
 	}
 	if len(c.CognitoGroups) > 0 {
 		p.Groups = slices.Clone(c.CognitoGroups)
+		p.Admin = slices.Contains(p.Groups, v.cfg.AdminGroup)
 	}
 	// Remember it until it expires (without the leeway) and at most
 	// verifiedTTL.

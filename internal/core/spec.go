@@ -37,6 +37,9 @@ type Project struct {
 	RoleARN          string `json:"role_arn,omitempty"`
 	ExternalID       string `json:"external_id,omitempty"`
 	TransferServerID string `json:"transfer_server_id,omitempty"`
+	// SFTPHost is the host name SFTP users connect to (the Transfer
+	// server's endpoint or a custom host name); empty when there is none.
+	SFTPHost string `json:"sftp_host,omitempty"`
 	// LogBucket names the bucket of the project's account that receives
 	// the server access logs of every project bucket (Security Hub S3.9),
 	// each under the prefix "<bucket>/": deploy/project-account.yaml
@@ -45,6 +48,11 @@ type Project struct {
 	// then fail S3.9 (docs/security-hub.md).
 	LogBucket string   `json:"log_bucket,omitempty"`
 	Members   []string `json:"members"`
+	// Retired: an administrator retired the project. It has no members
+	// any more (IsMember is false for everyone), so it disappears from
+	// their lists and refuses their reads and writes; the reconciler
+	// leaves it alone, and its stacks stay in its account untouched.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // Account is where a project's stacks live.
@@ -73,9 +81,9 @@ type Principal struct {
 const DefaultAdminGroup = "bucketdesk-admins"
 
 // IsMember reports whether who is a member of the project, by user id or
-// through one of its groups.
+// through one of its groups. A retired project has no members.
 func (p *Project) IsMember(who Principal) bool {
-	if who.User == "" {
+	if who.User == "" || p.Retired {
 		return false
 	}
 	for _, m := range p.Members {

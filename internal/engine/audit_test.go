@@ -228,8 +228,11 @@ func TestAuditPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Audit != 2 {
-		t.Errorf("reconcile purged %d audit records, want 2 (the reveal, the login)", st.Audit)
+	// At least the reveal and the login; a late write of the create's end
+	// (its record is written again, idempotently, by a repeated apply)
+	// may be purged in the same pass.
+	if st.Audit < 2 {
+		t.Errorf("reconcile purged %d audit records, want at least 2 (the reveal, the login)", st.Audit)
 	}
 	for _, p := range []string{"demo", core.PortalProject} {
 		rs, _, err := l.Auditor.List(ctx, core.Principal{User: "alice", Admin: true}, p, core.AuditFilter{}, core.Page{})

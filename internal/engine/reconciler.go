@@ -52,8 +52,8 @@ func (s *Stats) add(o Stats) {
 	s.Errors += o.Errors
 }
 
-// Reconcile runs one pass over every project. It goes on past a failing
-// project and returns the first error.
+// Reconcile runs one pass over every project that is not retired. It goes
+// on past a failing project and returns the first error.
 func (rc *Reconciler) Reconcile(ctx context.Context) (Stats, error) {
 	var total Stats
 	projects, err := rc.d.Projects.ListProjects(ctx)
@@ -62,6 +62,11 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Stats, error) {
 	}
 	var first error
 	for _, p := range projects {
+		if p.Retired {
+			// Its stacks stay as they are, and so does its cache: its
+			// account may no longer let bucketdesk in.
+			continue
+		}
 		s, err := rc.ReconcileProject(ctx, p)
 		total.add(s)
 		if err != nil && first == nil {

@@ -23,23 +23,10 @@ import (
 	"bucketdesk/internal/setup"
 )
 
-// auditLog is a core.Auditor that keeps what it is given.
-type auditLog struct {
-	mu  sync.Mutex
-	got []core.AuditRecord
-}
-
-func (a *auditLog) Record(_ context.Context, r core.AuditRecord) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.got = append(a.got, r)
-}
-
+// actions lists the records as action/outcome (auditLog: admin_test.go).
 func (a *auditLog) actions() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	var out []string
-	for _, r := range a.got {
+	for _, r := range a.records() {
 		out = append(out, string(r.Action)+"/"+r.Outcome)
 	}
 	return out
@@ -210,7 +197,7 @@ func TestShareLinkWithheldSecretRevealedOnce(t *testing.T) {
 	if got, want := strings.Join(rig.audit.actions(), " "), "link-create/succeeded link-open/succeeded link-reveal/succeeded"; got != want {
 		t.Errorf("audit records %s, want %s", got, want)
 	}
-	for _, r := range rig.audit.got {
+	for _, r := range rig.audit.records() {
 		if r.LinkID != link.ID || r.Project != "demo" || r.Name != "partner-upload" {
 			t.Errorf("audit record %+v does not name the link", r)
 		}
@@ -250,7 +237,7 @@ func randomKey() []byte {
 // the logs and every file of the data directory for the secrets.
 func assertNothingSecret(t *testing.T, rig *linkRig, msgs []core.Message, secrets ...string) {
 	t.Helper()
-	records, _ := json.Marshal(rig.audit.got)
+	records, _ := json.Marshal(rig.audit.records())
 	published, _ := json.Marshal(msgs)
 	places := map[string][]byte{"audit records": records, "published messages": published, "logs": []byte(rig.logs.String())}
 	// Read the files as they are on disk (bbolt pages, the sandbox's sealed store).

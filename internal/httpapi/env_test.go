@@ -67,7 +67,9 @@ type envOptions struct {
 	start bool
 	// sandbox serves the local binary's sandbox routes.
 	sandbox bool
-	tweak   func(o *httpapi.Options)
+	// admin serves the administration routes.
+	admin bool
+	tweak func(o *httpapi.Options)
 }
 
 func newEnv(t testing.TB, eo envOptions) *env {
@@ -127,6 +129,9 @@ func newEnv(t testing.TB, eo envOptions) *env {
 	}
 	if eo.sandbox {
 		o.Sandbox = l.Sandbox
+	}
+	if eo.admin {
+		o.Admin = l.Admin(nil)
 	}
 	if eo.tweak != nil {
 		eo.tweak(&o)

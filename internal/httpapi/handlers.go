@@ -140,6 +140,8 @@ type meResponse struct {
 	Projects []string `json:"projects"`
 	// Sandbox: this is the local binary, whose sandbox routes exist.
 	Sandbox bool `json:"sandbox,omitempty"`
+	// Admin: the user administers the portal (/api/admin/…).
+	Admin bool `json:"admin,omitempty"`
 }
 
 // me answers GET /api/me.
@@ -149,7 +151,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := meResponse{User: who.User, Groups: who.Groups, Projects: make([]string, 0, len(ps)), Sandbox: s.opts.Sandbox != nil}
+	resp := meResponse{User: who.User, Groups: who.Groups, Projects: make([]string, 0, len(ps)), Sandbox: s.opts.Sandbox != nil, Admin: who.Admin && s.opts.Admin != nil}
 	if resp.Groups == nil {
 		resp.Groups = []string{}
 	}

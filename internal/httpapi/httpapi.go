@@ -67,6 +67,9 @@ type Options struct {
 	JWKS []byte
 	// Tickets serves POST /api/ws-ticket; nil leaves the route out.
 	Tickets TicketIssuer
+	// Admin serves /api/admin/…, the administrators' routes; nil leaves
+	// them out.
+	Admin AdminService
 	// Sandbox serves the dev-only routes of the local binary that put
 	// objects into a project's buckets and empty them; nil (on AWS) leaves
 	// them out.
@@ -138,6 +141,7 @@ func routes() []route {
 	hasSandbox := func(o *Options) bool { return o.Sandbox != nil }
 	hasAudit := func(o *Options) bool { return o.AuditTrail != nil }
 	hasLinks := func(o *Options) bool { return o.Links != nil }
+	hasAdmin := func(o *Options) bool { return o.Admin != nil }
 	return []route{
 		{method: "GET", path: "/healthz", public: true, handle: (*server).healthz},
 		{method: "GET", path: "/readyz", public: true, handle: (*server).readyz},
@@ -177,6 +181,13 @@ func routes() []route {
 		{method: "POST", path: "/api/ws-ticket", enabled: hasTickets, handle: (*server).wsTicket},
 		{method: "GET", path: "/api/projects/{p}/audit", enabled: hasAudit, handle: (*server).audit},
 		{method: "GET", path: "/api/audit", enabled: hasAudit, handle: (*server).audit},
+
+		{method: "GET", path: "/api/admin/projects", enabled: hasAdmin, handle: adminOnly((*server).adminProjects)},
+		{method: "POST", path: "/api/admin/projects", enabled: hasAdmin, handle: adminOnly((*server).adminRegister)},
+		{method: "GET", path: "/api/admin/projects/{p}", enabled: hasAdmin, handle: adminOnly((*server).adminProject)},
+		{method: "PUT", path: "/api/admin/projects/{p}", enabled: hasAdmin, handle: adminOnly((*server).adminUpdate)},
+		{method: "DELETE", path: "/api/admin/projects/{p}", enabled: hasAdmin, handle: adminOnly((*server).adminRetire)},
+		{method: "POST", path: "/api/admin/projects/{p}/members", enabled: hasAdmin, handle: adminOnly((*server).adminMembers)},
 
 		{method: "GET", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxObjects},
 		{method: "POST", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxPutObject},

@@ -182,6 +182,11 @@ func (s *server) hideProject(r *http.Request, err error) error {
 	if !errors.Is(err, core.ErrNotFound) && !errors.Is(err, core.ErrForbidden) {
 		return err
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/admin/") {
+		// Administrators see every project; others are refused (403)
+		// before any project is looked up.
+		return err
+	}
 	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/api/operations/") {
 		return &detailed{kind: core.ErrNotFound, detail: fmt.Sprintf("no operation %q", id)}
 	}

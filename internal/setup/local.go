@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,6 +138,14 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 	// The demo project's log bucket exists in its account, as
 	// deploy/project-account.yaml would have made it.
 	sbOpts.OutsideBuckets = append(slices.Clone(sbOpts.OutsideBuckets), DemoLogBucket())
+	// Its role demands its external id, as the trust policy that
+	// deploy/project-account.yaml writes does.
+	demo := DemoProject(nil)
+	sbOpts.Roles = maps.Clone(sbOpts.Roles)
+	if sbOpts.Roles == nil {
+		sbOpts.Roles = map[string]string{}
+	}
+	sbOpts.Roles[demo.RoleARN] = demo.ExternalID
 	if l.Sandbox, err = simcloud.New(filepath.Join(cfg.DataDir, "sandbox.db"), sbOpts); err != nil {
 		return fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/metrics"
+	"slices"
 	"time"
 
 	"bucketdesk/internal/auth"
@@ -56,7 +57,8 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := auth.LoadUsers(UsersFile(l.cfg.DataDir))
+	// Read again when `bucketdesk users` changes it.
+	users, err := auth.OpenWatchedUsers(UsersFile(l.cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	subscribe := func(projects []string, buffer int) wsapi.Subscription { return l.Hub.SubscribeFrames(projects, buffer) }
 	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Subscribe: subscribe, Limits: limits, Logger: l.cfg.Logger})
 	api := httpapi.New(httpapi.Options{
-		Service: l.Engine.Service, Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets, Sandbox: l.Sandbox,
+		Service: l.Engine.Service, Admin: l.Admin(ws), Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets, Sandbox: l.Sandbox,
 		Links: engine.NewShareLinks(l.Engine.Service, engine.ShareLinkOptions{Store: l.Store, Auditor: l.Auditor}),
 		Ready: func(ctx context.Context) error {
 			_, err := l.Store.ListProjects(ctx)
@@ -109,13 +111,19 @@ func (s *Server) Close() { s.ws.Close() }
 func UsersFile(dataDir string) string { return filepath.Join(dataDir, "users.json") }
 
 // DemoUsers are the local binary's demo logins: two managers of the demo
-// project and one user who is a member of nothing.
-var DemoUsers = []string{"alice", "bob", "mallory"}
+// project, one user who is a member of nothing, and the administrator
+// (DemoAdmin), who is a member of nothing either.
+var DemoUsers = []string{"alice", "bob", "mallory", DemoAdmin}
+
+// DemoAdmin is the demo login that administers the portal.
+const DemoAdmin = "admin"
 
 // EnsureDemoUsers creates the users file with the demo users on first
-// start. The password is password when given (and then also set on an
-// existing file, so BUCKETDESK_DEMO_PASSWORD always works), otherwise a new
-// one is generated on first start. It returns the password when it set
+// start. The password is password when given (and then also set on the
+// demo users of an existing file, adding those it lacks, DemoAdmin as an
+// administrator, and keeping every other user and every flag, so
+// BUCKETDESK_DEMO_PASSWORD always works), otherwise a new one is
+// generated on first start. It returns the password when it set
 // one, "" when it left the file as it was.
 func EnsureDemoUsers(dataDir, password string) (string, error) {
 	path := UsersFile(dataDir)
@@ -127,31 +135,39 @@ func EnsureDemoUsers(dataDir, password string) (string, error) {
 	if exists && password == "" {
 		return "", nil
 	}
+	var entries []auth.UserEntry
 	if exists {
-		users, err := auth.LoadUsers(path)
-		if err != nil {
+		if entries, err = auth.LoadUserEntries(path); err != nil {
 			return "", err
 		}
-		ok := true
-		for _, u := range DemoUsers {
-			if _, err := users.Check(u, password); err != nil {
-				ok = false
-			}
-		}
-		if ok {
-			return password, nil
+		if _, err := auth.NewUsers(entries); err != nil {
+			return "", fmt.Errorf("users file %s: %w", path, err)
 		}
 	}
 	if password == "" {
 		password = auth.GeneratePassword()
 	}
-	var entries []auth.UserEntry
+	// Add the demo users the file lacks and give those whose password is
+	// another this one; keep everything else (other users, flags, groups).
+	changed := !exists
 	for _, u := range DemoUsers {
+		i := slices.IndexFunc(entries, func(e auth.UserEntry) bool { return e.Username == u })
+		if i >= 0 && entries[i].HasPassword(password) {
+			continue
+		}
 		h, err := auth.HashPassword(password)
 		if err != nil {
 			return "", err
 		}
-		entries = append(entries, auth.UserEntry{Username: u, PasswordHash: h})
+		changed = true
+		if i >= 0 {
+			entries[i].PasswordHash = h
+			continue
+		}
+		entries = append(entries, auth.UserEntry{Username: u, PasswordHash: h, Admin: u == DemoAdmin})
+	}
+	if !changed {
+		return password, nil
 	}
 	if err := auth.WriteUsers(path, entries); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)

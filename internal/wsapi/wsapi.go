@@ -61,6 +61,10 @@ const (
 	// CloseIdle closes a connection whose client sent nothing for
 	// Limits.IdleTimeout.
 	CloseIdle websocket.StatusCode = 4002
+	// CloseRevoked closes a connection whose user lost a project it is
+	// subscribed to (removed from its members, or the project retired):
+	// the client reconnects with a ticket of its remaining projects.
+	CloseRevoked websocket.StatusCode = 4003
 	// CloseSlowConsumer closes a connection whose send queue overflowed.
 	CloseSlowConsumer websocket.StatusCode = 4008
 )
@@ -193,6 +197,7 @@ type Handler struct {
 	closing bool
 	done    chan struct{}
 	wg      sync.WaitGroup
+	conns   map[*conn]struct{} // the open connections, for Disconnect
 
 	open, total, sent, slow atomic.Int64
 }
@@ -209,6 +214,7 @@ func NewHandler(o Options) *Handler {
 		limits:    o.Limits.withDefaults(),
 		log:       o.Logger,
 		done:      make(chan struct{}),
+		conns:     map[*conn]struct{}{},
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -302,10 +308,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("ws upgrade refused", "path", r.URL.Path, "user", who.User, "err", err)
 		return
 	}
-	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects}
+	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects, revoked: make(chan struct{})}
 	h.open.Add(1)
 	h.total.Add(1)
 	defer h.open.Add(-1)
+	h.track(c)
+	defer h.untrack(c)
 	c.serve()
 }
 
@@ -379,6 +387,8 @@ type conn struct {
 	readEnd endReason
 	pinging atomic.Bool
 	stuck   atomic.Bool // a write outlived WriteTimeout
+	// revoked is closed (once, under Handler.mu) by Disconnect.
+	revoked chan struct{}
 }
 
 // endReason is why serve ended a connection.
@@ -475,6 +485,9 @@ func (c *conn) serve() {
 			return
 		case <-h.done:
 			end(endReason{websocket.StatusGoingAway, "server shutting down"}, nil)
+			return
+		case <-c.revoked:
+			end(endReason{CloseRevoked, "project access revoked"}, nil)
 			return
 		case <-maxAge.C:
 			end(endReason{CloseMaxAge, "max age"}, nil)

@@ -56,6 +56,12 @@ type Options struct {
 	// for the logging destination check and as taken names for bucket
 	// name uniqueness.
 	OutsideBuckets []OutsideBucket
+	// Roles maps a role ARN to the external id its trust policy demands,
+	// as cfntest's ExternalIDs: every call through a listed role with
+	// another external id (or none) answers AccessDenied, as STS's
+	// AssumeRole would. A role not listed is assumed with any external id,
+	// but never one of another account than the call's.
+	Roles map[string]string
 }
 
 // defaultRetention is CloudFormation's: "Summary information for stacks

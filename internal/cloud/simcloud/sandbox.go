@@ -396,12 +396,32 @@ func (s *Sandbox) broadcast() {
 }
 
 // call is the front of every API call: latency, then the rate limit.
+// assumable answers AccessDenied, as STS's AssumeRole would, for a role of
+// another account or an external id that the role's trust (Options.Roles)
+// does not accept.
+func (s *Sandbox) assumable(a core.Account) error {
+	if a.RoleARN == "" {
+		return nil
+	}
+	denied := apiErr(core.ErrForbidden, "AccessDenied", "User: arn:aws:sts::000000000000:assumed-role/bucketdesk is not authorized to perform: sts:AssumeRole on resource: %s", a.RoleARN)
+	if !strings.HasPrefix(a.RoleARN, "arn:aws:iam::"+a.ID+":role/") {
+		return denied
+	}
+	if want, ok := s.opts.Roles[a.RoleARN]; ok && want != a.ExternalID {
+		return denied
+	}
+	return nil
+}
+
 func (s *Sandbox) call(ctx context.Context, a core.Account, limited bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if a.ID == "" {
 		return validationErr(core.ErrInvalid, "account id is required")
+	}
+	if err := s.assumable(a); err != nil {
+		return err
 	}
 	if d := s.opts.APILatency; d > 0 {
 		select {

@@ -53,6 +53,9 @@ type AWSConfig struct {
 	ClientID       string
 	CloudRate      float64
 	MaxAttempts    int
+	// AdminGroup is the Cognito group of the portal's administrators
+	// ("": core.DefaultAdminGroup).
+	AdminGroup string
 	// HistoryRetention is how long ended operations stay in the history
 	// (0: the engine's default).
 	HistoryRetention time.Duration
@@ -69,6 +72,7 @@ func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
 		Role: getenv(EnvRole), Region: getenv("AWS_REGION"), Table: getenv(EnvTable), QueueURL: getenv(EnvQueueURL),
 		EventsTopicARN: getenv(EnvEventsTopicARN), WSEndpoint: getenv(EnvWSEndpoint),
 		UserPoolID: getenv(EnvUserPoolID), ClientID: getenv(EnvClientID), CloudRate: 2, MaxAttempts: 10,
+		AdminGroup: getenv(EnvAdminGroup),
 	}
 	var problems []string
 	if !slices.Contains(LambdaRoles, c.Role) {
@@ -168,6 +172,9 @@ type AWS struct {
 	Hub     core.Hub
 	Engine  *engine.Engine
 	Auditor *engine.Auditor
+	// Admin registers projects and manages their members; it closes
+	// removed members' connections through API Gateway.
+	Admin   *engine.Admin
 	Tickets *auth.Tickets
 	hub     *apigwhub.Hub
 	clients AWSClients
@@ -219,6 +226,11 @@ func OpenAWS(cfg AWSConfig, c AWSClients, log *slog.Logger) (*AWS, error) {
 		TopicARN: cfg.EventsTopicARN, MaxAttempts: cfg.MaxAttempts, HistoryRetention: cfg.HistoryRetention,
 		Auditor: a.Auditor, Audit: store, AuditRetention: auditRetention,
 	})
+	adm := engine.AdminOptions{Projects: store, Cloud: cloud, Auditor: a.Auditor, Clock: c.Clock, Logger: log}
+	if a.hub != nil {
+		adm.Disconnector = a.hub
+	}
+	a.Admin = engine.NewAdmin(adm)
 	return a, nil
 }
 
@@ -265,13 +277,13 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 		keys = auth.NewHTTPKeySource(auth.CognitoJWKSURL(a.Config.Region, a.Config.UserPoolID), a.clients.HTTP, nil)
 		issuer = auth.CognitoIssuer(a.Config.Region, a.Config.UserPoolID)
 	}
-	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID})
+	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID, AdminGroup: a.Config.AdminGroup})
 	var login httpapi.LoginFunc
 	if a.clients.Cognito != nil {
 		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID}).Login
 	}
 	return httpapi.New(httpapi.Options{
-		Service: a.Engine.Service, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
+		Service: a.Engine.Service, Admin: a.Admin, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
 		Auditor: a.Auditor, AuditTrail: a.Auditor,
 		Links: engine.NewShareLinks(a.Engine.Service, engine.ShareLinkOptions{Store: a.Store, Auditor: a.Auditor}),
 		Ready: func(ctx context.Context) error {

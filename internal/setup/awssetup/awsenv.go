@@ -1,5 +1,7 @@
 package awssetup
 
+import "bucketdesk/internal/core"
+
 // The Lambda bootstrap runs one of these roles, chosen by the
 // environment variable BUCKETDESK_ROLE. deploy/template.yaml declares one
 // function per role; a test checks the two agree.
@@ -45,6 +47,7 @@ const (
 	EnvHistoryDays    = "BUCKETDESK_HISTORY_RETENTION_DAYS"
 	EnvAuditDays      = "BUCKETDESK_AUDIT_RETENTION_DAYS"
 	EnvLogLevel       = "BUCKETDESK_LOG_LEVEL"
+	EnvAdminGroup     = "BUCKETDESK_ADMIN_GROUP"
 )
 
 // publishers are the roles whose code pushes real-time messages.
@@ -65,6 +68,7 @@ var AWSEnv = []EnvVar{
 	{Name: EnvWSEndpoint, Roles: publishers, Required: true, Doc: "the WebSocket API's management endpoint, https://{api-id}.execute-api.{region}.amazonaws.com/{stage}"},
 	{Name: EnvUserPoolID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito user pool whose JWKS verifies tokens"},
 	{Name: EnvClientID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito app client id (the tokens' audience)"},
+	{Name: EnvAdminGroup, Roles: []string{RoleAPI}, Doc: "the Cognito group whose members administer the portal (default " + core.DefaultAdminGroup + ")"},
 	{Name: EnvCloudRate, Doc: "CloudFormation calls per second per project account (default 2)"},
 	{Name: EnvMaxAttempts, Roles: []string{RoleWorker}, Doc: "the queue's maxReceiveCount, so the worker knows its last attempt (default 10)"},
 	{Name: EnvHistoryDays, Roles: []string{RoleReconcile}, Doc: "days an ended operation stays in the history before the reconciler deletes it (default 365)"},
