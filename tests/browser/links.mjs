@@ -162,6 +162,13 @@ async function scenario({ base, password }) {
       && document.querySelector('#users tbody tr[data-name="partner-upload"] .key-id'), null, { timeout: WAIT * 2 });
     const keyID = (await userRow.locator('.key-id').first().textContent()).trim();
 
+    log('1b. bob opens project demo\'s History');
+    const bob = await (await browser.newContext({ viewport })).newPage();
+    watch(bob, 'bob', problems);
+    await login(bob, base, 'bob', password);
+    await bob.locator('#project-history').click();
+    await bob.getByRole('dialog', { name: 'Project history' }).waitFor({ timeout: WAIT });
+
     log('2. alice makes a link without seeing the secret');
     await userRow.getByRole('button', { name: 'Share user partner-upload' }).click();
     const dialog = alice.getByRole('dialog', { name: 'Share links of partner-upload' });
@@ -222,6 +229,12 @@ async function scenario({ base, password }) {
     await alice.waitForFunction(() => document.querySelector('#links-table tbody tr[data-link-id]')?.dataset.state === 'revealed', null, { timeout: WAIT });
     assert.ok(!(await alice.content()).includes(secret), "the secret is not in alice's page");
     await screenshot(alice, 'alice-sees-used-live');
+    // bob, in History, sees the link made, opened and used, live.
+    for (const action of ['link-create', 'link-open', 'link-reveal']) {
+      await bob.locator(`#history tbody tr[data-action="${action}"][data-name="partner-upload"]`).first().waitFor({ timeout: WAIT });
+    }
+    assert.ok(!(await bob.content()).includes(secret), "the secret is not in bob's page");
+    await screenshot(bob, 'bob-history-live');
 
     log('6. the link is gone: 410 with a clear page');
     const late = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
