@@ -10,119 +10,18 @@
 //
 // Screenshots of every step go to test-output/browser/admin-*.png (next to
 // run.mjs's). Exits non-zero on failure. Never downloads a browser. The
-// server helpers are copied from run.mjs, kept minimal.
+// helpers are in lib.mjs.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { afterLogin, browserTest, launch, login as signIn, WAIT, watch } from './lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const OUT = path.join(path.resolve(here, '../..'), 'test-output', 'browser');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const WAIT = 20000;
+const { OUT, log, screenshot, main } = browserTest({
+  name: 'admin', prefix: 'admin-', clean: 'prefix', serveArgs: ['--sandbox-delay', '200ms'],
+});
 
-fs.mkdirSync(OUT, { recursive: true });
-for (const f of fs.readdirSync(OUT)) if (f.startsWith('admin-')) fs.rmSync(path.join(OUT, f));
-
-const t0 = Date.now();
-function log(...a) {
-  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(base, child, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`bucketdesk exited with ${child.exitCode}; see ${OUT}/admin-server.log`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base}/readyz did not answer 200 within ${ms} ms`);
-}
-
-async function startServer() {
-  if (!process.env.BUCKETDESK_BIN) {
-    const base = (process.env.BUCKETDESK_URL || '').replace(/\/$/, '');
-    const password = process.env.BUCKETDESK_DEMO_PASSWORD || '';
-    if (!base || !password) throw new Error('set BUCKETDESK_BIN, or BUCKETDESK_URL and BUCKETDESK_DEMO_PASSWORD');
-    await waitReady(base, null, 10000);
-    return { base, password, stop: async () => {} };
-  }
-  const bin = path.resolve(process.env.BUCKETDESK_BIN);
-  const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bucketdesk-admin-'));
-  const password = crypto.randomBytes(18).toString('base64url');
-  const logFile = fs.openSync(path.join(OUT, 'admin-server.log'), 'w');
-  const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--sandbox-delay', '200ms'], {
-    env: { ...process.env, BUCKETDESK_DEMO_PASSWORD: password },
-    stdio: ['ignore', logFile, logFile],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  log(`started ${bin} (pid ${child.pid}) on ${base}`);
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    fs.closeSync(logFile);
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await waitReady(base, child, 30000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { base, password, stop };
-}
-
-let shot = 0;
-async function screenshot(page, name) {
-  const file = `admin-${String(++shot).padStart(2, '0')}-${name}.png`;
-  await page.screenshot({ path: path.join(OUT, file), fullPage: true });
-  log(`  screenshot ${file}`);
-}
-
-function watch(page, who, problems) {
-  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.stack || e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`${who}: console error: ${m.text()}`);
-  });
-}
-
-async function login(page, base, user, password) {
-  await page.goto(`${base}/`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your projects' }).waitFor({ timeout: WAIT });
-  await page.locator('.project-list:not([aria-busy])').waitFor({ timeout: WAIT });
-}
+/** login signs in and waits for the projects page (the administrator is a member of none). */
+const login = (page, base, user, password) => signIn(page, base, user, password, afterLogin.projectList);
 
 async function projectIds(page) {
   return page.locator('.project-list .card .mono').evaluateAll((els) => els.filter((_, i) => i % 3 === 0).map((e) => e.textContent));
@@ -133,7 +32,7 @@ async function fillProject(form, v) {
 }
 
 async function scenario({ base, password }) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launch();
   const problems = [];
   const pages = {};
   try {
@@ -219,17 +118,4 @@ async function scenario({ base, password }) {
   }
 }
 
-let server;
-let code = 0;
-try {
-  server = await startServer();
-  await scenario(server);
-  log(`PASS — screenshots in ${path.relative(process.cwd(), OUT) || OUT}/admin-*.png`);
-} catch (err) {
-  console.error(err);
-  log(`FAIL — screenshots and admin-server.log in ${OUT}`);
-  code = 1;
-} finally {
-  await server?.stop().catch((e) => console.error('stopping the server:', e));
-}
-process.exit(code);
+await main(scenario);

@@ -4,94 +4,22 @@
 // the identifiers shown and copies one.
 //
 //   BUCKETDESK_BIN=bin/bucketdesk node tests/browser/details.mjs
+//   BUCKETDESK_URL=http://127.0.0.1:8080 BUCKETDESK_DEMO_PASSWORD=… node tests/browser/details.mjs
 //
 // Screenshots go to test-output/browser/details-*.png (run.mjs, which
 // clears that directory, runs first in make test-browser).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { afterLogin, browserTest, launch, login, PROJECT, WAIT, watch } from './lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
-const OUT = path.join(repo, 'test-output', 'browser');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const WAIT = 20000;
-const PROJECT = 'demo';
 const REGION = 'eu-west-1';
 const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8cq2Y0xPVyOb0aZ0QWPH6cFbO0v9vP3Zc3q1sLk7M partner@host';
 
-fs.mkdirSync(OUT, { recursive: true });
-const t0 = Date.now();
-function log(...a) {
-  console.log(`[details ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer() {
-  const bin = path.resolve(process.env.BUCKETDESK_BIN || '');
-  if (!process.env.BUCKETDESK_BIN) throw new Error('set BUCKETDESK_BIN to a bucketdesk binary');
-  const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bucketdesk-details-'));
-  const password = crypto.randomBytes(18).toString('base64url');
-  const logFile = fs.openSync(path.join(OUT, 'details-server.log'), 'w');
-  const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--sandbox-delay', '200ms'], {
-    env: { ...process.env, BUCKETDESK_DEMO_PASSWORD: password },
-    stdio: ['ignore', logFile, logFile],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    fs.closeSync(logFile);
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`bucketdesk did not get ready; see ${OUT}/details-server.log`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  log(`started ${bin} on ${base}`);
-  return { base, password, stop };
-}
-
-let shot = 0;
-async function screenshot(page, name) {
-  const file = `details-${String(++shot).padStart(2, '0')}-${name}.png`;
-  await page.screenshot({ path: path.join(OUT, file), fullPage: true });
-  log(`  screenshot ${file}`);
-}
+const { OUT, log, screenshot, main } = browserTest({
+  name: 'details', prefix: 'details-', clean: 'none', serveArgs: ['--sandbox-delay', '200ms'], tag: 'details',
+});
 
 function row(page, kind, name) {
   return page.locator(`#${kind}s tbody tr[data-name="${name}"]`);
@@ -113,27 +41,19 @@ async function shown(dialog, label) {
 }
 
 async function scenario({ base, password }) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launch();
   const problems = [];
   try {
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     const page = await ctx.newPage();
-    page.on('pageerror', (e) => problems.push(`page error: ${e.stack || e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console error: ${m.text()}`);
-    });
+    watch(page, 'alice', problems);
     const suffix = crypto.randomBytes(3).toString('hex');
     const bucket = `details-${suffix}`;
     const user = `partner-${suffix}`;
 
     log('1. alice signs in and opens project demo');
-    await page.goto(`${base}/`);
-    await page.getByLabel('User name').fill('alice');
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator(`a[href="#/projects/${PROJECT}"]`).click({ timeout: WAIT });
-    await page.waitForFunction(() => document.querySelector('#conn .conn-text')?.textContent === 'Live', null, { timeout: WAIT });
+    await login(page, base, 'alice', password, afterLogin.projectOpen);
 
     log(`2. alice creates bucket ${bucket}`);
     await page.getByRole('button', { name: 'New bucket' }).click();
@@ -223,17 +143,4 @@ async function scenario({ base, password }) {
   }
 }
 
-let server;
-let code = 0;
-try {
-  server = await startServer();
-  await scenario(server);
-  log('PASS');
-} catch (err) {
-  console.error(err);
-  log(`FAIL — screenshots and details-server.log in ${OUT}`);
-  code = 1;
-} finally {
-  await server?.stop();
-}
-process.exit(code);
+await main(scenario);
