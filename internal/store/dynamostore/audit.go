@@ -115,13 +115,9 @@ func (s *Store) ListAudit(ctx context.Context, project string, f core.AuditFilte
 	if err != nil {
 		return nil, "", err
 	}
-	rs := make([]*core.AuditRecord, 0, len(items))
-	for _, item := range items {
-		r := new(core.AuditRecord)
-		if err := decodeDoc(item, r); err != nil {
-			return nil, "", fmt.Errorf("dynamostore: %s: %w", what, err)
-		}
-		rs = append(rs, r)
+	rs, err := decodeDocs[core.AuditRecord](what, items)
+	if err != nil {
+		return nil, "", err
 	}
 	return rs, cursorOf(next, attrPK, attrSK), nil
 }

@@ -251,13 +251,9 @@ func (s *Store) ListProjects(ctx context.Context) ([]*core.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps := make([]*core.Project, 0, len(items))
-	for _, item := range items {
-		p := new(core.Project)
-		if err := decodeDoc(item, p); err != nil {
-			return nil, fmt.Errorf("dynamostore: %s: %w", what, err)
-		}
-		ps = append(ps, p)
+	ps, err := decodeDocs[core.Project](what, items)
+	if err != nil {
+		return nil, err
 	}
 	return ps, nil
 }
@@ -338,13 +334,9 @@ func (s *Store) ListResources(ctx context.Context, project string, page core.Pag
 	if err != nil {
 		return nil, "", err
 	}
-	rs := make([]*core.Resource, 0, len(items))
-	for _, item := range items {
-		r := new(core.Resource)
-		if err := decodeDoc(item, r); err != nil {
-			return nil, "", fmt.Errorf("dynamostore: %s: %w", what, err)
-		}
-		rs = append(rs, r)
+	rs, err := decodeDocs[core.Resource](what, items)
+	if err != nil {
+		return nil, "", err
 	}
 	return rs, cursorOf(next, attrPK, attrSK), nil
 }
@@ -443,13 +435,9 @@ func (s *Store) ListOperations(ctx context.Context, project string, page core.Pa
 	if err != nil {
 		return nil, "", err
 	}
-	ops := make([]*core.Operation, 0, len(items))
-	for _, item := range items {
-		op := new(core.Operation)
-		if err := decodeDoc(item, op); err != nil {
-			return nil, "", fmt.Errorf("dynamostore: %s: %w", what, err)
-		}
-		ops = append(ops, op)
+	ops, err := decodeDocs[core.Operation](what, items)
+	if err != nil {
+		return nil, "", err
 	}
 	return ops, cursorOf(next, keys...), nil
 }
@@ -642,13 +630,9 @@ func (s *Store) ListConnections(ctx context.Context, project string, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	cs := make([]*core.Connection, 0, len(items))
-	for _, item := range items {
-		c := new(core.Connection)
-		if err := decodeDoc(item, c); err != nil {
-			return nil, fmt.Errorf("dynamostore: %s: %w", what, err)
-		}
-		cs = append(cs, c)
+	cs, err := decodeDocs[core.Connection](what, items)
+	if err != nil {
+		return nil, err
 	}
 	return cs, nil
 }
@@ -851,6 +835,19 @@ func docItem(pk, sk, typ string, v any) (map[string]types.AttributeValue, error)
 // decodeDoc decodes an item's document into v. Unknown fields (written by
 // a newer version) are ignored. An item without a document is a broken
 // invariant, not bad input.
+// decodeDocs decodes the document of every item, in order, as T.
+func decodeDocs[T any](what string, items []map[string]types.AttributeValue) ([]*T, error) {
+	out := make([]*T, 0, len(items))
+	for _, item := range items {
+		v := new(T)
+		if err := decodeDoc(item, v); err != nil {
+			return nil, fmt.Errorf("dynamostore: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func decodeDoc(item map[string]types.AttributeValue, v any) error {
 	doc, ok := item[attrDoc].(*types.AttributeValueMemberS)
 	if !ok {
