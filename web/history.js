@@ -19,6 +19,7 @@ const actionLabels = {
   'link-revoke': 'Revoke share link', 'link-expire': 'Share link expired',
   login: 'Sign in', 'login-failed': 'Failed sign-in',
   'project-register': 'Register project', 'project-update': 'Update project', 'project-retire': 'Retire project', members: 'Change members',
+  'user-add': 'Add login', 'user-password': 'Change login password', 'user-disable': 'Disable login', 'user-enable': 'Enable login',
 };
 
 const outcomeLabels = { accepted: 'Accepted', refused: 'Refused', succeeded: 'Succeeded', failed: 'Failed' };

@@ -95,11 +95,11 @@ func TestProjectsOnADataDirectory(t *testing.T) {
 	}
 }
 
-// A data directory a running server holds is refused with a clear
-// message; through the server's API (--server, --token) the same commands
-// work for an administrator and are refused for others.
-func TestProjectsAgainstAServer(t *testing.T) {
-	dir := dataDir(t)
+// startServer runs serve's server on dir in the test and returns it and
+// a function that logs a user in with testPassword (or the password
+// given) and returns the token, "" when the login fails.
+func startServer(t *testing.T, dir string) (*httptest.Server, func(user string, password ...string) string) {
+	t.Helper()
 	l, err := setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: simcloud.ZeroOptions(), CloudRate: -1, ReconcileEvery: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -112,13 +112,13 @@ func TestProjectsAgainstAServer(t *testing.T) {
 	hs := httptest.NewServer(srv.Handler)
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	l.Start(t.Context())
-
-	code, _, errb := cli(t, "projects", "list", "--data-dir", dir)
-	if code != 1 || !strings.Contains(errb, "in use by a running bucketdesk") || !strings.Contains(errb, "--server") {
-		t.Fatalf("a held data directory: exit %d, %q", code, errb)
-	}
-	login := func(user string) string {
-		b, _ := json.Marshal(map[string]string{"username": user, "password": testPassword})
+	login := func(user string, password ...string) string {
+		t.Helper()
+		pw := testPassword
+		if len(password) > 0 {
+			pw = password[0]
+		}
+		b, _ := json.Marshal(map[string]string{"username": user, "password": pw})
 		res, err := http.Post(hs.URL+"/auth/login", "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
@@ -126,12 +126,29 @@ func TestProjectsAgainstAServer(t *testing.T) {
 		defer res.Body.Close()
 		var tok struct{ Token string }
 		body, _ := io.ReadAll(res.Body)
-		if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
+		if json.Unmarshal(body, &tok) != nil {
 			t.Fatalf("login %s: %s", user, body)
 		}
 		return tok.Token
 	}
+	return hs, login
+}
+
+// A data directory a running server holds is refused with a clear
+// message; through the server's API (--server, --token) the same commands
+// work for an administrator and are refused for others.
+func TestProjectsAgainstAServer(t *testing.T) {
+	dir := dataDir(t)
+	hs, login := startServer(t, dir)
+
+	code, _, errb := cli(t, "projects", "list", "--data-dir", dir)
+	if code != 1 || !strings.Contains(errb, "in use by a running bucketdesk") || !strings.Contains(errb, "--server") {
+		t.Fatalf("a held data directory: exit %d, %q", code, errb)
+	}
 	admin := login(setup.DemoAdmin)
+	if admin == "" || login("alice") == "" {
+		t.Fatal("the demo logins fail")
+	}
 	target := []string{"--server", hs.URL, "--token", admin}
 	out := mustCLI(t, append(append([]string{"projects", "add", "geo"}, target...), geoArgs...)...)
 	if !strings.Contains(out, "project geo registered") {
@@ -200,4 +217,65 @@ func TestUsersOnADataDirectory(t *testing.T) {
 		t.Fatalf("passwd of nobody: %d %q", code, errb)
 	}
 	mustCLI(t, "users", "enable", "bob", "--data-dir", dir)
+}
+
+// Through a running server's API (--server, --token) users add, passwd,
+// disable, enable and list work for an administrator, in force at the next
+// login, and are refused for others; the password goes in the request
+// body and is printed only when generated.
+func TestUsersAgainstAServer(t *testing.T) {
+	dir := dataDir(t)
+	hs, login := startServer(t, dir)
+	target := []string{"--server", hs.URL, "--token", login(setup.DemoAdmin)}
+	users := func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := usersCmd(t.Context(), append(args, target...), strings.NewReader(stdin), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, errb := users("carol-secret\n", "add", "carol", "--admin", "--group", "geo-team", "--password-stdin")
+	if code != 0 || strings.Contains(out, "carol-secret") {
+		t.Fatalf("add: %d %q %s", code, out, errb)
+	}
+	if login("carol", "carol-secret") == "" {
+		t.Fatal("carol cannot log in")
+	}
+	code, out, errb = users("", "passwd", "carol")
+	if code != 0 || !strings.Contains(out, "shown once") {
+		t.Fatalf("passwd: %d %q %s", code, out, errb)
+	}
+	generated := strings.Fields(strings.SplitN(out, "password ", 2)[1])[0]
+	if login("carol", generated) == "" || login("carol", "carol-secret") != "" {
+		t.Fatal("the generated password is not in force")
+	}
+	if code, _, errb := users("", "disable", "bob"); code != 0 || login("bob") != "" {
+		t.Fatalf("disable bob: %d %s", code, errb)
+	}
+	_, list, _ := users("", "list")
+	for _, want := range []string{"carol", "true", "geo-team", "disabled", setup.DemoAdmin} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list lacks %q: %s", want, list)
+		}
+	}
+	if code, _, errb := users("", "add", "carol"); code != 1 || !strings.Contains(errb, "409") || !strings.Contains(errb, "exists") {
+		t.Fatalf("add again: %d %q", code, errb)
+	}
+	if code, _, errb := users("", "passwd", "nobody"); code != 1 || !strings.Contains(errb, "404") || !strings.Contains(errb, "no user") {
+		t.Fatalf("passwd of nobody: %d %q", code, errb)
+	}
+	if code, _, errb := users("\n", "passwd", "carol", "--password-stdin"); code != 1 || !strings.Contains(errb, "400") || !strings.Contains(errb, "password must be") {
+		t.Fatalf("an empty password: %d %q", code, errb)
+	}
+	if code, _, errb := users("", "enable", "bob"); code != 0 || login("bob") == "" {
+		t.Fatalf("enable bob: %d %s", code, errb)
+	}
+	code, _, errb = cli(t, "users", "list", "--server", hs.URL, "--token", login("alice"))
+	if code != 1 || !strings.Contains(errb, "403") || !strings.Contains(errb, "administrators only") {
+		t.Fatalf("alice: exit %d, %q", code, errb)
+	}
+	t.Setenv("BUCKETDESK_SERVER", hs.URL)
+	t.Setenv("BUCKETDESK_TOKEN", target[3])
+	if out := mustCLI(t, "users", "list"); !strings.Contains(out, "carol") {
+		t.Fatalf("list through the environment's server: %q", out)
+	}
 }

@@ -48,8 +48,8 @@ or a running server's API, as an administrator:
   --server URL --token TOKEN   (env BUCKETDESK_SERVER, BUCKETDESK_TOKEN)
 `
 
-// target is where the projects commands act: a data directory or a
-// server's API.
+// target is where the projects and users commands act: a data directory
+// or a server's API.
 type target struct {
 	dataDir, server, token string
 }
@@ -74,14 +74,11 @@ type admin interface {
 // open returns the admin of t and what closes it.
 func (t *target) open() (admin, func(), error) {
 	if t.server != "" {
-		if t.token == "" {
-			return nil, nil, errors.New("--server needs --token (or BUCKETDESK_TOKEN): an administrator's bearer token, from POST /auth/login locally")
+		r, err := t.remote()
+		if err != nil {
+			return nil, nil, err
 		}
-		u, err := url.Parse(t.server)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", t.server)
-		}
-		return &remoteAdmin{base: strings.TrimRight(t.server, "/"), token: t.token, client: &http.Client{Timeout: time.Minute}}, func() {}, nil
+		return r, func() {}, nil
 	}
 	if _, err := os.Stat(filepath.Join(t.dataDir, "bucketdesk.db")); err != nil {
 		return nil, nil, fmt.Errorf("no bucketdesk data in %s (start bucketdesk serve once, or pass --data-dir or --server): %w", t.dataDir, err)
@@ -96,8 +93,25 @@ func (t *target) open() (admin, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	who := core.Principal{User: "cli:" + osUser(), Admin: true}
-	return &localAdmin{a: l.Admin(nil), who: who}, func() { l.Close() }, nil
+	return &localAdmin{a: l.Admin(nil), who: operator()}, func() { l.Close() }, nil
+}
+
+// remote returns the administration API of t.server, which is set.
+func (t *target) remote() (*remoteAdmin, error) {
+	if t.token == "" {
+		return nil, errors.New("--server needs --token (or BUCKETDESK_TOKEN): an administrator's bearer token, from POST /auth/login locally")
+	}
+	u, err := url.Parse(t.server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", t.server)
+	}
+	return &remoteAdmin{base: strings.TrimRight(t.server, "/"), token: t.token, client: &http.Client{Timeout: time.Minute}}, nil
+}
+
+// operator is the administrator who runs a command on a data directory:
+// whoever may open the data directory may change it anyway.
+func operator() core.Principal {
+	return core.Principal{User: "cli:" + osUser(), Admin: true}
 }
 
 func osUser() string {

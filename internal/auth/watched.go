@@ -66,3 +66,12 @@ func (f *WatchedUsers) Check(username, password string) (core.Principal, error) 
 	f.mu.Unlock()
 	return u.Check(username, password)
 }
+
+// changed makes the next Check read the file again, whatever its
+// modification time and size: a change written by this process (a new
+// password hash has the size of the old one) may keep both.
+func (f *WatchedUsers) changed() {
+	f.mu.Lock()
+	f.size = -1
+	f.mu.Unlock()
+}

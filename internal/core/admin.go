@@ -55,6 +55,24 @@ type MembersChange struct {
 	Remove []string `json:"remove,omitempty"`
 }
 
+// LocalUser is a login of the local binary (its users file) as
+// administrators see it: never its password nor its hash.
+type LocalUser struct {
+	Name     string   `json:"name"`
+	Admin    bool     `json:"admin"`
+	Disabled bool     `json:"disabled"`
+	Groups   []string `json:"groups"`
+}
+
+// LocalUserInput is a login an administrator adds to the local binary.
+// Admin makes it an administrator (DefaultAdminGroup).
+type LocalUserInput struct {
+	Name     string   `json:"name"`
+	Password string   `json:"password"`
+	Admin    bool     `json:"admin,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
 var (
 	roleNameRe = regexp.MustCompile(`^[\w+=,.@/-]{1,64}$`)
 	roleARNRe  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/([\w+=,.@/-]{1,512})$`)

@@ -30,6 +30,13 @@ const (
 	AuditProjectUpdate   AuditAction = "project-update"
 	AuditProjectRetire   AuditAction = "project-retire"
 	AuditMembers         AuditAction = "members"
+
+	// The local binary's logins (its users file), recorded under
+	// PortalProject with the login as Name; never with a password.
+	AuditUserAdd      AuditAction = "user-add"
+	AuditUserPassword AuditAction = "user-password"
+	AuditUserDisable  AuditAction = "user-disable"
+	AuditUserEnable   AuditAction = "user-enable"
 )
 
 // Outcomes of audit records.

@@ -6,13 +6,21 @@ import (
 	"time"
 
 	"bucketdesk/internal/core"
+	"bucketdesk/internal/httpapi"
 )
 
 // adminEnv is env with the administration routes, and "root" an
 // administrator (in the administrators' group).
 func adminEnv(t *testing.T) *env {
 	t.Helper()
-	e := newEnv(t, envOptions{admin: true})
+	return adminEnvWith(t, nil)
+}
+
+// adminEnvWith is adminEnv whose options tweak changes, given the env
+// being built.
+func adminEnvWith(t *testing.T, tweak func(o *httpapi.Options, e *env)) *env {
+	t.Helper()
+	e := newEnv(t, envOptions{admin: true, tweakEnv: tweak})
 	tok, err := e.issuer.Issue(core.Principal{User: "root", Groups: []string{core.DefaultAdminGroup}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ var auditActions = []core.AuditAction{
 	core.AuditLinkCreate, core.AuditLinkOpen, core.AuditLinkReveal, core.AuditLinkRevoke, core.AuditLinkExpire,
 	core.AuditLogin, core.AuditLoginFailed,
 	core.AuditProjectRegister, core.AuditProjectUpdate, core.AuditProjectRetire, core.AuditMembers,
+	core.AuditUserAdd, core.AuditUserPassword, core.AuditUserDisable, core.AuditUserEnable,
 }
 
 // auditResponse is one page of an audit trail.

@@ -70,6 +70,9 @@ type envOptions struct {
 	// admin serves the administration routes.
 	admin bool
 	tweak func(o *httpapi.Options)
+	// tweakEnv, like tweak, changes the options, with the env being
+	// built (its handler not yet made) at hand.
+	tweakEnv func(o *httpapi.Options, e *env)
 }
 
 func newEnv(t testing.TB, eo envOptions) *env {
@@ -136,7 +139,11 @@ func newEnv(t testing.TB, eo envOptions) *env {
 	if eo.tweak != nil {
 		eo.tweak(&o)
 	}
-	e := &env{t: t, l: l, h: httpapi.New(o), issuer: issuer, issuerDir: issuerDir, log: logs, tokens: map[string]string{}}
+	e := &env{t: t, l: l, issuer: issuer, issuerDir: issuerDir, log: logs, tokens: map[string]string{}}
+	if eo.tweakEnv != nil {
+		eo.tweakEnv(&o, e)
+	}
+	e.h = httpapi.New(o)
 	if eo.start {
 		l.Start(ctx)
 	}

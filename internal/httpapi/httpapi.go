@@ -70,6 +70,10 @@ type Options struct {
 	// Admin serves /api/admin/…, the administrators' routes; nil leaves
 	// them out.
 	Admin AdminService
+	// LocalUsers serves /api/admin/users/…, the administrators' routes
+	// for the logins the server manages itself (the local binary's users
+	// file); nil (on AWS, where Cognito holds the users) leaves them out.
+	LocalUsers LocalUsers
 	// Sandbox serves the dev-only routes of the local binary that put
 	// objects into a project's buckets and empty them; nil (on AWS) leaves
 	// them out.
@@ -142,6 +146,7 @@ func routes() []route {
 	hasAudit := func(o *Options) bool { return o.AuditTrail != nil }
 	hasLinks := func(o *Options) bool { return o.Links != nil }
 	hasAdmin := func(o *Options) bool { return o.Admin != nil }
+	hasLocalUsers := func(o *Options) bool { return o.LocalUsers != nil }
 	return []route{
 		{method: "GET", path: "/healthz", public: true, handle: (*server).healthz},
 		{method: "GET", path: "/readyz", public: true, handle: (*server).readyz},
@@ -188,6 +193,11 @@ func routes() []route {
 		{method: "PUT", path: "/api/admin/projects/{p}", enabled: hasAdmin, handle: adminOnly((*server).adminUpdate)},
 		{method: "DELETE", path: "/api/admin/projects/{p}", enabled: hasAdmin, handle: adminOnly((*server).adminRetire)},
 		{method: "POST", path: "/api/admin/projects/{p}/members", enabled: hasAdmin, handle: adminOnly((*server).adminMembers)},
+		{method: "GET", path: "/api/admin/users", enabled: hasLocalUsers, handle: adminOnly((*server).adminUsers)},
+		{method: "POST", path: "/api/admin/users", enabled: hasLocalUsers, handle: adminOnly((*server).adminAddUser)},
+		{method: "PUT", path: "/api/admin/users/{name}/password", enabled: hasLocalUsers, handle: adminOnly((*server).adminUserPassword)},
+		{method: "POST", path: "/api/admin/users/{name}/disable", enabled: hasLocalUsers, handle: adminOnly(adminUserDisabled(true))},
+		{method: "POST", path: "/api/admin/users/{name}/enable", enabled: hasLocalUsers, handle: adminOnly(adminUserDisabled(false))},
 
 		{method: "GET", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxObjects},
 		{method: "POST", path: "/api/projects/{p}/sandbox/buckets/{name}/objects", enabled: hasSandbox, handle: (*server).sandboxPutObject},

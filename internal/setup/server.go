@@ -94,6 +94,8 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 		Metrics: []func(io.Writer){func(w io.Writer) { writeWSMetrics(w, ws.Stats()) }, writeRuntimeMetrics},
 		Logger:  l.cfg.Logger,
 		Auditor: l.Auditor, AuditTrail: l.Auditor,
+		// The users file's logins, administered through the API as well.
+		LocalUsers: auth.NewUsersAdmin(UsersFile(l.cfg.DataDir), auth.UsersAdminOptions{Auditor: l.Auditor, Watched: users}),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws)
