@@ -4,6 +4,7 @@
 
 import { showAdmin } from './admin.js';
 import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
+import { brokenMarker, fixButton, missingBuckets } from './dependants.js';
 import { accessBadge, openDetailsDialog } from './details.js';
 import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
@@ -610,13 +611,19 @@ const accessLabels = { read: 'read', write: 'write', readwrite: 'read & write' }
 function userRow(r) {
   const u = r.spec?.user || {};
   const grants = u.grants || [];
+  const missing = missingBuckets(state.store, r);
   return h('tr', { dataset: { name: r.name, kind: 'user', version: String(r.version), phase: r.observed?.phase || '', locked: r.lock ? r.lock.by : '', focusId: `row:${rkey('user', r.name)}` }, class: r.lock ? 'is-locked' : null },
     h('th', { scope: 'row', class: 'mono name' }, nameButton(r), accessBadge(u)),
     statusCell(r),
-    h('td', {}, grants.length ? h('ul', { class: 'grants' }, grants.map((g) => h('li', {},
+    h('td', {}, grants.length ? h('ul', { class: 'grants' }, grants.map((g) => h('li', { dataset: missing.includes(g.bucket) ? { broken: 'true' } : {} },
       h('span', { class: 'mono' }, g.bucket), g.prefix ? h('span', { class: 'mono muted' }, `/${g.prefix}`) : null,
-      ' ', h('span', { class: `access access-${g.access}` }, accessLabels[g.access] || g.access))))
-      : h('span', { class: 'muted' }, 'None')),
+      ' ', h('span', { class: `access access-${g.access}` }, accessLabels[g.access] || g.access),
+      missing.includes(g.bucket) ? [' ', brokenMarker()] : null)))
+      : h('span', { class: 'muted' }, 'None'),
+    missing.length ? fixButton(r, missing, () => {
+      const fresh = state.store.get('user', r.name) || r;
+      openUserForm(formContext(), fresh, { dropBuckets: missingBuckets(state.store, fresh) });
+    }) : null),
     keysCell(r),
     h('td', {}, u.sftp?.enabled ? `On (${(u.sftp.ssh_keys || []).length} key${(u.sftp.ssh_keys || []).length === 1 ? '' : 's'})` : 'Off'),
     rowActions(r));

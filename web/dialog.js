@@ -14,10 +14,13 @@ export function closeAllDialogs() {
 
 /**
  * openDialog shows a modal dialog. opts: title, body (nodes), wide,
- * onClose(). Returns {el, close, body}. The dialog is removed from the
- * document when closed, and focus goes back to the element that had it.
+ * onClose(), canClose(). Returns {el, close, forceClose, id}. The dialog is
+ * removed from the document when closed, and focus goes back to the
+ * element that had it. canClose, when given, is asked before the × button,
+ * Escape or close() closes the dialog, and keeps it open by returning
+ * false; forceClose and closing all dialogs (sign-out) do not ask.
  */
-export function openDialog({ title, description, body, wide, onClose, initialFocus }) {
+export function openDialog({ title, description, body, wide, onClose, initialFocus, canClose }) {
   const id = `dlg-${++seq}`;
   const opener = document.activeElement;
   const closeButton = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close dialog', title: 'Close' }, '×');
@@ -30,8 +33,14 @@ export function openDialog({ title, description, body, wide, onClose, initialFoc
   description ? h('p', { id: `${id}-desc`, class: 'dialog-desc' }, description) : null,
   h('div', { class: 'dialog-body' }, body));
   let closed = false;
-  const close = (value, quiet) => {
+  const close = (value, quiet, force) => {
     if (closed) return;
+    if (!force && !quiet && canClose && !canClose()) {
+      // Chromium closes a dialog on a second Escape without a user
+      // activation in between, whatever cancel does: open it again.
+      if (!el.open) el.showModal();
+      return;
+    }
     closed = true;
     open.delete(close);
     if (el.open) el.close();
@@ -60,5 +69,5 @@ export function openDialog({ title, description, body, wide, onClose, initialFoc
   const first = initialFocus?.() || el.querySelector('[autofocus]') ||
     el.querySelector('.dialog-body input:not([disabled]):not([type=hidden]), .dialog-body select:not([disabled]), .dialog-body textarea:not([disabled]), .dialog-body button:not([disabled])');
   (first || closeButton).focus();
-  return { el, close, id };
+  return { el, close, forceClose: (value) => close(value, false, true), id };
 }

@@ -3,6 +3,7 @@
 // to their field (errors[].field) or as a banner (detail).
 
 import { api, ApiError } from './api.js';
+import { granteesNote, granteesOf, withoutBuckets } from './dependants.js';
 import { openDialog } from './dialog.js';
 import { clock, copyText, fill, h } from './dom.js';
 import { VersioningOffHint } from './resources.js';
@@ -408,8 +409,13 @@ export function openBucketForm(ctx, resource) {
 
 // ------------------------------------------------------------------ users
 
-/** openUserForm opens the create form (resource null) or the edit form of a user. */
-export function openUserForm(ctx, resource) {
+/**
+ * openUserForm opens the create form (resource null) or the edit form of a
+ * user; opts.dropBuckets opens it without the grants on those buckets (the
+ * fix of grants on buckets that are gone), to be saved.
+ */
+export function openUserForm(ctx, resource, opts = {}) {
+  const drop = opts.dropBuckets || [];
   const editing = Boolean(resource);
   let version = resource?.version ?? 0;
   let keySerials = resource?.spec?.user?.key_serials;
@@ -539,7 +545,11 @@ export function openUserForm(ctx, resource) {
     h('div', { class: 'form-actions' }, cancel, submit));
   errors.register('key_serials', keys, keys.parentElement.querySelector('.field-error'));
 
-  load(resource?.spec?.user);
+  load(resource?.spec?.user && drop.length ? withoutBuckets(resource.spec.user, drop) : resource?.spec?.user);
+  if (drop.length) {
+    form.prepend(h('div', { class: 'banner banner-info dropped-grants', role: 'status' },
+      `Removed the grant${drop.length === 1 ? '' : 's'} on ${drop.join(', ')}: ${drop.length === 1 ? 'that bucket no longer exists' : 'those buckets no longer exist'}. Save changes to apply.`));
+  }
 
   name.addEventListener('blur', (e) => {
     if (editing || name.value === '' || e.relatedTarget?.tagName === 'BUTTON') return;
@@ -551,7 +561,7 @@ export function openUserForm(ctx, resource) {
   });
 
   const watch = editing ? watchResource(ctx, 'user', resource.name, notice, () => version, submit) : null;
-  const dlg = openDialog({ title: editing ? `Edit user ${resource.name}` : 'New user', body: form, wide: true, initialFocus: () => (editing ? keys : name), onClose: () => watch?.stop() });
+  const dlg = openDialog({ title: editing ? `Edit user ${resource.name}` : 'New user', body: form, wide: true, initialFocus: () => (drop.length ? submit : editing ? keys : name), onClose: () => watch?.stop() });
   cancel.addEventListener('click', () => dlg.close());
 
   form.addEventListener('submit', async (e) => {
@@ -616,6 +626,7 @@ export function openDeleteDialog(ctx, resource) {
     : 'Its CloudFormation stack is deleted, with its access keys and SFTP access: whoever uses them loses access.';
   const form = h('form', { class: 'form', novalidate: true }, banner,
     h('p', {}, 'Delete ', h('strong', { class: 'mono' }, resource.name), ` from project ${ctx.project.id}? ${what}`),
+    resource.kind === 'bucket' ? granteesNote(granteesOf(ctx.store, resource.name)) : null,
     h('div', { class: 'form-actions' }, cancel, confirm));
   const dlg = openDialog({ title: `Delete ${resource.kind} ${resource.name}?`, body: form, initialFocus: () => cancel });
   cancel.addEventListener('click', () => dlg.close());
@@ -674,8 +685,11 @@ export function openRotateDialog(ctx, resource, n) {
 
 /**
  * openRevealDialog asks for the secret of access key n, once, and shows it
- * with a copy button and the warning that it will not be shown again.
- * Closing the dialog removes the secret from the page.
+ * with copy buttons, a .csv download like the IAM console's and the
+ * warning that it will not be shown again. Once shown, the dialog does not
+ * close (Escape, ×, its close button) until the secret was copied or
+ * downloaded, or the manager confirms closing without saving it. Closing
+ * the dialog removes the secret from the page.
  */
 export function openRevealDialog(ctx, resource, n) {
   const banner = h('div', { class: 'banner', role: 'alert', tabindex: '-1', hidden: true });
@@ -683,12 +697,22 @@ export function openRevealDialog(ctx, resource, n) {
   const go = h('button', { type: 'submit', class: 'primary' }, 'Reveal secret');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const area = h('div', { class: 'form' });
+  let shown = false; // the secret is on the page
+  let saved = false; // it was copied or downloaded
+  let ask = () => {}; // shows the "Close without saving?" question
   const form = h('form', { class: 'form', novalidate: true }, banner,
     h('p', {}, `The secret access key of key ${n} of user `, h('strong', { class: 'mono' }, resource.name),
       ' can be shown ', h('strong', {}, 'once'), '. Have a password manager or the recipient ready.'),
     h('div', { class: 'form-actions' }, cancel, go));
   area.append(form);
-  const dlg = openDialog({ title: `Reveal secret of access key ${n}`, body: area, initialFocus: () => go });
+  const dlg = openDialog({
+    title: `Reveal secret of access key ${n}`, body: area, initialFocus: () => go,
+    canClose: () => {
+      if (!shown || saved) return true;
+      ask();
+      return false;
+    },
+  });
   cancel.addEventListener('click', () => dlg.close());
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -713,23 +737,66 @@ export function openRevealDialog(ctx, resource, n) {
     const idInput = h('input', { type: 'text', readonly: true, value: pair.access_key_id, class: 'mono secret-field', id: nextId('akid') });
     const secretInput = h('input', { type: 'text', readonly: true, value: pair.secret_access_key, class: 'mono secret-field', id: nextId('secret') });
     const copied = h('p', { class: 'copy-status', role: 'status', 'aria-live': 'polite' });
-    const copyButton = (input, what) => h('button', {
+    const copyButton = (input, what, secret) => h('button', {
       type: 'button', class: 'secondary small',
       onclick: async () => {
         const ok = await copyText(input.value, input);
+        if (ok && secret) saved = true;
         copied.textContent = ok ? `${what} copied to the clipboard.` : `Could not copy: select the ${what.toLowerCase()} and copy it yourself.`;
       },
     }, `Copy ${what.toLowerCase()}`);
+    const fileName = `${resource.name}_accessKeys.csv`;
+    const download = h('button', {
+      type: 'button', class: 'secondary', dataset: { action: 'download-csv' },
+      onclick: () => {
+        downloadText(fileName, accessKeysCSV(pair), 'text/csv');
+        saved = true;
+        copied.textContent = `Downloaded ${fileName}.`;
+      },
+    }, 'Download .csv');
     const done = h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'I have stored it — close');
+    const keepOpen = h('button', { type: 'button', class: 'secondary' }, 'Keep it open');
+    const closeAnyway = h('button', { type: 'button', class: 'danger', onclick: () => dlg.forceClose() }, 'Close without saving');
+    const question = h('div', { class: 'banner banner-error unsaved', role: 'alertdialog', 'aria-label': 'Close without saving?', hidden: true },
+      h('p', {}, h('strong', {}, 'Close without saving? '), 'The secret has not been copied or downloaded, and it cannot be shown again: you would have to rotate the key.'),
+      h('div', { class: 'form-actions' }, keepOpen, closeAnyway));
+    keepOpen.addEventListener('click', () => {
+      question.hidden = true;
+      secretInput.focus();
+    });
+    ask = () => {
+      question.hidden = false;
+      keepOpen.focus();
+    };
+    shown = true;
     fill(area,
       h('div', { class: 'banner banner-warn', role: 'alert' }, h('strong', {}, 'This secret will not be shown again. '),
         'Store it now. To get a new secret later, rotate the key.'),
       h('div', { class: 'field' }, h('label', { for: idInput.id }, 'Access key id'), h('div', { class: 'copy-row' }, idInput, copyButton(idInput, 'Key id'))),
-      h('div', { class: 'field' }, h('label', { for: secretInput.id }, 'Secret access key'), h('div', { class: 'copy-row' }, secretInput, copyButton(secretInput, 'Secret'))),
+      h('div', { class: 'field' }, h('label', { for: secretInput.id }, 'Secret access key'), h('div', { class: 'copy-row' }, secretInput, copyButton(secretInput, 'Secret', true))),
       copied,
-      h('div', { class: 'form-actions' }, done));
+      question,
+      h('div', { class: 'form-actions' }, download, done));
     secretInput.focus();
     secretInput.select();
   }
   return dlg;
+}
+
+/**
+ * accessKeysCSV is the file the IAM console offers for a new access key: a
+ * header row, then the key id and secret, CRLF line ends.
+ */
+export function accessKeysCSV(pair) {
+  return `Access key ID,Secret access key\r\n${pair.access_key_id},${pair.secret_access_key}\r\n`;
+}
+
+/** downloadText has the browser save text as a file named name. */
+function downloadText(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
