@@ -55,10 +55,11 @@ export class Live {
     this.stopped = true;
     this.timer = 0;
     this.pingTimer = 0;
+    this.pongTimer = 0;
     this.deadline = 0;
     this.heartbeat = heartbeat;
     this.lastFrameAt = 0;
-    this.retryAt = 0;
+    this.attemptId = 0; // counts connection attempts; a stale one's callbacks do nothing
     this.status = 'offline';
     this.hello = null;
     this.connects = 0;
@@ -79,6 +80,7 @@ export class Live {
     this.stopped = true;
     window.removeEventListener('online', this.onOnline);
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
     this.stopHeartbeat();
     const s = this.socket;
     this.socket = null;
@@ -106,7 +108,7 @@ export class Live {
     this.stopHeartbeat();
     const s = this.socket;
     this.socket = null;
-    this.attemptId = (this.attemptId || 0) + 1;
+    this.attemptId++;
     if (s) {
       try {
         s.close(4000, 'heartbeat');
@@ -118,7 +120,7 @@ export class Live {
 
   async connect() {
     if (this.stopped) return;
-    const attempt = (this.attemptId = (this.attemptId || 0) + 1);
+    const attempt = ++this.attemptId;
     const current = () => !this.stopped && this.attemptId === attempt;
     // The ticket and the hello must come within connectTimeoutMs: a request
     // into a dead network may otherwise hang for minutes.
@@ -238,7 +240,6 @@ export class Live {
     const cap = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
     const delay = cap / 2 + Math.random() * (cap / 2);
     this.attempt++;
-    this.retryAt = Date.now() + delay;
     // A lost connection stays 'lost' until one is live again.
     this.setStatus(this.status === 'lost' ? 'lost' : 'reconnecting', `${reason}; retrying in ${Math.ceil(delay / 1000)} s`);
     this.timer = setTimeout(() => this.connect(), delay);
