@@ -6,6 +6,7 @@ import { showAdmin } from './admin.js';
 import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
 import { brokenMarker, fixButton, missingBuckets } from './dependants.js';
 import { accessBadge, openDetailsDialog } from './details.js';
+import { renderBadge, staleNotice } from './connection.js';
 import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
@@ -30,6 +31,7 @@ const state = {
   loaded: false,
   ops: null,
   live: null,
+  stale: null, // the project page's notice that its tables may be out of date (connection.js)
   view: '',
   renderQueued: false,
   returnTo: null, // the page to go back to after signing in again
@@ -47,6 +49,9 @@ window.__bucketdesk = {
   },
   get connects() {
     return state.live?.connects || 0;
+  },
+  get live() {
+    return state.live;
   },
   state,
 };
@@ -98,13 +103,10 @@ function problemText(err) {
   return err?.message || String(err);
 }
 
-const connText = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline' };
-
 function setConn(status, detail = '') {
   conn.hidden = status === 'offline' && !state.project;
-  conn.dataset.status = status;
-  conn.title = status === 'live' ? 'Changes appear as they happen.' : detail || '';
-  fill(conn, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }, connText[status] || status));
+  renderBadge(conn, status, detail);
+  state.stale?.update(status, detail);
 }
 
 function renderUserBox() {
@@ -303,6 +305,8 @@ function buildProjectPage(p) {
   userCount = h('span', { class: 'count' });
   bucketBody = h('tbody');
   userBody = h('tbody');
+  const tables = h('div', { class: 'tables' });
+  state.stale = staleNotice(tables, () => state.live?.retryNow());
   fill(main, h('div', { class: 'page' },
     h('div', { class: 'page-head' },
       h('div', {}, h1, h('p', { class: 'meta-line' },
@@ -312,8 +316,9 @@ function buildProjectPage(p) {
         h('button', { type: 'button', class: 'secondary', id: 'project-history', onclick: () => openHistoryDialog(ctx, null) }, 'History'),
         h('button', { type: 'button', class: 'primary', id: 'new-bucket', onclick: () => openBucketForm(ctx, null) }, 'New bucket'),
         h('button', { type: 'button', class: 'secondary', id: 'new-user', onclick: () => openUserForm(ctx, null) }, 'New user'))),
+    state.stale.el,
     h('div', { class: 'layout' },
-      h('div', { class: 'tables' },
+      fill(tables,
         h('section', { 'aria-labelledby': 'buckets-title', class: 'panel' },
           h('h2', { id: 'buckets-title' }, 'Buckets ', bucketCount),
           h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'buckets' },
@@ -371,6 +376,7 @@ async function resync() {
       state.store.replaceKind('bucket', buckets.items || [], mark);
       state.store.replaceKind('user', users.items || [], mark);
       state.loaded = true;
+      state.stale?.fresh();
       banner(null);
       scheduleRender();
       state.ops?.refresh();

@@ -375,6 +375,28 @@ func TestIdle(t *testing.T) {
 	}
 }
 
+// The web console's heartbeat: a client that sends {"type":"ping"} more
+// often than the idle timeout gets every pong and is never closed as idle,
+// however long it stays.
+func TestClientHeartbeatKeepsConnectionOpen(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	e := newEnv(t, wsapi.Limits{IdleTimeout: idle, PingInterval: 20 * time.Millisecond})
+	c := e.connect(t, "alice", "a")
+	for range 10 { // 4 idle timeouts
+		time.Sleep(idle / 3)
+		if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if b := read(t, c); string(b) != `{"type":"pong"}` {
+			t.Fatalf("got %s, want a pong", b)
+		}
+	}
+	e.hub.Publish(t.Context(), "a", msg("a", 3))
+	if m := readMessage(t, c); m.Version != 3 {
+		t.Fatalf("got %+v", m)
+	}
+}
+
 func TestPingPongAndUnknownMessagesIgnored(t *testing.T) {
 	e := newEnv(t, wsapi.Limits{})
 	c := e.connect(t, "alice", "a")
