@@ -49,6 +49,7 @@ test-browser: build
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/history.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/links.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/admin.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/signin.mjs
 
 ## lint: gofmt check and go vet
 lint:
