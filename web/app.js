@@ -7,6 +7,7 @@ import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
 import { brokenMarker, fixButton, missingBuckets } from './dependants.js';
 import { accessBadge, openDetailsDialog } from './details.js';
 import { renderBadge, staleNotice } from './connection.js';
+import { clockText, countdown } from './countdown.js';
 import { closeAllDialogs } from './dialog.js';
 import { domId, fill, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
@@ -180,8 +181,47 @@ function showLogin(message) {
     h('div', { class: 'field' }, h('label', { for: 'login-user' }, 'User name'), user),
     h('div', { class: 'field' }, h('label', { for: 'login-password' }, 'Password'), pass),
     submit);
+  // While the server refuses attempts (429), the message counts down to
+  // when it accepts them again, and the button waits for it, unless
+  // another user name is entered: the limit is per user name and address
+  // (docs/api.md), so another user may still sign in.
+  let stopWait = null;
+  let waitingFor = null;
+  user.addEventListener('input', () => {
+    if (stopWait) submit.disabled = user.value.trim() === waitingFor;
+  });
+  const waitOut = (seconds) => {
+    stopWait?.();
+    waitingFor = user.value.trim();
+    submit.disabled = true;
+    submit.textContent = 'Sign in';
+    const left = h('span', { class: 'login-wait', 'aria-live': 'off' }, clockText(seconds));
+    msg.className = 'banner banner-error';
+    msg.hidden = false;
+    fill(msg, h('span', {}, 'Too many attempts — try again in ', left));
+    let stop = null;
+    stop = countdown(seconds, {
+      tick: (s) => {
+        if (form.isConnected) left.textContent = clockText(s);
+        else stop?.(); // the page moved on
+      },
+      done: () => {
+        stopWait = null;
+        waitingFor = null;
+        if (!form.isConnected) return;
+        submit.disabled = false;
+        msg.className = 'banner banner-info';
+        fill(msg, 'You can try again now.');
+      },
+    });
+    stopWait = stop;
+  };
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (submit.disabled) return;
+    stopWait?.();
+    stopWait = null;
+    waitingFor = null;
     if (!user.value || !pass.value) {
       fill(msg, 'Enter your user name and password.');
       msg.className = 'banner banner-error';
@@ -199,6 +239,12 @@ function showLogin(message) {
       if (location.hash === target) route();
       else location.hash = target;
     } catch (err) {
+      if (err.status === 429) {
+        waitOut(err.retryAfter || 30);
+        pass.value = '';
+        pass.focus();
+        return;
+      }
       submit.disabled = false;
       submit.textContent = 'Sign in';
       msg.className = 'banner banner-error';

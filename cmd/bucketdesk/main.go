@@ -211,6 +211,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	wsMaxAge := fs.Duration("ws-max-age", 2*time.Hour, "a WebSocket connection's maximum age, as API Gateway's")
 	wsIdle := fs.Duration("ws-idle-timeout", 10*time.Minute, "close a WebSocket connection idle for this long")
 	tokenTTL := fs.Duration("token-ttl", time.Hour, "how long a login lasts")
+	loginMax := fs.Int("login-max-failures", auth.DefaultMaxFailures, "failed logins one username may make from one client address per --login-window")
+	loginMaxAddr := fs.Int("login-max-address-failures", auth.DefaultMaxAddressFailures, "failed logins one client address may make per --login-window across usernames (at least twice --login-max-failures plus one)")
+	loginWindow := fs.Duration("login-window", auth.DefaultWindow, "the window of the login limits")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	fs.Usage = func() {
@@ -231,7 +234,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 		return nil, badFlagError{"--sandbox-fail-rate: " + err.Error()}
 	}
 	sb.RateLimit = simcloud.RateLimit{PerSecond: *sandboxRate, Burst: int(2 * *sandboxRate)}
-	for name, d := range map[string]time.Duration{"history-retention": *history, "audit-retention": *audit, "sandbox-retention": *sandboxRetention} {
+	if *loginMax < 1 || *loginMaxAddr < 1 {
+		return nil, badFlagError{"--login-max-failures and --login-max-address-failures must be positive"}
+	}
+	for name, d := range map[string]time.Duration{"login-window": *loginWindow, "history-retention": *history, "audit-retention": *audit, "sandbox-retention": *sandboxRetention} {
 		if d <= 0 {
 			return nil, badFlagError{fmt.Sprintf("--%s must be a positive duration, got %s", name, d)}
 		}
@@ -243,7 +249,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 			DataDir: *dataDir, Sandbox: sb, Workers: *workers, ReconcileEvery: *reconcile,
 			CloudRate: *cloudRate, HistoryRetention: *history, AuditRetention: *audit, Logger: log,
 		},
-		server: setup.ServerConfig{TokenTTL: *tokenTTL, WS: wsapi.Limits{MaxAge: *wsMaxAge, IdleTimeout: *wsIdle}},
+		server: setup.ServerConfig{TokenTTL: *tokenTTL, LoginLimits: auth.LimitOptions{MaxFailures: *loginMax, MaxAddressFailures: *loginMaxAddr, Window: *loginWindow}, WS: wsapi.Limits{MaxAge: *wsMaxAge, IdleTimeout: *wsIdle}},
 		log:    log,
 	}, nil
 }

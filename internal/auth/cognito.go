@@ -17,18 +17,43 @@ import (
 // the web UI's login form (POST /auth/login) works there as it does
 // locally: USER_PASSWORD_AUTH with the pool's public app client, answered
 // with Cognito's ID token, which the Verifier checks through the pool's
-// JWKS like any other request. Cognito rate-limits and locks out failed
-// sign-ins itself.
+// JWKS like any other request. Limiter, if set, limits failed sign-ins as
+// Login does before Cognito is asked; Cognito also rate-limits and locks
+// out failed sign-ins itself.
 type CognitoLogin struct {
 	Client   *cip.Client
 	ClientID string
+	// Limiter limits failed sign-ins per (username, address) and per
+	// address; nil for none.
+	Limiter *LoginLimiter
 }
 
 // Login has the shape of Login.Login. The password goes to Cognito only.
-func (c *CognitoLogin) Login(ctx context.Context, username, password, _ string) (string, time.Duration, string, error) {
+func (c *CognitoLogin) Login(ctx context.Context, username, password, clientAddr string) (string, time.Duration, string, error) {
 	if username == "" || password == "" {
 		return "", 0, "", fmt.Errorf("%w: username and password are required", core.ErrUnauthenticated)
 	}
+	if c.Limiter == nil {
+		return c.initiate(ctx, username, password)
+	}
+	if len(username) > maxUsernameBytes || len(password) > maxLoginPassword {
+		if err := c.Limiter.Begin("", clientAddr); err != nil {
+			return "", 0, "", err
+		}
+		return "", 0, "", badCredentials()
+	}
+	if err := c.Limiter.Begin(username, clientAddr); err != nil {
+		return "", 0, "", err
+	}
+	token, ttl, user, err := c.initiate(ctx, username, password)
+	if err == nil {
+		c.Limiter.Succeeded(username, clientAddr)
+	}
+	return token, ttl, user, err
+}
+
+// initiate asks Cognito with USER_PASSWORD_AUTH.
+func (c *CognitoLogin) initiate(ctx context.Context, username, password string) (string, time.Duration, string, error) {
 	out, err := c.Client.InitiateAuth(ctx, &cip.InitiateAuthInput{
 		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
 		ClientId: aws.String(c.ClientID),

@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
+	"bucketdesk/internal/clock"
 	"bucketdesk/internal/core"
 )
 
@@ -67,5 +69,36 @@ func TestCognitoLogin(t *testing.T) {
 	}
 	if _, _, _, err := l.Login(ctx, "newbie", "x", ""); !errors.Is(err, core.ErrUnauthenticated) || !strings.Contains(err.Error(), "NEW_PASSWORD_REQUIRED") {
 		t.Fatalf("challenge: %v", err)
+	}
+}
+
+// On AWS the same limiter stands in front of Cognito: a limited attempt
+// never reaches Cognito, and the limits are per (username, address).
+func TestCognitoLoginLimited(t *testing.T) {
+	asked := 0
+	client := cognitoServer(t, func(user, pass string) (int, any) {
+		asked++
+		if pass == "right" {
+			return 200, map[string]any{"AuthenticationResult": map[string]any{"IdToken": "id.token.sig", "ExpiresIn": 3600}, "ChallengeParameters": map[string]any{}}
+		}
+		return 400, map[string]any{"__type": "NotAuthorizedException", "message": "Incorrect username or password."}
+	})
+	clk := clock.NewManual(t0)
+	l := &CognitoLogin{Client: client, ClientID: "client-1", Limiter: NewLoginLimiter(&LimitOptions{MaxFailures: 2, Window: time.Minute, Clock: clk.Now})}
+	ctx := t.Context()
+	for range 2 {
+		_, _, _, err := l.Login(ctx, "alice", "wrong", addrA)
+		wantBadCredentials(t, err)
+	}
+	_, _, _, err := l.Login(ctx, "alice", "right", addrA)
+	wantRateLimited(t, err, time.Minute)
+	if asked != 2 {
+		t.Fatalf("Cognito asked %d times, want 2", asked)
+	}
+	if _, _, _, err := l.Login(ctx, "alice", "right", addrB); err != nil {
+		t.Fatalf("alice from another address: %v", err)
+	}
+	if _, _, _, err := l.Login(ctx, "bob", "right", addrA); err != nil {
+		t.Fatalf("bob behind alice's address: %v", err)
 	}
 }

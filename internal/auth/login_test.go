@@ -95,40 +95,72 @@ func TestLoginIssuesVerifiableToken(t *testing.T) {
 	}
 }
 
-func TestLoginLimitPerUsername(t *testing.T) {
+// One address's failures never lock the user out from another address:
+// the limit is per (username, address), not per username.
+func TestLoginFailuresElsewhereDoNotLockUserOut(t *testing.T) {
 	ctx := context.Background()
-	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute})
-	// Three failures from three addresses: the username's limit is hit.
-	for i := range 3 {
+	f := newLoginFixture(t, &LoginOptions{Limits: LimitOptions{MaxFailures: 3, Window: time.Minute}})
+	for range 3 {
 		f.clk.Advance(time.Second)
-		_, _, _, err := f.login.Login(ctx, "alice", "guess", fmt.Sprintf("198.51.100.%d", i))
+		_, _, _, err := f.login.Login(ctx, "alice", "guess", addrA)
 		wantBadCredentials(t, err)
 	}
-	// The first failure was at t0+1s: the window ends at t0+61s.
-	_, _, _, err := f.login.Login(ctx, "alice", alicePW, addrB)
+	// The first failure was at t0+1s: the pair's window ends at t0+61s.
+	_, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA)
 	wantRateLimited(t, err, 58*time.Second)
 	if strings.Contains(err.Error(), alicePW) {
 		t.Error("error holds the password")
 	}
-	// Other users are not affected.
-	if _, _, _, err := f.login.Login(ctx, "bob", "bob-pw-12345678", addrB); err != nil {
-		t.Fatalf("bob: %v", err)
+	// Failures spread over many addresses do not add up either.
+	for i := range 10 {
+		_, _, _, err := f.login.Login(ctx, "alice", "guess", fmt.Sprintf("198.51.100.%d", i))
+		wantBadCredentials(t, err)
+	}
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrB); err != nil {
+		t.Fatalf("alice from another address: %v", err)
 	}
 	// A limited attempt does not count, or extend the window.
 	f.clk.Advance(57 * time.Second)
-	_, _, _, err = f.login.Login(ctx, "alice", alicePW, addrB)
+	_, _, _, err = f.login.Login(ctx, "alice", alicePW, addrA)
 	wantRateLimited(t, err, time.Second)
 	f.clk.Advance(time.Second)
-	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrB); err != nil {
+	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 }
 
+// One username's failures never lock out another user behind the same
+// address, however long they go on and however the windows fall.
+func TestLoginOneUsernameDoesNotLockOutOthers(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, &LoginOptions{Limits: LimitOptions{MaxFailures: 3, MaxAddressFailures: 4, Window: time.Minute}})
+	limited := 0
+	for i := range 300 {
+		f.clk.Advance(time.Second)
+		_, _, _, err := f.login.Login(ctx, "alice", "guess", addrA)
+		if errors.Is(err, ErrTooManyLogins) {
+			limited++
+		} else {
+			wantBadCredentials(t, err)
+		}
+		if i%10 == 0 {
+			if _, _, _, err := f.login.Login(ctx, "bob", "bob-pw-12345678", addrA); err != nil {
+				t.Fatalf("bob behind alice's address at %ds: %v", i+1, err)
+			}
+		}
+	}
+	if limited == 0 {
+		t.Fatal("alice's guesses were never limited")
+	}
+}
+
+// The address-wide limit: one address spraying guesses over many
+// usernames is limited, for every username, at a higher limit than a
+// pair's; other addresses are not.
 func TestLoginLimitPerAddress(t *testing.T) {
 	ctx := context.Background()
-	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute})
-	// One address sprays passwords over many names.
-	for i := range 3 {
+	f := newLoginFixture(t, &LoginOptions{Limits: LimitOptions{MaxFailures: 3, MaxAddressFailures: 8, Window: time.Minute}})
+	for i := range 8 {
 		_, _, _, err := f.login.Login(ctx, fmt.Sprintf("user%d", i), "guess", addrA)
 		wantBadCredentials(t, err)
 	}
@@ -147,30 +179,41 @@ func TestLoginLimitPerAddress(t *testing.T) {
 	}
 }
 
-func TestLoginSuccessResetsUsername(t *testing.T) {
+// An address limit too low to keep the pair guarantee is raised to
+// 2×MaxFailures+1.
+func TestLoginAddressLimitAbovePairs(t *testing.T) {
+	l := NewLoginLimiter(&LimitOptions{MaxFailures: 3, MaxAddressFailures: 2})
+	if l.maxAddr != 7 {
+		t.Fatalf("address limit %d, want 7", l.maxAddr)
+	}
+	if d := NewLoginLimiter(nil); d.max != DefaultMaxFailures || d.maxAddr != DefaultMaxAddressFailures || d.maxAddr <= 2*d.max {
+		t.Fatalf("defaults %d per pair, %d per address", d.max, d.maxAddr)
+	}
+}
+
+func TestLoginSuccessResetsPair(t *testing.T) {
 	ctx := context.Background()
-	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute})
+	f := newLoginFixture(t, &LoginOptions{Limits: LimitOptions{MaxFailures: 3, MaxAddressFailures: 7, Window: time.Minute}})
 	// Two failures, a success, two failures: never three in a row.
-	addrs := []string{"203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"}
 	for round := range 2 {
-		for i := range 2 {
-			_, _, _, err := f.login.Login(ctx, "alice", "guess", addrs[round*2+i])
+		for range 2 {
+			_, _, _, err := f.login.Login(ctx, "alice", "guess", addrA)
 			wantBadCredentials(t, err)
 		}
-		if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrs[4]); err != nil {
+		if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 	}
-	// The success does not wipe the address's failures: a valid account
-	// must not launder guesses at others.
-	for range 2 {
-		_, _, _, err := f.login.Login(ctx, "nobody", "guess", addrA)
+	// The success does not wipe the address's failures (four so far): a
+	// valid account must not launder guesses at others.
+	for i := range 2 {
+		_, _, _, err := f.login.Login(ctx, fmt.Sprintf("nobody%d", i), "guess", addrA)
 		wantBadCredentials(t, err)
 	}
 	if _, _, _, err := f.login.Login(ctx, "alice", alicePW, addrA); err != nil {
 		t.Fatal(err)
 	}
-	_, _, _, err := f.login.Login(ctx, "nobody", "guess", addrA)
+	_, _, _, err := f.login.Login(ctx, "nobody2", "guess", addrA)
 	wantBadCredentials(t, err)
 	_, _, _, err = f.login.Login(ctx, "alice", alicePW, addrA)
 	wantRateLimited(t, err, time.Minute)
@@ -178,34 +221,45 @@ func TestLoginSuccessResetsUsername(t *testing.T) {
 
 func TestLoginParallelGuessesAreCounted(t *testing.T) {
 	ctx := context.Background()
-	f := newLoginFixture(t, &LoginOptions{MaxFailures: 5})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	bad, limited := 0, 0
-	for i := range 40 {
-		wg.Go(func() {
-			_, _, _, err := f.login.Login(ctx, "alice", fmt.Sprintf("guess-%d", i), fmt.Sprintf("198.51.100.%d", i))
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.Is(err, ErrBadCredentials):
-				bad++
-			case errors.Is(err, core.ErrThrottled):
-				limited++
-			default:
-				t.Errorf("unexpected %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if bad != 5 || limited != 35 {
-		t.Fatalf("%d guesses checked and %d limited, want exactly 5 and 35", bad, limited)
+	f := newLoginFixture(t, &LoginOptions{Limits: LimitOptions{MaxFailures: 5, MaxAddressFailures: 20}})
+	for _, c := range []struct {
+		name      string
+		user      func(int) string
+		addr      func(int) string
+		wantBad   int
+		wantLimit int
+	}{
+		{"one pair", func(int) string { return "alice" }, func(int) string { return addrA }, 5, 35},
+		{"one address", func(i int) string { return fmt.Sprintf("u%d", i) }, func(int) string { return addrB }, 20, 20},
+	} {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		bad, limited := 0, 0
+		for i := range 40 {
+			wg.Go(func() {
+				_, _, _, err := f.login.Login(ctx, c.user(i), fmt.Sprintf("guess-%d", i), c.addr(i))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case errors.Is(err, ErrBadCredentials):
+					bad++
+				case errors.Is(err, core.ErrThrottled):
+					limited++
+				default:
+					t.Errorf("unexpected %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if bad != c.wantBad || limited != c.wantLimit {
+			t.Fatalf("%s: %d guesses checked and %d limited, want exactly %d and %d", c.name, bad, limited, c.wantBad, c.wantLimit)
+		}
 	}
 }
 
 func TestLoginLimiterMemoryIsBounded(t *testing.T) {
 	ctx := context.Background()
-	f := newLoginFixture(t, &LoginOptions{MaxFailures: 3, Window: time.Minute, MaxTracked: 50})
+	f := newLoginFixture(t, &LoginOptions{Limits: LimitOptions{MaxFailures: 3, Window: time.Minute, MaxTracked: 50}})
 	for i := range 200 {
 		_, _, _, err := f.login.Login(ctx, fmt.Sprintf("u%d", i), "guess", fmt.Sprintf("a%d", i))
 		wantBadCredentials(t, err)

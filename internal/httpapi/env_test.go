@@ -116,7 +116,7 @@ func newEnv(t testing.TB, eo envOptions) *env {
 	o := httpapi.Options{
 		Service: l.Engine.Service,
 		Auth:    auth.NewVerifier(keys, issuer.VerifierConfig()),
-		Login:   auth.NewLogin(users, issuer, &auth.LoginOptions{MaxFailures: 3}).Login,
+		Login:   auth.NewLogin(users, issuer, &auth.LoginOptions{Limits: auth.LimitOptions{MaxFailures: 3}}).Login,
 		JWKS:    issuer.JWKS(),
 		Tickets: auth.NewTickets(l.Store, nil),
 		Links:   engine.NewShareLinks(l.Engine.Service, engine.ShareLinkOptions{Store: l.Store}),

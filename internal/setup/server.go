@@ -33,6 +33,8 @@ type ServerConfig struct {
 	WS wsapi.Limits
 	// TokenTTL is how long a login lasts (default 1 h).
 	TokenTTL time.Duration
+	// LoginLimits limit failed logins (zero fields: auth's defaults).
+	LoginLimits auth.LimitOptions
 }
 
 // Server is the local binary's HTTP side: the REST API, login, the
@@ -63,7 +65,7 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	verifier := auth.NewVerifier(keys, issuer.VerifierConfig())
-	login := auth.NewLogin(users, issuer, &auth.LoginOptions{TokenTTL: cfg.TokenTTL})
+	login := auth.NewLogin(users, issuer, &auth.LoginOptions{TokenTTL: cfg.TokenTTL, Limits: cfg.LoginLimits})
 	tickets := auth.NewTickets(l.Store, nil)
 
 	limits := wsapi.DefaultLimits()

@@ -62,7 +62,11 @@ type AWSConfig struct {
 	// AuditRetention is how long audit records are kept (0: the engine's
 	// default): the TTL of each record, and the reconciler's purge.
 	AuditRetention time.Duration
-	LogLevel       slog.Level
+	// LoginLimits limit failed sign-ins through POST /auth/login in front
+	// of Cognito, per API function instance (zero fields: auth's
+	// defaults).
+	LoginLimits auth.LimitOptions
+	LogLevel    slog.Level
 }
 
 // LoadAWSConfig reads the configuration from getenv and checks that
@@ -116,6 +120,22 @@ func LoadAWSConfig(getenv func(string) string) (AWSConfig, error) {
 			problems = append(problems, EnvAuditDays+" must be a positive number of days")
 		}
 		c.AuditRetention = time.Duration(n) * 24 * time.Hour
+	}
+	for name, dst := range map[string]*int{EnvLoginMaxFailures: &c.LoginLimits.MaxFailures, EnvLoginMaxAddressFailures: &c.LoginLimits.MaxAddressFailures} {
+		if s := getenv(name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				problems = append(problems, name+" must be a positive integer")
+			}
+			*dst = n
+		}
+	}
+	if s := getenv(EnvLoginWindow); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			problems = append(problems, EnvLoginWindow+" must be a positive duration, e.g. 1m")
+		}
+		c.LoginLimits.Window = d
 	}
 	if s := getenv(EnvLogLevel); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
@@ -280,7 +300,8 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID, AdminGroup: a.Config.AdminGroup})
 	var login httpapi.LoginFunc
 	if a.clients.Cognito != nil {
-		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID}).Login
+		lim := a.Config.LoginLimits
+		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID, Limiter: auth.NewLoginLimiter(&lim)}).Login
 	}
 	return httpapi.New(httpapi.Options{
 		Service: a.Engine.Service, Admin: a.Admin, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,

@@ -48,6 +48,10 @@ const (
 	EnvAuditDays      = "BUCKETDESK_AUDIT_RETENTION_DAYS"
 	EnvLogLevel       = "BUCKETDESK_LOG_LEVEL"
 	EnvAdminGroup     = "BUCKETDESK_ADMIN_GROUP"
+
+	EnvLoginMaxFailures        = "BUCKETDESK_LOGIN_MAX_FAILURES"
+	EnvLoginMaxAddressFailures = "BUCKETDESK_LOGIN_MAX_ADDRESS_FAILURES"
+	EnvLoginWindow             = "BUCKETDESK_LOGIN_WINDOW"
 )
 
 // publishers are the roles whose code pushes real-time messages.
@@ -69,6 +73,9 @@ var AWSEnv = []EnvVar{
 	{Name: EnvUserPoolID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito user pool whose JWKS verifies tokens"},
 	{Name: EnvClientID, Roles: []string{RoleAPI}, Required: true, Doc: "the Cognito app client id (the tokens' audience)"},
 	{Name: EnvAdminGroup, Roles: []string{RoleAPI}, Doc: "the Cognito group whose members administer the portal (default " + core.DefaultAdminGroup + ")"},
+	{Name: EnvLoginMaxFailures, Roles: []string{RoleAPI}, Doc: "failed sign-ins one username may make from one client address per window, before Cognito is asked (default 5)"},
+	{Name: EnvLoginMaxAddressFailures, Roles: []string{RoleAPI}, Doc: "failed sign-ins one client address may make per window across usernames (default 20; at least twice the above plus one)"},
+	{Name: EnvLoginWindow, Roles: []string{RoleAPI}, Doc: "the window of the sign-in limits, a Go duration (default 1m)"},
 	{Name: EnvCloudRate, Doc: "CloudFormation calls per second per project account (default 2)"},
 	{Name: EnvMaxAttempts, Roles: []string{RoleWorker}, Doc: "the queue's maxReceiveCount, so the worker knows its last attempt (default 10)"},
 	{Name: EnvHistoryDays, Roles: []string{RoleReconcile}, Doc: "days an ended operation stays in the history before the reconciler deletes it (default 365)"},
