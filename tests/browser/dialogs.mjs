@@ -21,23 +21,12 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { afterLogin, browserTest, launch, login as signIn, PROJECT, WAIT, watch } from './lib.mjs';
+import { afterLogin, browserTest, launch, login as signIn, pageAPI as api, PROJECT, WAIT, watch } from './lib.mjs';
 
 const { log, screenshot, main } = browserTest({ name: 'dialogs', dir: 'dialogs', serveArgs: ['--sandbox-delay', '200ms'] });
 
 const login = (page, base, user, password) => signIn(page, base, user, password, afterLogin.projectOpen);
 
-/** api calls the REST API with the page's own session. */
-function api(page, method, urlPath, body) {
-  return page.evaluate(async ({ method, urlPath, body }) => {
-    const res = await fetch(urlPath, {
-      method,
-      headers: { Authorization: `Bearer ${sessionStorage.getItem('bucketdesk.token')}`, 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: await res.text() };
-  }, { method, urlPath, body });
-}
 
 async function create(page, kind, spec) {
   const r = await api(page, 'POST', `/api/projects/${PROJECT}/${kind}s`, spec);

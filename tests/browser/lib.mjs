@@ -224,3 +224,15 @@ export function browserTest({ name, dir = '', prefix = '', clean = 'dir', serveA
 
   return { OUT, log, screenshot, startServer: start, main };
 }
+
+/** pageAPI calls the REST API with the page's own session. */
+export function pageAPI(page, method, urlPath, body) {
+  return page.evaluate(async ({ method, urlPath, body }) => {
+    const res = await fetch(urlPath, {
+      method,
+      headers: { Authorization: `Bearer ${sessionStorage.getItem('bucketdesk.token')}`, 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: await res.text() };
+  }, { method, urlPath, body });
+}

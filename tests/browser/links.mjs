@@ -13,24 +13,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterLogin, browserTest, launch, login as signIn, PROJECT, WAIT, watch } from './lib.mjs';
+import { afterLogin, browserTest, launch, login as signIn, pageAPI as api, PROJECT, WAIT, watch } from './lib.mjs';
 
 const { OUT, log, screenshot, main } = browserTest({ name: 'links', dir: 'links', serveArgs: ['--sandbox-delay', '200ms'] });
 
 /** login signs in and opens project demo, live. */
 const login = (page, base, user, password) => signIn(page, base, user, password, afterLogin.projectOpen);
 
-/** api calls the REST API with the page's own session. */
-function api(page, method, urlPath, body) {
-  return page.evaluate(async ({ method, urlPath, body }) => {
-    const res = await fetch(urlPath, {
-      method,
-      headers: { Authorization: `Bearer ${sessionStorage.getItem('bucketdesk.token')}`, 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: await res.text() };
-  }, { method, urlPath, body });
-}
 
 async function scenario({ base, password }) {
   const browser = await launch();
