@@ -51,6 +51,7 @@ test-browser: build
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/admin.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/dialogs.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/heartbeat.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/progress.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/signin.mjs
 
 ## lint: gofmt check and go vet

@@ -103,7 +103,7 @@ class Panel {
     }
     fill(this.log, evs.map((e) => {
       const stackLevel = e.resource_type === 'AWS::CloudFormation::Stack' && e.logical_resource_id === e.stack_name;
-      return h('li', { dataset: { status: e.resource_status } },
+      return h('li', { dataset: { status: e.resource_status, eventId: e.event_id } },
         h('time', { datetime: e.timestamp }, clock(e.timestamp)),
         ' ',
         h('span', { class: 'ev-lid', title: e.logical_resource_id }, stackLevel ? 'Stack' : e.logical_resource_id),
@@ -158,12 +158,24 @@ export class Operations {
     this.panels.set(op.id, p);
     this.empty.remove();
     this.container.prepend(p.el);
+    // op may carry only its latest event (the list does): read the whole
+    // operation once; the event messages continue it, merged by event id.
+    this.load(p);
     // Keep the list short: drop the oldest finished panels.
     const finished = [...this.panels.values()].filter((x) => x.terminal);
     while (this.panels.size > MAX_PANELS && finished.length) {
       this.dismiss(finished.pop(), true);
     }
     return p;
+  }
+
+  async load(p) {
+    try {
+      const full = await api.operation(p.op.id);
+      if (this.panels.get(p.op.id) === p) p.update(full);
+    } catch {
+      // The panel keeps what it has; a resync re-reads it.
+    }
   }
 
   dismiss(panel, quiet) {
