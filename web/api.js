@@ -55,8 +55,16 @@ export function quoteETag(version) {
 }
 
 /**
+ * REQUEST_TIMEOUT_MS bounds one API request, answer included: on a network
+ * that drops silently a request would otherwise hang for minutes (and a
+ * resync behind it with it).
+ */
+export const REQUEST_TIMEOUT_MS = 30000;
+
+/**
  * request sends one API request and resolves with the JSON body (or null).
- * opts: body (sent as JSON), ifMatch (a version), auth (default true).
+ * opts: body (sent as JSON), ifMatch (a version), auth (default true),
+ * timeoutMs (default REQUEST_TIMEOUT_MS).
  */
 export async function request(method, path, opts = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
@@ -65,6 +73,7 @@ export async function request(method, path, opts = {}) {
   const auth = opts.auth !== false;
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
   let res;
+  let text;
   try {
     res = await fetch(path, {
       method,
@@ -72,11 +81,15 @@ export async function request(method, path, opts = {}) {
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       cache: 'no-store',
       credentials: 'omit',
+      signal: AbortSignal.timeout(opts.timeoutMs ?? REQUEST_TIMEOUT_MS),
     });
+    text = await res.text();
   } catch (err) {
+    if (err?.name === 'TimeoutError') {
+      throw new ApiError(0, { title: 'Network error', detail: 'The server did not answer in time. Check your connection and try again.' });
+    }
     throw new ApiError(0, { title: 'Network error', detail: 'The server cannot be reached. Check your connection and try again.' });
   }
-  const text = await res.text();
   let data = null;
   if (text) {
     try {
