@@ -236,3 +236,13 @@ export function pageAPI(page, method, urlPath, body) {
     return { status: res.status, body: await res.text() };
   }, { method, urlPath, body });
 }
+
+/**
+ * failureShots saves a full-page screenshot of every open page, named by
+ * names[context index] (or the index), after a scenario failed.
+ */
+export async function failureShots(browser, out, names = ['alice', 'bob']) {
+  for (const [i, ctx] of browser.contexts().entries()) {
+    for (const p of ctx.pages()) await p.screenshot({ path: path.join(out, `failure-${names[i] ?? i}.png`), fullPage: true }).catch(() => {});
+  }
+}

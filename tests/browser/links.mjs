@@ -12,8 +12,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import { afterLogin, browserTest, launch, login as signIn, pageAPI as api, PROJECT, WAIT, watch } from './lib.mjs';
+import { afterLogin, browserTest, launch, login as signIn, pageAPI as api, PROJECT, WAIT, watch, failureShots } from './lib.mjs';
 
 const { OUT, log, screenshot, main } = browserTest({ name: 'links', dir: 'links', serveArgs: ['--sandbox-delay', '200ms'] });
 
@@ -132,9 +131,7 @@ async function scenario({ base, password }) {
 
     assert.deepEqual(problems, [], 'no script errors in the pages');
   } catch (err) {
-    for (const [i, ctx] of browser.contexts().entries()) {
-      for (const p of ctx.pages()) await p.screenshot({ path: path.join(OUT, `failure-${i}.png`), fullPage: true }).catch(() => {});
-    }
+    await failureShots(browser, OUT, []);
     if (problems.length) console.error(problems.join('\n'));
     throw err;
   } finally {

@@ -12,8 +12,7 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { browserTest, launch, login, openProject, PROJECT, WAIT, waitConn, watch } from './lib.mjs';
+import { browserTest, launch, login, openProject, PROJECT, WAIT, waitConn, watch, failureShots } from './lib.mjs';
 
 const { OUT, log, screenshot, main } = browserTest({ name: 'browser', serveArgs: ['--sandbox-delay', '400ms'] });
 
@@ -304,9 +303,7 @@ async function scenario({ base, password }) {
 
     assert.deepEqual(problems, [], 'no script errors in the pages');
   } catch (err) {
-    for (const [i, ctx] of browser.contexts().entries()) {
-      for (const p of ctx.pages()) await p.screenshot({ path: path.join(OUT, `failure-${i === 0 ? 'alice' : 'bob'}.png`), fullPage: true }).catch(() => {});
-    }
+    await failureShots(browser, OUT);
     if (problems.length) console.error(problems.join('\n'));
     throw err;
   } finally {
