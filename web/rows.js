@@ -6,10 +6,11 @@
 import { session } from './api.js';
 import { brokenMarker, fixButton, missingBuckets } from './dependants.js';
 import { accessBadge, openDetailsDialog } from './details.js';
-import { domId, h } from './dom.js';
+import { domId, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
 import { openHistoryDialog } from './history.js';
 import { openLinksDialog } from './links.js';
+import { actionMenu } from './menu.js';
 import { openObjectsDialog } from './objects.js';
 import { rkey, versioningLabel } from './resources.js';
 import { rotateKeyProblem } from './validate.js';
@@ -89,9 +90,25 @@ function actionButton(label, r, { onClick, reason, focusId, danger }) {
   }, label, h('span', { class: 'visually-hidden' }, ` ${r.kind} ${r.name}`));
 }
 
+/**
+ * compact: a narrow window (a phone, a tablet upright), where a row's
+ * actions are one Actions menu; on a wide one Edit and Delete are buttons
+ * and the others are in a More menu. A row's actions are rebuilt when the
+ * window crosses the width.
+ */
+const compact = window.matchMedia('(max-width: 800px)');
+compact.addEventListener('change', () => {
+  for (const td of document.querySelectorAll('tr[data-kind][data-name] > td.actions')) {
+    const tr = td.parentElement;
+    const r = state?.store.get(tr.dataset.kind, tr.dataset.name);
+    if (r) keepFocus(() => td.replaceWith(rowActions(r)));
+  }
+});
+
 function rowActions(r) {
   const locked = lockedReason(r);
   const ctx = formContext();
+  const key = rkey(r.kind, r.name);
   let editReason = locked;
   let hiddenReason = null;
   if (!editReason && r.observed?.stack_status === 'DELETE_FAILED') {
@@ -104,30 +121,40 @@ function rowActions(r) {
     editReason = { text: `It failed to create (${r.observed.status_reason || 'see the status'}); delete it, then create it again.`, id };
     hiddenReason = h('span', { class: 'visually-hidden', id }, editReason.text);
   }
-  return h('td', { class: 'actions' }, h('div', { class: 'button-row' },
-    actionButton('Edit', r, {
-      reason: editReason, focusId: `edit:${rkey(r.kind, r.name)}`,
-      onClick: () => {
-        const fresh = state.store.get(r.kind, r.name) || r;
-        (r.kind === 'bucket' ? openBucketForm : openUserForm)(ctx, fresh);
-      },
-    }),
-    state.sandbox && r.kind === 'bucket' && bucketExists(r) ? actionButton('Objects', r, {
-      focusId: `objects:${rkey(r.kind, r.name)}`,
+  const edit = {
+    label: 'Edit', reason: editReason, focusId: `edit:${key}`,
+    onClick: () => {
+      const fresh = state.store.get(r.kind, r.name) || r;
+      (r.kind === 'bucket' ? openBucketForm : openUserForm)(ctx, fresh);
+    },
+  };
+  const more = [
+    state.sandbox && r.kind === 'bucket' && bucketExists(r) ? {
+      label: 'Objects', focusId: `objects:${key}`,
       onClick: () => openObjectsDialog(ctx, r),
-    }) : null,
-    actionButton('History', r, {
-      focusId: `history:${rkey(r.kind, r.name)}`,
-      onClick: () => openHistoryDialog(ctx, r),
-    }),
-    r.kind === 'user' ? actionButton('Share', r, {
-      focusId: `share:${rkey(r.kind, r.name)}`,
+    } : null,
+    { label: 'History', focusId: `history:${key}`, onClick: () => openHistoryDialog(ctx, r) },
+    r.kind === 'user' ? {
+      label: 'Share', focusId: `share:${key}`,
       onClick: () => openLinksDialog(ctx, state.store.get(r.kind, r.name) || r),
-    }) : null,
-    actionButton('Delete', r, {
-      reason: locked, danger: true, focusId: `delete:${rkey(r.kind, r.name)}`,
-      onClick: () => openDeleteDialog(ctx, state.store.get(r.kind, r.name) || r),
-    })), hiddenReason);
+    } : null,
+  ];
+  const del = {
+    label: 'Delete', reason: locked, danger: true, focusId: `delete:${key}`,
+    onClick: () => openDeleteDialog(ctx, state.store.get(r.kind, r.name) || r),
+  };
+  const item = (a) => a && { label: a.label, context: ` ${r.kind} ${r.name}`, action: a.label.toLowerCase(), reason: a.reason, danger: a.danger, onSelect: a.onClick };
+  if (compact.matches) {
+    return h('td', { class: 'actions' }, actionMenu({
+      label: 'Actions', context: ` for ${r.kind} ${r.name}`, focusId: `actions:${key}`,
+      items: [edit, ...more, del].map(item),
+    }));
+  }
+  return h('td', { class: 'actions' }, h('div', { class: 'button-row' },
+    actionButton('Edit', r, edit),
+    actionButton('Delete', r, del),
+    actionMenu({ label: 'More', context: ` actions for ${r.kind} ${r.name}`, focusId: `more:${key}`, items: more.map(item) })),
+  hiddenReason);
 }
 
 /** bucketExists: the bucket's stack made it, and it is not deleted yet. */

@@ -246,3 +246,52 @@ export async function failureShots(browser, out, names = ['alice', 'bob']) {
     for (const p of ctx.pages()) await p.screenshot({ path: path.join(out, `failure-${names[i] ?? i}.png`), fullPage: true }).catch(() => {});
   }
 }
+
+// ----------------------------------------------------------- accessibility
+
+const AXE = path.join(here, 'node_modules', 'axe-core', 'axe.min.js');
+/** IMPACTS are axe's impact levels, worst first. */
+export const IMPACTS = ['critical', 'serious', 'moderate', 'minor'];
+
+/**
+ * checkA11y runs axe-core (WCAG 2.0 A and AA, 2.1 AA) on page as it is now
+ * and returns { label, counts: { critical, serious, moderate, minor },
+ * violations, failing }: failing lists the serious and critical ones, each
+ * as "rule-id (impact): help — target, …". A modal dialog makes the rest of
+ * the page inert, so axe then checks only the dialog, as a user meets it.
+ * axe is evaluated through the DevTools protocol (page.evaluate), which
+ * the page's Content-Security-Policy, rightly, does not let a <script>
+ * element do.
+ */
+export async function checkA11y(page, label) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+  }
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    resultTypes: ['violations'],
+  }));
+  const counts = Object.fromEntries(IMPACTS.map((i) => [i, 0]));
+  const violations = result.violations.map((v) => {
+    counts[v.impact] = (counts[v.impact] || 0) + v.nodes.length;
+    const targets = v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ');
+    return { id: v.id, impact: v.impact, text: `${v.id} (${v.impact}): ${v.help} — ${targets}${v.nodes.length > 5 ? ', …' : ''}` };
+  });
+  const failing = violations.filter((v) => v.impact === 'critical' || v.impact === 'serious').map((v) => v.text);
+  return { label, counts, violations, failing };
+}
+
+/**
+ * rowAction runs action (a data-action: edit, history, share…) of a table
+ * row: its button when it shows one, otherwise the item of the row's
+ * actions menu, which it opens first.
+ */
+export async function rowAction(row, action) {
+  const button = row.locator(`button[data-action="${action}"]:not([role=menuitem])`);
+  if (await button.count() && await button.first().isVisible()) {
+    await button.first().click();
+    return;
+  }
+  await row.locator('button[data-menu-button]').click();
+  await row.locator(`[role=menuitem][data-action="${action}"]`).click();
+}
