@@ -74,7 +74,8 @@ export function openHistoryDialog(ctx, resource) {
   const subject = resource ? `${resource.kind} ${resource.name}` : `project ${project}`;
   const body = h('div', { class: 'form history' },
     form, status, banner,
-    h('div', { class: 'table-wrap history-wrap' }, h('table', { class: 'data history-table', id: 'history' },
+    // The records scroll in their own box: it takes focus so that the keyboard can scroll it.
+    h('div', { class: 'table-wrap history-wrap', tabindex: '0', role: 'region', 'aria-label': `History of ${subject}` }, h('table', { class: 'data history-table', id: 'history' },
       h('caption', { class: 'visually-hidden' }, `History of ${subject}, newest first; new records appear live`),
       h('thead', {}, h('tr', {}, ['Time', 'Who', 'Action', 'Resource', 'Outcome', 'Reason', 'Source'].map((t) => h('th', { scope: 'col' }, t)))),
       rows)),

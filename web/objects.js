@@ -35,7 +35,7 @@ export function openObjectsDialog(ctx, resource) {
   const body = h('div', { class: 'form' },
     h('p', { class: 'muted' }, 'The sandbox keeps each object version and delete marker (not their content), as S3 does. S3 deletes only an empty bucket.'),
     status, banner,
-    h('div', { class: 'table-wrap objects-wrap' }, h('table', { class: 'data objects' },
+    h('div', { class: 'table-wrap objects-wrap', tabindex: '0', role: 'region', 'aria-label': `Objects in bucket ${name}` }, h('table', { class: 'data objects' },
       h('caption', { class: 'visually-hidden' }, `Object versions and delete markers in bucket ${name}`),
       h('thead', {}, h('tr', {}, ['Key', 'Version', 'Kind', 'Written'].map((t) => h('th', { scope: 'col' }, t)))),
       list)),

@@ -37,7 +37,8 @@ class Panel {
     const id = domId('op', op.id);
     this.heading = h('h3', { id: id + '-title' });
     this.status = h('p', { class: 'op-status', role: 'status', 'aria-live': 'polite', id: id + '-status' });
-    this.log = h('ol', { class: 'op-events', role: 'log', 'aria-label': 'Stack events', 'aria-live': 'off' });
+    // The list scrolls in its own box: it takes focus so that the keyboard can scroll it.
+    this.log = h('ol', { class: 'op-events', 'aria-label': 'Stack events', tabindex: '0' });
     this.result = h('div', { class: 'op-result' });
     this.dismiss = h('button', {
       type: 'button', class: 'icon-button', 'aria-label': 'Dismiss this progress panel', title: 'Dismiss',

@@ -128,7 +128,7 @@ async function scenario({ base, password }) {
     }, null, { timeout: WAIT * 3 });
     const bucket = await page.locator('#buckets tbody tr[data-name^="demo-reports-"]').getAttribute('data-name');
     const user = 'partner-upload';
-    const link = await api(page, 'POST', `/api/projects/${PROJECT}/users/${user}/links`, { key: 1, expires_in: 3600 });
+    const link = await api(page, 'POST', `/api/projects/${PROJECT}/users/${user}/links`, { key: 1, expires_in_s: 3600 });
     assert.equal(link.status, 201, link.body);
     const shareURL = JSON.parse(link.body).url;
     await sweep(page, 'project');
@@ -226,9 +226,10 @@ async function scenario({ base, password }) {
     await reveal.waitFor({ timeout: WAIT });
     await sweep(page, 'reveal');
     await reveal.getByRole('button', { name: 'Reveal secret' }).click();
-    await reveal.getByRole('button', { name: 'Copy secret access key' }).waitFor({ timeout: WAIT });
+    await reveal.getByRole('button', { name: 'Copy secret', exact: true }).waitFor({ timeout: WAIT });
     await sweep(page, 'reveal-shown');
-    await reveal.getByRole('button', { name: 'Copy secret access key' }).click();
+    await reveal.getByRole('button', { name: 'Copy secret', exact: true }).click();
+    await reveal.getByText('Secret copied to the clipboard.').waitFor({ timeout: WAIT });
     await closeDialog(page);
 
     log('6. a running operation: its progress panel and events; the locked row\'s menu says why Edit is off');

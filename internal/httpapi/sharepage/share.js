@@ -106,7 +106,7 @@ function render(pkg) {
   for (const [k, title] of examples) {
     if (!pkg.examples?.[k]) continue;
     parts.push(el('div', { class: 'example-head' }, el('h3', {}, title), copyButton(`${title} example`, pkg.examples[k])),
-      el('pre', { id: `example-${k.replace('_', '-')}` }, pkg.examples[k]));
+      el('pre', { id: `example-${k.replace('_', '-')}`, tabindex: '0' }, pkg.examples[k]));
   }
   body.replaceChildren(...parts.flat());
   $('intro').hidden = true;
