@@ -53,6 +53,7 @@ test-browser: build
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/heartbeat.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/progress.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/signin.mjs
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/screens.mjs
 
 ## lint: gofmt check and go vet
 lint:

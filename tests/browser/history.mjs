@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { browserTest, launch, login, openProject, WAIT, watch, failureShots } from './lib.mjs';
+import { browserTest, launch, login, openProject, rowAction, WAIT, watch, failureShots } from './lib.mjs';
 
 const { OUT, log, screenshot, main } = browserTest({ name: 'history', dir: 'history', serveArgs: ['--sandbox-delay', '400ms'] });
 
@@ -73,7 +73,7 @@ async function scenario({ base, password }) {
     await dlg.getByRole('button', { name: 'Close dialog' }).click();
 
     log('4. the bucket\'s own History, and its CSV export');
-    await bob.locator(`#buckets tbody tr[data-name="${bucket}"] button[data-action="history"]`).click();
+    await rowAction(bob.locator(`#buckets tbody tr[data-name="${bucket}"]`), 'history');
     const own = bob.getByRole('dialog', { name: `History of bucket ${bucket}` });
     await own.waitFor({ timeout: WAIT });
     await historyRow(bob, '[data-outcome="succeeded"]').waitFor({ timeout: WAIT });

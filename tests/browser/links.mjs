@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { afterLogin, browserTest, launch, login as signIn, pageAPI as api, PROJECT, WAIT, watch, failureShots } from './lib.mjs';
+import { afterLogin, browserTest, launch, login as signIn, pageAPI as api, PROJECT, rowAction, WAIT, watch, failureShots } from './lib.mjs';
 
 const { OUT, log, screenshot, main } = browserTest({ name: 'links', dir: 'links', serveArgs: ['--sandbox-delay', '200ms'] });
 
@@ -55,7 +55,7 @@ async function scenario({ base, password }) {
     await bob.getByRole('dialog', { name: 'Project history' }).waitFor({ timeout: WAIT });
 
     log('2. alice makes a link without seeing the secret');
-    await userRow.getByRole('button', { name: 'Share user partner-upload' }).click();
+    await rowAction(userRow, 'share');
     const dialog = alice.getByRole('dialog', { name: 'Share links of partner-upload' });
     await dialog.waitFor({ timeout: WAIT });
     assert.equal(await dialog.getByLabel('I don’t need to see the secret').isChecked(), true, 'never seeing the secret is the default');

@@ -12,7 +12,7 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { browserTest, launch, login, openProject, PROJECT, WAIT, waitConn, watch, failureShots } from './lib.mjs';
+import { browserTest, launch, login, openProject, PROJECT, rowAction, WAIT, waitConn, watch, failureShots } from './lib.mjs';
 
 const { OUT, log, screenshot, main } = browserTest({ name: 'browser', serveArgs: ['--sandbox-delay', '400ms'] });
 
@@ -276,7 +276,7 @@ async function scenario({ base, password }) {
     await raceDel.getByRole('button', { name: 'Cancel' }).click();
     await raceDel.waitFor({ state: 'detached', timeout: WAIT });
     // The sandbox's Objects dialog shows the racing object; alice empties the bucket.
-    await raceRow.getByRole('button', { name: `Objects bucket ${racing}` }).click();
+    await rowAction(raceRow, 'objects');
     const objects = alice.getByRole('dialog', { name: `Objects in bucket ${racing}` });
     const count = objects.locator('.objects-count');
     await alice.waitForFunction(() => /holds 1 object version\./.test(document.querySelector('.objects-count')?.textContent || ''), null, { timeout: WAIT });
