@@ -7,6 +7,10 @@
 // used now stays in the list, focusable, marked aria-disabled, with the
 // reason shown under its label and as its description.
 //
+// A live update that rebuilds the row while its menu is open (a resource
+// being created changes with each stack event) opens the new menu in its
+// place, on the same item.
+//
 // The menu is a popover, so that it sits above everything and no
 // scrolling wrapper (a narrow table) clips it; it is placed under (or
 // above) its button, inside the window.
@@ -14,6 +18,8 @@
 import { h } from './dom.js';
 
 let seq = 0;
+/** openMenu is the menu open now: { focusId, button, action (its focused item), close }. */
+let openMenu = null;
 
 /**
  * actionMenu returns the menu button and its menu, in one inline wrapper.
@@ -53,6 +59,7 @@ export function actionMenu({ label, context = '', focusId, items }) {
   const menu = h('div', { class: 'menu', id, role: 'menu', popover: 'manual', 'aria-labelledby': button.id }, entries);
 
   const isOpen = () => button.getAttribute('aria-expanded') === 'true';
+  const self = { focusId, button, action: null, close: (f) => close(f) };
 
   function place() {
     const b = button.getBoundingClientRect();
@@ -74,8 +81,11 @@ export function actionMenu({ label, context = '', focusId, items }) {
       document.addEventListener('pointerdown', onOutside, true);
       window.addEventListener('scroll', place, true);
       window.addEventListener('resize', place);
+      if (openMenu && openMenu !== self) openMenu.close(false);
+      openMenu = self;
     }
-    (focusLast ? entries.at(-1) : entries[0])?.focus();
+    const at = typeof focusLast === 'string' ? entries.find((x) => x.dataset.action === focusLast) : null;
+    (at || (focusLast === true ? entries.at(-1) : entries[0]))?.focus();
   }
 
   function close(focusButton) {
@@ -84,6 +94,7 @@ export function actionMenu({ label, context = '', focusId, items }) {
     document.removeEventListener('pointerdown', onOutside, true);
     window.removeEventListener('scroll', place, true);
     window.removeEventListener('resize', place);
+    if (openMenu === self) openMenu = null;
     if (menu.isConnected && menu.matches(':popover-open')) menu.hidePopover();
     if (focusButton && button.isConnected) button.focus();
   }
@@ -126,9 +137,23 @@ export function actionMenu({ label, context = '', focusId, items }) {
     e.preventDefault();
     next?.focus();
   });
+  menu.addEventListener('focusin', (e) => {
+    self.action = e.target.dataset?.action || null;
+  });
   menu.addEventListener('focusout', (e) => {
     if (isOpen() && e.relatedTarget && !menu.contains(e.relatedTarget) && e.relatedTarget !== button) close(false);
   });
+
+  // This menu replaces one that was open (its row was rebuilt): once the
+  // old one is out of the document, open this one on the same item.
+  const replaced = focusId && openMenu?.focusId === focusId ? openMenu : null;
+  if (replaced) {
+    queueMicrotask(() => {
+      if (openMenu !== replaced || replaced.button.isConnected || !button.isConnected) return;
+      replaced.close(false);
+      open(replaced.action || false);
+    });
+  }
 
   return h('span', { class: 'menu-wrap' }, button, menu);
 }
