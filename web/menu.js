@@ -22,7 +22,7 @@ let seq = 0;
 let openMenu = null;
 
 /**
- * actionMenu returns the menu button and its menu, in one inline wrapper.
+ * actionMenu returns the menu button and its menu, in one inline-flex wrapper.
  *
  *   label    the button's text ("Actions", "More actions")
  *   context  added to the label for screen readers only (" for bucket x")
@@ -155,5 +155,5 @@ export function actionMenu({ label, context = '', focusId, items }) {
     });
   }
 
-  return h('span', { class: 'menu-wrap' }, button, menu);
+  return h('div', { class: 'menu-wrap' }, button, menu);
 }
