@@ -37,7 +37,9 @@ export function actionMenu({ label, context = '', focusId, items }) {
     'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': id,
     dataset: { focusId, menuButton: '' },
   }, label, h('span', { class: 'visually-hidden' }, context), h('span', { class: 'menu-caret', 'aria-hidden': 'true' }));
-  const entries = items.filter(Boolean).map((item, i) => {
+  // The items are made when the menu first opens: a long table makes many menus.
+  let entries = [];
+  const makeItems = () => items.filter(Boolean).map((item, i) => {
     const whyId = item.reason ? `${id}-why-${i}` : null;
     const el = h('button', {
       type: 'button', role: 'menuitem', tabindex: '-1',
@@ -56,7 +58,7 @@ export function actionMenu({ label, context = '', focusId, items }) {
     });
     return el;
   });
-  const menu = h('div', { class: 'menu', id, role: 'menu', popover: 'manual', 'aria-labelledby': button.id }, entries);
+  const menu = h('div', { class: 'menu', id, role: 'menu', popover: 'manual', 'aria-labelledby': button.id });
 
   const isOpen = () => button.getAttribute('aria-expanded') === 'true';
   const self = { focusId, button, action: null, close: (f) => close(f) };
@@ -75,6 +77,10 @@ export function actionMenu({ label, context = '', focusId, items }) {
 
   function open(focusLast) {
     if (!isOpen()) {
+      if (!entries.length) {
+        entries = makeItems();
+        menu.append(...entries);
+      }
       menu.showPopover();
       button.setAttribute('aria-expanded', 'true');
       place();
