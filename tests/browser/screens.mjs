@@ -59,15 +59,27 @@ async function sweep(page, view, { prepare, themed = true } = {}) {
   await page.emulateMedia({ colorScheme: 'light', reducedMotion: 'reduce' });
 }
 
+/**
+ * table is the results: a row per view, a column per width and theme, each
+ * cell the violations' nodes by impact, critical/serious/moderate/minor,
+ * and "scrolls N px" when the page or dialog scrolled sideways.
+ */
 function table() {
-  const lines = ['| view | width | theme | critical | serious | moderate | minor | sideways scroll |', '|---|---:|---|---:|---:|---:|---:|---|'];
-  for (const r of results) {
-    const s = r.scroll.page > 0 || r.scroll.dialog > 0 ? `page ${r.scroll.page} px, dialog ${r.scroll.dialog} px` : 'none';
-    lines.push(`| ${r.view} | ${r.width} | ${r.theme} | ${IMPACTS.map((i) => r.counts[i]).join(' | ')} | ${s} |`);
+  const cols = WIDTHS.flatMap((w) => THEMES.map((t) => [w, t]));
+  const lines = [`| view | ${cols.map(([w, t]) => `${w} ${t}`).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`];
+  for (const view of [...new Set(results.map((r) => r.view))]) {
+    const cells = cols.map(([w, t]) => {
+      const r = results.find((x) => x.view === view && x.width === w && x.theme === t);
+      if (!r) return '–';
+      const over = Math.max(r.scroll.page, r.scroll.dialog);
+      return IMPACTS.map((i) => r.counts[i]).join('/') + (over > 0 ? `, scrolls ${over} px` : '');
+    });
+    lines.push(`| ${view} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
+const axeVersion = (page) => page.evaluate(() => window.axe?.version || '?');
 const row = (page, kind, name) => page.locator(`#${kind}s tbody tr[data-name="${name}"]`);
 const dialog = (page, name) => page.getByRole('dialog', { name });
 
@@ -280,7 +292,7 @@ async function scenario({ base, password }) {
     await anon.locator('#package:not([hidden])').waitFor({ timeout: WAIT });
     await sweep(anon, 'share-page-revealed', { themed: false });
 
-    console.log(`\nScreens: ${results.length} checks (view × width × theme), axe-core violations by impact (nodes)\n\n${table()}\n`);
+    console.log(`\nScreens: ${results.length} checks; axe-core ${await axeVersion(page)} violations (nodes) by impact, critical/serious/moderate/minor\n\n${table()}\n`);
     const failing = results.flatMap((r) => r.failing.map((f) => `${r.view} ${r.width} ${r.theme}: ${f}`));
     const sideways = results.filter((r) => r.scroll.page > 0 || r.scroll.dialog > 0).map((r) => `${r.view} ${r.width} ${r.theme}`);
     assert.deepEqual(failing, [], 'no serious or critical axe violation');
