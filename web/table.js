@@ -13,6 +13,18 @@ import { h, fill, keepFocus } from './dom.js';
 import { rkey } from './resources.js';
 
 export const PAGE_SIZES = [25, 50, 100, 250];
+const DEFAULT_PAGE_SIZE = 25;
+
+/** storedPageSize is the page size last chosen for a table in this browser. */
+function storedPageSize(id) {
+  let n = 0;
+  try {
+    n = Number(localStorage.getItem(`bucketdesk.pageSize.${id}`));
+  } catch {
+    n = 0;
+  }
+  return PAGE_SIZES.includes(n) ? n : DEFAULT_PAGE_SIZE;
+}
 
 /** statusGroups are the status filter's choices; test(r) says whether r is in it. */
 export const statusGroups = [
@@ -29,11 +41,13 @@ function phaseOf(r) {
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
+function isEmpty(v) {
+  return v === '' || v === null || v === undefined;
+}
+
 /** compareValues orders numbers numerically and strings as people read them; empty values go last. */
 export function compareValues(a, b) {
-  const ea = a === '' || a === null || a === undefined;
-  const eb = b === '' || b === null || b === undefined;
-  if (ea || eb) return ea === eb ? 0 : ea ? 1 : -1;
+  if (isEmpty(a) || isEmpty(b)) return isEmpty(a) - isEmpty(b);
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return collator.compare(String(a), String(b));
 }
@@ -84,7 +98,7 @@ export class ResourceTable {
     this.sortCol = 0;
     this.sortDir = 1;
     this.page = 0;
-    this.pageSize = 50;
+    this.pageSize = storedPageSize(opts.id);
     this.loaded = false;
     this.selected = new Set(); // names
     this.order = null; // the filtered, sorted resources; null when it must be computed again
@@ -142,7 +156,12 @@ export class ResourceTable {
     });
     this.pageSizeSelect.addEventListener('change', () => {
       const first = this.page * this.pageSize;
-      this.pageSize = Number(this.pageSizeSelect.value) || 50;
+      this.pageSize = Number(this.pageSizeSelect.value) || DEFAULT_PAGE_SIZE;
+      try {
+        localStorage.setItem(`bucketdesk.pageSize.${opts.id}`, String(this.pageSize));
+      } catch {
+        // Storage may be off; the choice lasts for this page.
+      }
       this.page = Math.floor(first / this.pageSize);
       this.render();
     });
@@ -203,7 +222,14 @@ export class ResourceTable {
     const col = this.opts.columns[this.sortCol];
     if (this.sortCol !== 0 || this.sortDir !== 1) {
       const key = new Map(list.map((r) => [r, col.sort(r)]));
-      list.sort((a, b) => this.sortDir * compareValues(key.get(a), key.get(b)) || compareValues(a.name, b.name));
+      const dir = this.sortDir;
+      list.sort((a, b) => {
+        const ka = key.get(a);
+        const kb = key.get(b);
+        // Empty values stay last in both directions.
+        if (isEmpty(ka) || isEmpty(kb)) return (isEmpty(ka) - isEmpty(kb)) || compareValues(a.name, b.name);
+        return dir * compareValues(ka, kb) || compareValues(a.name, b.name);
+      });
     }
     // Selected resources that are gone are no longer selected.
     if (this.selected.size) {
