@@ -355,7 +355,7 @@ function latestEventId(r) {
 
 /** rowSig is what a row shows, beyond the resource's version: its latest event, its lock, and where the page adds to it. */
 function rowSig(r) {
-  return `${r.version}|${r.lock?.operation_id || ''}|${r.observed?.stale ? 1 : 0}|${latestEventId(r)}|${state.sandbox ? 1 : 0}`;
+  return `${r.version}|${r.lock?.operation_id || ''}|${r.observed?.stale ? 1 : 0}|${latestEventId(r)}|${state.sandbox ? 1 : 0}|${(r.revealed_keys || []).length}`;
 }
 
 function makeTables(p) {
