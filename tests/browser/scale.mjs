@@ -13,13 +13,14 @@
 // Screenshots go to test-output/browser/scale/. Exits non-zero on failure.
 
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { afterLogin, browserTest, launch, login as signIn, PROJECT, WAIT, watch } from './lib.mjs';
 
 const BUCKETS = Number(process.env.SCALE_BUCKETS || 130);
 const USERS = Number(process.env.SCALE_USERS || 60);
 const RED = 13; // buckets tagged team=red
 
-const { log, screenshot, main } = browserTest({ name: 'scale', dir: 'scale', serveArgs: ['--sandbox-delay', '20ms', '--cloud-rate', '500', '--sandbox-rate', '0', '--workers', '16'] });
+const { OUT, log, screenshot, main } = browserTest({ name: 'scale', dir: 'scale', serveArgs: ['--sandbox-delay', '20ms', '--cloud-rate', '500', '--sandbox-rate', '0', '--workers', '16'] });
 
 const login = (page, base, user, password) => signIn(page, base, user, password, afterLogin.projectOpen);
 
@@ -206,6 +207,9 @@ async function scenario({ base, password }) {
     }), picks, { timeout: WAIT * 2 });
     assert.equal(await bar.isHidden(), true, 'the started ones left the selection');
     await screenshot(alice, 'bulk-tags-done');
+    // The console as a manager sees it (the README's picture): one screen, not the whole page.
+    await alice.evaluate(() => window.scrollTo(0, 0));
+    await alice.screenshot({ path: path.join(OUT, 'console-1440x900.png') });
     await screenshot(bob, 'bob-sees-bulk-tags');
 
     log('9. bulk delete: a granted bucket is refused with the reason, the others are deleted');
