@@ -1,6 +1,6 @@
 // Browser test of every screen and theme: each view of the console (login,
 // projects, the project page with a running operation's progress, each
-// dialog, the row actions menu, administration) and the share-link
+// dialog, the row actions menu, the bulk actions, administration) and the share-link
 // recipient's page, at 375, 768 and 1440 px wide, in the light and the
 // dark theme. At each it runs axe-core (WCAG 2.0/2.1 A and AA) and fails
 // on a serious or critical violation, checks that the page never scrolls
@@ -148,6 +148,20 @@ async function scenario({ base, password }) {
     assert.equal(link.status, 201, link.body);
     const shareURL = JSON.parse(link.body).url;
     await sweep(page, 'project');
+
+    log('3b. rows selected: the bulk bar, and its Delete and Set tags dialogs');
+    await page.locator('#buckets input.select-all').check();
+    await page.locator('.bulk-bar:not([hidden])').waitFor({ timeout: WAIT });
+    await sweep(page, 'bulk-bar');
+    await page.locator('.bulk-bar:not([hidden]) button[data-bulk=delete]').click();
+    await page.locator('dialog[open]').waitFor({ timeout: WAIT });
+    await sweep(page, 'bulk-delete');
+    await closeDialog(page);
+    await page.locator('.bulk-bar:not([hidden]) button[data-bulk=tags]').click();
+    await page.locator('dialog[open]').waitFor({ timeout: WAIT });
+    await sweep(page, 'bulk-tags');
+    await closeDialog(page);
+    await page.locator('#buckets input.select-all').uncheck();
 
     log('4. the row actions menu by keyboard (375 px): open, move, Escape, run an item, focus comes back');
     await page.setViewportSize({ width: 375, height: 900 });
