@@ -125,8 +125,16 @@ async function scenario({ base, password }) {
     await page.reload();
     await page.getByRole('heading', { name: 'Your projects' }).waitFor({ timeout: WAIT });
     assert.deepEqual(await themeState(), { theme: 'light', meta: 'light', scheme: 'light', select: 'light', first: 'light' }, 'Light under a dark system, remembered');
+    const other = await context.newPage(); // another tab of the same browser
+    watch(other, 'alice tab 2', problems);
+    await other.emulateMedia({ colorScheme: 'dark', reducedMotion: 'reduce' });
+    await other.goto(`${base}/`);
+    await other.getByLabel('Theme').waitFor({ timeout: WAIT });
+    assert.equal(await other.evaluate(() => document.documentElement.dataset.theme), 'light');
     await page.getByLabel('Theme').selectOption('system');
     assert.equal((await themeState()).theme, 'dark', 'System follows the system again');
+    await other.waitForFunction(() => document.documentElement.dataset.theme === 'dark' && document.getElementById('theme').value === 'system', null, { timeout: WAIT });
+    await other.close();
     await page.emulateMedia({ colorScheme: 'light', reducedMotion: 'reduce' });
     await page.waitForFunction(() => document.documentElement.dataset.theme === 'light', null, { timeout: WAIT });
     assert.equal(await page.evaluate(() => localStorage.getItem('bucketdesk.theme')), null, 'System is the default, nothing stored');
