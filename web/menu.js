@@ -24,7 +24,7 @@ let openMenu = null;
 /**
  * actionMenu returns the menu button and its menu, in one inline-flex wrapper.
  *
- *   label    the button's text ("Actions", "More actions")
+ *   label    the button's text ("Actions", "More")
  *   context  added to the label for screen readers only (" for bucket x")
  *   focusId  the button's data-focus-id, kept across re-renders (dom.js keepFocus)
  *   items    [{ label, context, action, onSelect, reason: { text } | null, danger }]

@@ -292,6 +292,7 @@ export async function rowAction(row, action) {
     await button.first().click();
     return;
   }
-  await row.locator('button[data-menu-button]').click();
+  const menu = row.locator('button[data-menu-button]');
+  if (await menu.getAttribute('aria-expanded') !== 'true') await menu.click();
   await row.locator(`[role=menuitem][data-action="${action}"]`).click();
 }
