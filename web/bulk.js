@@ -87,7 +87,8 @@ export function bulkBar(ctx, table) {
 /** resultList shows, per resource, what became of it; returns {el, set(name, state, text)}. */
 function resultList(resources) {
   const items = new Map();
-  const el = h('ul', { class: 'bulk-list' }, resources.map((r) => {
+  // A long list scrolls in its own box: it takes focus so that the keyboard can scroll it.
+  const el = h('ul', { class: 'bulk-list', tabindex: '0', 'aria-label': 'Selected resources' }, resources.map((r) => {
     const state = h('span', { class: 'bulk-state' });
     const li = h('li', { dataset: { name: r.name } }, h('span', { class: 'mono' }, r.name), ' ', state);
     items.set(r.name, { li, state });

@@ -157,7 +157,13 @@ async function scenario({ base, password }) {
     const shareURL = JSON.parse(link.body).url;
     await sweep(page, 'project');
 
-    log('3b. rows selected: the bulk bar, and its Delete and Set tags dialogs');
+    log('3b. rows selected: the bulk bar, and its Delete and Set tags dialogs, for a selection longer than their lists show');
+    const many = Array.from({ length: 14 }, (_, i) => `screens-many-${String(i).padStart(2, '0')}-${crypto.randomBytes(2).toString('hex')}`);
+    for (const name of many) {
+      const r = await api(page, 'POST', `/api/projects/${PROJECT}/buckets`, { name, encryption: { type: 'SSE-S3' } });
+      assert.equal(r.status, 202, r.body);
+    }
+    await page.waitForFunction((n) => document.querySelectorAll('#buckets tbody tr[data-name]').length >= n, many.length + 2, { timeout: WAIT });
     await page.locator('#buckets input.select-all').check();
     await page.locator('.bulk-bar:not([hidden])').waitFor({ timeout: WAIT });
     await sweep(page, 'bulk-bar');
