@@ -183,8 +183,10 @@ function instrument() {
 function watchLocks(names) {
   const b = window.__bench;
   const want = new Set(names);
+  b.anyLocked = new Set(); // every bucket row seen locked: a check that the observer sees locks at all
   const note = (tr) => {
     const n = tr.dataset.name;
+    if (tr.dataset.kind === 'bucket' && tr.dataset.locked) b.anyLocked.add(n);
     if (tr.dataset.kind === 'bucket' && tr.dataset.locked && want.has(n) && !(n in b.locks)) b.locks[n] = performance.timeOrigin + performance.now();
   };
   new MutationObserver((records) => {
@@ -494,6 +496,8 @@ async function scenario({ base, password }) {
     const lat = samples.filter((s) => s.ms !== undefined).map((s) => s.ms);
     const missed = samples.filter((s) => s.error);
     if (missed.length) log(`   lock samples not measured: ${missed.length}, e.g. ${missed[0].name || ''} ${missed[0].error}`);
+    cond.anyLocked = await bob.evaluate(() => window.__bench.anyLocked.size);
+    log(`   bob's page showed a lock on ${cond.anyLocked} bucket rows in all (the ${N.ops} under load included)`);
     fig.lock = { n: lat.length, missed: missed.length, notShown: missed.filter((x) => x.error === NOT_SHOWN).length, p50: pct(lat, 50), p95: pct(lat, 95), max: lat.length ? Math.max(...lat) : NaN };
 
     if (problems.length) log(`   script errors in the pages:\n${problems.slice(0, 5).join('\n')}`);
@@ -543,7 +547,7 @@ function report(cond, fig) {
   const lk = fig.lock;
   lines.push(row(['Lock visible on the other manager\'s page (p50 / p95 / max)', 'p95 < 150 ms',
     lk.n ? `${ms(lk.p50)} / ${ms(lk.p95)} / ${ms(lk.max)} (${lk.n} of ${lk.n + lk.missed} samples${lk.notShown ? `; in ${lk.notShown} the row never showed the lock while the change ran` : ''}${lk.missed - lk.notShown ? `; ${lk.missed - lk.notShown} not started` : ''})`
-      : `never: in none of ${lk.missed} samples did the row show the lock while the change ran`, ok(lk.n && lk.p95 < BUDGET.lock && !lk.missed)]));
+      : `never: in none of ${lk.missed} samples did the row show the lock while the change ran (bob's page showed a lock on ${cond.anyLocked} bucket rows in all)`, ok(lk.n && lk.p95 < BUDGET.lock && !lk.missed)]));
   lines.push(row(['Project page opened until live with its first rows (alice / bob; bob while alice\'s page is open)', '–',
     `${ms(cond.open_alice)} / ${ms(cond.open_bob)}`, '']));
   const cpu = os.cpus();
@@ -559,12 +563,15 @@ function report(cond, fig) {
 
 const INTRO = `## The console in the browser
 
-Measured by \`make bench-browser\` (\`tests/browser/bench.mjs\`, playwright-core driving Debian's Chromium) against the built binary: a project of 1,000 buckets and 1,000 users, two managers (alice and bob) each with the project page open at 1440×900, while 200 tag changes stream stack events to both pages at about 50 events/s. The budgets are the console's: ✅ met, ❌ missed.
+Measured by \`make bench-browser\` (\`tests/browser/bench.mjs\`: playwright-core driving Debian's Chromium, headless) against the built binary and its sandbox, on the same machine. The project holds 1,000 buckets and 1,000 users, created through the API first. Two managers, alice and bob, each have the project page open in a browser of their own at 1440×900. Then 200 tag changes on buckets run, started at a steady pace, so that stack events stream to both pages at about 50 events/s; the figures are taken on the pages during that load. ✅ met, ❌ missed.
 
-- **Long tasks**: every main-thread task of 50 ms or more on each page during the load (PerformanceObserver \`longtask\`), with their total blocking time (the part of each beyond 50 ms). Budget: none over 50 ms.
-- **Keystroke to paint**: alice opens the New bucket form during the load and types bucket names into its Bucket name field, 150 keystrokes. The Event Timing API gives each key press's time from the keydown to the next paint (entries of 16 ms and more; shorter ones count as under 16 ms); the second row times every keydown to the start of the next frame (requestAnimationFrame), which leaves out that frame's own rendering. Budget: p95 under 50 ms.
-- **Lock visible to the other manager**: alice starts a change on a bucket whose row bob's page shows, with the request the console sends; bob's page notes (MutationObserver) when that row shows the lock. The figure is bob's time minus the start of alice's request, about 30 samples spread over the load. Budget: p95 under 150 ms.
+- **Long tasks**: every main-thread task of 50 ms or more on each page during the load (PerformanceObserver \`longtask\`), with their total blocking time (the part of each beyond 50 ms) and the share of the load's time the page spent in them. Budget: none over 50 ms.
+- **Keystroke to paint**: alice has the New bucket form open and types into its Bucket name field at a steady pace, as a person does, 150 key presses (40 characters, then 37 backspaces, again and again) spread over the load. The Event Timing API gives each key press's time from its keydown to the next paint (it reports those of 16 ms and more; shorter ones count as under 16 ms). The second row times each keydown to the start of the next frame (requestAnimationFrame), which leaves out that frame's own rendering. Budget: p95 under 50 ms.
+- **Lock visible to the other manager**: every 0.8 s or so alice's page starts a change on a bucket whose row bob's page shows, with the request the console sends (\`PUT\` with \`If-Match\`); bob's page notes (MutationObserver) when that row's lock appears (\`data-locked\`). The figure is bob's time minus the start of alice's request; 30 samples. A change ends in about 1.5 s: a lock bob's page never shows while it lasts counts against the budget. Budget: p95 under 150 ms.
+- **Project page opened**: from the click on the project to its first rows and the Live badge, for information.
 
-Run \`make bench-browser\` to print the figures. \`node tests/browser/bench.mjs --out docs/benchmarks.md --label after\` (with \`BUCKETDESK_BIN=bin/bucketdesk\`) replaces the "after" table below and keeps the others; \`make bench\` keeps this section when it rewrites the rest of the file.`;
+Stack events are counted as WebSocket \`event\` messages, by the pages and by a bare WebSocket client without the console (what the server sent). The sandbox takes 1 s per resource step and 100 ms per CloudFormation call; its simulated rate limit (5 calls/s per account, an option of the sandbox and not AWS's quota) is lifted, since 2,000 creates and ten changes a second go beyond it, and the reconciler's pass over 2,000 stacks is kept out of the run (\`--reconcile-every 10m\`).
+
+\`make bench-browser\` prints the figures. To record them here: \`make build\`, then \`BUCKETDESK_BIN=bin/bucketdesk node tests/browser/bench.mjs --out docs/benchmarks.md --label after\` replaces the "after" table and keeps the others (\`--label before\` the "before" one). \`make bench\` keeps this section when it rewrites the rest of the file.`;
 
 await main(scenario);
