@@ -86,7 +86,7 @@ type Report struct {
 func (r Report) Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Measured by `make bench` (`bucketdesk-bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk-bench --help` lists the knobs.\n\n")
+	b.WriteString("Measured by `make bench` (`bucketdesk-bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk-bench --help` lists the knobs. The last section, the console in the browser, is `make bench-browser`'s: `make bench` keeps it as it is.\n\n")
 	b.WriteString("## Machine\n\n" + r.Machine + "\n")
 	fmt.Fprintf(&b, "Run started %s and took %s.\n\n", r.Started.UTC().Format(time.RFC3339), r.Duration.Round(time.Second))
 	b.WriteString("## Results\n\n")
