@@ -43,7 +43,7 @@ test-cfn:
 test-browser: build
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	npm ci --prefix tests/browser --no-audit --no-fund
-	node --test tests/browser/validate.test.mjs tests/browser/live.test.mjs tests/browser/api.test.mjs tests/browser/table.test.mjs
+	node --test tests/browser/validate.test.mjs tests/browser/live.test.mjs tests/browser/api.test.mjs tests/browser/table.test.mjs tests/browser/benchdoc.test.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/run.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/details.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/history.mjs
@@ -65,6 +65,15 @@ lint:
 ## bench: measure against docs/targets.md (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
 bench: test-deps
 	$(GO) run ./cmd/bucketdesk-bench --out docs/benchmarks.md
+
+## bench-browser: the console's performance budgets in Debian's Chromium (tests/browser/bench.mjs): 1,000 buckets and
+## 1,000 users, two managers' pages, 200 changes at ~50 events/s; prints the figures (not part of `make test`).
+## BENCH_BROWSER_ARGS="--out docs/benchmarks.md --label after" also writes them into that file's browser section
+.PHONY: bench-browser
+bench-browser: build
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	npm ci --prefix tests/browser --no-audit --no-fund
+	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/bench.mjs $(BENCH_BROWSER_ARGS)
 
 ## soak: churn bucket names against a real server (bin/bucketdesk) for 3 minutes and report outcomes, cache vs sandbox and growth; SOAK_FLAGS="--realistic --duration 10m" etc.
 soak: build

@@ -70,3 +70,24 @@ func TestTableMarkdown(t *testing.T) {
 		t.Errorf("machine description lacks the Go version: %s", m)
 	}
 }
+
+func TestKeepBrowserSection(t *testing.T) {
+	md := "# Benchmarks\n\nnew figures\n"
+	section := "<!-- bench-browser:begin -->\n## The console in the browser\n\n| a |\n<!-- bench-browser:end -->"
+	prev := "# Benchmarks\n\nold figures\n\n" + section + "\n\ntrailing text\n"
+	got := KeepBrowserSection(md, prev)
+	if want := md + "\n" + section + "\n"; got != want {
+		t.Errorf("kept:\n%q\nwant\n%q", got, want)
+	}
+	if strings.Contains(got, "old figures") || strings.Contains(got, "trailing") {
+		t.Errorf("kept more than the section: %q", got)
+	}
+	if again := KeepBrowserSection(md, got); again != got {
+		t.Errorf("not stable when rewritten again: %q", again)
+	}
+	for _, prev := range []string{"", "# Benchmarks\n", "<!-- bench-browser:begin -->\nno end\n", "<!-- bench-browser:end -->\n<!-- bench-browser:begin -->\n"} {
+		if got := KeepBrowserSection(md, prev); got != md {
+			t.Errorf("prev %q: got %q, want md unchanged", prev, got)
+		}
+	}
+}

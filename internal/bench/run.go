@@ -86,7 +86,7 @@ type Report struct {
 func (r Report) Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Measured by `make bench` (`bucketdesk-bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk-bench --help` lists the knobs.\n\n")
+	b.WriteString("Measured by `make bench` (`bucketdesk-bench`), every section side by side in one run, each figure next to its target in docs/targets.md. ✅ met, ❌ missed. Regenerate with `make bench`; `bucketdesk-bench --help` lists the knobs. The last section, the console in the browser, is `make bench-browser`'s: `make bench` keeps it as it is.\n\n")
 	b.WriteString("## Machine\n\n" + r.Machine + "\n")
 	fmt.Fprintf(&b, "Run started %s and took %s.\n\n", r.Started.UTC().Format(time.RFC3339), r.Duration.Round(time.Second))
 	b.WriteString("## Results\n\n")
@@ -170,11 +170,34 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 			return rep, err
 		}
-		if err := os.WriteFile(o.Out, []byte(rep.Markdown()), 0o644); err != nil {
+		md := rep.Markdown()
+		if prev, err := os.ReadFile(o.Out); err == nil {
+			md = KeepBrowserSection(md, string(prev))
+		}
+		if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// The browser benchmark's section of docs/benchmarks.md (make
+// bench-browser, tests/browser/bench.mjs) lies between these markers; this
+// command does not measure it and keeps it when it rewrites the file.
+const (
+	browserBegin = "<!-- bench-browser:begin -->"
+	browserEnd   = "<!-- bench-browser:end -->"
+)
+
+// KeepBrowserSection returns md with the browser benchmark's section of
+// prev (the file md replaces) appended, when prev has a whole one.
+func KeepBrowserSection(md, prev string) string {
+	b := strings.Index(prev, browserBegin)
+	e := strings.Index(prev, browserEnd)
+	if b < 0 || e < b {
+		return md
+	}
+	return strings.TrimRight(md, "\n") + "\n\n" + prev[b:e+len(browserEnd)] + "\n"
 }
 
 func numCPU() int { return runtime.NumCPU() }
