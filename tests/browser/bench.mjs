@@ -20,6 +20,10 @@
 //     --label before|after|…     which block (required with --out)
 //     --buckets 1000 --users 1000 --ops 200 --samples 30 --rate 50
 //     --keystrokes 150
+//     --profile                  also record both pages' CPU profiles over
+//                                the load (test-output/browser/bench/
+//                                <who>.cpuprofile, for Chromium's DevTools)
+//                                and print where their time went
 //
 // It prints a Markdown table. Missed budgets are figures, not a failure:
 // it exits non-zero only when it could not measure. The server's output
@@ -42,6 +46,7 @@ const { values: flags } = parseArgs({
     samples: { type: 'string', default: '30' },
     rate: { type: 'string', default: '50' },
     keystrokes: { type: 'string', default: '150' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const N = Object.fromEntries(['buckets', 'users', 'ops', 'samples', 'rate', 'keystrokes'].map((k) => {
@@ -298,6 +303,13 @@ async function scenario({ base, password }) {
       pages[who] = page;
     }
     const { alice, bob } = pages;
+    // Bob shows 50 bucket rows a page (the console's choice, remembered per
+    // browser): enough rows that are not under load for distinct lock samples.
+    const pageSize = bob.locator('#buckets-page-size');
+    if (await pageSize.count()) {
+      await pageSize.selectOption('50');
+      cond.bobPageSize = 50;
+    }
     // A bare WebSocket client (no console) in a page of its own counts the
     // stack events the server sends, to compare with what the pages take.
     const bare = await (await browser.newContext()).newPage();
@@ -350,6 +362,17 @@ async function scenario({ base, password }) {
     await alice.evaluate(`window.__changeTags = ${changeTagsInPage.toString()}`);
     await sleep(1000);
 
+    const profilers = {};
+    if (flags.profile) {
+      for (const [who, p] of Object.entries(pages)) {
+        const cdp = await p.context().newCDPSession(p);
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+        await cdp.send('Profiler.start');
+        profilers[who] = cdp;
+      }
+    }
+    if (flags.profile) await browser.startTracing(bob, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
     const marks = {};
     for (const [who, p] of Object.entries(pages)) marks[who] = { start: await p.evaluate(() => performance.now()) };
     const evStart = Date.now();
@@ -438,6 +461,16 @@ async function scenario({ base, password }) {
     }
     if (samples.length < picks.length) log(`   ${picks.length - samples.length} lock samples never started`);
     const loadEnd = Date.now();
+    if (flags.profile) {
+      const trace = JSON.parse((await browser.stopTracing()).toString());
+      fs.writeFileSync(path.join(OUT, 'bob.trace.json'), JSON.stringify(trace));
+      log(`   bob's page, the renderer's main thread by kind of work (${path.join(OUT, 'bob.trace.json')}):\n${traceSummary(trace)}`);
+    }
+    for (const [who, cdp] of Object.entries(profilers)) {
+      const { profile } = await cdp.send('Profiler.stop');
+      fs.writeFileSync(path.join(OUT, `${who}.cpuprofile`), JSON.stringify(profile));
+      log(`   ${who}'s CPU profile (${path.join(OUT, `${who}.cpuprofile`)}), self time:\n${profileSummary(profile)}`);
+    }
     for (const [who, p] of Object.entries(pages)) marks[who].end = await p.evaluate(() => performance.now());
     for (const [who, p] of Object.entries(pages)) {
       await p.screenshot({ path: path.join(OUT, `${who}-after-load.png`), timeout: 60000 }).catch((e) => log(`   no screenshot of ${who}'s page: ${e.message.split('\n')[0]}`));
@@ -524,6 +557,36 @@ async function scenario({ base, password }) {
   }
 }
 
+/** traceSummary sums the renderer main thread's timeline events by name (nested events are counted in their own name, not their parent's). */
+function traceSummary(trace) {
+  const events = (trace.traceEvents || trace).filter((e) => e.ph === 'X' && e.dur);
+  const main = new Map();
+  for (const e of events) if (e.name === 'CrRendererMain' || e.args?.name === 'CrRendererMain') main.set(e.pid, e.tid);
+  const threads = new Set((trace.traceEvents || trace).filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const sums = new Map();
+  for (const e of events) {
+    if (!threads.has(`${e.pid}:${e.tid}`)) continue;
+    sums.set(e.name, (sums.get(e.name) || 0) + e.dur / 1000);
+  }
+  return [...sums.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14)
+    .map(([k, ms]) => `     ${ms.toFixed(0).padStart(7)} ms  ${k}`).join('\n');
+}
+
+/** profileSummary lists a CPU profile's functions by self time, the top 15. */
+function profileSummary(profile) {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const total = profile.timeDeltas.reduce((a, d) => a + d, 0) / 1000;
+  profile.samples.forEach((id, i) => {
+    const n = byNode.get(id);
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url ? `${path.basename(f.url)}:${f.lineNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) || 0) + (profile.timeDeltas[i] || 0) / 1000);
+  });
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)
+    .map(([k, ms]) => `     ${ms.toFixed(0).padStart(7)} ms ${((100 * ms) / total).toFixed(1).padStart(5)} %  ${k}`).join('\n');
+}
+
 const heading = (label) => ({ before: 'Before', after: 'After' })[label] || `Run "${label}"`;
 
 // ------------------------------------------------------------- report
@@ -559,7 +622,7 @@ function report(cond, fig) {
     `- Resources: ${cond.counts.buckets.toLocaleString('en')} buckets and ${cond.counts.users.toLocaleString('en')} users in project ${PROJECT}, seeded through the API in ${cond.seed.toFixed(0)} s (${SEED_CONCURRENCY} requests at a time, all accepted after ${cond.seedAccepted.toFixed(0)} s, then settled).`,
     `- Load: ${cond.ops} tag changes plus ${fig.lock.n + fig.lock.missed} lock samples over ${cond.window.toFixed(1)} s, at most ${cond.maxInFlight} running at once${cond.opErrors ? `, ${cond.opErrors} not succeeded` : ''}; stack events (WebSocket \`event\` messages, counted from the first to the last) sent by the server: ${cond.events_sent} at ${cond.rate_sent.toFixed(1)}/s (a bare WebSocket client); received by the pages: ${cond.events_bob} at ${cond.rate_bob.toFixed(1)}/s (bob), ${cond.events_alice} at ${cond.rate_alice.toFixed(1)}/s (alice).`,
     `- Sandbox: \`bucketdesk serve ${SANDBOX.join(' ')}\` (1 s per resource step, 100 ms per CloudFormation call, no simulated rate limit, no reconciler pass during the run).`,
-    `- Machine: ${cpu.length} cores (${cpu[0]?.model?.trim() || os.arch()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; Chromium ${cond.chromium} headless, two browser contexts at 1440×900; server, browser and load generator on the same machine.`,
+    `- Machine: ${cpu.length} cores (${cpu[0]?.model?.trim() || os.arch()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; Chromium ${cond.chromium} headless, two browser contexts at 1440×900${cond.bobPageSize ? ` (bob's page shows ${cond.bobPageSize} bucket rows a page, alice's the default)` : ''}; server, browser and load generator on the same machine.`,
     `- Run ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}${cond.problems ? `; ${cond.problems} script errors in the pages` : ''}.`,
   ];
   return `${lines.join('\n')}\n\n${conditions.join('\n')}\n`;
