@@ -117,7 +117,7 @@ function setConn(status, detail = '') {
 }
 
 function renderUserBox() {
-  if (!session.token) {
+  if (!session.token || state.view === 'login') {
     fill(userBox);
     return;
   }

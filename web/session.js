@@ -71,7 +71,8 @@ export function startSession(h) {
     schedule();
   });
   window.addEventListener('bucketdesk-session', () => schedule());
-  schedule();
+  // After the page shows (the sign-in page has no banner).
+  window.addEventListener('hashchange', () => setTimeout(schedule));
 }
 
 // freshPage starts the console afresh on the projects page: another user
@@ -152,7 +153,8 @@ function hideBar() {
 // top of the topmost open dialog, or of the page: a modal dialog makes the
 // rest of the page inert.
 function showBar(end) {
-  if (prompt) {
+  // Not over the sign-in page, not under the sign-in dialog.
+  if (prompt || document.getElementById('login-title')) {
     hideBar();
     return;
   }
@@ -295,4 +297,5 @@ export function signInAgain(ended = session.expired) {
  */
 export async function ready() {
   if (session.token && session.expired && session.refresh) await renew();
+  setTimeout(schedule); // once the page (or the sign-in page) shows
 }
