@@ -10,6 +10,8 @@
 //      "Your session ends in m:ss" shows in the open form and in a second
 //      tab; "Stay signed in" signs in again in a dialog over the page; the
 //      form keeps its values, the other tab follows, the connection stays.
+//      With a refresh token (as on AWS, Cognito stood in for), the page
+//      renews by itself before the end, without a dialog.
 //   C. the session ends: a save gets a 401, the sign-in dialog comes over
 //      the page, and once signed in the save is sent again; then a form
 //      with unsaved changes when the session ends, a full page reload and
@@ -297,9 +299,56 @@ async function shortSession(browser, problems) {
     await tab2.waitForFunction(() => /Signed in as bob/.test(document.querySelector('#user-box')?.textContent || ''), null, { timeout: WAIT });
     await screenshot(page, 'other-user-fresh-page');
     await ctx.close();
+
+    await renewByRefresh(browser, base, pw, problems);
   } finally {
     await server.stop();
   }
+}
+
+// B4. Renewal with a refresh token, as on AWS: the sign-in answer carries
+// "refresh" (here, added to the local answer), and before the end the page
+// trades it at refresh.url (a stand-in for Cognito's InitiateAuth, which
+// answers with a token of the local server) without a dialog.
+async function renewByRefresh(browser, base, pw, problems) {
+  log('B4. with a refresh token (as on AWS) the page renews by itself, no dialog');
+  const ctx = await browser.newContext({ viewport });
+  const page = await ctx.newPage();
+  watch(page, 'alice refresh', problems);
+  const standIn = `${base}/cognito-stand-in/`;
+  await page.route('**/auth/login', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    body.refresh = { url: standIn, client_id: 'client-1', token: 'refresh-1' };
+    await route.fulfill({ response: res, json: body });
+  });
+  const asked = [];
+  await page.route(`${standIn}**`, async (route) => {
+    const req = route.request();
+    asked.push({ target: req.headers()['x-amz-target'], type: req.headers()['content-type'], body: req.postDataJSON() });
+    // Cognito's answer, with an ID token the local server accepts.
+    const login = await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: pw }) })).json();
+    await route.fulfill({ status: 200, contentType: 'application/x-amz-json-1.1',
+      body: JSON.stringify({ AuthenticationResult: { IdToken: login.token, AccessToken: 'unused', ExpiresIn: login.expires_in, TokenType: 'Bearer' }, ChallengeParameters: {} }) });
+  });
+  await login(page, base, 'alice', pw, afterLogin.projectOpen);
+  const first = await stored(page);
+  assert.equal(first.refresh?.token, 'refresh-1');
+  await page.waitForFunction((t) => JSON.parse(localStorage.getItem('bucketdesk.session') || '{}').token !== t, first.token, { timeout: WAIT * 2 });
+  const renewed = await stored(page);
+  assert.ok(renewed.expires_at > first.expires_at, 'a later end');
+  assert.equal(renewed.refresh?.token, 'refresh-1', 'the refresh token is kept');
+  assert.deepEqual(asked[0], {
+    target: 'AWSCognitoIdentityProviderService.InitiateAuth', type: 'application/x-amz-json-1.1',
+    body: { AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: 'client-1', AuthParameters: { REFRESH_TOKEN: 'refresh-1' } },
+  });
+  assert.equal(await page.getByRole('dialog').count(), 0, 'no sign-in dialog');
+  assert.equal(await page.locator('#session-banner').count(), 0, 'no banner');
+  const r = await pageAPI(page, 'GET', '/api/me');
+  assert.equal(r.status, 200, 'the renewed token works');
+  await waitConn(page, 'Live');
+  await screenshot(page, 'renewed-by-refresh-token');
+  await ctx.close();
 }
 
 // ------------------------------------------------------------- D. tabs
