@@ -136,7 +136,9 @@ function setCrumbs(project) {
 
 function route() {
   banner(null);
-  if (!session.token || session.expired) {
+  // A session found over when the page opens means the sign-in page; one
+  // that ends later, the sign-in dialog over the page at the next 401.
+  if (!session.token || (session.expired && state.view === '')) {
     showLogin(session.token ? 'Your session has ended. Please sign in again.' : undefined);
     return;
   }
@@ -338,7 +340,7 @@ async function showProject(id) {
       onResync: () => resync(),
       onStatus: (s, detail) => setConn(s, detail),
       onAuthLost: async () => {
-        if (await signInAgain(true)) state.live?.start();
+        if (session.token && await signInAgain(true)) state.live?.start();
       },
     });
     state.live.start();

@@ -46,7 +46,7 @@ export function sessionChange(before, after) {
   return before.token === after.token ? '' : 'renewed';
 }
 
-let hooks = { signedOut() {}, signedIn() {}, userChanged() {} };
+let hooks = { signedOut() {}, signedIn() {} };
 let timer = 0;
 let bar = null; // the warning banner
 let prompt = null; // the open sign-in dialog: {promise, resolve, dlg}
@@ -54,9 +54,9 @@ let renewing = null;
 
 /**
  * startSession follows the session: hooks.signedOut(message) when it ends
- * in another tab, hooks.signedIn() when another tab signed in while this
- * one showed the sign-in page, hooks.userChanged() when another user
- * signed in (the page must start afresh).
+ * in another tab, hooks.signedIn() when another tab signed in or renewed
+ * (for a tab that shows the sign-in page); when another user signs in, the
+ * page starts afresh.
  */
 export function startSession(h) {
   hooks = { ...hooks, ...h };
@@ -67,7 +67,10 @@ export function startSession(h) {
     if (change === 'signed-out') hooks.signedOut('You have signed out in another tab.');
     else if (change === 'user-changed') freshPage();
     else if (change === 'signed-in') hooks.signedIn();
-    else if (change === 'renewed') settle(true);
+    else if (change === 'renewed') {
+      settle(true);
+      hooks.signedIn(); // a tab on the sign-in page (its session had ended) follows
+    }
     schedule();
   });
   window.addEventListener('bucketdesk-session', () => schedule());
@@ -211,7 +214,7 @@ export function signInAgain(ended = session.expired) {
   const later = h('button', { type: 'button', class: 'secondary' }, ended ? 'Sign out' : 'Not now');
   const form = h('form', { class: 'form', novalidate: true },
     h('p', {}, ended
-      ? 'Your session has ended. Sign in again to continue: this page and your open forms stay as they are, and what you were saving is sent once you are signed in.'
+      ? 'Sign in again to continue: this page and your open forms stay as they are, and what you were saving is sent once you are signed in.'
       : 'Sign in again to stay signed in: this page and your open forms stay as they are.'),
     msg,
     h('div', { class: 'field' }, h('label', { for: user.id }, 'User name'), user),
@@ -238,6 +241,8 @@ export function signInAgain(ended = session.expired) {
       schedule();
     },
   });
+  // While a request waits, the choice is to sign in or to sign out: no ×.
+  if (ended) dlg.el.querySelector('.dialog-head .icon-button').hidden = true;
   prompt = { promise, resolve, dlg };
   later.addEventListener('click', () => {
     if (!ended) {
