@@ -125,6 +125,20 @@ export function formEdits({ ctx, kind, resource, form, slot, collect, load, focu
     if (onSave) el.focus();
   }
 
+  // rebase takes r's version as the base when no field of its spec
+  // differs from the base (a status change): true if so.
+  let autoRetries = 0;
+  form.addEventListener('input', () => {
+    autoRetries = 0;
+  });
+  function rebase(r) {
+    const theirs = normalizeSpec(kind, r.spec?.[kind]);
+    if (diffSpecs(kind, st.base, theirs).length) return false;
+    st.version = Math.max(st.version, r.version);
+    keep();
+    return true;
+  }
+
   let watch = null;
   return {
     get version() {
@@ -134,20 +148,30 @@ export function formEdits({ ctx, kind, resource, form, slot, collect, load, focu
     setWatch(w) {
       watch = w;
     },
-    /** onConflict handles a 412 on save: reads the server's version and shows what changed. */
+    /**
+     * onConflict handles a 412 on save: reads the server's version and
+     * shows what changed; resolves true when the save should simply go
+     * again (no field changed, the new version is the base).
+     */
     async onConflict() {
       const fresh = await api.get(ctx.project.id, kind, resource.name).catch(() => null);
       if (!fresh) {
         note('warn', h('p', {}, h('strong', {}, `This ${kind} changed while you were editing, `), 'and its new version cannot be read now. Your values are still in the form; try saving again.'));
-        return;
+        return false;
       }
+      // Only its status changed (an operation ending): nothing of the
+      // manager's can be lost, so the save goes again on the new version.
+      if (rebase(fresh) && autoRetries++ < 2) return true;
       showChanges(fresh, true);
+      return false;
     },
     /**
      * describeNewer is the live notice of a resource r newer than the
-     * form's base: what changed, and a button to review it.
+     * form's base: what changed, and a button to review it; null (and r's
+     * version is the base from now on) when no field changed.
      */
     describeNewer(r) {
+      if (rebase(r)) return null;
       const theirs = normalizeSpec(kind, r.spec?.[kind]);
       const changes = diffSpecs(kind, st.base, theirs);
       const review = h('button', { type: 'button', class: 'secondary small', dataset: { action: 'review-changes' } }, 'Review the changes');

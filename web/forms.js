@@ -157,6 +157,7 @@ function errorSlot(errors, name, control) {
  * (the edit forms: what changed, re-apply), else reload (onStale).
  */
 async function submitWrite({ ctx, errors, button, send, onAccepted, onStale, onConflict }) {
+  let retry = false;
   button.disabled = true;
   const label = button.textContent;
   button.textContent = 'Sending…';
@@ -167,12 +168,13 @@ async function submitWrite({ ctx, errors, button, send, onAccepted, onStale, onC
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     errors.clear();
-    if (err.status === 412 && onConflict) await onConflict();
+    if (err.status === 412 && onConflict) retry = await onConflict();
     else showProblem(errors, err, ctx, onStale);
   } finally {
     button.disabled = false;
     button.textContent = label;
   }
+  if (retry) button.form?.requestSubmit(button);
 }
 
 function showProblem(errors, err, ctx, onStale) {

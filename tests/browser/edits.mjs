@@ -6,6 +6,8 @@
 //      changed (old → new) with her values kept; "Re-apply my changes"
 //      takes bob's version as the base and keeps the fields she changed;
 //      she saves, and bob's change stays where she did not touch it.
+//      The same for a user (grants and access keys); a new version whose
+//      fields did not change (an operation ending) becomes the base by itself.
 //   B. a short session (--token-ttl 16s, a second server): the warning
 //      "Your session ends in m:ss" shows in the open form and in a second
 //      tab; "Stay signed in" signs in again in a dialog over the page; the
@@ -181,6 +183,48 @@ async function conflict(browser, base, password, problems) {
   assert.deepEqual(spec.tags, { cost: 'a2', owner: 'alice', team: 'maps' });
   assert.deepEqual(await drafts(alice), [], 'the draft is gone once saved');
   await screenshot(alice, 'alice-saved');
+
+  log('A8. the same for a user: alice sets 2 access keys; bob changes the grant\'s prefix meanwhile');
+  const user = (await alice.locator('#users tbody tr[data-name]').first().getAttribute('data-name'));
+  await alice.locator(`#users tbody tr[data-name="${user}"]`).getByRole('button', { name: `Edit user ${user}` }).click();
+  const uform = alice.getByRole('dialog', { name: `Edit user ${user}` });
+  await uform.getByLabel('Access keys').selectOption('2');
+  const before = JSON.parse((await pageAPI(bob, 'GET', `/api/projects/${PROJECT}/users/${user}`)).body);
+  const changed = { ...before.spec.user, grants: before.spec.user.grants.map((g) => ({ ...g, prefix: 'from-bob/' })) };
+  const put = await bob.evaluate(async ({ url, spec, version }) => {
+    const res = await fetch(url, {
+      method: 'PUT', body: JSON.stringify(spec),
+      headers: { Authorization: `Bearer ${JSON.parse(localStorage.getItem('bucketdesk.session')).token}`, 'Content-Type': 'application/json', 'If-Match': `"${version}"` },
+    });
+    return res.status;
+  }, { url: `/api/projects/${PROJECT}/users/${user}`, spec: changed, version: before.version });
+  assert.equal(put, 202);
+  await alice.waitForFunction(() => /since you opened this form/.test(document.querySelector('dialog .live-notice')?.textContent || ''), null, { timeout: WAIT * 2 });
+  await uform.locator('.live-notice').getByRole('button', { name: 'Review the changes' }).click();
+  const ubox = uform.locator('.conflict');
+  await ubox.waitFor({ timeout: WAIT });
+  const urows = await ubox.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.children[0].textContent));
+  assert.deepEqual(urows, ['Bucket access']);
+  await ubox.getByRole('button', { name: 'Re-apply my changes to the new version' }).click();
+  await uform.locator('.reapplied').waitFor({ timeout: WAIT });
+  assert.equal(await uform.getByLabel('Access keys').inputValue(), '2');
+  assert.equal(await uform.getByLabel('Grant 1 key prefix').inputValue(), 'from-bob/');
+  await screenshot(alice, 'alice-user-reapplied');
+  await alice.waitForFunction((n) => {
+    const tr = document.querySelector(`#users tbody tr[data-name="${n}"]`);
+    return tr && !tr.dataset.locked;
+  }, user, { timeout: WAIT * 2 });
+  await uform.getByRole('button', { name: 'Save changes' }).click();
+  await uform.waitFor({ state: 'detached', timeout: WAIT });
+  const deadline = Date.now() + WAIT * 2;
+  let saved;
+  do {
+    saved = JSON.parse((await pageAPI(alice, 'GET', `/api/projects/${PROJECT}/users/${user}`)).body).spec.user;
+    if (saved.access_keys === 2) break;
+    await alice.waitForTimeout(200);
+  } while (Date.now() < deadline);
+  assert.equal(saved.access_keys, 2);
+  assert.deepEqual(saved.grants.map((g) => g.prefix), changed.grants.map(() => 'from-bob/'), 'bob\'s grants kept');
   await alice.context().close();
   await bob.context().close();
 }
