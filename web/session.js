@@ -51,6 +51,7 @@ let timer = 0;
 let bar = null; // the warning banner
 let prompt = null; // the open sign-in dialog: {promise, resolve, dlg}
 let renewing = null;
+let refreshFailed = ''; // the token whose renewal with the refresh token failed
 
 /**
  * startSession follows the session: hooks.signedOut(message) when it ends
@@ -137,14 +138,20 @@ function schedule() {
     timer = setTimeout(schedule, Math.min(warnAt - now, 2 ** 31 - 1));
     return;
   }
-  if (session.refresh && now < end && !renewing) {
-    renew().then((ok) => {
-      if (!ok) showBar(end);
-    });
+  if (session.refresh && refreshFailed !== session.token) {
+    if (!renewing) {
+      const token = session.token;
+      renew().then((ok) => {
+        if (ok) return;
+        refreshFailed = token; // the banner, the sign-in dialog from now on
+        schedule();
+      });
+    }
     return;
   }
   showBar(end);
-  if (now < end) timer = setTimeout(schedule, ((end - now) % 1000 || 1000) + 20);
+  // Each second, also past the end: the banner follows the dialogs.
+  timer = setTimeout(schedule, now < end ? ((end - now) % 1000 || 1000) + 20 : 1000);
 }
 
 function hideBar() {
