@@ -7,10 +7,18 @@
 
 import { api } from './api.js';
 import { clearDraft, loadDraft, markClosed, saveDraft } from './drafts.js';
-import { clock, fill, h } from './dom.js';
+import { h } from './dom.js';
 import { diffSpecs, mergeSpecs, normalizeSpec, showValue } from './merge.js';
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+// A draft's time: 10:42 (local time), and the day when not today.
+const hm = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+const dayHm = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
+function when(t) {
+  const d = new Date(t);
+  return d.toDateString() === new Date().toDateString() ? hm.format(d) : dayHm.format(d);
+}
 
 /**
  * formEdits wires drafts and conflicts into a bucket or user form.
@@ -68,7 +76,7 @@ export function formEdits({ ctx, kind, resource, form, slot, collect, load, focu
       load(resource ? resource.spec?.[kind] : null);
     } else {
       const discard = h('button', { type: 'button', class: 'secondary small', dataset: { action: 'discard-draft' } }, 'Discard');
-      const el = note('info', h('p', {}, h('strong', {}, `Restored your unsaved changes from ${clock(draft.savedAt)}. `),
+      const el = note('info', h('p', {}, h('strong', {}, `Restored your unsaved changes from ${when(draft.savedAt)}. `),
         merged ? `The ${kind} changed on the server since (version ${draft.baseVersion} → ${resource.version}): your changes are laid on its latest version${merged.conflicts.length ? `; ${conflictText(merged.conflicts)}` : ''}. ` : '',
         'Review them, then save.'), discard);
       el.classList.add('draft-note');

@@ -263,6 +263,7 @@ async function shortSession(browser, problems) {
     assert.match(await warning.textContent(), /Your session ends in 0:0\d\./);
     await tab2.locator('#session-banner').waitFor({ timeout: WAIT });
     await screenshot(page, 'session-warning-in-form');
+    await screenshot(tab2, 'session-warning-tab2');
 
     log('B3. "Stay signed in": the sign-in dialog over the page; the form keeps its values');
     await warning.getByRole('button', { name: 'Stay signed in' }).click();
