@@ -124,7 +124,7 @@ export function formEdits({ ctx, kind, resource, form, slot, collect, load, focu
       keep();
       const done = note('info', h('p', {}, h('strong', {}, `Your changes are laid on version ${fresh.version}. `),
         m.mine.length ? `Kept yours: ${m.mine.map((c) => c.label).join(', ')}. ` : 'You had changed nothing. ',
-        m.conflicts.length ? `${conflictText(m.conflicts)}. ` : '',
+        m.conflicts.length ? `${conflictText(m.conflicts, true)}. ` : '',
         'Review, then save again.'));
       done.classList.add('reapplied');
       done.focus();
@@ -219,6 +219,6 @@ export function formEdits({ ctx, kind, resource, form, slot, collect, load, focu
   };
 }
 
-function conflictText(conflicts) {
-  return `also changed on the server, yours kept: ${conflicts.map((c) => `${c.label} (server: ${showValue(c.path, c.theirs)})`).join(', ')}`;
+function conflictText(conflicts, first = false) {
+  return `${first ? 'Also' : 'also'} changed on the server, yours kept: ${conflicts.map((c) => `${c.label} (server: ${showValue(c.path, c.theirs)})`).join(', ')}`;
 }

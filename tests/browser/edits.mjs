@@ -17,7 +17,8 @@
 //   C. the session ends: a save gets a 401, the sign-in dialog comes over
 //      the page, and once signed in the save is sent again; then a form
 //      with unsaved changes when the session ends, a full page reload and
-//      a sign-in: the page reopens the form with the draft restored;
+//      a sign-in (bob changed the bucket meanwhile): the page reopens the
+//      form with the draft restored, laid on bob's version;
 //      signing in as another user in the dialog starts a fresh page.
 //   D. two tabs of one browser share signing in and signing out.
 //
@@ -315,6 +316,13 @@ async function shortSession(browser, problems) {
     await page.getByLabel('Password').waitFor({ timeout: WAIT });
     assert.match(await page.locator('#login-message').textContent(), /Your session has ended/);
     await screenshot(page, 'reloaded-sign-in');
+    // Meanwhile bob turns versioning on: the draft is laid on his version.
+    const bobLogin = await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: pw }) })).json();
+    const bobHeaders = { Authorization: `Bearer ${bobLogin.token}`, 'Content-Type': 'application/json' };
+    const url = `${base}/api/projects/${PROJECT}/buckets/${bucket}`;
+    const cur = await (await fetch(url, { headers: bobHeaders })).json();
+    const bobPut = await fetch(url, { method: 'PUT', headers: { ...bobHeaders, 'If-Match': `"${cur.version}"` }, body: JSON.stringify({ ...cur.spec.bucket, versioning: true }) });
+    assert.equal(bobPut.status, 202, await bobPut.text());
     await page.getByLabel('User name').fill('alice');
     await page.getByLabel('Password').fill(pw);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -323,13 +331,17 @@ async function shortSession(browser, problems) {
     const restored = form.locator('.draft-note');
     await restored.waitFor({ timeout: WAIT });
     assert.match(await restored.textContent(), /Restored your unsaved changes from \d{2}:\d{2}/);
+    assert.match(await restored.textContent(), /The bucket changed on the server since \(version \d+ → \d+\): your changes are laid on its latest version/);
     assert.ok(await restored.getByRole('button', { name: 'Discard' }).isVisible());
     assert.deepEqual(await tagValues(form), { stage: 'draft' });
     assert.equal(await form.getByLabel('Expire objects after (days)').inputValue(), '45');
+    assert.equal(await form.getByLabel('Keep every version of each object (versioning)').isChecked(), true, 'bob\'s versioning');
     await screenshot(page, 'draft-restored');
+    await settled(page, bucket);
     await form.getByRole('button', { name: 'Save changes' }).click();
     await form.waitFor({ state: 'detached', timeout: WAIT });
-    await specWhen(page, bucket, (b) => b.tags?.stage === 'draft');
+    const both = await specWhen(page, bucket, (b) => b.tags?.stage === 'draft');
+    assert.equal(both.versioning, true, 'bob\'s change kept');
     await settled(page, bucket);
     assert.deepEqual(await drafts(page), [], 'saved: no draft left');
 
