@@ -4,18 +4,21 @@
 
 import { showAdmin } from './admin.js';
 import { api, ApiError, session } from './api.js';
+import { bulkBar } from './bulk.js';
 import { renderBadge, staleNotice } from './connection.js';
 import { clockText, countdown } from './countdown.js';
 import { closeAllDialogs } from './dialog.js';
-import { fill, h, keepFocus } from './dom.js';
+import { missingBuckets } from './dependants.js';
+import { fill, h } from './dom.js';
 import { openBucketForm, openUserForm, reopenDrafts } from './forms.js';
 import { onAuditMessage, openHistoryDialog, resyncHistory } from './history.js';
 import { onLinkMessage } from './links.js';
 import { Live } from './live.js';
 import { Operations } from './progress.js';
-import { ResourceStore, rkey } from './resources.js';
-import { bucketRow, emptyRow, initRows, userRow } from './rows.js';
+import { ResourceStore, rkey, versioningLabel } from './resources.js';
+import { bucketRow, initRows, userRow } from './rows.js';
 import { ready, signInAgain, startSession } from './session.js';
+import { ResourceTable } from './table.js';
 
 const main = document.getElementById('main');
 const pageBanner = document.getElementById('page-banner');
@@ -347,10 +350,72 @@ async function showProject(id) {
   }
 }
 
-let bucketBody;
-let userBody;
-let bucketCount;
-let userCount;
+let tables = null; // { bucket, user }: the project page's ResourceTables
+
+const phaseOrder = { failed: 0, creating: 1, updating: 2, deleting: 3, ready: 4, deleted: 5 };
+
+/** statusSort orders rows by what needs attention first, then by lock. */
+function statusSort(r) {
+  const o = r.observed || {};
+  const failing = o.stack_status === 'DELETE_FAILED' || o.last_failure ? 0 : 1;
+  return (phaseOrder[o.phase || 'creating'] ?? 9) * 4 + failing * 2 + (r.lock ? 0 : 1);
+}
+
+/** latestEventId is the id of the stack event a row shows, so that a new event rebuilds that row only. */
+function latestEventId(r) {
+  const ev = state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
+  return ev?.event_id || '';
+}
+
+/** rowSig is what a row shows, beyond the resource's version: its latest event, its lock, and where the page adds to it. */
+function rowSig(r) {
+  return `${r.version}|${r.lock?.operation_id || ''}|${r.observed?.stale ? 1 : 0}|${latestEventId(r)}|${state.sandbox ? 1 : 0}|${(r.revealed_keys || []).length}`;
+}
+
+function makeTables(p) {
+  const onSelection = (t) => bulkBars.get(t)?.update();
+  const bucket = new ResourceTable(state.store, {
+    kind: 'bucket', id: 'buckets', noun: 'buckets', onSelection,
+    caption: `Buckets of project ${p.id}; changes appear live`,
+    emptyText: 'No buckets yet. Create one with “New bucket”.',
+    row: bucketRow,
+    sig: rowSig,
+    columns: [
+      { label: 'Name', sort: (r) => r.name },
+      { label: 'Status', sort: statusSort },
+      { label: 'Versioning', sort: (r) => versioningLabel(r.spec?.bucket) },
+      { label: 'Encryption', sort: (r) => r.spec?.bucket?.encryption?.type || '' },
+      { label: 'Expiry', sort: (r) => r.spec?.bucket?.expiry_days || '' },
+      { label: 'Tags', sort: (r) => Object.entries(r.spec?.bucket?.tags || {}).map(([k, v]) => `${k}=${v}`).sort().join(' ') },
+    ],
+  });
+  const user = new ResourceTable(state.store, {
+    kind: 'user', id: 'users', noun: 'users', onSelection,
+    caption: `Users of project ${p.id}; changes appear live`,
+    emptyText: 'No users yet. Create one with “New user”.',
+    row: userRow,
+    // A user's row also shows which of its granted buckets are missing,
+    // and how long its access lasts (to the minute).
+    sig: (r) => `${rowSig(r)}|${missingBuckets(state.store, r).join(',')}|${r.spec?.user?.access_until ? Math.floor(Date.now() / 60000) : ''}`,
+    columns: [
+      { label: 'Name', sort: (r) => r.name },
+      { label: 'Status', sort: statusSort },
+      { label: 'Bucket access', sort: (r) => (r.spec?.user?.grants || []).map((g) => g.bucket).sort().join(' ') },
+      { label: 'Access keys', sort: (r) => r.spec?.user?.access_keys || 0 },
+      { label: 'SFTP', sort: (r) => (r.spec?.user?.sftp?.enabled ? 'On' : 'Off') },
+    ],
+  });
+  const ctx = formContext();
+  bulkBars.clear();
+  for (const t of [bucket, user]) {
+    const bar = bulkBar(ctx, t);
+    bulkBars.set(t, bar);
+    t.el.insertBefore(bar.el, t.summary);
+  }
+  return { bucket, user };
+}
+
+const bulkBars = new Map(); // ResourceTable → its bulk bar
 
 function buildProjectPage(p) {
   const h1 = h('h1', { tabindex: '-1' }, p.name || p.id);
@@ -358,12 +423,11 @@ function buildProjectPage(p) {
   state.ops?.clear();
   state.ops = new Operations(opsBox);
   const ctx = formContext();
-  bucketCount = h('span', { class: 'count' });
-  userCount = h('span', { class: 'count' });
-  bucketBody = h('tbody');
-  userBody = h('tbody');
-  const tables = h('div', { class: 'tables' });
-  state.stale = staleNotice(tables, () => state.live?.retryNow());
+  tables = makeTables(p);
+  tables.bucket.count = h('span', { class: 'count' });
+  tables.user.count = h('span', { class: 'count' });
+  const tablesBox = h('div', { class: 'tables' });
+  state.stale = staleNotice(tablesBox, () => state.live?.retryNow());
   fill(main, h('div', { class: 'page' },
     h('div', { class: 'page-head' },
       h('div', {}, h1, h('p', { class: 'meta-line' },
@@ -375,21 +439,11 @@ function buildProjectPage(p) {
         h('button', { type: 'button', class: 'secondary', id: 'new-user', onclick: () => openUserForm(ctx, null) }, 'New user'))),
     state.stale.el,
     h('div', { class: 'layout' },
-      fill(tables,
+      fill(tablesBox,
         h('section', { 'aria-labelledby': 'buckets-title', class: 'panel' },
-          h('h2', { id: 'buckets-title' }, 'Buckets ', bucketCount),
-          h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'buckets' },
-            h('caption', { class: 'visually-hidden' }, `Buckets of project ${p.id}; changes appear live`),
-            h('thead', {}, h('tr', {}, ['Name', 'Status', 'Versioning', 'Encryption', 'Expiry', 'Tags'].map((t) => h('th', { scope: 'col' }, t)),
-              h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-            bucketBody))),
+          h('h2', { id: 'buckets-title' }, 'Buckets ', tables.bucket.count), tables.bucket.el),
         h('section', { 'aria-labelledby': 'users-title', class: 'panel' },
-          h('h2', { id: 'users-title' }, 'Users ', userCount),
-          h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'users' },
-            h('caption', { class: 'visually-hidden' }, `Users of project ${p.id}; changes appear live`),
-            h('thead', {}, h('tr', {}, ['Name', 'Status', 'Bucket access', 'Access keys', 'SFTP'].map((t) => h('th', { scope: 'col' }, t)),
-              h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-            userBody)))),
+          h('h2', { id: 'users-title' }, 'Users ', tables.user.count), tables.user.el)),
       h('aside', { class: 'panel activity', 'aria-labelledby': 'progress-title' },
         h('h2', { id: 'progress-title' }, 'Progress'), opsBox))));
   renderTables();
@@ -514,17 +568,16 @@ function scheduleRender() {
 }
 
 function renderTables() {
-  if (!bucketBody?.isConnected) return;
-  keepFocus(() => {
-    const buckets = state.store.list('bucket');
-    const users = state.store.list('user');
-    bucketCount.textContent = state.loaded ? `(${buckets.length})` : '';
-    userCount.textContent = state.loaded ? `(${users.length})` : '';
-    fill(bucketBody, !state.loaded ? emptyRow(7, 'Loading…')
-      : buckets.length ? buckets.map(bucketRow) : emptyRow(7, 'No buckets yet. Create one with “New bucket”.'));
-    fill(userBody, !state.loaded ? emptyRow(6, 'Loading…')
-      : users.length ? users.map(userRow) : emptyRow(6, 'No users yet. Create one with “New user”.'));
-  });
+  if (!tables) return;
+  for (const t of [tables.bucket, tables.user]) {
+    if (t.loaded !== state.loaded) {
+      t.loaded = state.loaded;
+      t.reorder();
+    }
+    t.render();
+    const n = state.loaded ? `(${t.total.toLocaleString('en-US')})` : '';
+    if (t.count.textContent !== n) t.count.textContent = n;
+  }
 }
 
 // ------------------------------------------------------------------- boot

@@ -34,6 +34,8 @@ class Panel {
     this.events = new Map(); // event_id → event
     this.arrival = 0;
     this.lastStatusText = '';
+    this.shown = []; // event ids in the order the log shows them
+    this.queued = false;
     const id = domId('op', op.id);
     this.heading = h('h3', { id: id + '-title' });
     this.status = h('p', { class: 'op-status', role: 'status', 'aria-live': 'polite', id: id + '-status' });
@@ -69,6 +71,36 @@ class Panel {
     this.render();
   }
 
+  /** scheduleRender renders at the next frame, once however many events arrived before it. */
+  scheduleRender() {
+    if (this.queued) return;
+    this.queued = true;
+    requestAnimationFrame(() => {
+      this.queued = false;
+      if (this.el.isConnected) this.render();
+    });
+  }
+
+  /**
+   * renderEvents shows evs (in order) in the log. Events nearly always
+   * arrive in order: then only the new ones are appended; an event that
+   * sorts before one already shown rebuilds the list.
+   */
+  renderEvents(evs) {
+    const inOrder = this.shown.length <= evs.length && this.shown.every((id, i) => evs[i].event_id === id);
+    if (!inOrder || this.shown.length === 0) {
+      this.log.replaceChildren();
+      this.shown = [];
+    }
+    for (let i = this.shown.length; i < evs.length; i++) {
+      this.log.append(eventItem(evs[i]));
+      this.shown.push(evs[i].event_id);
+    }
+    if (evs.length === 0) {
+      this.log.replaceChildren(h('li', { class: 'muted' }, 'No stack events yet.'));
+    }
+  }
+
   get terminal() {
     return this.op.status === 'succeeded' || this.op.status === 'failed';
   }
@@ -101,21 +133,7 @@ class Panel {
     } else if (op.status === 'running') {
       this.status.firstChild.textContent = text;
     }
-    fill(this.log, evs.map((e) => {
-      const stackLevel = e.resource_type === 'AWS::CloudFormation::Stack' && e.logical_resource_id === e.stack_name;
-      return h('li', { dataset: { status: e.resource_status, eventId: e.event_id } },
-        h('time', { datetime: e.timestamp }, clock(e.timestamp)),
-        ' ',
-        h('span', { class: 'ev-lid', title: e.logical_resource_id }, stackLevel ? 'Stack' : e.logical_resource_id),
-        h('span', { class: 'ev-line' },
-          h('span', { class: `ev-status ${statusClass(e.resource_status)}` }, e.resource_status),
-          ' ',
-          h('span', { class: 'ev-type' }, stackLevel ? e.stack_name : e.resource_type)),
-        e.status_reason ? h('span', { class: 'ev-reason' }, e.status_reason) : null);
-    }));
-    if (evs.length === 0) {
-      this.log.append(h('li', { class: 'muted' }, 'No stack events yet.'));
-    }
+    this.renderEvents(evs);
     // Follow the newest event, unless the reader scrolled up.
     if (atBottom) log.scrollTop = log.scrollHeight;
     if (op.status === 'succeeded') {
@@ -128,6 +146,20 @@ class Panel {
       fill(this.result);
     }
   }
+}
+
+/** eventItem is one stack event of the log. */
+function eventItem(e) {
+  const stackLevel = e.resource_type === 'AWS::CloudFormation::Stack' && e.logical_resource_id === e.stack_name;
+  return h('li', { dataset: { status: e.resource_status, eventId: e.event_id } },
+    h('time', { datetime: e.timestamp }, clock(e.timestamp)),
+    ' ',
+    h('span', { class: 'ev-lid', title: e.logical_resource_id }, stackLevel ? 'Stack' : e.logical_resource_id),
+    h('span', { class: 'ev-line' },
+      h('span', { class: `ev-status ${statusClass(e.resource_status)}` }, e.resource_status),
+      ' ',
+      h('span', { class: 'ev-type' }, stackLevel ? e.stack_name : e.resource_type)),
+    e.status_reason ? h('span', { class: 'ev-reason' }, e.status_reason) : null);
 }
 
 function capitalize(s) {
@@ -199,7 +231,7 @@ export class Operations {
     if (!p) return;
     p.addEvents([ev]);
     if (p.op.status === 'queued') p.op.status = 'running';
-    p.render();
+    p.scheduleRender();
   }
 
   onResource(r) {

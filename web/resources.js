@@ -27,9 +27,11 @@ export class ResourceStore {
     this.versions = new Map(); // key → highest version seen, also of a deletion
     this.touched = new Map(); // key → seq of the last change a message made
     this.seq = 0;
+    this.rev = 0; // counts every change of items, for views that cache what they computed from them
   }
 
   clear() {
+    this.rev++;
     this.items.clear();
     this.versions.clear();
     this.touched.clear();
@@ -57,6 +59,7 @@ export class ResourceStore {
     if (!this.fresh(r.kind, r.name, r.version, false)) return false;
     this.versions.set(k, r.version);
     this.touched.set(k, ++this.seq);
+    this.rev++;
     if (r.observed?.phase === 'deleted' && !r.lock) {
       this.items.delete(k);
     } else {
@@ -71,6 +74,7 @@ export class ResourceStore {
     if (!this.fresh(kind, name, version, false)) return false;
     this.versions.set(k, version);
     this.touched.set(k, ++this.seq);
+    this.rev++;
     this.items.delete(k);
     return true;
   }
@@ -86,6 +90,7 @@ export class ResourceStore {
    * message changed them after the read began.
    */
   replaceKind(kind, list, mark) {
+    this.rev++;
     const listed = new Set();
     for (const r of list) {
       listed.add(rkey(r.kind || kind, r.name));

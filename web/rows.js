@@ -23,11 +23,6 @@ export function initRows(view) {
   formContext = view.formContext;
 }
 
-/** emptyRow is a table's one row when there is nothing to list. */
-export function emptyRow(cols, text) {
-  return h('tr', { class: 'empty' }, h('td', { colspan: String(cols) }, text));
-}
-
 const phaseLabels = { creating: 'Creating', ready: 'Ready', updating: 'Updating', deleting: 'Deleting', failed: 'Failed', deleted: 'Deleted' };
 
 /** deleteFailedHint says what a failed delete means and how to finish it. */

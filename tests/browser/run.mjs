@@ -173,16 +173,16 @@ async function scenario({ base, password }) {
     await bob.locator('.op-panel', { hasText: `Updating bucket ${bucket}` }).locator('.result-good').waitFor({ timeout: WAIT });
     await bob.waitForFunction((name) => {
       const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
-      return tr && !tr.dataset.locked && tr.children[2].textContent === 'On';
+      return tr && !tr.dataset.locked && tr.children[3].textContent === 'On';
     }, bucket, { timeout: WAIT });
-    assert.equal(await row(alice, 'bucket', bucket).locator('td').nth(1).textContent(), 'Off', 'alice, offline, has not seen the change');
+    assert.equal(await row(alice, 'bucket', bucket).locator('td').nth(2).textContent(), 'Off', 'alice, offline, has not seen the change');
 
     await alice.unroute('**/api/ws-ticket');
     await waitConn(alice, 'Live');
     assert.ok(await alice.evaluate(() => window.__bucketdesk.connects) > connectsBefore, 'a new connection');
     await alice.waitForFunction((name) => {
       const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
-      return tr && tr.children[2].textContent === 'On';
+      return tr && tr.children[3].textContent === 'On';
     }, bucket, { timeout: WAIT });
     await screenshot(alice, 'alice-live-again-resynced');
 
@@ -209,7 +209,7 @@ async function scenario({ base, password }) {
     await alice.locator('.op-panel', { hasText: `Updating bucket ${bucket}` }).locator('.result-good').waitFor({ timeout: WAIT });
     await bob.waitForFunction((name) => {
       const tr = document.querySelector(`#buckets tr[data-name="${name}"]`);
-      return tr && !tr.dataset.locked && tr.children[4].textContent === '30 days' && tr.children[2].textContent === 'Suspended';
+      return tr && !tr.dataset.locked && tr.children[5].textContent === '30 days' && tr.children[3].textContent === 'Suspended';
     }, bucket, { timeout: WAIT });
 
     log('7. alice deletes the bucket; bob sees it being deleted, then gone');
