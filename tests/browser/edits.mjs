@@ -323,6 +323,13 @@ async function shortSession(browser, problems) {
     const cur = await (await fetch(url, { headers: bobHeaders })).json();
     const bobPut = await fetch(url, { method: 'PUT', headers: { ...bobHeaders, 'If-Match': `"${cur.version}"` }, body: JSON.stringify({ ...cur.spec.bucket, versioning: true }) });
     assert.equal(bobPut.status, 202, await bobPut.text());
+    // A resource's spec changes when its operation succeeds.
+    for (const deadline = Date.now() + WAIT * 2; ;) {
+      const now = await (await fetch(url, { headers: bobHeaders })).json();
+      if (now.spec.bucket.versioning && !now.lock) break;
+      assert.ok(Date.now() < deadline, `bob's update did not end: ${JSON.stringify(now)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await page.getByLabel('User name').fill('alice');
     await page.getByLabel('Password').fill(pw);
     await page.getByRole('button', { name: 'Sign in' }).click();
