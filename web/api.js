@@ -1,9 +1,6 @@
 // The REST client of docs/api.md: the bearer token, JSON bodies,
 // If-Match, and RFC 9457 problems turned into ApiError.
 
-const TOKEN_KEY = 'bucketdesk.token';
-const USER_KEY = 'bucketdesk.user';
-
 /** ApiError is a non-2xx answer; problem is its problem+json body (or a stand-in). */
 export class ApiError extends Error {
   constructor(status, problem, headers) {
@@ -25,26 +22,80 @@ export class ApiError extends Error {
   }
 }
 
+// The session is kept in localStorage, one JSON value, so that every tab
+// of the browser shares it: signing in, renewing and signing out in one
+// tab applies to all (web/session.js follows the storage events).
+const SESSION_KEY = 'bucketdesk.session';
+
+function readSession() {
+  try {
+    const v = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
+    return v && typeof v === 'object' ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+// changed tells this tab (web/session.js): other tabs learn it from the storage event.
+function changed() {
+  globalThis.dispatchEvent?.(new Event('bucketdesk-session'));
+}
+
 export const session = {
+  KEY: SESSION_KEY,
   get token() {
-    return sessionStorage.getItem(TOKEN_KEY) || '';
+    return readSession().token || '';
   },
   get user() {
-    return sessionStorage.getItem(USER_KEY) || '';
+    return readSession().user || '';
   },
-  set(token, user) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    sessionStorage.setItem(USER_KEY, user);
+  /** expiresAt is when the token expires (ms since the epoch), 0 if unknown. */
+  get expiresAt() {
+    return Number(readSession().expires_at) || 0;
+  },
+  /** ttl is the lifetime the token was issued with, in ms (0 if unknown). */
+  get ttl() {
+    return Number(readSession().ttl) || 0;
+  },
+  /** refresh is {url, client_id, token} where the session renews without a password (Cognito), else null. */
+  get refresh() {
+    return readSession().refresh || null;
+  },
+  /** expired says whether the token's lifetime is over. */
+  get expired() {
+    const at = this.expiresAt;
+    return Boolean(at) && Date.now() >= at;
+  },
+  /**
+   * set keeps a new session: expiresIn in seconds (the login answer's
+   * expires_in), refresh as for the refresh getter (kept from the current
+   * session of the same user when not given).
+   */
+  set(token, user, expiresIn = 0, refresh = undefined) {
+    const prev = readSession();
+    const v = { token, user };
+    if (expiresIn > 0) {
+      v.expires_at = Date.now() + expiresIn * 1000;
+      v.ttl = expiresIn * 1000;
+    }
+    const r = refresh === undefined && prev.user === user ? prev.refresh : refresh;
+    if (r) v.refresh = r;
+    localStorage.setItem(SESSION_KEY, JSON.stringify(v));
+    changed();
   },
   clear() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(USER_KEY);
+    localStorage.removeItem(SESSION_KEY);
+    changed();
   },
 };
 
-let onUnauthorized = () => {};
+let onUnauthorized = async () => false;
 
-/** setUnauthorizedHandler sets what happens when the server answers 401 to a signed-in request. */
+/**
+ * setUnauthorizedHandler sets what happens when the server answers 401 to a
+ * signed-in request: fn(err, token) with the token the request carried; a
+ * promise of true (signed in again) has the request sent once more.
+ */
 export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
@@ -71,7 +122,8 @@ export async function request(method, path, opts = {}) {
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (opts.ifMatch !== undefined && opts.ifMatch !== null) headers['If-Match'] = quoteETag(opts.ifMatch);
   const auth = opts.auth !== false;
-  if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
+  const token = auth ? session.token : '';
+  if (token) headers.Authorization = `Bearer ${token}`;
   let res;
   let text;
   try {
@@ -101,7 +153,11 @@ export async function request(method, path, opts = {}) {
   if (!res.ok) {
     const problem = data && typeof data === 'object' ? data : { title: res.statusText, detail: text.slice(0, 300) };
     const err = new ApiError(res.status, problem, res.headers);
-    if (res.status === 401 && auth) onUnauthorized(err);
+    // A 401 (the session ended): sign in again over the page, then send
+    // the request once more; the server refuses before doing anything.
+    if (res.status === 401 && auth && !opts.retried && await onUnauthorized(err, token)) {
+      return request(method, path, { ...opts, retried: true });
+    }
     throw err;
   }
   return data;

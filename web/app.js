@@ -3,20 +3,21 @@
 // rebuilt from state with the helpers of dom.js.
 
 import { showAdmin } from './admin.js';
-import { api, ApiError, session, setUnauthorizedHandler } from './api.js';
+import { api, ApiError, session } from './api.js';
 import { bulkBar } from './bulk.js';
 import { renderBadge, staleNotice } from './connection.js';
 import { clockText, countdown } from './countdown.js';
 import { closeAllDialogs } from './dialog.js';
 import { missingBuckets } from './dependants.js';
 import { fill, h } from './dom.js';
-import { openBucketForm, openUserForm } from './forms.js';
+import { openBucketForm, openUserForm, reopenDrafts } from './forms.js';
 import { onAuditMessage, openHistoryDialog, resyncHistory } from './history.js';
 import { onLinkMessage } from './links.js';
 import { Live } from './live.js';
 import { Operations } from './progress.js';
 import { ResourceStore, rkey, versioningLabel } from './resources.js';
 import { bucketRow, initRows, userRow } from './rows.js';
+import { ready, signInAgain, startSession } from './session.js';
 import { ResourceTable } from './table.js';
 
 const main = document.getElementById('main');
@@ -59,9 +60,17 @@ window.__bucketdesk = {
 
 // --------------------------------------------------------------- plumbing
 
-setUnauthorizedHandler(() => {
-  if (!session.token) return;
-  signOut('Your session has ended. Please sign in again.');
+// A 401 opens the sign-in dialog over the page (session.js); the tabs of
+// the browser share the session.
+startSession({
+  signedOut: (message) => signOut(message),
+  signedIn: () => {
+    if (state.view !== 'login') return;
+    const target = location.hash.startsWith('#/projects') ? location.hash : state.returnTo || '#/projects';
+    state.returnTo = null;
+    if (location.hash === target) route();
+    else location.hash = target;
+  },
 });
 
 function signOut(message) {
@@ -111,7 +120,7 @@ function setConn(status, detail = '') {
 }
 
 function renderUserBox() {
-  if (!session.token) {
+  if (!session.token || state.view === 'login') {
     fill(userBox);
     return;
   }
@@ -130,8 +139,10 @@ function setCrumbs(project) {
 
 function route() {
   banner(null);
-  if (!session.token) {
-    showLogin();
+  // A session found over when the page opens means the sign-in page; one
+  // that ends later, the sign-in dialog over the page at the next 401.
+  if (!session.token || (session.expired && state.view === '')) {
+    showLogin(session.token ? 'Your session has ended. Please sign in again.' : undefined);
     return;
   }
   renderUserBox();
@@ -233,7 +244,7 @@ function showLogin(message) {
     submit.textContent = 'Signing in…';
     try {
       const res = await api.login(user.value.trim(), pass.value);
-      session.set(res.token, res.user || user.value.trim());
+      session.set(res.token, res.user || user.value.trim(), res.expires_in, res.refresh || null);
       const target = location.hash.startsWith('#/projects') ? location.hash : state.returnTo || '#/projects';
       state.returnTo = null;
       if (location.hash === target) route();
@@ -324,13 +335,16 @@ async function showProject(id) {
   buildProjectPage(project);
   setConn(state.live?.status || 'connecting');
   await resync();
+  if (switching && state.project?.id === id) reopenDrafts(formContext());
   if (!state.live) {
     state.live = new Live({
       ticket: () => api.wsTicket(),
       onMessage,
       onResync: () => resync(),
       onStatus: (s, detail) => setConn(s, detail),
-      onAuthLost: () => signOut('Your session has ended. Please sign in again.'),
+      onAuthLost: async () => {
+        if (session.token && await signInAgain(true)) state.live?.start();
+      },
     });
     state.live.start();
   }
@@ -570,4 +584,4 @@ function renderTables() {
 
 initRows({ state, formContext });
 
-route();
+ready().then(route);

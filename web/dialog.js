@@ -14,7 +14,7 @@ export function closeAllDialogs() {
 
 /**
  * openDialog shows a modal dialog. opts: title, body (nodes), wide,
- * onClose(), canClose(). Returns {el, close, forceClose, id}. The dialog is
+ * onClose(value, quiet) (quiet: closed by the page, as on sign-out), canClose(). Returns {el, close, forceClose, id}. The dialog is
  * removed from the document when closed, and focus goes back to the
  * element that had it. canClose, when given, is asked before the × button,
  * Escape or close() closes the dialog, and keeps it open by returning
@@ -45,7 +45,7 @@ export function openDialog({ title, description, body, wide, onClose, initialFoc
     open.delete(close);
     if (el.open) el.close();
     el.remove();
-    onClose?.(value);
+    onClose?.(value, Boolean(quiet));
     if (quiet) return;
     // The opener may have been rebuilt by a live update meanwhile: find its
     // successor by data-focus-id; if that is disabled now, its table row.

@@ -6,6 +6,8 @@ import { api, ApiError } from './api.js';
 import { granteesNote, granteesOf, withoutBuckets } from './dependants.js';
 import { openDialog } from './dialog.js';
 import { clock, copyText, fill, h } from './dom.js';
+import { openDrafts } from './drafts.js';
+import { formEdits } from './formedits.js';
 import { VersioningOffHint } from './resources.js';
 import {
   accessUntilProblem, checkBucketReferences, checkUserReferences, EncryptionKMS, EncryptionS3, MaxAccessDays, MaxAccessKeys, MaxExpiryDays, MaxGrants, MaxTags,
@@ -151,9 +153,11 @@ function errorSlot(errors, name, control) {
 
 /**
  * submitWrite sends a write and handles its answers: 202 → progress panel;
- * 400 invalid → field errors; 409 locked → the holder; 412 → reload.
+ * 400 invalid → field errors; 409 locked → the holder; 412 → onConflict
+ * (the edit forms: what changed, re-apply), else reload (onStale).
  */
-async function submitWrite({ ctx, errors, button, send, onAccepted, onStale }) {
+async function submitWrite({ ctx, errors, button, send, onAccepted, onStale, onConflict }) {
+  let retry = false;
   button.disabled = true;
   const label = button.textContent;
   button.textContent = 'Sending…';
@@ -164,11 +168,13 @@ async function submitWrite({ ctx, errors, button, send, onAccepted, onStale }) {
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     errors.clear();
-    showProblem(errors, err, ctx, onStale);
+    if (err.status === 412 && onConflict) retry = await onConflict();
+    else showProblem(errors, err, ctx, onStale);
   } finally {
     button.disabled = false;
     button.textContent = label;
   }
+  if (retry) button.form?.requestSubmit(button);
 }
 
 function showProblem(errors, err, ctx, onStale) {
@@ -188,7 +194,7 @@ function showProblem(errors, err, ctx, onStale) {
     onStale?.();
     return;
   }
-  if (err.status === 401) return; // the app goes back to the login page
+  if (err.status === 401) return; // signed out (the sign-in dialog was left)
   const retry = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : '';
   errors.say('error', h('strong', {}, (p.title || 'Error') + ': '), (p.detail || err.message) + retry);
 }
@@ -198,7 +204,8 @@ function showProblem(errors, err, ctx, onStale) {
  * starts changing the resource, or it changed since the form was opened,
  * the user learns it before saving. Returns a function that stops it.
  */
-function watchResource(ctx, kind, name, notice, versionOf, submit) {
+function watchResource(ctx, kind, name, notice, versionOf, submit, describeNewer) {
+  let shown = '';
   const update = () => {
     const r = ctx.store.get(kind, name);
     let text = null;
@@ -210,16 +217,21 @@ function watchResource(ctx, kind, name, notice, versionOf, submit) {
       text = `It is now ${lockText(r.lock, ctx.me)}; you can save when that change has finished.`;
       kindOf = 'warn';
     } else if (r.version > versionOf()) {
-      text = 'It has changed since you opened this form; saving will show you the latest version first.';
+      text = describeNewer ? describeNewer(r) : 'It has changed since you opened this form; saving will show you the latest version first.';
+      kindOf = 'warn';
     }
     submit.disabled = Boolean(r?.lock && r.lock.by !== ctx.me) || !r;
+    // Rebuilt only when it says something new: it may hold a button.
+    const key = text ? `${kindOf}:${r?.version}:${r?.lock?.by || ''}:${versionOf()}` : '';
+    if (key === shown) return;
+    shown = key;
     if (!text) {
       notice.hidden = true;
       fill(notice);
       return;
     }
     notice.hidden = false;
-    notice.className = `banner banner-${kindOf}`;
+    notice.className = `banner banner-${kindOf} live-notice`;
     fill(notice, text);
   };
   update();
@@ -242,7 +254,6 @@ function versioningHint(resource) {
 /** openBucketForm opens the create form (resource null) or the edit form of a bucket. */
 export function openBucketForm(ctx, resource) {
   const editing = Boolean(resource);
-  let version = resource?.version ?? 0;
   const banner = h('div', { class: 'banner', role: 'alert', tabindex: '-1', hidden: true });
   const errors = new FormErrors(banner);
 
@@ -349,8 +360,10 @@ export function openBucketForm(ctx, resource) {
   const submit = h('button', { type: 'submit', class: 'primary' }, editing ? 'Save changes' : 'Create bucket');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const notice = h('div', { class: 'banner', role: 'status', hidden: true });
+  const notes = h('div', { class: 'edits-notes' });
   const form = h('form', { novalidate: true, class: 'form' },
     notice,
+    notes,
     banner,
     field({ label: 'Bucket name', control: name, errors, name: 'name', hint: editing ? 'A bucket cannot be renamed.' : '3 to 63 characters: lowercase letters, digits, dots and hyphens. Bucket names are global across AWS.' }),
     field({ label: 'Keep every version of each object (versioning)', control: versioning, errors, name: 'versioning', hint: versioningHint(resource) }),
@@ -361,6 +374,10 @@ export function openBucketForm(ctx, resource) {
     h('div', { class: 'form-actions' }, cancel, submit));
 
   load(resource?.spec?.bucket);
+  const edits = formEdits({
+    ctx, kind: 'bucket', resource, form, slot: notes, collect: () => collect().spec, load,
+    focusFirst: () => (editing ? versioning : name).focus(),
+  });
 
   // A name that breaks the rules says so when the field is left, and stops
   // saying so as soon as it is fixed.
@@ -375,8 +392,15 @@ export function openBucketForm(ctx, resource) {
     if (name.getAttribute('aria-invalid') && validateBucket(collect().spec).every((p) => p.field !== 'name')) errors.clearField('name');
   });
 
-  const watch = editing ? watchResource(ctx, 'bucket', resource.name, notice, () => version, submit) : null;
-  const dlg = openDialog({ title: editing ? `Edit bucket ${resource.name}` : 'New bucket', body: form, wide: true, initialFocus: () => (editing ? versioning : name), onClose: () => watch?.stop() });
+  const watch = editing ? watchResource(ctx, 'bucket', resource.name, notice, () => edits.version, submit, edits.describeNewer) : null;
+  edits.setWatch(watch);
+  const dlg = openDialog({
+    title: editing ? `Edit bucket ${resource.name}` : 'New bucket', body: form, wide: true, initialFocus: () => (editing ? versioning : name),
+    onClose: (_, quiet) => {
+      watch?.stop();
+      edits.closed(quiet);
+    },
+  });
   cancel.addEventListener('click', () => dlg.close());
 
   form.addEventListener('submit', async (e) => {
@@ -389,18 +413,15 @@ export function openBucketForm(ctx, resource) {
       errors.show(problems);
       return;
     }
+    edits.clearNotes();
     await submitWrite({
       ctx, errors, button: submit,
-      send: () => (editing ? api.update(ctx.project.id, 'bucket', resource.name, spec, version) : api.create(ctx.project.id, 'bucket', spec)),
-      onAccepted: () => dlg.close(),
-      onStale: async () => {
-        const fresh = await api.get(ctx.project.id, 'bucket', resource.name).catch(() => null);
-        if (fresh) {
-          version = fresh.version;
-          load(fresh.spec?.bucket);
-          watch?.refresh();
-        }
+      send: () => (editing ? api.update(ctx.project.id, 'bucket', resource.name, spec, edits.version) : api.create(ctx.project.id, 'bucket', spec)),
+      onAccepted: () => {
+        edits.saved();
+        dlg.close();
       },
+      onConflict: () => edits.onConflict(),
     });
     watch?.refresh();
   });
@@ -417,7 +438,6 @@ export function openBucketForm(ctx, resource) {
 export function openUserForm(ctx, resource, opts = {}) {
   const drop = opts.dropBuckets || [];
   const editing = Boolean(resource);
-  let version = resource?.version ?? 0;
   let keySerials = resource?.spec?.user?.key_serials;
   const banner = h('div', { class: 'banner', role: 'alert', tabindex: '-1', hidden: true });
   const errors = new FormErrors(banner);
@@ -532,8 +552,10 @@ export function openUserForm(ctx, resource, opts = {}) {
   const submit = h('button', { type: 'submit', class: 'primary' }, editing ? 'Save changes' : 'Create user');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const notice = h('div', { class: 'banner', role: 'status', hidden: true });
+  const notes = h('div', { class: 'edits-notes' });
   const form = h('form', { novalidate: true, class: 'form' },
     notice,
+    notes,
     banner,
     field({ label: 'User name', control: name, errors, name: 'name', hint: editing ? 'A user cannot be renamed.' : '1 to 64 characters: letters, digits and + = . @ _ -' }),
     field({ label: 'Access keys', control: keys, errors, name: 'access_keys', hint: 'Each key can be revealed once after it is made, and rotated.' }),
@@ -550,6 +572,10 @@ export function openUserForm(ctx, resource, opts = {}) {
     form.prepend(h('div', { class: 'banner banner-info dropped-grants', role: 'status' },
       `Removed the grant${drop.length === 1 ? '' : 's'} on ${drop.join(', ')}: ${drop.length === 1 ? 'that bucket no longer exists' : 'those buckets no longer exist'}. Save changes to apply.`));
   }
+  const edits = formEdits({
+    ctx, kind: 'user', resource, form, slot: notes, collect, load, noDraft: drop.length > 0,
+    focusFirst: () => (editing ? keys : name).focus(),
+  });
 
   name.addEventListener('blur', (e) => {
     if (editing || name.value === '' || e.relatedTarget?.tagName === 'BUTTON') return;
@@ -560,8 +586,15 @@ export function openUserForm(ctx, resource, opts = {}) {
     if (name.getAttribute('aria-invalid') && validateUser(collect()).every((p) => p.field !== 'name')) errors.clearField('name');
   });
 
-  const watch = editing ? watchResource(ctx, 'user', resource.name, notice, () => version, submit) : null;
-  const dlg = openDialog({ title: editing ? `Edit user ${resource.name}` : 'New user', body: form, wide: true, initialFocus: () => (drop.length ? submit : editing ? keys : name), onClose: () => watch?.stop() });
+  const watch = editing ? watchResource(ctx, 'user', resource.name, notice, () => edits.version, submit, edits.describeNewer) : null;
+  edits.setWatch(watch);
+  const dlg = openDialog({
+    title: editing ? `Edit user ${resource.name}` : 'New user', body: form, wide: true, initialFocus: () => (drop.length ? submit : editing ? keys : name),
+    onClose: (_, quiet) => {
+      watch?.stop();
+      edits.closed(quiet);
+    },
+  });
   cancel.addEventListener('click', () => dlg.close());
 
   form.addEventListener('submit', async (e) => {
@@ -576,22 +609,35 @@ export function openUserForm(ctx, resource, opts = {}) {
       errors.show(problems);
       return;
     }
+    edits.clearNotes();
     await submitWrite({
       ctx, errors, button: submit,
-      send: () => (editing ? api.update(ctx.project.id, 'user', resource.name, spec, version) : api.create(ctx.project.id, 'user', spec)),
-      onAccepted: () => dlg.close(),
-      onStale: async () => {
-        const fresh = await api.get(ctx.project.id, 'user', resource.name).catch(() => null);
-        if (fresh) {
-          version = fresh.version;
-          load(fresh.spec?.user);
-          watch?.refresh();
-        }
+      send: () => (editing ? api.update(ctx.project.id, 'user', resource.name, spec, edits.version) : api.create(ctx.project.id, 'user', spec)),
+      onAccepted: () => {
+        edits.saved();
+        dlg.close();
       },
+      onConflict: () => edits.onConflict(),
     });
     watch?.refresh();
   });
   return dlg;
+}
+
+/**
+ * reopenDrafts reopens the newest form of ctx's project that was open with
+ * unsaved changes when the page or the session ended (web/drafts.js), its
+ * changes restored; not when a dialog is open.
+ */
+export function reopenDrafts(ctx) {
+  if (!ctx.project || document.querySelector('dialog[open]')) return null;
+  for (const d of openDrafts(ctx.me, ctx.project.id)) {
+    if (!d.resource) return d.form === 'bucket' ? openBucketForm(ctx, null) : openUserForm(ctx, null);
+    const r = ctx.store.get(d.form, d.resource);
+    if (!r) continue;
+    return d.form === 'bucket' ? openBucketForm(ctx, r) : openUserForm(ctx, r);
+  }
+  return null;
 }
 
 /** toLocalInput turns an RFC 3339 time into a datetime-local value (local time). */

@@ -102,3 +102,31 @@ func TestCognitoLoginLimited(t *testing.T) {
 		t.Fatalf("bob behind alice's address: %v", err)
 	}
 }
+
+// The sign-in answer carries Cognito's refresh token with where the web UI
+// trades it (the pool's region unless Endpoint says otherwise); none when
+// Cognito gave none.
+func TestCognitoLoginWithRefresh(t *testing.T) {
+	client := cognitoServer(t, func(user, pass string) (int, any) {
+		if user == "norefresh" {
+			return 200, map[string]any{"AuthenticationResult": map[string]any{"IdToken": "id.token.sig", "ExpiresIn": 3600}, "ChallengeParameters": map[string]any{}}
+		}
+		return 200, map[string]any{"AuthenticationResult": map[string]any{"IdToken": "id.token.sig", "RefreshToken": "refresh-1", "ExpiresIn": 3600}, "ChallengeParameters": map[string]any{}}
+	})
+	l := &CognitoLogin{Client: client, ClientID: "client-1"}
+	tok, ttl, user, refresh, err := l.LoginWithRefresh(t.Context(), "alice", "right", "")
+	if err != nil || tok != "id.token.sig" || ttl != time.Hour || user != "alice" {
+		t.Fatalf("login: %q %v %q %v", tok, ttl, user, err)
+	}
+	want := core.SessionRefresh{URL: "https://cognito-idp.eu-west-1.amazonaws.com/", ClientID: "client-1", Token: "refresh-1"}
+	if refresh == nil || *refresh != want {
+		t.Fatalf("refresh %+v, want %+v", refresh, want)
+	}
+	l.Endpoint = "https://example.test/"
+	if _, _, _, refresh, _ := l.LoginWithRefresh(t.Context(), "alice", "right", ""); refresh == nil || refresh.URL != "https://example.test/" {
+		t.Fatalf("endpoint: %+v", refresh)
+	}
+	if _, _, _, refresh, err := l.LoginWithRefresh(t.Context(), "norefresh", "right", ""); err != nil || refresh != nil {
+		t.Fatalf("no refresh token: %+v %v", refresh, err)
+	}
+}

@@ -81,6 +81,8 @@ type loginResponse struct {
 	TokenType string `json:"token_type"`
 	ExpiresIn int64  `json:"expires_in"`
 	User      string `json:"user"`
+	// Refresh renews the session without the password (AWS only).
+	Refresh *core.SessionRefresh `json:"refresh,omitempty"`
 }
 
 // login answers POST /auth/login.
@@ -99,7 +101,18 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if len(v.Problems) > 0 {
 		return v
 	}
-	token, ttl, user, err := s.opts.Login(r.Context(), req.Username, req.Password, s.clientAddr(r))
+	var (
+		token   string
+		ttl     time.Duration
+		user    string
+		refresh *core.SessionRefresh
+		err     error
+	)
+	if s.opts.LoginWithRefresh != nil {
+		token, ttl, user, refresh, err = s.opts.LoginWithRefresh(r.Context(), req.Username, req.Password, s.clientAddr(r))
+	} else {
+		token, ttl, user, err = s.opts.Login(r.Context(), req.Username, req.Password, s.clientAddr(r))
+	}
 	s.auditLogin(r, req.Username, user, err)
 	if err != nil {
 		// Here, and only here, a throttle is the caller's own doing.
@@ -112,7 +125,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, loginResponse{Token: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), User: user})
+	return writeJSON(w, http.StatusOK, loginResponse{Token: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), User: user, Refresh: refresh})
 }
 
 // clientAddr is the client's address, for the login rate limiter and

@@ -33,6 +33,10 @@ type Authenticator interface {
 // *core.RetryAfterError, whose Wait becomes the Retry-After.
 type LoginFunc func(ctx context.Context, username, password, clientAddr string) (token string, expiresIn time.Duration, user string, err error)
 
+// RefreshingLoginFunc is a LoginFunc that also answers how the web UI
+// renews the session without the password (auth.CognitoLogin.LoginWithRefresh).
+type RefreshingLoginFunc func(ctx context.Context, username, password, clientAddr string) (token string, expiresIn time.Duration, user string, refresh *core.SessionRefresh, err error)
+
 // TicketIssuer issues single-use WebSocket tickets (auth.Tickets).
 type TicketIssuer interface {
 	Issue(ctx context.Context, who core.Principal, projects []string) (string, time.Duration, error)
@@ -63,6 +67,10 @@ type Options struct {
 	// Login serves POST /auth/login; nil (on AWS, where Cognito logs users
 	// in) leaves the route out.
 	Login LoginFunc
+	// LoginWithRefresh, when set, serves POST /auth/login instead of
+	// Login, its answer with the refresh that renews the session (on AWS,
+	// Cognito's refresh token).
+	LoginWithRefresh RefreshingLoginFunc
 	// JWKS is served at /.well-known/jwks.json; nil leaves the route out.
 	JWKS []byte
 	// Tickets serves POST /api/ws-ticket; nil leaves the route out.
@@ -139,7 +147,7 @@ func (rt route) pattern() string { return rt.method + " " + rt.path }
 // routes is the route table: the mux, the Allow headers of 405 answers and
 // the OpenAPI test all come from it.
 func routes() []route {
-	hasLogin := func(o *Options) bool { return o.Login != nil }
+	hasLogin := func(o *Options) bool { return o.Login != nil || o.LoginWithRefresh != nil }
 	hasJWKS := func(o *Options) bool { return o.JWKS != nil }
 	hasTickets := func(o *Options) bool { return o.Tickets != nil }
 	hasSandbox := func(o *Options) bool { return o.Sandbox != nil }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/httpapi"
@@ -253,6 +254,43 @@ func TestNotReady(t *testing.T) {
 	if e.do(req{method: "GET", path: "/readyz"}).Header().Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
+}
+
+// LoginWithRefresh (AWS: Cognito) serves the sign-in instead of Login, and
+// its answer carries the refresh that renews the session without the
+// password; the local Login's answer has none.
+func TestLoginWithRefresh(t *testing.T) {
+	type answer struct {
+		Token     string               `json:"token"`
+		ExpiresIn int                  `json:"expires_in"`
+		User      string               `json:"user"`
+		Refresh   *core.SessionRefresh `json:"refresh"`
+	}
+	var local answer
+	plain := newEnv(t, envOptions{})
+	plain.expect(req{method: "POST", path: "/auth/login", body: `{"username":"alice","password":"` + alicePassword + `"}`}, 200, &local)
+	if local.Token == "" || local.Refresh != nil {
+		t.Fatalf("local login: %+v", local)
+	}
+	refresh := &core.SessionRefresh{URL: "https://cognito-idp.eu-west-1.amazonaws.com/", ClientID: "client-1", Token: "refresh-1"}
+	e := newEnv(t, envOptions{tweak: func(o *httpapi.Options) {
+		o.Login = nil
+		o.LoginWithRefresh = func(_ context.Context, username, password, _ string) (string, time.Duration, string, *core.SessionRefresh, error) {
+			if username != "alice" || password != "right" {
+				return "", 0, "", nil, fmt.Errorf("%w: bad credentials", core.ErrUnauthenticated)
+			}
+			return "id.token.sig", time.Hour, "alice", refresh, nil
+		}
+	}})
+	var got answer
+	w := e.expect(req{method: "POST", path: "/auth/login", body: `{"username":"alice","password":"right"}`}, 200, &got)
+	if got.Token != "id.token.sig" || got.ExpiresIn != 3600 || got.User != "alice" || got.Refresh == nil || *got.Refresh != *refresh {
+		t.Fatalf("login: %+v", got)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatal("the answer may be cached")
+	}
+	e.expectProblem(req{method: "POST", path: "/auth/login", body: `{"username":"alice","password":"wrong"}`}, 401, "unauthenticated")
 }
 
 // Options without Login, JWKS and Tickets (AWS) leave their routes out.

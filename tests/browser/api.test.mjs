@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-globalThis.sessionStorage = { getItem: () => null, setItem() {}, removeItem() {} };
+globalThis.localStorage = { getItem: () => null, setItem() {}, removeItem() {} };
 const { ApiError, request } = await import('../../web/api.js');
 
 test('a request without an answer times out with a clear error', async () => {

@@ -230,7 +230,7 @@ export function pageAPI(page, method, urlPath, body) {
   return page.evaluate(async ({ method, urlPath, body }) => {
     const res = await fetch(urlPath, {
       method,
-      headers: { Authorization: `Bearer ${sessionStorage.getItem('bucketdesk.token')}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: `Bearer ${JSON.parse(localStorage.getItem('bucketdesk.session') || '{}').token}`, 'Content-Type': 'application/json' },
       body: body ? JSON.stringify(body) : undefined,
     });
     return { status: res.status, body: await res.text() };

@@ -299,7 +299,7 @@ async function scenario({ base, password }) {
     log('10. signing out returns to the login page');
     await bob.getByRole('button', { name: 'Sign out' }).click();
     await bob.getByLabel('User name').waitFor({ timeout: WAIT });
-    assert.equal(await bob.evaluate(() => sessionStorage.getItem('bucketdesk.token')), null);
+    assert.equal(await bob.evaluate(() => localStorage.getItem('bucketdesk.session')), null);
 
     assert.deepEqual(problems, [], 'no script errors in the pages');
   } catch (err) {

@@ -3,8 +3,10 @@
 // many attempts — try again in m:ss" counting down each second, and keeps
 // its button disabled for alice; bob still signs in from the same browser
 // (the same address), in the same tab and in another; at 0 the button is
-// enabled again and alice signs in. Same setup as run.mjs (helpers in
-// lib.mjs):
+// enabled again and alice signs in. The tabs of one browser profile share
+// the session (web/session.js), so "another tab" here is a tab of another
+// profile (a browser context) of the same browser, from the same address.
+// Same setup as run.mjs (helpers in lib.mjs):
 //
 //   BUCKETDESK_BIN=bin/bucketdesk node tests/browser/signin.mjs
 //
@@ -71,8 +73,8 @@ async function scenario({ base, password }) {
     await screenshot(page, 'countdown-375px');
     await page.setViewportSize({ width: 1280, height: 800 });
 
-    log('3. bob signs in from the same browser, in another tab, while alice waits');
-    const tab2 = await ctx.newPage();
+    log('3. bob signs in from the same browser, in another profile\'s tab, while alice waits');
+    const tab2 = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     watch(tab2, 'tab 2', problems);
     await login(tab2, base, 'bob', password, afterLogin.projectList);
     await screenshot(tab2, 'bob-signed-in-other-tab');
@@ -86,7 +88,7 @@ async function scenario({ base, password }) {
     await screenshot(page, 'alice-signed-in');
 
     log('5. in one tab: alice limited again, bob signs in there with the countdown running');
-    const tab3 = await ctx.newPage();
+    const tab3 = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     watch(tab3, 'tab 3', problems);
     await tab3.goto(`${base}/`);
     for (let i = 0; ; i++) {

@@ -298,13 +298,14 @@ func (a *AWS) HTTPHandler() (http.Handler, error) {
 		issuer = auth.CognitoIssuer(a.Config.Region, a.Config.UserPoolID)
 	}
 	verifier := auth.NewVerifier(keys, auth.VerifierConfig{Issuer: issuer, Audience: a.Config.ClientID, AdminGroup: a.Config.AdminGroup})
-	var login httpapi.LoginFunc
+	var login httpapi.RefreshingLoginFunc
 	if a.clients.Cognito != nil {
 		lim := a.Config.LoginLimits
-		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID, Limiter: auth.NewLoginLimiter(&lim)}).Login
+		login = (&auth.CognitoLogin{Client: a.clients.Cognito, ClientID: a.Config.ClientID, Endpoint: auth.CognitoEndpoint(a.Config.Region),
+			Limiter: auth.NewLoginLimiter(&lim)}).LoginWithRefresh
 	}
 	return httpapi.New(httpapi.Options{
-		Service: a.Engine.Service, Admin: a.Admin, Auth: verifier, Tickets: a.Tickets, Logger: a.log, Login: login,
+		Service: a.Engine.Service, Admin: a.Admin, Auth: verifier, Tickets: a.Tickets, Logger: a.log, LoginWithRefresh: login,
 		Auditor: a.Auditor, AuditTrail: a.Auditor,
 		Links: engine.NewShareLinks(a.Engine.Service, engine.ShareLinkOptions{Store: a.Store, Auditor: a.Auditor}),
 		Ready: func(ctx context.Context) error {

@@ -1,0 +1,58 @@
+// Renewing a session on AWS without the password: Cognito's refresh token
+// (kept from the sign-in, POST /auth/login) traded for a new ID token with
+// InitiateAuth and the REFRESH_TOKEN_AUTH flow, the public app client's
+// way (no client secret). Locally there is no refresh token; the session
+// renews by signing in again (web/session.js).
+
+/** RENEW_TIMEOUT_MS bounds one renewal request. */
+export const RENEW_TIMEOUT_MS = 15000;
+
+/**
+ * renewRequest is the request that trades refresh = {url, client_id,
+ * token} for new tokens: Cognito's InitiateAuth (JSON 1.1 protocol).
+ */
+export function renewRequest(refresh) {
+  return {
+    url: refresh.url,
+    init: {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-amz-json-1.1',
+        'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth',
+      },
+      body: JSON.stringify({ AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: refresh.client_id, AuthParameters: { REFRESH_TOKEN: refresh.token } }),
+      cache: 'no-store',
+      credentials: 'omit',
+    },
+  };
+}
+
+/**
+ * renewWithRefreshToken asks Cognito for a new ID token. It resolves with
+ * {token, expiresIn (s), refresh} (refresh with Cognito's new refresh token
+ * when it rotates them, else the same) or rejects with an Error whose
+ * message says why (a refresh token that expired or was revoked is
+ * Cognito's NotAuthorizedException).
+ */
+export async function renewWithRefreshToken(refresh, fetchFn = globalThis.fetch) {
+  if (!refresh?.url || !refresh.client_id || !refresh.token) throw new Error('no refresh token');
+  const { url, init } = renewRequest(refresh);
+  let res;
+  let body = null;
+  try {
+    res = await fetchFn(url, { ...init, signal: AbortSignal.timeout(RENEW_TIMEOUT_MS) });
+    body = await res.json().catch(() => null);
+  } catch {
+    throw new Error('Cognito cannot be reached');
+  }
+  const result = body?.AuthenticationResult;
+  if (!res.ok || !result?.IdToken) {
+    const type = String(body?.__type || '').split('#').pop();
+    throw new Error(`${type || `HTTP ${res.status}`}${body?.message ? `: ${body.message}` : ''}`);
+  }
+  return {
+    token: result.IdToken,
+    expiresIn: Number(result.ExpiresIn) || 0,
+    refresh: { ...refresh, token: result.RefreshToken || refresh.token },
+  };
+}
