@@ -230,7 +230,9 @@ function sampleLocks({ project, names, every }) {
 
 /** changeTags runs in alice's page: the console's own request (PUT with If-Match), timed from its start. */
 async function changeTagsInPage({ project, name, value }) {
-  const auth = { Authorization: `Bearer ${sessionStorage.getItem('bucketdesk.token')}` };
+  // The session: one JSON value in localStorage (older consoles kept the token in sessionStorage).
+  const tok = JSON.parse(localStorage.getItem('bucketdesk.session') || '{}').token || sessionStorage.getItem('bucketdesk.token');
+  const auth = { Authorization: `Bearer ${tok}` };
   const url = `/api/projects/${encodeURIComponent(project)}/buckets/${encodeURIComponent(name)}`;
   const cur = await fetch(url, { headers: auth });
   if (!cur.ok) return { error: `GET ${cur.status}` };
