@@ -16,7 +16,7 @@ import { onLinkMessage } from './links.js';
 import { Live } from './live.js';
 import { Operations } from './progress.js';
 import { ResourceStore, rkey, versioningLabel } from './resources.js';
-import { bucketRow, initRows, userRow } from './rows.js';
+import { bucketRow, initRows, patchProgress, userRow } from './rows.js';
 import { ready, signInAgain, startSession } from './session.js';
 import { ResourceTable } from './table.js';
 
@@ -361,15 +361,19 @@ function statusSort(r) {
   return (phaseOrder[o.phase || 'creating'] ?? 9) * 4 + failing * 2 + (r.lock ? 0 : 1);
 }
 
-/** latestEventId is the id of the stack event a row shows, so that a new event rebuilds that row only. */
+/** latestEventId is the id of the stack event a row shows: a new one is patched into that row only. */
 function latestEventId(r) {
   const ev = state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
   return ev?.event_id || '';
 }
 
-/** rowSig is what a row shows, beyond the resource's version: its latest event, its lock, and where the page adds to it. */
+/**
+ * rowSig is what a row shows, beyond the resource's version: its lock and
+ * where the page adds to it. The latest stack event (latestEventId) is
+ * patched into the row in place (rows.js patchProgress).
+ */
 function rowSig(r) {
-  return `${r.version}|${r.lock?.operation_id || ''}|${r.observed?.stale ? 1 : 0}|${latestEventId(r)}|${state.sandbox ? 1 : 0}|${(r.revealed_keys || []).length}`;
+  return `${r.version}|${r.lock?.operation_id || ''}|${r.observed?.stale ? 1 : 0}|${state.sandbox ? 1 : 0}|${(r.revealed_keys || []).length}`;
 }
 
 function makeTables(p) {
@@ -380,6 +384,8 @@ function makeTables(p) {
     emptyText: 'No buckets yet. Create one with “New bucket”.',
     row: bucketRow,
     sig: rowSig,
+    liveSig: latestEventId,
+    patch: patchProgress,
     columns: [
       { label: 'Name', sort: (r) => r.name },
       { label: 'Status', sort: statusSort },
@@ -394,6 +400,8 @@ function makeTables(p) {
     caption: `Users of project ${p.id}; changes appear live`,
     emptyText: 'No users yet. Create one with “New user”.',
     row: userRow,
+    liveSig: latestEventId,
+    patch: patchProgress,
     // A user's row also shows which of its granted buckets are missing,
     // and how long its access lasts (to the minute).
     sig: (r) => `${rowSig(r)}|${missingBuckets(state.store, r).join(',')}|${r.spec?.user?.access_until ? Math.floor(Date.now() / 60000) : ''}`,
@@ -567,6 +575,8 @@ function scheduleRender() {
   });
 }
 
+const countFormat = new Intl.NumberFormat('en-US');
+
 function renderTables() {
   if (!tables) return;
   for (const t of [tables.bucket, tables.user]) {
@@ -575,7 +585,7 @@ function renderTables() {
       t.reorder();
     }
     t.render();
-    const n = state.loaded ? `(${t.total.toLocaleString('en-US')})` : '';
+    const n = state.loaded ? `(${countFormat.format(t.total)})` : '';
     if (t.count.textContent !== n) t.count.textContent = n;
   }
 }

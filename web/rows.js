@@ -34,13 +34,44 @@ function deleteFailedHint(r) {
   return 'Not deleted: fix the cause above, then delete it again.';
 }
 
+function progressText(ev) {
+  return `${ev.logical_resource_id}: ${ev.resource_status}`;
+}
+
+/** latestEvent is the stack event a row shows: the latest of its running operation. */
+function latestEvent(r) {
+  return state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
+}
+
+/**
+ * patchProgress brings a row's progress note (its running operation's
+ * latest stack event) up to date in place, without rebuilding the row: a
+ * stack event changes nothing else a row shows.
+ */
+export function patchProgress(tr, r) {
+  const ev = r.lock && latestEvent(r);
+  let note = tr.querySelector('.progress-note');
+  if (!ev) {
+    note?.remove();
+    return;
+  }
+  if (!note) {
+    const lock = tr.querySelector('.lock-note');
+    if (!lock) return;
+    note = h('p', { class: 'status-note progress-note' });
+    lock.after(note);
+  }
+  const text = progressText(ev);
+  if (note.textContent !== text) note.textContent = text;
+}
+
 /** statusCell shows the phase (text and colour), a failure, and who holds the lock. */
 function statusCell(r) {
   const o = r.observed || {};
   const phase = o.phase || 'creating';
   const warn = phase === 'ready' && o.last_failure;
   const lockId = domId('lock', r.kind, r.name);
-  const ev = state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
+  const ev = latestEvent(r);
   return h('td', { class: 'status-cell' },
     h('span', { class: ['phase', `phase-${warn ? 'warn' : phase}`], dataset: { phase } },
       h('span', { class: 'phase-dot', 'aria-hidden': 'true' }), phaseLabels[phase] || phase, warn ? ' — last change failed' : ''),
@@ -49,7 +80,7 @@ function statusCell(r) {
     o.stack_status === 'DELETE_FAILED' ? h('p', { class: 'status-note bad-note delete-failed-note' }, deleteFailedHint(r)) : null,
     r.lock ? h('p', { class: ['lock-note', r.lock.by === session.user ? 'lock-mine' : 'lock-other'], id: lockId },
       h('span', { class: 'lock-icon', 'aria-hidden': 'true' }), capitalize(lockText(r.lock, session.user))) : null,
-    r.lock && ev ? h('p', { class: 'status-note progress-note' }, `${ev.logical_resource_id}: ${ev.resource_status}`) : null,
+    r.lock && ev ? h('p', { class: 'status-note progress-note' }, progressText(ev)) : null,
     r.lock && r.operation ? h('button', {
       type: 'button', class: 'link small', dataset: { focusId: `progress:${rkey(r.kind, r.name)}` },
       onclick: () => state.ops?.track(r.operation).el.querySelector('button')?.focus(),

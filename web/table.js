@@ -85,8 +85,10 @@ function searchText(r) {
  * ResourceTable shows one kind of the page's ResourceStore.
  * opts: kind, id (the table's id), caption, columns [{label, sort(r) → value}]
  * (the name column first), row(r) → <tr>, sig(r) → string (what the row
- * shows; the row is rebuilt when it changes), emptyText, noun (plural),
- * onSelection(table) when the selection changes.
+ * shows; the row is rebuilt when it changes), liveSig(r) and patch(tr, r)
+ * (optional: a part of the row that changes often, updated in place when
+ * only it changed), emptyText, noun (plural), onSelection(table) when the
+ * selection changes.
  */
 export class ResourceTable {
   constructor(store, opts) {
@@ -103,7 +105,7 @@ export class ResourceTable {
     this.selected = new Set(); // names
     this.order = null; // the filtered, sorted resources; null when it must be computed again
     this.orderRev = -1;
-    this.rows = new Map(); // name → { sig, tr } of the shown rows
+    this.rows = new Map(); // name → { sig, live, tr } of the shown rows
     this.total = 0;
 
     const noun = opts.noun;
@@ -285,8 +287,15 @@ export class ResourceTable {
     for (const r of items) {
       const selected = this.selected.has(r.name);
       const sig = `${opts.sig(r)}|${selected ? 1 : 0}`;
+      const live = opts.liveSig ? opts.liveSig(r) : '';
       let row = this.rows.get(r.name);
-      if (!row || row.sig !== sig) row = { sig, tr: this.buildRow(r, selected) };
+      if (!row || row.sig !== sig) {
+        row = { sig, live, tr: this.buildRow(r, selected) };
+      } else if (row.live !== live) {
+        // Only what patch updates changed (a stack event): no rebuild.
+        opts.patch(row.tr, r);
+        row.live = live;
+      }
       keep.set(r.name, row);
       want.push(row.tr);
     }
@@ -359,8 +368,10 @@ export class ResourceTable {
   }
 }
 
+const numberFormat = new Intl.NumberFormat('en-US');
+
 function fmt(n) {
-  return n.toLocaleString('en-US');
+  return numberFormat.format(n);
 }
 
 function emptyRow(cols, text) {
