@@ -565,13 +565,31 @@ function onMessage(msg) {
   }
 }
 
+/**
+ * BEHIND_DIALOG_MS is how often the tables behind an open dialog follow
+ * live changes: the manager is typing in the dialog, and its keystrokes
+ * come first; the dialog's own notices (watchers) and the tables once it
+ * closes are up to date at the next frame as usual.
+ */
+const BEHIND_DIALOG_MS = 250;
+let tablesDue = 0; // when the tables behind a dialog render next (performance.now())
+
 function scheduleRender() {
   if (state.renderQueued) return;
   state.renderQueued = true;
-  requestAnimationFrame(() => {
+  requestAnimationFrame((now) => {
     state.renderQueued = false;
-    if (state.view === 'project') renderTables();
     for (const fn of watchers) fn();
+    if (state.view !== 'project') return;
+    if (document.querySelector('dialog[open]')) {
+      if (!tablesDue) tablesDue = now + BEHIND_DIALOG_MS;
+      if (now < tablesDue) {
+        setTimeout(scheduleRender, tablesDue - now);
+        return;
+      }
+    }
+    tablesDue = 0;
+    renderTables();
   });
 }
 
