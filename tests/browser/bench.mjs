@@ -184,18 +184,22 @@ function instrument() {
 }
 
 /**
- * watchLocks makes bob's page note the first time the row of each of names
- * (bucket names) shows a lock, whether its data-locked attribute changes or
- * the row is rendered anew.
+ * watchLocks makes bob's page note every time the row of one of names
+ * (bucket names) comes to show a lock, whether its data-locked attribute
+ * changes or the row is rendered anew: b.locks[name] lists those times.
  */
 function watchLocks(names) {
   const b = window.__bench;
   const want = new Set(names);
+  const was = {}; // name → the row showed a lock when last seen
   b.anyLocked = new Set(); // every bucket row seen locked: a check that the observer sees locks at all
   const note = (tr) => {
+    if (tr.dataset.kind !== 'bucket') return;
     const n = tr.dataset.name;
-    if (tr.dataset.kind === 'bucket' && tr.dataset.locked) b.anyLocked.add(n);
-    if (tr.dataset.kind === 'bucket' && tr.dataset.locked && want.has(n) && !(n in b.locks)) b.locks[n] = performance.timeOrigin + performance.now();
+    const locked = Boolean(tr.dataset.locked);
+    if (locked) b.anyLocked.add(n);
+    if (locked && !was[n] && want.has(n)) (b.locks[n] ||= []).push(performance.timeOrigin + performance.now());
+    was[n] = locked;
   };
   new MutationObserver((records) => {
     for (const r of records) {
@@ -205,27 +209,47 @@ function watchLocks(names) {
       }
       for (const node of r.addedNodes) {
         if (node.nodeType !== 1) continue;
-        if (node.matches('tr[data-name][data-locked]')) note(node);
-        for (const tr of node.querySelectorAll('tr[data-name][data-locked]:not([data-locked=""])')) note(tr);
+        if (node.matches('tr[data-name]')) note(node);
+        for (const tr of node.querySelectorAll('tr[data-name]')) note(tr);
       }
     }
   }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-locked'] });
 }
 
 /**
- * sampleLocks runs in alice's page: at each of the given times (ms from
- * now) it starts a change of the next bucket, as the console does, and
- * records the request's start.
+ * sampleLocks runs in alice's page: at each of count times, every ms, it
+ * starts a change of a bucket of names that her page shows without a lock
+ * and that was not sampled in the last 5 s (taking turns), as the console
+ * does, and records the request's start.
  */
-function sampleLocks({ project, names, every }) {
+function sampleLocks({ project, names, every, count }) {
   const b = window.__bench;
-  names.forEach((name, i) => setTimeout(async () => {
-    try {
-      b.samples.push({ name, ...(await window.__changeTags({ project, name, value: `s${i}` })) });
-    } catch (err) {
-      b.samples.push({ name, error: String(err) });
-    }
-  }, (i + 0.5) * every));
+  const last = {};
+  let turn = 0;
+  for (let i = 0; i < count; i++) {
+    setTimeout(async () => {
+      const now = Date.now();
+      const store = window.__bucketdesk?.state?.store;
+      let name = null;
+      for (let k = 0; k < names.length && !name; k++) {
+        const n = names[(turn + k) % names.length];
+        if (!store?.get('bucket', n)?.lock && !(last[n] > now - 5000)) {
+          name = n;
+          turn = (turn + k + 1) % names.length;
+        }
+      }
+      if (!name) {
+        b.samples.push({ name: '', error: 'no row free to sample' });
+        return;
+      }
+      last[name] = now;
+      try {
+        b.samples.push({ name, ...(await window.__changeTags({ project, name, value: `s${i}` })) });
+      } catch (err) {
+        b.samples.push({ name, error: String(err) });
+      }
+    }, (i + 0.5) * every);
+  }
 }
 
 /** changeTags runs in alice's page: the console's own request (PUT with If-Match), timed from its start. */
@@ -305,13 +329,9 @@ async function scenario({ base, password }) {
       pages[who] = page;
     }
     const { alice, bob } = pages;
-    // Bob shows 50 bucket rows a page (the console's choice, remembered per
-    // browser): enough rows that are not under load for distinct lock samples.
+    // The pages show as many bucket rows a page as the console does by default.
     const pageSize = bob.locator('#buckets-page-size');
-    if (await pageSize.count()) {
-      await pageSize.selectOption('50');
-      cond.bobPageSize = 50;
-    }
+    if (await pageSize.count()) cond.bobPageSize = Number(await pageSize.inputValue());
     // A bare WebSocket client (no console) in a page of its own counts the
     // stack events the server sends, to compare with what the pages take.
     const bare = await (await browser.newContext()).newPage();
@@ -358,9 +378,9 @@ async function scenario({ base, password }) {
     const shown = await bob.$$eval('tr[data-kind="bucket"][data-name]', (rs) => rs.filter((r) => !r.dataset.locked).map((r) => r.dataset.name));
     const free = shown.filter((n) => !loadSet.has(n));
     if (!free.length) throw new Error(`bob's page shows no bucket row to lock (${shown.length} rows, all under load)`);
-    const picks = Array.from({ length: N.samples }, (_, i) => free[Math.floor((i * free.length) / N.samples)]);
-    if (new Set(picks).size < picks.length) log(`   only ${free.length} bucket rows to sample on bob's page: some are sampled twice`);
-    await bob.evaluate(watchLocks, [...new Set(picks)]);
+    const picks = free;
+    log(`   ${free.length} bucket rows on bob's page to sample (not under load), each at most every 5 s`);
+    await bob.evaluate(watchLocks, picks);
     await alice.evaluate(`window.__changeTags = ${changeTagsInPage.toString()}`);
     await sleep(1000);
 
@@ -443,7 +463,7 @@ async function scenario({ base, password }) {
     // Lock samples: alice's page starts one change every window/samples,
     // on its own timers, so that a busy page delays them as it would a
     // click.
-    await alice.evaluate(sampleLocks, { project: PROJECT, names: picks, every: windowMs / N.samples });
+    await alice.evaluate(sampleLocks, { project: PROJECT, names: picks, every: windowMs / N.samples, count: N.samples });
 
     const [typed] = await Promise.all([typing, load]);
     // The samples still due, then bob's page: 15 s after the last sampled
@@ -455,13 +475,15 @@ async function scenario({ base, password }) {
       const started = await alice.evaluate(() => window.__bench.samples);
       const seen = await bob.evaluate(() => window.__bench.locks);
       const endedNow = await bare.evaluate(() => window.__ended);
-      samples.splice(0, samples.length, ...started.map((x) => (x.error ? x : seen[x.name] ? { name: x.name, ms: seen[x.name] - x.start } : { name: x.name, error: NOT_SHOWN })));
-      if (!allEnded && started.length === picks.length && started.every((x) => x.error || endedNow[x.name])) allEnded = Date.now();
+      // A sample's latency: the first time its row came to show a lock after the request started.
+      const shownAt = (x) => (seen[x.name] || []).find((t) => t >= x.start);
+      samples.splice(0, samples.length, ...started.map((x) => (x.error ? x : shownAt(x) ? { name: x.name, ms: shownAt(x) - x.start } : { name: x.name, error: NOT_SHOWN })));
+      if (!allEnded && started.length === N.samples && started.every((x) => x.error || endedNow[x.name])) allEnded = Date.now();
       if (allEnded && (samples.every((x) => x.error !== NOT_SHOWN) || Date.now() > allEnded + 15000)) break;
       if (Date.now() > giveUp) break;
       await sleep(500);
     }
-    if (samples.length < picks.length) log(`   ${picks.length - samples.length} lock samples never started`);
+    if (samples.length < N.samples) log(`   ${N.samples - samples.length} lock samples never started`);
     const loadEnd = Date.now();
     if (flags.profile) {
       const trace = JSON.parse((await browser.stopTracing()).toString());
@@ -624,7 +646,7 @@ function report(cond, fig) {
     `- Resources: ${cond.counts.buckets.toLocaleString('en')} buckets and ${cond.counts.users.toLocaleString('en')} users in project ${PROJECT}, seeded through the API in ${cond.seed.toFixed(0)} s (${SEED_CONCURRENCY} requests at a time, all accepted after ${cond.seedAccepted.toFixed(0)} s, then settled).`,
     `- Load: ${cond.ops} tag changes plus ${fig.lock.n + fig.lock.missed} lock samples over ${cond.window.toFixed(1)} s, at most ${cond.maxInFlight} running at once${cond.opErrors ? `, ${cond.opErrors} not succeeded` : ''}; stack events (WebSocket \`event\` messages, counted from the first to the last) sent by the server: ${cond.events_sent} at ${cond.rate_sent.toFixed(1)}/s (a bare WebSocket client); received by the pages: ${cond.events_bob} at ${cond.rate_bob.toFixed(1)}/s (bob), ${cond.events_alice} at ${cond.rate_alice.toFixed(1)}/s (alice).`,
     `- Sandbox: \`bucketdesk serve ${SANDBOX.join(' ')}\` (1 s per resource step, 100 ms per CloudFormation call, no simulated rate limit, no reconciler pass during the run).`,
-    `- Machine: ${cpu.length} cores (${cpu[0]?.model?.trim() || os.arch()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; Chromium ${cond.chromium} headless, two browser contexts at 1440×900${cond.bobPageSize ? ` (bob's page shows ${cond.bobPageSize} bucket rows a page, alice's the default)` : ''}; server, browser and load generator on the same machine.`,
+    `- Machine: ${cpu.length} cores (${cpu[0]?.model?.trim() || os.arch()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; Chromium ${cond.chromium} headless, two browser contexts at 1440×900${cond.bobPageSize ? ` (the tables show ${cond.bobPageSize} rows a page, the console's default)` : ' (the tables show every row)'}; server, browser and load generator on the same machine.`,
     `- Run ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}${cond.problems ? `; ${cond.problems} script errors in the pages` : ''}.`,
   ];
   return `${lines.join('\n')}\n\n${conditions.join('\n')}\n`;
