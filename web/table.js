@@ -304,11 +304,17 @@ export class ResourceTable {
       const text = this.total === 0 ? opts.emptyText : `No ${opts.noun} match the filter.`;
       fill(this.tbody, emptyRow(opts.columns.length + 2, text));
     } else {
-      // Put the rows in place, moving or adding only what differs.
-      const first = this.tbody.firstElementChild;
-      if (first && !first.dataset.name) first.remove();
+      // Put the rows in place, touching only what differs: a row no longer
+      // wanted (or replaced by its rebuilt self) is removed where it stands,
+      // so that the rows after it are not moved.
+      const wanted = new Set(want);
       let at = this.tbody.firstElementChild;
       for (const tr of want) {
+        while (at && at !== tr && !wanted.has(at)) {
+          const next = at.nextElementSibling;
+          at.remove();
+          at = next;
+        }
         if (at === tr) {
           at = at.nextElementSibling;
           continue;
