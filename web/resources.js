@@ -28,6 +28,7 @@ export class ResourceStore {
     this.touched = new Map(); // key → seq of the last change a message made
     this.seq = 0;
     this.rev = 0; // counts every change of items, for views that cache what they computed from them
+    this.lists = new Map(); // kind → {rev, list}: list's answer while rev holds
   }
 
   clear() {
@@ -113,6 +114,13 @@ export class ResourceStore {
 
   /** list returns the resources of one kind ordered by name. */
   list(kind) {
-    return [...this.items.values()].filter((r) => r.kind === kind).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Worked out once per change of the store (a project's tables ask for
+    // it on every render that follows a change), and copied for the caller.
+    let c = this.lists.get(kind);
+    if (!c || c.rev !== this.rev) {
+      c = { rev: this.rev, list: [...this.items.values()].filter((r) => r.kind === kind).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+      this.lists.set(kind, c);
+    }
+    return c.list.slice();
   }
 }
