@@ -137,6 +137,37 @@ async function runBulk(ctx, table, resources, list, send) {
   return { started, refused };
 }
 
+/**
+ * bulkSubmit sends a bulk action when its form is submitted: prepare()
+ * may refuse (false) before anything is sent; run() sends and resolves
+ * with {started, refused}. Then the button becomes Close; the dialog
+ * closes at once when every resource was started, and otherwise stays,
+ * listing what became of each.
+ */
+function bulkSubmit({ form, dlg, button, cancel, status, noun, total, prepare, run }) {
+  let done = false;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (done) {
+      dlg.close();
+      return;
+    }
+    if (prepare && !prepare()) return;
+    button.disabled = true;
+    cancel.disabled = true;
+    status.textContent = 'Sending…';
+    const { started, refused } = await run();
+    done = true;
+    status.textContent = `${plural(started, noun)} started${refused.length ? `; ${refused.length} refused (listed above with the reason)` : ''}.`;
+    cancel.hidden = true;
+    button.disabled = false;
+    button.className = 'primary';
+    button.textContent = 'Close';
+    if (started === total) dlg.close();
+    else button.focus();
+  });
+}
+
 /** openBulkDelete confirms deleting the selected resources, then deletes each. */
 export function openBulkDelete(ctx, table) {
   const kind = table.kind;
@@ -165,26 +196,10 @@ export function openBulkDelete(ctx, table) {
     h('div', { class: 'form-actions' }, cancel, confirm));
   const dlg = openDialog({ title: `Delete ${plural(resources.length, kind)}?`, body: form, wide: true, initialFocus: () => cancel });
   cancel.addEventListener('click', () => dlg.close());
-  let done = false;
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (done) {
-      dlg.close();
-      return;
-    }
-    confirm.disabled = true;
-    cancel.disabled = true;
-    status.textContent = 'Sending…';
-    const { started, refused } = await runBulk(ctx, table, resources, list,
-      (r) => api.remove(ctx.project.id, kind, r.name, (ctx.store.get(kind, r.name) || r).version));
-    done = true;
-    status.textContent = `${plural(started, 'delete')} started${refused.length ? `; ${refused.length} refused (listed above with the reason)` : ''}.`;
-    cancel.hidden = true;
-    confirm.disabled = false;
-    confirm.className = 'primary';
-    confirm.textContent = 'Close';
-    if (!refused.length) dlg.close();
-    else confirm.focus();
+  bulkSubmit({
+    form, dlg, button: confirm, cancel, status, noun: 'delete', total: resources.length,
+    run: () => runBulk(ctx, table, resources, list,
+      (r) => api.remove(ctx.project.id, kind, r.name, (ctx.store.get(kind, r.name) || r).version)),
   });
   return dlg;
 }
@@ -250,50 +265,37 @@ export function openBulkTags(ctx, table) {
     return { set, remove, local };
   };
 
-  let done = false;
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (done) {
-      dlg.close();
-      return;
-    }
-    const { set, remove, local } = collect();
+  let plans = null;
+  bulkSubmit({
+    form, dlg, button: apply, cancel, status, noun: 'update', total: resources.length,
     // Check every bucket's resulting tags the way the server will, before sending anything.
-    const plans = [];
-    const bad = [...local];
-    for (const r of resources) {
-      const cur = ctx.store.get('bucket', r.name) || r;
-      const spec = cur.spec?.bucket || { name: r.name };
-      const merged = mergeTags(spec.tags, set, remove);
-      const next = { ...spec, tags: merged.tags };
-      if (!Object.keys(merged.tags).length) delete next.tags;
-      for (const p of validateBucket(next)) {
-        if (p.field === 'tags' || p.field.startsWith('tags.')) bad.push(`${r.name}: ${p.field} ${p.message}`);
+    prepare: () => {
+      const { set, remove, local } = collect();
+      const bad = [...local];
+      plans = new Map();
+      for (const r of resources) {
+        const cur = ctx.store.get('bucket', r.name) || r;
+        const spec = cur.spec?.bucket || { name: r.name };
+        const merged = mergeTags(spec.tags, set, remove);
+        const next = { ...spec, tags: merged.tags };
+        if (!Object.keys(merged.tags).length) delete next.tags;
+        for (const p of validateBucket(next)) {
+          if (p.field === 'tags' || p.field.startsWith('tags.')) bad.push(`${r.name}: ${p.field} ${p.message}`);
+        }
+        plans.set(r.name, { r: cur, next, changed: merged.changed });
       }
-      plans.push({ r: cur, next, changed: merged.changed });
-    }
-    if (bad.length) {
-      fill(problems, h('p', {}, h('strong', {}, 'Nothing was changed: ')), h('ul', {}, [...new Set(bad)].slice(0, 20).map((t) => h('li', {}, t))));
-      problems.hidden = false;
-      return;
-    }
-    problems.hidden = true;
-    apply.disabled = true;
-    cancel.disabled = true;
-    status.textContent = 'Sending…';
-    const byName = new Map(plans.map((p) => [p.r.name, p]));
-    const { started, refused } = await runBulk(ctx, table, resources, list, (r) => {
-      const p = byName.get(r.name);
-      if (!p.changed) return null;
-      return api.update(ctx.project.id, 'bucket', r.name, p.next, p.r.version);
-    });
-    done = true;
-    status.textContent = `${plural(started, 'update')} started${refused.length ? `; ${refused.length} refused (listed above with the reason)` : ''}.`;
-    cancel.hidden = true;
-    apply.disabled = false;
-    apply.textContent = 'Close';
-    if (!refused.length && started === resources.length) dlg.close();
-    else apply.focus();
+      if (bad.length) {
+        fill(problems, h('p', {}, h('strong', {}, 'Nothing was changed: ')), h('ul', {}, [...new Set(bad)].slice(0, 20).map((t) => h('li', {}, t))));
+        problems.hidden = false;
+        return false;
+      }
+      problems.hidden = true;
+      return true;
+    },
+    run: () => runBulk(ctx, table, resources, list, (r) => {
+      const p = plans.get(r.name);
+      return p.changed ? api.update(ctx.project.id, 'bucket', r.name, p.next, p.r.version) : null;
+    }),
   });
   return dlg;
 }
