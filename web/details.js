@@ -139,7 +139,7 @@ function bucketBody(r, project) {
   const b = r.spec?.bucket || {};
   const arn = r.observed?.outputs?.BucketArn || `arn:${partition(project.region)}:s3:::${r.name}`;
   const lifecycle = ['Incomplete multipart uploads aborted after 7 days'];
-  if (b.expiry_days) lifecycle.push(`Objects expire after ${b.expiry_days} days` + (b.versioning || b.versioning_suspended ? ' (noncurrent versions too; expired delete markers removed)' : ''));
+  if (b.expiry_days) lifecycle.push(`Objects expire after ${b.expiry_days} day${b.expiry_days === 1 ? '' : 's'}` + (b.versioning || b.versioning_suspended ? ' (noncurrent versions too; expired delete markers removed)' : ''));
   return h('dl', { class: 'details' },
     row('ARN', copyable('ARN', arn)),
     row('S3 URI', copyable('S3 URI', `s3://${r.name}`)),

@@ -199,7 +199,7 @@ export function bucketRow(r) {
     h('td', {}, b.encryption?.type === 'SSE-KMS'
       ? h('span', { title: b.encryption.kms_key_arn }, 'SSE-KMS', h('span', { class: 'sub mono' }, shortArn(b.encryption.kms_key_arn)))
       : 'SSE-S3'),
-    h('td', { class: 'nowrap' }, b.expiry_days ? `${b.expiry_days} days` : 'Never'),
+    h('td', { class: 'nowrap' }, b.expiry_days ? `${b.expiry_days} day${b.expiry_days === 1 ? '' : 's'}` : 'Never'),
     h('td', {}, tags.length ? h('ul', { class: 'tags' }, tags.map(([k, v]) => h('li', {}, h('span', { class: 'tag-k' }, k), v ? h('span', { class: 'tag-v' }, v) : null))) : h('span', { class: 'muted' }, 'None')),
     rowActions(r));
 }
