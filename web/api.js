@@ -85,6 +85,7 @@ export const session = {
   },
   clear() {
     localStorage.removeItem(SESSION_KEY);
+    lists.clear();
     changed();
   },
 };
@@ -121,6 +122,7 @@ export async function request(method, path, opts = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (opts.ifMatch !== undefined && opts.ifMatch !== null) headers['If-Match'] = quoteETag(opts.ifMatch);
+  if (opts.ifNoneMatch) headers['If-None-Match'] = opts.ifNoneMatch;
   const auth = opts.auth !== false;
   const token = auth ? session.token : '';
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -142,6 +144,8 @@ export async function request(method, path, opts = {}) {
     }
     throw new ApiError(0, { title: 'Network error', detail: 'The server cannot be reached. Check your connection and try again.' });
   }
+  if (res.status === 304 && opts.ifNoneMatch) return NOT_MODIFIED;
+  opts.onHeaders?.(res.headers);
   let data = null;
   if (text) {
     try {
@@ -163,12 +167,30 @@ export async function request(method, path, opts = {}) {
   return data;
 }
 
+/** NOT_MODIFIED is what request answers to a 304 for its If-None-Match. */
+const NOT_MODIFIED = Symbol('not modified');
+
+// The last list of each project and kind read, with its ETag: a resync
+// (every reconnect) asks with If-None-Match, and an unchanged list comes
+// back as a 304 without a body.
+const lists = new Map(); // path → {etag, data}
+
+async function list(path) {
+  const prev = lists.get(path);
+  let etag = '';
+  const data = await request('GET', path, { ifNoneMatch: prev?.etag, onHeaders: (h) => { etag = h.get('ETag') || ''; } });
+  if (data === NOT_MODIFIED) return prev.data;
+  if (etag) lists.set(path, { etag, data });
+  else lists.delete(path);
+  return data;
+}
+
 export const api = {
   login: (username, password) => request('POST', '/auth/login', { body: { username, password }, auth: false }),
   me: () => request('GET', '/api/me'),
   projects: () => request('GET', '/api/projects'),
   project: (p) => request('GET', `/api/projects/${enc(p)}`),
-  list: (p, kind) => request('GET', `/api/projects/${enc(p)}/${kind}s`),
+  list: (p, kind) => list(`/api/projects/${enc(p)}/${kind}s`),
   get: (p, kind, name) => request('GET', `/api/projects/${enc(p)}/${kind}s/${enc(name)}`),
   create: (p, kind, spec) => request('POST', `/api/projects/${enc(p)}/${kind}s`, { body: spec }),
   update: (p, kind, name, spec, version) => request('PUT', `/api/projects/${enc(p)}/${kind}s/${enc(name)}`, { body: spec, ifMatch: version }),

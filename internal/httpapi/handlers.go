@@ -232,21 +232,94 @@ func list(kind core.Kind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if b, ok := s.lists.lookup(project, kind, versions); ok {
-			writeJSONBytes(w, http.StatusOK, b)
-			return nil
+		e, ok := s.lists.lookup(project, kind, versions)
+		if !ok {
+			rs, err := s.svc.List(r.Context(), principal(r), project, kind)
+			if err != nil {
+				return err
+			}
+			if e, err = s.lists.encode(project, kind, versions, rs); err != nil {
+				return err
+			}
 		}
-		rs, err := s.svc.List(r.Context(), principal(r), project, kind)
-		if err != nil {
-			return err
-		}
-		b, err := s.lists.encode(project, kind, versions, rs)
-		if err != nil {
-			return err
-		}
-		writeJSONBytes(w, http.StatusOK, b)
+		writeList(w, r, e)
 		return nil
 	}
+}
+
+// gzipFrom is the size from which a list is sent gzip-encoded to a client
+// that accepts it: below it the encoding costs more than it saves.
+const gzipFrom = 1024
+
+// writeList sends a list entry: 304 Not Modified when the client holds it
+// already (If-None-Match), gzip-encoded when the client accepts gzip. The
+// entity tag names the list at its versions, whatever its encoding.
+func writeList(w http.ResponseWriter, r *http.Request, e *listEntry) {
+	h := w.Header()
+	h.Set("ETag", e.etag)
+	h.Add("Vary", "Accept-Encoding")
+	if etagMatches(r.Header.Values("If-None-Match"), e.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if len(e.body) < gzipFrom || !acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		writeJSONBytes(w, http.StatusOK, e.body)
+		return
+	}
+	gz := e.gzipped()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Encoding", "gzip")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(gz)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(gz)
+}
+
+// etagMatches reports whether If-None-Match values name etag, comparing
+// weakly (RFC 9110, section 13.1.2): "*" or a tag equal but for W/.
+func etagMatches(values []string, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether Accept-Encoding values accept gzip: named
+// (or "*") with a q-value above zero (RFC 9110, section 12.5.3).
+func acceptsGzip(values []string) bool {
+	ok := false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+				continue
+			}
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			if coding == "*" {
+				if !ok && q > 0 {
+					ok = true
+				}
+				continue
+			}
+			return q > 0 // gzip named: its own q decides
+		}
+	}
+	return ok
 }
 
 // get answers GET /api/projects/{p}/buckets/{name} and …/users/{name}.

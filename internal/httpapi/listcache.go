@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -24,26 +28,45 @@ type listKey struct {
 	kind    core.Kind
 }
 
+// listEntry is one encoded list: its JSON, its entity tag, and its gzip
+// encoding, made once, when a client first asks for it.
 type listEntry struct {
 	versions []core.ItemVersion
 	body     []byte
+	etag     string
+
+	gzOnce sync.Once
+	gz     []byte
 }
 
-// lookup returns the body encoded when the project was at versions.
-func (c *listCache) lookup(project string, kind core.Kind, versions []core.ItemVersion) ([]byte, bool) {
+// gzipped returns the entry's body gzip-encoded (made at the first call).
+func (e *listEntry) gzipped() []byte {
+	e.gzOnce.Do(func() {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
+		zw.Write(e.body)
+		zw.Write([]byte{'\n'})
+		zw.Close()
+		e.gz = b.Bytes()
+	})
+	return e.gz
+}
+
+// lookup returns the entry encoded when the project was at versions.
+func (c *listCache) lookup(project string, kind core.Kind, versions []core.ItemVersion) (*listEntry, bool) {
 	c.mu.Lock()
 	e := c.entries[listKey{project, kind}]
 	c.mu.Unlock()
 	if e != nil && slices.Equal(e.versions, versions) {
-		return e.body, true
+		return e, true
 	}
 	return nil, false
 }
 
-// encode returns the JSON of {"items": rs} and keeps it for versions, the
+// encode returns the entry of {"items": rs} and keeps it for versions, the
 // project's versions read before rs. A change between the two reads makes
 // the next lookup miss, since versions only grow.
-func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemVersion, rs []*core.Resource) ([]byte, error) {
+func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemVersion, rs []*core.Resource) (*listEntry, error) {
 	if rs == nil {
 		rs = []*core.Resource{}
 	}
@@ -51,13 +74,16 @@ func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemV
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode list: %v", core.ErrInternal, err)
 	}
+	// A weak tag: the JSON and its gzip encoding are the same list.
+	sum := sha256.Sum256(body)
+	e := &listEntry{versions: slices.Clone(versions), body: body, etag: `W/"` + hex.EncodeToString(sum[:12]) + `"`}
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[listKey]*listEntry{}
 	}
-	c.entries[listKey{project, kind}] = &listEntry{versions: slices.Clone(versions), body: body}
+	c.entries[listKey{project, kind}] = e
 	c.mu.Unlock()
-	return body, nil
+	return e, nil
 }
 
 // listView returns the resources as a list shows them: each operation

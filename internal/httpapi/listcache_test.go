@@ -18,10 +18,11 @@ func TestListViewKeepsTheLatestEvent(t *testing.T) {
 	if _, ok := c.lookup("p", core.KindBucket, vs); ok {
 		t.Fatal("a hit in an empty cache")
 	}
-	body, err := c.encode("p", core.KindBucket, vs, rs)
+	e, err := c.encode("p", core.KindBucket, vs, rs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	body := e.body
 	var got items[core.Resource]
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestListViewKeepsTheLatestEvent(t *testing.T) {
 		t.Fatal("the resource given to the list was changed")
 	}
 	again, ok := c.lookup("p", core.KindBucket, vs)
-	if !ok || &again[0] != &body[0] {
+	if !ok || again != e || &again.body[0] != &body[0] {
 		t.Fatal("an unchanged list was not reused")
 	}
 	if _, ok := c.lookup("p", core.KindBucket, []core.ItemVersion{{StackName: "a", Version: 4}, {StackName: "b", Version: 1}}); ok {

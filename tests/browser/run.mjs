@@ -177,6 +177,14 @@ async function scenario({ base, password }) {
     }, bucket, { timeout: WAIT });
     assert.equal(await row(alice, 'bucket', bucket).locator('td').nth(2).textContent(), 'Off', 'alice, offline, has not seen the change');
 
+    // The resync reads the lists again naming the ones the page holds:
+    // the users did not change (304, no body), the buckets did (200).
+    const relisted = [];
+    const onList = (res) => {
+      const m = res.url().match(/\/api\/projects\/[^/]+\/(buckets|users)$/);
+      if (m) relisted.push(`${m[1]} ${res.status()}`);
+    };
+    alice.on('response', onList);
     await alice.unroute('**/api/ws-ticket');
     await waitConn(alice, 'Live');
     assert.ok(await alice.evaluate(() => window.__bucketdesk.connects) > connectsBefore, 'a new connection');
@@ -185,6 +193,9 @@ async function scenario({ base, password }) {
       return tr && tr.children[3].textContent === 'On';
     }, bucket, { timeout: WAIT });
     await screenshot(alice, 'alice-live-again-resynced');
+    alice.off('response', onList);
+    assert.ok(relisted.includes('users 304'), `the unchanged users list answered 304: ${relisted}`);
+    assert.ok(relisted.includes('buckets 200'), `the changed buckets list answered 200: ${relisted}`);
 
     log('6. bob, with a delete dialog open, confirms while alice changes the bucket: a 409 names her');
     await bobRow.getByRole('button', { name: `Delete bucket ${bucket}` }).click();
