@@ -91,10 +91,14 @@ async function scenario({ base, password }) {
     // reconciler: the list no longer has it.
     await page.route(`**/api/projects/${PROJECT}/buckets`, async (route) => {
       if (route.request().method() !== 'GET') return route.continue();
-      const res = await route.fetch();
+      // Read the whole list (not a 304 for the list the page holds) and
+      // answer it without the bucket, and without the list's ETag.
+      const headers = { ...route.request().headers() };
+      delete headers['if-none-match'];
+      const res = await route.fetch({ headers });
       const body = await res.json();
       body.items = (body.items || []).filter((b) => b.name !== gone);
-      await route.fulfill({ response: res, json: body });
+      await route.fulfill({ status: res.status(), json: body });
     });
     await page.reload();
     await page.locator(`#buckets tbody tr[data-name="${granted}"]`).waitFor({ timeout: WAIT });
