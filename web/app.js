@@ -16,7 +16,7 @@ import { onLinkMessage } from './links.js';
 import { Live } from './live.js';
 import { Operations } from './progress.js';
 import { ResourceStore, rkey, versioningLabel } from './resources.js';
-import { bucketRow, initRows, patchProgress, userRow } from './rows.js';
+import { bucketRow, initRows, latestEvent, patchProgress, userRow } from './rows.js';
 import { ready, signInAgain, startSession } from './session.js';
 import { ResourceTable } from './table.js';
 
@@ -363,8 +363,7 @@ function statusSort(r) {
 
 /** latestEventId is the id of the stack event a row shows: a new one is patched into that row only. */
 function latestEventId(r) {
-  const ev = state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
-  return ev?.event_id || '';
+  return latestEvent(r)?.event_id || '';
 }
 
 /**
@@ -377,15 +376,16 @@ function rowSig(r) {
 }
 
 function makeTables(p) {
-  const onSelection = (t) => bulkBars.get(t)?.update();
+  // What both tables share: the bulk bar follows the selection, and a
+  // row's latest stack event is patched in place.
+  const common = { onSelection: (t) => bulkBars.get(t)?.update(), liveSig: latestEventId, patch: patchProgress };
   const bucket = new ResourceTable(state.store, {
-    kind: 'bucket', id: 'buckets', noun: 'buckets', onSelection,
+    ...common,
+    kind: 'bucket', id: 'buckets', noun: 'buckets',
     caption: `Buckets of project ${p.id}; changes appear live`,
     emptyText: 'No buckets yet. Create one with “New bucket”.',
     row: bucketRow,
     sig: rowSig,
-    liveSig: latestEventId,
-    patch: patchProgress,
     columns: [
       { label: 'Name', sort: (r) => r.name },
       { label: 'Status', sort: statusSort },
@@ -396,12 +396,11 @@ function makeTables(p) {
     ],
   });
   const user = new ResourceTable(state.store, {
-    kind: 'user', id: 'users', noun: 'users', onSelection,
+    ...common,
+    kind: 'user', id: 'users', noun: 'users',
     caption: `Users of project ${p.id}; changes appear live`,
     emptyText: 'No users yet. Create one with “New user”.',
     row: userRow,
-    liveSig: latestEventId,
-    patch: patchProgress,
     // A user's row also shows which of its granted buckets are missing,
     // and how long its access lasts (to the minute).
     sig: (r) => `${rowSig(r)}|${missingBuckets(state.store, r).join(',')}|${r.spec?.user?.access_until ? Math.floor(Date.now() / 60000) : ''}`,

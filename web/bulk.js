@@ -129,7 +129,6 @@ async function runBulk(ctx, table, resources, list, send) {
     } catch (err) {
       refused.push(r.name);
       list.set(r.name, 'refused', `refused: ${reason(err)}`);
-      if (err instanceof ApiError && err.status === 401) throw err;
     }
   });
   table.render();
@@ -169,7 +168,7 @@ function bulkSubmit({ form, dlg, button, cancel, status, noun, total, prepare, r
 }
 
 /** openBulkDelete confirms deleting the selected resources, then deletes each. */
-export function openBulkDelete(ctx, table) {
+function openBulkDelete(ctx, table) {
   const kind = table.kind;
   const resources = table.selection();
   if (!resources.length) return null;
@@ -218,7 +217,7 @@ function tagRow(onRemove) {
  * openBulkTags sets and removes tags on the selected buckets: every
  * bucket keeps its other tags; one update each, If-Match its version.
  */
-export function openBulkTags(ctx, table) {
+function openBulkTags(ctx, table) {
   const resources = table.selection();
   if (!resources.length) return null;
   const rows = h('div', { class: 'tag-rows' });

@@ -39,7 +39,7 @@ function progressText(ev) {
 }
 
 /** latestEvent is the stack event a row shows: the latest of its running operation. */
-function latestEvent(r) {
+export function latestEvent(r) {
   return state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
 }
 

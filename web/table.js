@@ -12,7 +12,7 @@
 import { h, fill, keepFocus } from './dom.js';
 import { rkey } from './resources.js';
 
-export const PAGE_SIZES = [25, 50, 100, 250];
+const PAGE_SIZES = [25, 50, 100, 250];
 const DEFAULT_PAGE_SIZE = 25;
 
 /** storedPageSize is the page size last chosen for a table in this browser. */

@@ -26,13 +26,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // writeJSONBytes writes an encoded JSON answer.
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	writeJSONParts(w, status, b, newline)
+}
+
+var newline = []byte{'\n'}
+
+// writeJSONParts sends parts, one after the other, as a JSON answer (or
+// its encoding, when the caller set Content-Encoding).
+func writeJSONParts(w http.ResponseWriter, status int, parts ...[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
-	w.Write(b)
-	w.Write([]byte{'\n'})
+	for _, p := range parts {
+		w.Write(p)
+	}
 }
 
 // healthz answers the liveness probe.
@@ -266,13 +279,8 @@ func writeList(w http.ResponseWriter, r *http.Request, e *listEntry) {
 		writeJSONBytes(w, http.StatusOK, e.body)
 		return
 	}
-	gz := e.gzipped()
-	h.Set("Content-Type", "application/json")
 	h.Set("Content-Encoding", "gzip")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(gz)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(gz)
+	writeJSONParts(w, http.StatusOK, e.gzipped())
 }
 
 // etagMatches reports whether If-None-Match values name etag, comparing

@@ -45,7 +45,7 @@ func (e *listEntry) gzipped() []byte {
 		var b bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
 		zw.Write(e.body)
-		zw.Write([]byte{'\n'})
+		zw.Write(newline)
 		zw.Close()
 		e.gz = b.Bytes()
 	})

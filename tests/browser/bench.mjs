@@ -584,8 +584,6 @@ async function scenario({ base, password }) {
 /** traceSummary sums the renderer main thread's timeline events by name (nested events are counted in their own name, not their parent's). */
 function traceSummary(trace) {
   const events = (trace.traceEvents || trace).filter((e) => e.ph === 'X' && e.dur);
-  const main = new Map();
-  for (const e of events) if (e.name === 'CrRendererMain' || e.args?.name === 'CrRendererMain') main.set(e.pid, e.tid);
   const threads = new Set((trace.traceEvents || trace).filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
   const sums = new Map();
   for (const e of events) {
