@@ -16,10 +16,18 @@
 // x-amzn-ErrorType: GoneException and the body {"message":null}. A request
 // without a SigV4 Authorization header for execute-api is 403
 // ForbiddenException, a body over 128 KB is 413 PayloadTooLargeException.
+// A post over 32 KB (API Gateway's WebSocket frame size) is accepted but
+// closes its connection, as a client that receives a frame over the limit
+// closes with code 1009: later requests for it are 410. Requests beyond
+// API Gateway's default account throttle (10,000 per second, a bucket of
+// 5,000) are 429 LimitExceededException. docs/sandbox-fidelity.md lists
+// these rules with AWS's pages.
+//
 // Knobs inject failures into posts and closes (Fail: 500 InternalServerErrorException, 429
-// LimitExceededException, …) and hold posts in flight, all of them (Pause)
+// LimitExceededException, …), hold posts in flight, all of them (Pause)
 // or those to one connection (Hold), so that a test can count concurrency
-// and play a slow client without timing.
+// and play a slow client without timing, and add a latency to every
+// request (SetLatency), as the network and API Gateway do, for benchmarks.
 //
 // It is not a WebSocket server: connections exist because a test
 // registers them (Register), as API Gateway would after a $connect.
@@ -52,13 +60,26 @@ const Region = "us-east-1"
 // MaxPayload is the largest POST body API Gateway accepts (128 KB).
 const MaxPayload = 128 * 1024
 
+// MaxFrame is API Gateway's WebSocket frame size (32 KB): a post with more
+// closes its connection.
+const MaxFrame = 32 * 1024
+
+// API Gateway's default throttle per account and Region, shared by every
+// API of the account and by the @connections calls: a token bucket of
+// ThrottleBurst requests refilled at ThrottleRate per second.
+const (
+	ThrottleRate  = 10000
+	ThrottleBurst = 5000
+)
+
 // Server is a fake @connections API. It is safe for concurrent use.
 type Server struct {
 	// Endpoint is the management API endpoint, with the stage path: the
 	// BaseEndpoint of an SDK client.
 	Endpoint string
 
-	srv *httptest.Server
+	srv       *httptest.Server
+	transport *http.Transport
 
 	mu          sync.Mutex
 	conns       map[string]*conn
@@ -70,6 +91,14 @@ type Server struct {
 	held        map[string]chan struct{} // by connection; closed on release
 	changed     chan struct{}            // closed and replaced when inFlight changes
 	reqSeq      int
+	latency     time.Duration
+	rate, burst float64   // the throttle: refill per second, bucket size
+	tokens      float64   // the throttle's bucket
+	refilled    time.Time // when tokens was last refilled
+	throttled   int
+	frames      int       // frames recorded, over every connection
+	lastFrame   time.Time // when the last one was recorded
+	oversize    int       // connections closed by a post over MaxFrame
 }
 
 type conn struct {
@@ -88,15 +117,26 @@ type failure struct {
 // NewServer starts a fake @connections API; it is closed when the test
 // ends.
 func NewServer(tb testing.TB) *Server {
-	s := &Server{conns: map[string]*conn{}, held: map[string]chan struct{}{}, changed: make(chan struct{})}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.Endpoint = s.srv.URL + "/" + Stage
-	tb.Cleanup(s.shutdown)
+	s := Start()
+	tb.Cleanup(s.Stop)
 	return s
 }
 
-// shutdown resumes held posts and stops the server.
-func (s *Server) shutdown() {
+// Start starts a fake @connections API outside a test (a benchmark); the
+// caller stops it (Stop).
+func Start() *Server {
+	s := &Server{conns: map[string]*conn{}, held: map[string]chan struct{}{}, changed: make(chan struct{}),
+		rate: ThrottleRate, burst: ThrottleBurst, tokens: ThrottleBurst, refilled: time.Now()}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Endpoint = s.srv.URL + "/" + Stage
+	// Enough idle connections for a fan-out's posts in flight: the
+	// transport's default of 2 would open a connection per post.
+	s.transport = &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	return s
+}
+
+// Stop resumes held posts and stops the server.
+func (s *Server) Stop() {
 	s.Resume()
 	s.mu.Lock()
 	for id, ch := range s.held {
@@ -104,6 +144,7 @@ func (s *Server) shutdown() {
 		delete(s.held, id)
 	}
 	s.mu.Unlock()
+	s.transport.CloseIdleConnections()
 	s.srv.Close()
 }
 
@@ -117,7 +158,7 @@ func (s *Server) Client() *apigatewaymanagementapi.Client {
 		BaseEndpoint:     aws.String(s.Endpoint),
 		RetryMaxAttempts: 1,
 		Retryer:          aws.NopRetryer{},
-		HTTPClient:       s.srv.Client(),
+		HTTPClient:       &http.Client{Transport: s.transport},
 	})
 }
 
@@ -187,6 +228,46 @@ func (s *Server) MaxInFlight() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxInFlight
+}
+
+// SetLatency makes every later request wait d before it is answered (0:
+// none), in flight all the while: the time a call to API Gateway takes.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetThrottle replaces the account's throttle (default ThrottleRate per
+// second, a bucket of ThrottleBurst) with rate per second and a full
+// bucket of burst: a test can reach it in a few requests.
+func (s *Server) SetThrottle(rate float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate, s.burst, s.tokens, s.refilled = rate, float64(burst), float64(burst), time.Now()
+}
+
+// Throttled returns how many requests were answered 429 because they
+// exceeded the account's throttle (injected failures not counted).
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+// Delivered returns how many frames were recorded, over every connection,
+// and when the last one was.
+func (s *Server) Delivered() (frames int, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.frames, s.lastFrame
+}
+
+// Oversize returns how many connections a post over MaxFrame closed.
+func (s *Server) Oversize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.oversize
 }
 
 // Pause holds every later POST in flight (counted, not yet answered) until
@@ -276,15 +357,53 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadRequestException", `"Invalid connection id"`)
 		return
 	}
+	if !s.admit() {
+		writeError(w, http.StatusTooManyRequests, "LimitExceededException", `"Rate exceeded"`)
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		s.post(w, r, id)
 	case http.MethodGet:
-		s.get(w, id)
+		s.get(w, r, id)
 	case http.MethodDelete:
-		s.delete(w, id)
+		s.delete(w, r, id)
 	default:
 		writeError(w, http.StatusForbidden, "ForbiddenException", `"Forbidden"`)
+	}
+}
+
+// admit takes a token of the account's throttle; false when none is left.
+func (s *Server) admit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.tokens = min(s.burst, s.tokens+now.Sub(s.refilled).Seconds()*s.rate)
+	s.refilled = now
+	if s.tokens < 1 {
+		s.throttled++
+		return false
+	}
+	s.tokens--
+	return true
+}
+
+// wait waits the latency set by SetLatency; false if the request ended
+// first.
+func (s *Server) wait(r *http.Request) bool {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
 	}
 }
 
@@ -318,6 +437,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
+	if !s.wait(r) {
+		return
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,8 +456,17 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", `"Message too long"`)
 		return
 	}
+	if len(body) > MaxFrame {
+		// The client gets a frame over the limit and closes with 1009.
+		c.open = false
+		s.oversize++
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	c.frames = append(c.frames, body)
 	c.lastActiveAt = time.Now().UTC()
+	s.frames++
+	s.lastFrame = c.lastActiveAt
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -355,7 +486,10 @@ func (s *Server) takeFailureLocked(id string) (int, bool) {
 	return 0, false
 }
 
-func (s *Server) get(w http.ResponseWriter, id string) {
+func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.wait(r) {
+		return
+	}
 	s.mu.Lock()
 	c := s.conns[id]
 	if c == nil || !c.open {
@@ -375,7 +509,10 @@ func (s *Server) get(w http.ResponseWriter, id string) {
 	w.Write(b)
 }
 
-func (s *Server) delete(w http.ResponseWriter, id string) {
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.wait(r) {
+		return
+	}
 	s.mu.Lock()
 	if status, ok := s.takeFailureLocked(id); ok {
 		s.mu.Unlock()

@@ -156,3 +156,96 @@ func TestHoldHoldsOneConnection(t *testing.T) {
 		t.Errorf("frames after release = %q", got)
 	}
 }
+
+// A post's payload is at most 128 KB (413 PayloadTooLargeException); one
+// over 32 KB, a WebSocket frame's limit, is accepted and closes the
+// connection, as its client closes with 1009.
+func TestPayloadAndFrameLimits(t *testing.T) {
+	s := apigwtest.NewServer(t)
+	c := s.Client()
+	ctx := context.Background()
+	post := func(id string, n int) error {
+		_, err := c.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte(strings.Repeat("x", n))})
+		return err
+	}
+	s.Register("c1")
+	var tooLarge *types.PayloadTooLargeException
+	if err := post("c1", apigwtest.MaxPayload+1); !errors.As(err, &tooLarge) {
+		t.Errorf("post of 128 KB + 1 = %v, want PayloadTooLargeException", err)
+	}
+	if err := post("c1", apigwtest.MaxFrame); err != nil || len(s.Frames("c1")) != 1 || !s.Open("c1") {
+		t.Errorf("post of 32 KB = %v, frames %d, open %v; want delivered", err, len(s.Frames("c1")), s.Open("c1"))
+	}
+	if err := post("c1", apigwtest.MaxFrame+1); err != nil {
+		t.Errorf("post of 32 KB + 1 = %v, want accepted", err)
+	}
+	if s.Open("c1") || len(s.Frames("c1")) != 1 || s.Oversize() != 1 {
+		t.Errorf("after a frame over 32 KB: open %v, frames %d, oversize %d; want closed, 1, 1", s.Open("c1"), len(s.Frames("c1")), s.Oversize())
+	}
+	var gone *types.GoneException
+	if err := post("c1", 1); !errors.As(err, &gone) {
+		t.Errorf("post after the oversize frame = %v, want GoneException", err)
+	}
+	if n, last := s.Delivered(); n != 1 || last.IsZero() {
+		t.Errorf("Delivered = %d, %v; want 1 frame", n, last)
+	}
+}
+
+// Beyond the account's throttle every request is 429
+// LimitExceededException.
+func TestThrottle(t *testing.T) {
+	s := apigwtest.NewServer(t)
+	s.SetThrottle(0.001, 3) // no refill within the test
+	c := s.Client()
+	ctx := context.Background()
+	s.Register("c1")
+	var limit *types.LimitExceededException
+	for i := range 5 {
+		_, err := c.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("c1"), Data: []byte("x")})
+		if i < 3 && err != nil {
+			t.Errorf("request %d within the bucket = %v", i, err)
+		}
+		if i >= 3 && !errors.As(err, &limit) {
+			t.Errorf("request %d beyond the bucket = %v, want LimitExceededException", i, err)
+		}
+	}
+	if _, err := c.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String("c1")}); !errors.As(err, &limit) {
+		t.Errorf("delete beyond the bucket = %v, want LimitExceededException", err)
+	}
+	if n := s.Throttled(); n != 3 {
+		t.Errorf("throttled = %d, want 3", n)
+	}
+	if !s.Open("c1") || len(s.Frames("c1")) != 3 {
+		t.Errorf("open %v, frames %d; want open, 3", s.Open("c1"), len(s.Frames("c1")))
+	}
+}
+
+// SetLatency keeps every request in flight for its latency.
+func TestLatencyKeepsRequestsInFlight(t *testing.T) {
+	s := apigwtest.NewServer(t)
+	s.SetLatency(time.Hour)
+	c := s.Client()
+	s.Register("c1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pctx, pcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.PostToConnection(pctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("c1"), Data: []byte("x")})
+		done <- err
+	}()
+	if err := s.WaitInFlight(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	pcancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("post cancelled during the latency = %v", err)
+	}
+	if n := len(s.Frames("c1")); n != 0 {
+		t.Errorf("frames = %d, want 0: the post never got through its latency", n)
+	}
+	s.SetLatency(0)
+	if _, err := c.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("c1"), Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+}
