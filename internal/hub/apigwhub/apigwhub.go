@@ -4,10 +4,14 @@
 //
 // API Gateway holds the sockets; the connections are items in the store,
 // registered by the $connect Lambda (internal/wsapi, APIGW) and found by
-// project through an index, never a scan. A message is encoded once per
-// publish, with the protocol's JSON and frame rule (realtime.Encode), the
-// same bytes as the local endpoint's, and posted to every connection with
-// bounded concurrency. A connection that API Gateway reports gone (410
+// project through an index, never a scan. A store that reads them page by
+// page (core.ConnectionPager: dynamostore's Query with Limit and
+// ExclusiveStartKey) is read so: the posts to one page's connections start
+// while the next page is read, and a publish holds at most two pages. A
+// message is encoded once per publish, with the protocol's JSON and frame
+// rule (realtime.Encode), the same bytes as the local endpoint's, and
+// posted to every connection with bounded concurrency (Options.Concurrency
+// posts in flight at most; a slow connection holds one of them). A connection that API Gateway reports gone (410
 // GoneException) is deleted from the store; throttling and transient
 // failures are retried a few times with a short backoff (internal/retry);
 // a post still failing then closes that connection (DeleteConnection) and
@@ -37,8 +41,20 @@ var _ core.Hub = (*Hub)(nil)
 
 // Defaults of Options.
 const (
-	// DefaultConcurrency is how many posts of one publish run at once.
-	DefaultConcurrency = 16
+	// DefaultConcurrency is how many posts of one publish are in flight at
+	// most. API Gateway throttles per account and Region, every API and
+	// the @connections calls together: 10,000 requests per second by
+	// default, with a bucket of 5,000 for bursts (Amazon API Gateway
+	// quotas). A post takes some 20 ms within the Region, so 100 in flight
+	// send about 5,000 posts per second: half the account's rate, so that
+	// two functions fanning out at once and the HTTP API still fit, and a
+	// project of 1,000 connections is reached in about ten rounds (~200
+	// ms). A 429 LimitExceededException is retried with backoff.
+	DefaultConcurrency = 100
+	// DefaultPageSize is how many connections are read per page from a
+	// store that reads by pages (core.ConnectionPager): one round of posts
+	// at the default concurrency.
+	DefaultPageSize = 100
 	// DefaultAttempts is how many times a post is tried when it fails
 	// with a transient error.
 	DefaultAttempts = 3
@@ -51,8 +67,12 @@ const (
 
 // Options tune a Hub. Nil or zero fields mean defaults.
 type Options struct {
-	// Concurrency bounds the posts in flight per publish; default 16.
+	// Concurrency bounds the posts in flight per publish; default 100
+	// (DefaultConcurrency says why).
 	Concurrency int
+	// PageSize is how many connections are read per page from a store
+	// that reads by pages; default 100.
+	PageSize int
 	// Attempts is the number of tries of a post that fails transiently
 	// (throttled, 5xx, network); default 3.
 	Attempts int
@@ -74,7 +94,8 @@ type Options struct {
 
 // Stats are counters for /metrics, since the Hub was made.
 type Stats struct {
-	// Published counts Publish calls that listed their connections.
+	// Published counts Publish calls that read their connections (their
+	// first page at least).
 	Published int64
 	// Posted counts frames API Gateway accepted.
 	Posted int64
@@ -89,6 +110,9 @@ type Stats struct {
 	// Disconnected counts connections closed and forgotten because a
 	// post to them failed for good: their clients reconnect and resync.
 	Disconnected int64
+	// Pages counts the pages of connections read (a store that does not
+	// read by pages: one per publish).
+	Pages int64
 }
 
 // Hub publishes through API Gateway's @connections API. It is safe for
@@ -97,12 +121,13 @@ type Hub struct {
 	client   *apigatewaymanagementapi.Client
 	store    core.ConnectionStore
 	conc     int
+	pageSize int
 	retry    retry.Policy
 	maxFrame int
 	clock    core.Clock
 	log      *slog.Logger
 
-	published, posted, gone, failed, retried, disconnected atomic.Int64
+	published, posted, gone, failed, retried, disconnected, pages atomic.Int64
 }
 
 // New returns a Hub that posts with client (whose endpoint is the WebSocket
@@ -113,6 +138,7 @@ func New(client *apigatewaymanagementapi.Client, store core.ConnectionStore, opt
 		client:   client,
 		store:    store,
 		conc:     DefaultConcurrency,
+		pageSize: DefaultPageSize,
 		retry:    retry.Policy{Attempts: DefaultAttempts, Base: DefaultBackoff},
 		maxFrame: DefaultMaxFrame,
 		clock:    core.SystemClock{},
@@ -121,6 +147,9 @@ func New(client *apigatewaymanagementapi.Client, store core.ConnectionStore, opt
 	if opts != nil {
 		if opts.Concurrency > 0 {
 			h.conc = opts.Concurrency
+		}
+		if opts.PageSize > 0 {
+			h.pageSize = opts.PageSize
 		}
 		if opts.Attempts > 0 {
 			h.retry.Attempts = opts.Attempts
@@ -152,31 +181,42 @@ func (h *Hub) Stats() Stats {
 		Retried:   h.retried.Load(),
 
 		Disconnected: h.disconnected.Load(),
+		Pages:        h.pages.Load(),
 	}
 }
 
 // Publish posts msg to every unexpired connection of project. It returns an
-// error only when the connections cannot be listed; failed posts are
-// counted (Stats) and logged, because a client that misses a frame
-// resyncs.
+// error only when the connections cannot be listed (after posting to
+// those of the pages read before the failure); failed posts are counted
+// (Stats) and logged, because a client that misses a frame resyncs.
 func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) error {
-	conns, err := h.store.ListConnections(ctx, project, h.clock.Now())
-	if err != nil {
-		return fmt.Errorf("apigwhub: publish to %s: list connections: %w", project, err)
-	}
-	h.published.Add(1)
-	if len(conns) == 0 {
-		return nil
-	}
-	frame := realtime.Encode(msg, h.maxFrame)
+	// The pages are read ahead of the posts, one page at most waiting:
+	// the next page is read while the posts of this one go out.
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	pages := make(chan []*core.Connection, 1)
+	listed := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		listed <- h.list(lctx, project, func(cs []*core.Connection) error {
+			select {
+			case pages <- cs:
+				return nil
+			case <-lctx.Done():
+				return lctx.Err()
+			}
+		})
+	}()
 
-	workers := min(h.conc, len(conns))
 	var (
-		next   atomic.Int64
+		frame  []byte
+		slots  = make(chan struct{}, h.conc)
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed int
+		total  int
 		first  error // the first failure, for the one log line
+		read   bool
 	)
 	fail := func(err error) {
 		h.failed.Add(1)
@@ -187,31 +227,63 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 		}
 		mu.Unlock()
 	}
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(conns) {
-					return
-				}
-				if err := ctx.Err(); err != nil {
-					fail(err) // not tried: the caller gave up
-					continue
-				}
-				if err := h.deliver(ctx, conns[i].ID, frame); err != nil {
+	for page := range pages {
+		if !read {
+			read = true
+			h.published.Add(1)
+		}
+		h.pages.Add(1)
+		total += len(page)
+		for _, c := range page {
+			if frame == nil {
+				frame = realtime.Encode(msg, h.maxFrame)
+			}
+			if err := ctx.Err(); err != nil {
+				fail(err) // not tried: the caller gave up
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				fail(ctx.Err())
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				if err := h.deliver(ctx, c.ID, frame); err != nil {
 					fail(err)
 				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
+	err := <-listed
 	if failed > 0 {
 		// One line per publish, not per connection: an outage would
 		// otherwise log once per subscriber.
 		h.log.Warn("apigwhub: posts failed", "project", project, "type", string(msg.Type),
-			"failed", failed, "connections", len(conns), "err", first)
+			"failed", failed, "connections", total, "err", first)
+	}
+	// A caller that gave up after the first page has its posts counted as
+	// failed, not a listing error.
+	if err != nil && (!read || ctx.Err() == nil) {
+		return fmt.Errorf("apigwhub: publish to %s: list connections: %w", project, err)
 	}
 	return nil
+}
+
+// list calls page with the project's connections: page by page when the
+// store reads so, else all of them at once.
+func (h *Hub) list(ctx context.Context, project string, page func([]*core.Connection) error) error {
+	now := h.clock.Now()
+	if p, ok := h.store.(core.ConnectionPager); ok {
+		return p.ConnectionPages(ctx, project, now, h.pageSize, page)
+	}
+	cs, err := h.store.ListConnections(ctx, project, now)
+	if err != nil {
+		return err
+	}
+	return page(cs)
 }
 
 // deliver posts frame to one connection, retrying transient failures
