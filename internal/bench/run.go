@@ -17,7 +17,7 @@ import (
 )
 
 // Sections are the parts of a run, in order.
-var Sections = []string{"cached", "load", "realtime", "dynamo"}
+var Sections = []string{"cached", "load", "realtime", "dynamo", "fanout"}
 
 // Options configure a run. Zero fields take the defaults of docs/targets.md.
 type Options struct {
@@ -162,6 +162,17 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+"; run `"+dynalite.InstallHint+"`.")
 		case err != nil:
 			return rep, fmt.Errorf("bench: dynamo: %w", err)
+		}
+		rep.Tables = append(rep.Tables, t)
+	}
+	if want("fanout") {
+		t, err := fanoutSection(ctx, o)
+		switch {
+		case errors.Is(err, dynalite.ErrMissing):
+			fmt.Fprintf(o.Log, "bench: fanout section skipped: %v (run `%s`)\n", err, dynalite.InstallHint)
+			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+"; run `"+dynalite.InstallHint+"`.")
+		case err != nil:
+			return rep, fmt.Errorf("bench: fanout: %w", err)
 		}
 		rep.Tables = append(rep.Tables, t)
 	}

@@ -65,6 +65,10 @@ const (
 	DefaultMaxFrame = realtime.DefaultMaxFrame
 )
 
+// cleanupConcurrency bounds the deletions of gone connections from the
+// store in flight per publish.
+const cleanupConcurrency = 8
+
 // Options tune a Hub. Nil or zero fields mean defaults.
 type Options struct {
 	// Concurrency bounds the posts in flight per publish; default 100
@@ -209,14 +213,15 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 	}()
 
 	var (
-		frame  []byte
-		slots  = make(chan struct{}, h.conc)
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		failed int
-		total  int
-		first  error // the first failure, for the one log line
-		read   bool
+		frame   []byte
+		work    = make(chan string) // connection ids, to idle workers
+		workers int
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		failed  int
+		total   int
+		first   error // the first failure, for the one log line
+		read    bool
 	)
 	fail := func(err error) {
 		h.failed.Add(1)
@@ -227,6 +232,28 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 		}
 		mu.Unlock()
 	}
+	// Gone connections are deleted from the store beside the posts, a
+	// few at a time, so that a post slot waits for API Gateway only.
+	var (
+		cleaning sync.WaitGroup
+		cleaners = make(chan struct{}, cleanupConcurrency)
+	)
+	forget := func(id string) {
+		cleaners <- struct{}{}
+		cleaning.Go(func() {
+			defer func() { <-cleaners }()
+			h.forget(ctx, id)
+		})
+	}
+	post := func(id string) {
+		if err := h.deliver(ctx, id, frame, forget); err != nil {
+			fail(err)
+		}
+	}
+	// At most h.conc workers, started as the connections come, each
+	// posting one frame at a time: the bound. Workers live for the
+	// publish, so a large project reuses them (and their grown stacks)
+	// for one post after another.
 	for page := range pages {
 		if !read {
 			read = true
@@ -243,20 +270,30 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 				continue
 			}
 			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				fail(ctx.Err())
+			case work <- c.ID:
+				continue
+			default:
+			}
+			if workers < h.conc {
+				workers++
+				wg.Go(func() {
+					post(c.ID)
+					for id := range work {
+						post(id)
+					}
+				})
 				continue
 			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				if err := h.deliver(ctx, c.ID, frame); err != nil {
-					fail(err)
-				}
-			})
+			select {
+			case work <- c.ID:
+			case <-ctx.Done():
+				fail(ctx.Err())
+			}
 		}
 	}
+	close(work)
 	wg.Wait()
+	cleaning.Wait()
 	err := <-listed
 	if failed > 0 {
 		// One line per publish, not per connection: an outage would
@@ -289,7 +326,7 @@ func (h *Hub) list(ctx context.Context, project string, page func([]*core.Connec
 // deliver posts frame to one connection, retrying transient failures
 // (internal/retry), and deletes the connection when API Gateway says it is
 // gone. It returns the error of a post it gave up on.
-func (h *Hub) deliver(ctx context.Context, id string, frame []byte) error {
+func (h *Hub) deliver(ctx context.Context, id string, frame []byte, forget func(id string)) error {
 	tries := 0
 	err := h.retry.Do(ctx, func(ctx context.Context) error {
 		if tries++; tries > 1 {
@@ -303,10 +340,7 @@ func (h *Hub) deliver(ctx context.Context, id string, frame []byte) error {
 		return nil
 	case errors.Is(err, core.ErrNotFound):
 		h.gone.Add(1)
-		// That connection, not the sender's: each post names its own.
-		if derr := h.store.DeleteConnection(ctx, id); derr != nil {
-			h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", derr)
-		}
+		forget(id)
 		return nil
 	case ctx.Err() != nil:
 		return err // the caller gave up, not the connection
@@ -316,6 +350,15 @@ func (h *Hub) deliver(ctx context.Context, id string, frame []byte) error {
 	// the local endpoint closes a client that cannot keep up).
 	h.disconnect(ctx, id)
 	return fmt.Errorf("after %d attempts, disconnected: %w", tries, err)
+}
+
+// forget deletes a connection that API Gateway says is gone from the
+// store; a failure is logged (the next publish finds it gone again).
+func (h *Hub) forget(ctx context.Context, id string) {
+	// That connection, not the sender's: each post names its own.
+	if err := h.store.DeleteConnection(ctx, id); err != nil {
+		h.log.Warn("apigwhub: delete gone connection", "connection", id, "err", err)
+	}
 }
 
 // disconnect closes a connection through API Gateway and then forgets it.
