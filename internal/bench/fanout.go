@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"bucketdesk/internal/core"
@@ -88,7 +89,7 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 	}
 	gw.SetLatency(fanoutLatency)
 	hub := apigwhub.New(gw.Client(), st, nil)
-	toLast, toReturn := NewRecorder(events), NewRecorder(events)
+	toLast, toReturn, cpu := NewRecorder(events), NewRecorder(events), NewRecorder(events)
 	var (
 		pages        []int64
 		short        int // events that did not reach every live connection
@@ -103,11 +104,13 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 		postsBefore := gw.Posts()
 		msg := core.Message{Type: core.MsgResource, Project: project, Kind: core.KindBucket, Name: "data", Version: int64(e + 1),
 			Resource: &core.Resource{Project: project, Kind: core.KindBucket, Name: "data", StackName: "bd-" + project + "-bucket-data", Version: int64(e + 1)}}
+		cpu0 := processCPU()
 		start := time.Now()
 		if err := hub.Publish(ctx, project, msg); err != nil {
 			return t, err
 		}
 		returned := time.Since(start)
+		cpu.Add(processCPU() - cpu0)
 		frames, last := gw.Delivered()
 		after := hub.Stats()
 		if frames-framesBefore != live {
@@ -137,6 +140,7 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 		{"time to the last connection, p50", Ms(toLast.Percentile(50)), ""},
 		{"time to the last connection, p99", Ms(p99), fmt.Sprintf("< %s %s", Ms(fanoutTarget), mark(p99 < fanoutTarget && short == 0))},
 		{"Publish returns, p50 / p99", Ms(toReturn.Percentile(50)) + " / " + Ms(toReturn.Percentile(99)), ""},
+		{"CPU of this process per event (hub, SDK and stand-in), p50", Ms(cpu.Percentile(50)), ""},
 		{"posts in flight, most observed (bound)", fmt.Sprintf("%d (%d)", maxInFlight, apigwhub.DefaultConcurrency), fmt.Sprintf("≤ bound %s", mark(maxInFlight <= apigwhub.DefaultConcurrency))},
 		{"DynamoDB pages read per event (first, later)", fmt.Sprintf("%d, %d (of %d)", pagesFirst, pagesLater, apigwhub.DefaultPageSize), ""},
 		{"gone connections (410) deleted by the first event", fmt.Sprintf("%d of %d", goneDeleted, gone), fmt.Sprintf("all %s", mark(goneDeleted == gone && s.Gone == int64(gone)))},
@@ -146,12 +150,21 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("%d events published one after another to a project of %d connections registered in DynamoDB (dynalite, tests/dynalite), %d of them (every %dth) gone in API Gateway: the first event posts to all %d (%d posts) and deletes the gone ones, the later ones post to the %d live ones. "+
 		"Each @connections call through the AWS SDK to the stand-in (internal/hub/apigwhub/apigwtest) takes %s. apigwhub reads the connections by pages of %d (Query with Limit and ExclusiveStartKey), posting to one page while it reads the next, at most %d posts in flight: API Gateway's default throttle is 10,000 requests per second per account and Region, shared by every API, and %d posts in flight at %s each send about %d per second. "+
-		"Time to the last connection runs from the Publish call to the moment the stand-in recorded the last frame; Publish returns once every post was answered. The lower bound at this latency is %d rounds × %s = %s plus the first page's read.",
+		"Time to the last connection runs from the Publish call to the moment the stand-in recorded the last frame; Publish returns once every post was answered. The lower bound at this latency is %d rounds × %s = %s plus the first page's read; the rest is CPU: the posts' signing and encoding by the SDK and the stand-in's handling share this process and its 2 cores (dynalite's own CPU, in node, is not counted), and on a busy machine its share of the cores sets the figure.",
 		events, fanoutConnections, gone, fanoutGoneEvery, fanoutConnections, firstPostsTo, live,
 		Ms(fanoutLatency), apigwhub.DefaultPageSize, apigwhub.DefaultConcurrency,
 		apigwhub.DefaultConcurrency, Ms(fanoutLatency), int(float64(apigwhub.DefaultConcurrency)/fanoutLatency.Seconds()),
 		(live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency, Ms(fanoutLatency), Ms(time.Duration((live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency)*fanoutLatency)))
 	return t, nil
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // putConnections registers the connections of project in st, a few at a

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -179,6 +180,16 @@ func NewAWSClients(cfg AWSConfig, base aws.Config) AWSClients {
 	if cfg.WSEndpoint != "" {
 		c.Management = apigatewaymanagementapi.NewFromConfig(base, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(cfg.WSEndpoint)
+			// A publish keeps up to apigwhub.DefaultConcurrency posts in
+			// flight to this one host: keep that many connections open
+			// between publishes (the SDK keeps 10), or each publish opens
+			// and TLS-handshakes most of them again.
+			if b, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+				o.HTTPClient = b.WithTransportOptions(func(t *http.Transport) {
+					t.MaxIdleConnsPerHost = apigwhub.DefaultConcurrency
+					t.MaxIdleConns = max(t.MaxIdleConns, 2*apigwhub.DefaultConcurrency)
+				})
+			}
 		})
 	}
 	return c
