@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -29,8 +30,18 @@ const (
 // Gateway but still registered, as after clients that left without
 // $disconnect: the first event finds them (410) and deletes them.
 func fanoutSection(ctx context.Context, o Options) (Table, error) {
+	events := 40
+	if o.Quick {
+		events = 8
+	}
+	return fanout(ctx, o.Log, fanoutConnections, events)
+}
+
+// fanout runs the section with n connections and the given number of
+// events.
+func fanout(ctx context.Context, log io.Writer, n, events int) (Table, error) {
 	t := Table{
-		Title:  "Fan-out on AWS: one event to 1,000 connections (apigwhub, DynamoDB pages, @connections at 20 ms per call)",
+		Title:  fmt.Sprintf("Fan-out on AWS: one event to %s connections (apigwhub, DynamoDB pages, @connections at 20 ms per call)", fanoutThousands(n)),
 		Header: []string{"Measure", "Value", "Target"},
 	}
 	cli, err := dynalite.CLI()
@@ -62,16 +73,16 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 	gw := apigwtest.Start()
 	defer gw.Stop()
 
-	fmt.Fprintf(o.Log, "bench: fan-out: registering %d connections in DynamoDB…\n", fanoutConnections)
+	fmt.Fprintf(log, "bench: fan-out: registering %d connections in DynamoDB…\n", n)
 	const project = "bench-fanout"
 	now := time.Now()
-	ids := make([]string, fanoutConnections)
+	ids := make([]string, n)
 	for i := range ids {
 		// Shaped like API Gateway's connection ids.
 		ids[i] = fmt.Sprintf("Bf%012dA=", i)
 		gw.Register(ids[i])
 	}
-	if err := putConnections(ctx, st, project, ids, now); err != nil {
+	if err := fanoutRegister(ctx, st, project, ids, now); err != nil {
 		return t, err
 	}
 	gone := 0
@@ -81,12 +92,8 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 			gone++
 		}
 	}
-	live := fanoutConnections - gone
+	live := n - gone
 
-	events := 40
-	if o.Quick {
-		events = 8
-	}
 	gw.SetLatency(fanoutLatency)
 	hub := apigwhub.New(gw.Client(), st, nil)
 	toLast, toReturn, cpu := NewRecorder(events), NewRecorder(events), NewRecorder(events)
@@ -97,20 +104,20 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 		postsToGone  int
 		firstPostsTo int
 	)
-	fmt.Fprintf(o.Log, "bench: fan-out: %d events to %d connections…\n", events, fanoutConnections)
+	fmt.Fprintf(log, "bench: fan-out: %d events to %d connections…\n", events, n)
 	for e := range events {
 		before := hub.Stats()
 		framesBefore, _ := gw.Delivered()
 		postsBefore := gw.Posts()
 		msg := core.Message{Type: core.MsgResource, Project: project, Kind: core.KindBucket, Name: "data", Version: int64(e + 1),
 			Resource: &core.Resource{Project: project, Kind: core.KindBucket, Name: "data", StackName: "bd-" + project + "-bucket-data", Version: int64(e + 1)}}
-		cpu0 := processCPU()
+		cpu0 := fanoutCPU()
 		start := time.Now()
 		if err := hub.Publish(ctx, project, msg); err != nil {
 			return t, err
 		}
 		returned := time.Since(start)
-		cpu.Add(processCPU() - cpu0)
+		cpu.Add(fanoutCPU() - cpu0)
 		frames, last := gw.Delivered()
 		after := hub.Stats()
 		if frames-framesBefore != live {
@@ -126,7 +133,7 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 			if err != nil {
 				return t, err
 			}
-			goneDeleted = fanoutConnections - len(cs)
+			goneDeleted = n - len(cs)
 		} else {
 			postsToGone += posts - live
 		}
@@ -149,17 +156,26 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 		{"throttled (429) or failed posts", fmt.Sprintf("%d, %d", gw.Throttled(), s.Failed), fmt.Sprintf("0 %s", mark(gw.Throttled() == 0 && s.Failed == 0))},
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("%d events published one after another to a project of %d connections registered in DynamoDB (dynalite, tests/dynalite), %d of them (every %dth) gone in API Gateway: the first event posts to all %d (%d posts) and deletes the gone ones, the later ones post to the %d live ones. "+
-		"Each @connections call through the AWS SDK to the stand-in (internal/hub/apigwhub/apigwtest) takes %s. apigwhub reads the connections by pages of %d (Query with Limit and ExclusiveStartKey), posting to one page while it reads the next, at most %d posts in flight: API Gateway's default throttle is 10,000 requests per second per account and Region, shared by every API, and %d posts in flight at %s each send about %d per second. "+
+		"Each @connections call through the AWS SDK to the stand-in (internal/hub/apigwhub/apigwtest) takes %s. apigwhub reads the connections by pages of %d (Query with Limit and ExclusiveStartKey; a page that ends exactly at the Limit still returns a LastEvaluatedKey, so a multiple of %d takes one more, empty, page), posting to one page while it reads the next, at most %d posts in flight: API Gateway's default throttle is 10,000 requests per second per account and Region, shared by every API, and %d posts in flight at %s each send about %d per second. "+
 		"Time to the last connection runs from the Publish call to the moment the stand-in recorded the last frame; Publish returns once every post was answered. The lower bound at this latency is %d rounds × %s = %s plus the first page's read; the rest is CPU: the posts' signing and encoding by the SDK and the stand-in's handling share this process and its 2 cores (dynalite's own CPU, in node, is not counted), and on a busy machine its share of the cores sets the figure.",
-		events, fanoutConnections, gone, fanoutGoneEvery, fanoutConnections, firstPostsTo, live,
-		Ms(fanoutLatency), apigwhub.DefaultPageSize, apigwhub.DefaultConcurrency,
+		events, n, gone, fanoutGoneEvery, n, firstPostsTo, live,
+		Ms(fanoutLatency), apigwhub.DefaultPageSize, apigwhub.DefaultPageSize, apigwhub.DefaultConcurrency,
 		apigwhub.DefaultConcurrency, Ms(fanoutLatency), int(float64(apigwhub.DefaultConcurrency)/fanoutLatency.Seconds()),
 		(live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency, Ms(fanoutLatency), Ms(time.Duration((live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency)*fanoutLatency)))
 	return t, nil
 }
 
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU() time.Duration {
+// fanoutThousands writes n with a comma every three digits.
+func fanoutThousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// fanoutCPU is the CPU time (user and system) this process has used.
+func fanoutCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -167,9 +183,9 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// putConnections registers the connections of project in st, a few at a
+// fanoutRegister registers the connections of project in st, a few at a
 // time.
-func putConnections(ctx context.Context, st *dynamostore.Store, project string, ids []string, now time.Time) error {
+func fanoutRegister(ctx context.Context, st *dynamostore.Store, project string, ids []string, now time.Time) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
