@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,5 +264,53 @@ func TestFanOutPageFailure(t *testing.T) {
 	}
 	if got != 5 {
 		t.Errorf("frames = %d, want the first page's 5", got)
+	}
+}
+
+// pageCounter counts the pages the hub reads.
+type pageCounter struct {
+	*dynamostore.Store
+	read atomic.Int64
+}
+
+func (p *pageCounter) ConnectionPages(ctx context.Context, project string, now time.Time, size int, page func([]*core.Connection) error) error {
+	return p.Store.ConnectionPages(ctx, project, now, size, func(cs []*core.Connection) error {
+		p.read.Add(1)
+		return page(cs)
+	})
+}
+
+// The hub reads ahead of its posts by one page at most: while every slot
+// waits for API Gateway, it has read the pages it is posting from, one
+// more waiting, and holds the one after that, and reads no further.
+func TestFanOutReadsAheadOnePage(t *testing.T) {
+	const limit = 5
+	e := newDynEnv(t, apigwhub.Options{})
+	e.connect(t, "p1", "c", 30)
+	pc := &pageCounter{Store: e.store}
+	h := apigwhub.New(e.fake.Client(), pc, &apigwhub.Options{Concurrency: limit, PageSize: 3})
+	e.fake.Pause()
+	done := make(chan error, 1)
+	go func() { done <- h.Publish(context.Background(), "p1", message("p1")) }()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := e.fake.WaitInFlight(ctx, limit); err != nil {
+		t.Fatal(err)
+	}
+	// Posting from pages 1 and 2 (3 + 2 connections), page 3 waiting,
+	// page 4 read and held.
+	waitFor(t, "four pages read", func() bool { return pc.read.Load() >= 4 })
+	time.Sleep(50 * time.Millisecond) // room for a hub that reads on to show it
+	if n := pc.read.Load(); n != 4 {
+		t.Errorf("pages read while every slot is busy = %d, want 4", n)
+	}
+	e.fake.Resume()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Ten full pages, and an empty one: the tenth ended at the Limit, so
+	// DynamoDB returned a LastEvaluatedKey.
+	if s := h.Stats(); s.Posted != 30 || s.Pages != 11 {
+		t.Errorf("stats = %+v, want 30 posted over 11 pages", s)
 	}
 }
