@@ -157,11 +157,11 @@ func fanout(ctx context.Context, log io.Writer, n, events int) (Table, error) {
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("%d events published one after another to a project of %s connections registered in DynamoDB (dynalite, tests/dynalite), %d of them (every %dth) gone in API Gateway: the first event posts to all %s (%s posts) and deletes the gone ones, the later ones post to the %s live ones. "+
 		"Each @connections call through the AWS SDK to the stand-in (internal/hub/apigwhub/apigwtest) takes %s. apigwhub reads the connections by pages of %d (Query with Limit and ExclusiveStartKey; a page that ends exactly at the Limit still returns a LastEvaluatedKey, so a multiple of %d takes one more, empty, page), posting to one page while it reads the next, at most %d posts in flight: API Gateway's default throttle is 10,000 requests per second per account and Region, shared by every API, and %d posts in flight at %s each send about %s per second. "+
-		"Time to the last connection runs from the Publish call to the moment the stand-in recorded the last frame; Publish returns once every post was answered. The lower bound at this latency is %d rounds × %s = %s plus the first page's read; the rest is CPU: the posts' signing and encoding by the SDK and the stand-in's handling share this process and its 2 cores (dynalite's own CPU, in node, is not counted), and on a busy machine its share of the cores sets the figure.",
+		"Time to the last connection runs from the Publish call to the moment the stand-in recorded the last frame; Publish returns once every post was answered. The lower bound at this latency is %d rounds × %s = %s plus the first page's read; the rest is CPU: the posts' signing and encoding by the SDK and the stand-in's handling share this process and the machine's %d cores (dynalite's own CPU, in node, is not counted), and on a busy machine its share of the cores sets the figure.",
 		events, fanoutThousands(n), gone, fanoutGoneEvery, fanoutThousands(n), fanoutThousands(firstPostsTo), fanoutThousands(live),
 		Ms(fanoutLatency), apigwhub.DefaultPageSize, apigwhub.DefaultPageSize, apigwhub.DefaultConcurrency,
 		apigwhub.DefaultConcurrency, Ms(fanoutLatency), fanoutThousands(int(float64(apigwhub.DefaultConcurrency)/fanoutLatency.Seconds())),
-		(live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency, Ms(fanoutLatency), Ms(time.Duration((live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency)*fanoutLatency)))
+		(live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency, Ms(fanoutLatency), Ms(time.Duration((live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency)*fanoutLatency), numCPU()))
 	return t, nil
 }
 
