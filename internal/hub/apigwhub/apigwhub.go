@@ -6,17 +6,21 @@
 // registered by the $connect Lambda (internal/wsapi, APIGW) and found by
 // project through an index, never a scan. A store that reads them page by
 // page (core.ConnectionPager: dynamostore's Query with Limit and
-// ExclusiveStartKey) is read so: the posts to one page's connections start
-// while the next page is read, and a publish holds at most two pages. A
-// message is encoded once per publish, with the protocol's JSON and frame
-// rule (realtime.Encode), the same bytes as the local endpoint's, and
-// posted to every connection with bounded concurrency (Options.Concurrency
-// posts in flight at most; a slow connection holds one of them). A connection that API Gateway reports gone (410
-// GoneException) is deleted from the store; throttling and transient
-// failures are retried a few times with a short backoff (internal/retry);
-// a post still failing then closes that connection (DeleteConnection) and
-// forgets it, so that its client, which missed a frame, reconnects and
-// resyncs (a close that fails keeps the connection). Publish is best effort, as core.Hub says.
+// ExclusiveStartKey) is read so: the posts to one page's connections go
+// out while the next page is read, and a publish holds three pages at
+// most (the one it posts from, one waiting, one being handed over).
+//
+// A message is encoded once per publish, with the protocol's JSON and
+// frame rule (realtime.Encode), the same bytes as the local endpoint's,
+// and posted to every connection by at most Options.Concurrency workers,
+// one post each at a time: a slow connection holds one worker. A
+// connection that API Gateway reports gone (410 GoneException) is deleted
+// from the store beside the posts; throttling and transient failures are
+// retried a few times with a short backoff (internal/retry); a post still
+// failing then closes that connection (DeleteConnection) and forgets it,
+// so that its client, which missed a frame, reconnects and resyncs (a
+// close that fails keeps the connection). Publish is best effort, as
+// core.Hub says.
 package apigwhub
 
 import (
