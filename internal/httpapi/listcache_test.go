@@ -24,9 +24,9 @@ func TestListRowsAndCache(t *testing.T) {
 	op := &core.Operation{ID: "op", Kind: core.KindBucket, Name: "a", Action: core.ActionUpdate, Status: core.OpRunning, RequestedBy: "alice", RequestedAt: at,
 		Spec: core.Spec{Bucket: &core.BucketSpec{Name: "a"}}, Events: []core.StackEvent{ev("e1"), ev("e2"), ev("e3")}, Rev: 4}
 	locked := &core.Resource{Project: "p", Kind: core.KindBucket, Name: "a", StackName: "sa", Version: 3, Op: op,
-		Spec:     core.Spec{Bucket: &core.BucketSpec{Name: "a", Versioning: true, Tags: map[string]string{"team": "geo"}}},
-		Observed: core.Observed{Phase: core.PhaseUpdating, StackID: "arn:stack/sa", StackStatus: "UPDATE_IN_PROGRESS", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::a"}},
-		Lock:     &core.Lock{OperationID: "op", Action: core.ActionUpdate, By: "alice", Since: at},
+		Spec:      core.Spec{Bucket: &core.BucketSpec{Name: "a", Versioning: true, Tags: map[string]string{"team": "geo"}}},
+		Observed:  core.Observed{Phase: core.PhaseUpdating, StackID: "arn:stack/sa", StackStatus: "UPDATE_IN_PROGRESS", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::a"}},
+		Lock:      &core.Lock{OperationID: "op", Action: core.ActionUpdate, By: "alice", Since: at},
 		LastEvent: core.EventRef{ID: "e3", Time: at}, UpdatedAt: at, CreatedBy: "bob", CreatedAt: at, ChangedBy: "bob", ChangedAt: at}
 	done := *op
 	done.ID, done.Status = "op0", core.OpSucceeded
