@@ -137,7 +137,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 					return rep, err
 				}
 			}
-			rep.Tables = append(rep.Tables, underLoad(ctx, e, o))
+			rep.Tables = append(rep.Tables, underLoad(ctx, e, o)...)
 			if o.CPUProfile != nil {
 				pprof.StopCPUProfile()
 			}
