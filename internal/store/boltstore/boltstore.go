@@ -89,6 +89,15 @@ type Store struct {
 	// write transaction the next id, and a read transaction the id of the
 	// last one, so a read of the same id sees the same data. (Guarded by mu.)
 	versionsAt map[string]readVersions
+	// projects keeps, per project id, the last project decoded and the
+	// bytes it came from, as decoded does for resources: every request
+	// of a member reads its project. (Guarded by mu.)
+	projects map[string]decodedProject
+}
+
+type decodedProject struct {
+	raw []byte
+	p   core.Project
 }
 
 type readVersions struct {
@@ -115,7 +124,7 @@ func New(db *bolt.DB, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
-	return &Store{db: db, decoded: map[string]decodedResource{}, versionsAt: map[string]readVersions{}}, nil
+	return &Store{db: db, decoded: map[string]decodedResource{}, versionsAt: map[string]readVersions{}, projects: map[string]decodedProject{}}, nil
 }
 
 // Open opens (or creates) the bbolt file at path and returns a Store that
@@ -174,8 +183,25 @@ func (s *Store) GetProject(ctx context.Context, id string) (*core.Project, error
 		if v == nil {
 			return core.ErrNotFound
 		}
+		s.mu.RLock()
+		d, ok := s.projects[id]
+		s.mu.RUnlock()
+		if ok && bytes.Equal(d.raw, v) {
+			c := d.p
+			c.Members = slices.Clone(d.p.Members)
+			p = &c
+			return nil
+		}
 		p = new(core.Project)
-		return decode(v, p)
+		if err := decode(v, p); err != nil {
+			return err
+		}
+		kept := *p
+		kept.Members = slices.Clone(p.Members)
+		s.mu.Lock()
+		s.projects[id] = decodedProject{raw: bytes.Clone(v), p: kept}
+		s.mu.Unlock()
+		return nil
 	})
 	return p, err
 }

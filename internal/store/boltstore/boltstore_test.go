@@ -374,3 +374,28 @@ func TestListVersionsFollowsEveryWrite(t *testing.T) {
 	}
 	check(core.ItemVersion{StackName: "a", Version: 2})
 }
+
+// GetProject's answers are the caller's own, however often the project is
+// read, and follow every change of it.
+func TestGetProjectCopies(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
+	p := &core.Project{ID: "p", Name: "P", AccountID: "123456789012", Region: "eu-west-1", RoleARN: "arn:aws:iam::123456789012:role/r", Members: []string{"alice", "bob"}}
+	if err := s.PutProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := s.GetProject(ctx, "p")
+		if err != nil || !slices.Equal(got.Members, []string{"alice", "bob"}) || got.Name != "P" {
+			t.Fatalf("GetProject = %+v, %v", got, err)
+		}
+		got.Members[0], got.Name = "mallory", "changed by the caller"
+	}
+	p.Members = []string{"carol"}
+	if err := s.PutProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetProject(ctx, "p"); err != nil || !slices.Equal(got.Members, []string{"carol"}) {
+		t.Fatalf("after a change: %+v, %v", got, err)
+	}
+}
