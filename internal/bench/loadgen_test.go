@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -86,5 +87,41 @@ func TestOutsideGenerator(t *testing.T) {
 	s.Timeout = 100 * time.Millisecond
 	if rep, err = runOutside(t.Context(), s); err != nil || rep.Errors != 50 || rep.Timeouts != 50 {
 		t.Fatalf("late answers: %v, errors %d, timeouts %d; want 50 of each", err, rep.Errors, rep.Timeouts)
+	}
+}
+
+// The load section end to end on a small project: every row measured by
+// the outside generator without errors, the LIST answered gzip-encoded,
+// the If-None-Match row all 304s, and the size table's rows.
+func TestUnderLoadSection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sets up a whole local server")
+	}
+	ctx := t.Context()
+	e, err := newEnv(ctx, envOptions{Sizes: []int{10}, APILatency: time.Millisecond, SandboxRate: 100, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	o := Options{Sizes: []int{10}, Rates: []float64{100, 200}, Duration: 300 * time.Millisecond, Quick: true}
+	o.defaults()
+	ts := underLoad(ctx, e, o)
+	if len(ts) != 2 {
+		t.Fatalf("%d tables, want 2", len(ts))
+	}
+	load, sizes := ts[0], ts[1]
+	if len(load.Rows) != 3 {
+		t.Fatalf("rows %v: want GET, LIST and LIST with If-None-Match at the highest rate only (--quick)", load.Rows)
+	}
+	for _, r := range load.Rows {
+		if r[1] != "200" || r[2] != "60" || r[6] != "0" {
+			t.Errorf("row %v: want 60 sent at 200 req/s, 0 errors", r)
+		}
+	}
+	if !strings.Contains(load.Rows[1][7], "gzip") || load.Rows[2][7] != "0" {
+		t.Errorf("LIST on the wire %q, If-None-Match %q: want gzip, and no body", load.Rows[1][7], load.Rows[2][7])
+	}
+	if len(sizes.Rows) != 2 || !strings.HasPrefix(sizes.Rows[1][5], "✅") {
+		t.Fatalf("sizes %v", sizes.Rows)
 	}
 }
