@@ -43,7 +43,7 @@ test-cfn:
 test-browser: build
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	npm ci --prefix tests/browser --no-audit --no-fund
-	node --test tests/browser/validate.test.mjs tests/browser/live.test.mjs tests/browser/api.test.mjs tests/browser/table.test.mjs tests/browser/benchdoc.test.mjs tests/browser/edits.test.mjs
+	node --test tests/browser/validate.test.mjs tests/browser/live.test.mjs tests/browser/api.test.mjs tests/browser/table.test.mjs tests/browser/benchdoc.test.mjs tests/browser/edits.test.mjs tests/browser/store.test.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/run.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/details.mjs
 	BUCKETDESK_BIN=$(CURDIR)/$(BIN) node tests/browser/history.mjs

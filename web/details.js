@@ -4,9 +4,10 @@
 // it. It follows live updates of the resource while open. Also the
 // remaining time of a user's access, shown on its row.
 
+import { api } from './api.js';
 import { openDialog } from './dialog.js';
 import { copyText, dateTime, fill, h } from './dom.js';
-import { versioningLabel } from './resources.js';
+import { isRow, versioningLabel } from './resources.js';
 
 /** partition returns the ARN partition of a region, as core.Partition. */
 export function partition(region) {
@@ -185,14 +186,48 @@ function userBody(r, project) {
 }
 
 /**
- * openDetailsDialog shows the details of resource r (ctx: project, store,
- * watch) and keeps them current while open.
+ * wholeResource returns the whole resource (kind, name) of ctx's store:
+ * when the store holds only its list row (docs/api.md, "A list item"), it
+ * reads it (GET) and puts it in the store, where it takes the row's place.
+ * If the read fails, it returns what the store holds (null if nothing).
  */
-export function openDetailsDialog(ctx, r) {
+export async function wholeResource(ctx, kind, name) {
+  const cur = ctx.store.get(kind, name);
+  if (cur && !isRow(cur)) return cur;
+  try {
+    const r = await api.get(ctx.project.id, kind, name);
+    ctx.store.put(r);
+  } catch {
+    // What the store holds: the row shows all but the details.
+  }
+  return ctx.store.get(kind, name) || cur;
+}
+
+/**
+ * openDetailsDialog shows the details of resource r (ctx: project, store,
+ * watch) and keeps them current while open: a list row in the store is
+ * read whole first (wholeResource), and again when a newer row replaces
+ * it (a list read after a reconnect); meanwhile the dialog keeps showing
+ * the details it has.
+ */
+export async function openDetailsDialog(ctx, r) {
+  r = (await wholeResource(ctx, r.kind, r.name)) || r;
   const body = h('div', { class: 'details-body', dataset: { kind: r.kind, name: r.name } });
+  let shown = r;
+  let reading = 0; // the version of the row being read whole
   const render = () => {
-    const cur = ctx.store.get(r.kind, r.name) || r;
-    fill(body, cur.kind === 'bucket' ? bucketBody(cur, ctx.project) : userBody(cur, ctx.project));
+    const cur = ctx.store.get(r.kind, r.name);
+    if (cur && isRow(cur)) {
+      if (reading !== cur.version) {
+        reading = cur.version;
+        wholeResource(ctx, r.kind, r.name).then((w) => {
+          if (w && !isRow(w) && body.isConnected) render();
+        });
+      }
+      if (!isRow(shown)) return;
+    }
+    shown = cur || shown;
+    fill(body, shown.kind === 'bucket' ? bucketBody(shown, ctx.project) : userBody(shown, ctx.project));
   };
   render();
   const stop = ctx.watch(() => {

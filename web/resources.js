@@ -1,6 +1,18 @@
 // The page's copy of a project's resources. Per (kind, name) it keeps the
 // highest version seen and drops anything older (docs/api.md, the real-time protocol): messages
 // arrive in any order across reconnects, and a list read may race them.
+// An item is either a whole Resource (a "resource" message, a GET) or a
+// list row (a ListItem, docs/api.md: what a table row needs, no details);
+// at the same version the whole one is kept, so that a list read never
+// drops details the page holds.
+
+// rows are the items that came from a list.
+const rows = new WeakSet();
+
+/** isRow reports whether r is a list row, not a whole resource: its details are a GET away. */
+export function isRow(r) {
+  return rows.has(r);
+}
 
 /** key names a resource in the store. */
 export function rkey(kind, name) {
@@ -54,10 +66,17 @@ export class ResourceStore {
     return sameIsFresh ? v >= k : v > k;
   }
 
-  /** put applies a resource state of its version; false when it is older. */
+  /**
+   * put applies a whole resource state (a message, a GET) of its version;
+   * false when it is older, or of the version held and adds nothing (only
+   * a list row of that version gives way to it).
+   */
   put(r) {
     const k = rkey(r.kind, r.name);
-    if (!this.fresh(r.kind, r.name, r.version, false)) return false;
+    if (!this.fresh(r.kind, r.name, r.version, false)) {
+      const cur = this.items.get(k);
+      if (r.version !== this.known(r.kind, r.name) || !cur || !rows.has(cur) || rows.has(r)) return false;
+    }
     this.versions.set(k, r.version);
     this.touched.set(k, ++this.seq);
     this.rev++;
@@ -86,17 +105,20 @@ export class ResourceStore {
   }
 
   /**
-   * replaceKind takes a fresh list of one kind read after mark: listed
-   * items replace older ones, and items that are not listed go, unless a
-   * message changed them after the read began.
+   * replaceKind takes a fresh list (of rows) of one kind read after mark:
+   * listed items replace older ones (a whole resource of the same version
+   * stays), and items that are not listed go, unless a message changed
+   * them after the read began.
    */
   replaceKind(kind, list, mark) {
     this.rev++;
     const listed = new Set();
     for (const r of list) {
-      listed.add(rkey(r.kind || kind, r.name));
+      rows.add(r);
       const k = rkey(r.kind || kind, r.name);
-      if (r.version >= (this.versions.get(k) || 0)) {
+      listed.add(k);
+      const known = this.versions.get(k) || 0;
+      if (r.version > known || (r.version === known && !this.items.has(k))) {
         this.versions.set(k, r.version);
         this.items.set(k, r);
       }

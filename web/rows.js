@@ -5,7 +5,7 @@
 
 import { session } from './api.js';
 import { brokenMarker, fixButton, missingBuckets } from './dependants.js';
-import { accessBadge, openDetailsDialog } from './details.js';
+import { accessBadge, openDetailsDialog, wholeResource } from './details.js';
 import { domId, h, keepFocus } from './dom.js';
 import { lockText, openBucketForm, openDeleteDialog, openRevealDialog, openRotateDialog, openUserForm } from './forms.js';
 import { openHistoryDialog } from './history.js';
@@ -38,9 +38,17 @@ function progressText(ev) {
   return `${ev.logical_resource_id}: ${ev.resource_status}`;
 }
 
-/** latestEvent is the stack event a row shows: the latest of its running operation. */
+/**
+ * latestEvent is the stack event a row shows: the latest of the operation
+ * holding its lock (an event message's, or the one its resource or list
+ * row carries).
+ */
 export function latestEvent(r) {
-  return state.lastEvents.get(rkey(r.kind, r.name)) || (r.lock && r.operation?.events?.at(-1));
+  const op = r.lock?.operation_id;
+  if (!op) return undefined;
+  const ev = state.lastEvents.get(rkey(r.kind, r.name));
+  if (ev?.client_request_token === op) return ev;
+  return r.operation?.id === op ? r.operation.events?.at(-1) : undefined;
 }
 
 /**
@@ -162,7 +170,8 @@ function rowActions(r) {
     { label: 'History', focusId: `history:${key}`, onClick: () => openHistoryDialog(ctx, r) },
     r.kind === 'user' ? {
       label: 'Share', focusId: `share:${key}`,
-      onClick: () => openLinksDialog(ctx, state.store.get(r.kind, r.name) || r),
+      // The dialog shows the SFTP user name, one of the details.
+      onClick: async () => openLinksDialog(ctx, (await wholeResource(ctx, r.kind, r.name)) || r),
     } : null,
   ];
   const del = {

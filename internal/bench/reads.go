@@ -99,38 +99,3 @@ func mark(ok bool) string {
 	}
 	return "❌"
 }
-
-// underLoad is section 2: GET and LIST of 200 at constant rates, open
-// loop.
-func underLoad(ctx context.Context, e *env, o Options) Table {
-	n := o.Sizes[len(o.Sizes)-1]
-	pid := e.projects[n]
-	t := Table{
-		Title:  fmt.Sprintf("2. The API under a constant request rate (open loop, project of %d buckets)", n),
-		Header: []string{"Request", "Rate (req/s)", "Sent", "p50", "p99", "max", "Errors", "Target"},
-	}
-	for _, req := range []string{"GET", "LIST"} {
-		path := "/api/projects/" + pid + "/buckets"
-		if req == "GET" {
-			path += "/" + bucketName(n, n/2)
-		}
-		for _, rate := range o.Rates {
-			fmt.Fprintf(o.Log, "bench: %s at %g req/s for %s…\n", req, rate, o.Duration)
-			// A short warm-up at the same rate opens the connections.
-			Load{Rate: rate, Duration: o.Duration / 10, Do: func(ctx context.Context) error { return e.get(ctx, path) }}.Run(ctx)
-			res := Load{Rate: rate, Duration: o.Duration, Do: func(ctx context.Context) error { return e.get(ctx, path) }}.Run(ctx)
-			p99 := res.Latency.Percentile(99)
-			target := ""
-			switch {
-			case rate == 1000 && req == "GET":
-				target = mark(p99 < 5*time.Millisecond) + " p99 < 5 ms"
-			case rate == 1000 && req == "LIST":
-				target = mark(p99 < 10*time.Millisecond) + " p99 < 10 ms"
-			}
-			t.Rows = append(t.Rows, []string{req, strconv.FormatFloat(rate, 'f', -1, 64), strconv.Itoa(res.Sent),
-				Ms(res.Latency.Percentile(50)), Ms(p99), Ms(res.Latency.Max()), strconv.Itoa(res.Latency.Errors()), target})
-		}
-	}
-	t.Notes = append(t.Notes, fmt.Sprintf("Each row is %s at a fixed schedule (after a warm-up of a tenth of it); latency is measured from each request's scheduled send time, so a stall of the server or of the generator counts against every request due during it (no coordinated omission). The generator runs in the same process as the server and shares its %d cores; a request refused for more than 4096 in flight would be an error. Targets are stated at 1,000 req/s.", o.Duration, numCPU()))
-	return t
-}

@@ -153,9 +153,9 @@ func (r *Resource) Clone() *Resource {
 	return &c
 }
 
-// WithLatestEvent returns r as a list row and a "resource" message show
-// it: its operation keeps only its latest stack event (the full progress
-// is one read of the resource or the operation away). The copy shares
+// WithLatestEvent returns r as a "resource" message shows it: its
+// operation keeps only its latest stack event (the full progress is one
+// read of the resource or the operation away). The copy shares
 // everything else with r, which it leaves unchanged; r itself is returned
 // when there is nothing to cut.
 func (r *Resource) WithLatestEvent() *Resource {

@@ -70,7 +70,7 @@ func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemV
 	if rs == nil {
 		rs = []*core.Resource{}
 	}
-	body, err := json.Marshal(items[*core.Resource]{Items: listView(rs)})
+	body, err := json.Marshal(items[listItem]{Items: listView(rs)})
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode list: %v", core.ErrInternal, err)
 	}
@@ -84,16 +84,4 @@ func (c *listCache) encode(project string, kind core.Kind, versions []core.ItemV
 	c.entries[listKey{project, kind}] = e
 	c.mu.Unlock()
 	return e, nil
-}
-
-// listView returns the resources as a list shows them: each operation
-// keeps only its latest stack event (core.Resource.WithLatestEvent), the
-// one a table row shows; without this a list of 200 resources weighs most
-// of a megabyte.
-func listView(rs []*core.Resource) []*core.Resource {
-	out := make([]*core.Resource, len(rs))
-	for i, r := range rs {
-		out[i] = r.WithLatestEvent()
-	}
-	return out
 }

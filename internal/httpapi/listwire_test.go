@@ -15,7 +15,7 @@ import (
 // gets 304 without a body; a change of the project changes the tag.
 func TestListEncodingAndNotModified(t *testing.T) {
 	e := newEnv(t, envOptions{start: true})
-	for _, n := range []string{"zip-one", "zip-two"} {
+	for _, n := range []string{"zip-one", "zip-two", "zip-three", "zip-four", "zip-five", "zip-six", "zip-seven"} {
 		e.expect(req{method: "POST", path: "/api/projects/demo/buckets", as: "alice", body: bucketJSON(n)}, 202, nil)
 	}
 	e.settle()

@@ -1,7 +1,8 @@
 // Browser test of the detail views and of access that ends: alice creates
 // a bucket and an SFTP user with an end date, sees the remaining time on
 // the user's row, opens the details of the bucket and of the user, checks
-// the identifiers shown and copies one.
+// the identifiers shown and copies one; after a reload (the page holds list
+// rows, docs/api.md) the details are read whole once, and a resync keeps them.
 //
 //   BUCKETDESK_BIN=bin/bucketdesk node tests/browser/details.mjs
 //   BUCKETDESK_URL=http://127.0.0.1:8080 BUCKETDESK_DEMO_PASSWORD=… node tests/browser/details.mjs
@@ -130,6 +131,36 @@ async function scenario({ base, password }) {
     await dialog.locator('dd[data-field="SFTP"]').getByRole('button', { name: 'Copy SFTP host' }).click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), sftp[0]);
     await screenshot(page, 'user-details');
+    await dialog.getByRole('button', { name: 'Close dialog' }).click();
+
+    log('6. after a reload the page holds list rows only: the details are read whole, once, and a resync keeps them');
+    const reads = [];
+    page.on('request', (r) => {
+      if (r.method() === 'GET' && new URL(r.url()).pathname === `/api/projects/${PROJECT}/users/${user}`) reads.push(r.url());
+    });
+    await page.reload();
+    await waitReady(page, 'user', user);
+    assert.equal(await page.evaluate((name) => window.__bucketdesk.state.store.get('user', name).stack_name, user), undefined, 'a list row carries no details');
+    await row(page, 'user', user).getByRole('button', { name: new RegExp(`^${user}`) }).click();
+    dialog = page.getByRole('dialog', { name: `User ${user}` });
+    await dialog.waitFor({ timeout: WAIT });
+    assert.deepEqual(await shown(dialog, 'Stack name'), [`bd-${PROJECT}--u-${user}`]);
+    assert.deepEqual(await shown(dialog, 'ARN'), [`arn:aws:iam::123456789012:user/bucketdesk/${user}`]);
+    assert.match(await dialog.locator('.detail-key .sub').innerText(), /^Active · created /);
+    assert.equal((await shown(dialog, 'SFTP'))[1], user);
+    assert.equal(reads.length, 1, 'the details were read with one GET');
+    await dialog.getByRole('button', { name: 'Close dialog' }).click();
+    // The socket drops; the resync reads the lists again (unchanged: 304,
+    // the same rows), which must not replace the whole user.
+    const relisted = page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname === `/api/projects/${PROJECT}/users`, { timeout: WAIT });
+    await page.evaluate(() => window.__bucketdesk.socket.close());
+    assert.equal((await relisted).status(), 304, 'the unchanged list answered 304');
+    await page.waitForTimeout(200); // the answer is applied as soon as it is read
+    assert.equal(await page.evaluate((name) => window.__bucketdesk.state.store.get('user', name).stack_name, user), `bd-${PROJECT}--u-${user}`, 'the resync kept the whole user');
+    await row(page, 'user', user).getByRole('button', { name: new RegExp(`^${user}`) }).click();
+    await dialog.waitFor({ timeout: WAIT });
+    assert.deepEqual(await shown(dialog, 'Stack name'), [`bd-${PROJECT}--u-${user}`]);
+    assert.equal(reads.length, 1, 'no second GET: the store kept the details');
 
     assert.deepEqual(problems, [], 'no script errors in the page');
   } catch (err) {

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,25 @@ type Store struct {
 	// Callers get r.Clone(), so it relies on Clone being deep.
 	mu      sync.RWMutex
 	decoded map[string]decodedResource
+	// versionsAt keeps, per project, what ListVersions last read and the
+	// id of the transaction it read it in: bbolt gives every committed
+	// write transaction the next id, and a read transaction the id of the
+	// last one, so a read of the same id sees the same data. (Guarded by mu.)
+	versionsAt map[string]readVersions
+	// projects keeps, per project id, the last project decoded and the
+	// bytes it came from, as decoded does for resources: every request
+	// of a member reads its project. (Guarded by mu.)
+	projects map[string]decodedProject
+}
+
+type decodedProject struct {
+	raw []byte
+	p   core.Project
+}
+
+type readVersions struct {
+	txid int
+	vs   []core.ItemVersion
 }
 
 type decodedResource struct {
@@ -104,7 +124,7 @@ func New(db *bolt.DB, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
-	return &Store{db: db, decoded: map[string]decodedResource{}}, nil
+	return &Store{db: db, decoded: map[string]decodedResource{}, versionsAt: map[string]readVersions{}, projects: map[string]decodedProject{}}, nil
 }
 
 // Open opens (or creates) the bbolt file at path and returns a Store that
@@ -163,8 +183,25 @@ func (s *Store) GetProject(ctx context.Context, id string) (*core.Project, error
 		if v == nil {
 			return core.ErrNotFound
 		}
+		s.mu.RLock()
+		d, ok := s.projects[id]
+		s.mu.RUnlock()
+		if ok && bytes.Equal(d.raw, v) {
+			c := d.p
+			c.Members = slices.Clone(d.p.Members)
+			p = &c
+			return nil
+		}
 		p = new(core.Project)
-		return decode(v, p)
+		if err := decode(v, p); err != nil {
+			return err
+		}
+		kept := *p
+		kept.Members = slices.Clone(p.Members)
+		s.mu.Lock()
+		s.projects[id] = decodedProject{raw: bytes.Clone(v), p: kept}
+		s.mu.Unlock()
+		return nil
 	})
 	return p, err
 }
@@ -357,6 +394,15 @@ func (s *Store) ListVersions(ctx context.Context, project string) ([]core.ItemVe
 	what := "list versions of " + project
 	vs := []core.ItemVersion{}
 	err := s.view(ctx, what, func(tx *bolt.Tx) error {
+		// Nothing was written since the last read of the project: its
+		// answer is this one, without visiting (and comparing) any item.
+		s.mu.RLock()
+		last, ok := s.versionsAt[project]
+		s.mu.RUnlock()
+		if ok && last.txid == tx.ID() {
+			vs = slices.Clone(last.vs)
+			return nil
+		}
 		prefix := []byte(project + sep)
 		c := tx.Bucket(bucketResources).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -372,6 +418,9 @@ func (s *Store) ListVersions(ctx context.Context, project string) ([]core.ItemVe
 			}
 			vs = append(vs, core.ItemVersion{StackName: string(k[len(prefix):]), Version: d.r.Version})
 		}
+		s.mu.Lock()
+		s.versionsAt[project] = readVersions{txid: tx.ID(), vs: slices.Clone(vs)}
+		s.mu.Unlock()
 		return nil
 	})
 	if err != nil {

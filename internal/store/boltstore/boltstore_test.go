@@ -319,3 +319,83 @@ func fill(b *testing.B, s *boltstore.Store, n int) {
 		}
 	}
 }
+
+// ListVersions answers a read with no write since the last one without
+// visiting the items, and still follows every write: through the store,
+// and through the shared database by another component (any committed
+// write makes it read the items again). Its answers are the caller's own.
+func TestListVersionsFollowsEveryWrite(t *testing.T) {
+	ctx := t.Context()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "shared.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := boltstore.New(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(stack string, version, expect int64) {
+		t.Helper()
+		r := &core.Resource{Project: "p", Kind: core.KindBucket, Name: stack, StackName: stack, Version: version,
+			Spec: core.Spec{Bucket: &core.BucketSpec{Name: stack, Encryption: core.Encryption{Type: core.EncryptionS3}}}, Observed: core.Observed{Phase: core.PhaseReady}}
+		if err := s.PutResource(ctx, r, expect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(want ...core.ItemVersion) []core.ItemVersion {
+		t.Helper()
+		got, err := s.ListVersions(ctx, "p")
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("ListVersions = %v, %v; want %v", got, err, want)
+		}
+		return got
+	}
+	put("a", 1, 0)
+	put("b", 1, 0)
+	first := check(core.ItemVersion{StackName: "a", Version: 1}, core.ItemVersion{StackName: "b", Version: 1})
+	first[0].Version = 99 // the caller's copy
+	check(core.ItemVersion{StackName: "a", Version: 1}, core.ItemVersion{StackName: "b", Version: 1})
+	put("a", 2, 1)
+	check(core.ItemVersion{StackName: "a", Version: 2}, core.ItemVersion{StackName: "b", Version: 1})
+	// Another component writes to the same file: read again, same answer.
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("queue/jobs"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("j"), []byte("x"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check(core.ItemVersion{StackName: "a", Version: 2}, core.ItemVersion{StackName: "b", Version: 1})
+	if err := s.DeleteResource(ctx, core.ResourceKey{Project: "p", StackName: "b"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	check(core.ItemVersion{StackName: "a", Version: 2})
+}
+
+// GetProject's answers are the caller's own, however often the project is
+// read, and follow every change of it.
+func TestGetProjectCopies(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "bucketdesk.db"))
+	p := &core.Project{ID: "p", Name: "P", AccountID: "123456789012", Region: "eu-west-1", RoleARN: "arn:aws:iam::123456789012:role/r", Members: []string{"alice", "bob"}}
+	if err := s.PutProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := s.GetProject(ctx, "p")
+		if err != nil || !slices.Equal(got.Members, []string{"alice", "bob"}) || got.Name != "P" {
+			t.Fatalf("GetProject = %+v, %v", got, err)
+		}
+		got.Members[0], got.Name = "mallory", "changed by the caller"
+	}
+	p.Members = []string{"carol"}
+	if err := s.PutProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetProject(ctx, "p"); err != nil || !slices.Equal(got.Members, []string{"carol"}) {
+		t.Fatalf("after a change: %+v, %v", got, err)
+	}
+}
