@@ -17,7 +17,7 @@ import (
 )
 
 // Sections are the parts of a run, in order.
-var Sections = []string{"cached", "load", "realtime", "dynamo"}
+var Sections = []string{"cached", "load", "realtime", "dynamo", "burst"}
 
 // Options configure a run. Zero fields take the defaults of docs/targets.md.
 type Options struct {
@@ -164,6 +164,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return rep, fmt.Errorf("bench: dynamo: %w", err)
 		}
 		rep.Tables = append(rep.Tables, t)
+	}
+	if want("burst") {
+		fmt.Fprintf(o.Log, "bench: bursts of stack events…\n")
+		ts, err := Burst(ctx, BurstOptions{Quick: o.Quick, Log: o.Log})
+		if err != nil {
+			ts = append(ts, Table{Title: "Bursts of stack events", Notes: []string{"Not measured: " + err.Error()}})
+		}
+		rep.Tables = append(rep.Tables, ts...)
 	}
 	rep.Duration = time.Since(rep.Started)
 	if o.Out != "" {
