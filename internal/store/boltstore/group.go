@@ -167,8 +167,8 @@ var errPanicked error = panickedError{}
 // GroupStats counts the group commits of a Store since it was made.
 type GroupStats struct {
 	// Commits is the number of transactions that committed groups, Writes
-	// the number of writes (PutResource, PutOperation, DeleteResource)
-	// they made durable.
+	// the number of writes (PutResource, DeleteResource, PutOperation,
+	// AppendAudit) they made durable, refused ones included.
 	Commits, Writes int64
 }
 
