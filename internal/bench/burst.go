@@ -189,6 +189,7 @@ type burstRun struct {
 	applied int64
 	elapsed time.Duration
 	commits int64 // group commits (0 without group commit)
+	written int64 // bytes of the pages bbolt wrote
 }
 
 func (r burstRun) rate() float64 { return float64(r.applied) / r.elapsed.Seconds() }
@@ -199,7 +200,7 @@ func (r burstRun) rate() float64 { return float64(r.applied) / r.elapsed.Seconds
 func burstThroughput(ctx context.Context, dir string, p *core.Project, targets []burstTarget, o BurstOptions) (Table, error) {
 	t := Table{
 		Title:  "Stack events applied durably (mirror throughput)",
-		Header: []string{"writes", "event workers", "events applied", "time", "events/s", "commits/s", "events per commit", "target", "met"},
+		Header: []string{"writes", "event workers", "events applied", "time", "events/s", "commits/s", "events per commit", "KB written per event", "target", "met"},
 	}
 	zero := simcloud.ZeroOptions()
 	zero.NoSync = true
@@ -263,6 +264,7 @@ func burstThroughput(ctx context.Context, dir string, p *core.Project, targets [
 		t.Rows = append(t.Rows, []string{
 			r.label, strconv.Itoa(r.workers), applied, r.elapsed.Round(time.Millisecond).String(),
 			fmt.Sprintf("%.0f", r.rate()), fmt.Sprintf("%.0f", float64(commits)/r.elapsed.Seconds()), fmt.Sprintf("%.1f", perCommit),
+			fmt.Sprintf("%.1f", float64(r.written)/float64(max(r.applied, 1))/1000),
 			target, met,
 		})
 	}
@@ -277,7 +279,7 @@ func burstThroughput(ctx context.Context, dir string, p *core.Project, targets [
 	}
 	t.Notes = append(t.Notes,
 		fmt.Sprintf("Each event is a stack event of one of %d buckets (round robin, so that events of one bucket rarely wait on each other's item lock), formatted as the SNS notification CloudFormation sends and fed to Mirror.Consume (parse, read the item, apply the rules, one conditional write, publish to the hub) by as many goroutines as the event workers column says, as the local binary's event pump does (setup.DefaultEventWorkers = %d; it was 4). Every event adds progress to its operation, so every event is one durable resource write of the whole item; the items are at their largest (an operation keeps its last %d events): %.1f KB each on average at the end. Events applied counts the version increments found in the cache afterwards. The comparison runs stop after %s; the file is on %s.", len(targets), setup.DefaultEventWorkers, core.MaxOpEvents, float64(size)/float64(max(len(items), 1))/1000, budget, rtFilesystem(dir)),
-		"Group commit (boltstore): the writes that arrive while a commit is in progress share the next bbolt transaction and its fsyncs, and each returns only once that transaction is durable: nothing is acknowledged (Consume returning, the message published to clients) before it is on disk. No timer: a lone write commits at once. A version conflict inside a group is reported to its writer alone (the engine re-reads and retries), without rolling back the others. Commits/s without group commit is one per event; with it, the store's count of committed groups.",
+		"Group commit (boltstore): the writes that arrive while a commit is in progress share the next bbolt transaction and its fsyncs, and each returns only once that transaction is durable: nothing is acknowledged (Consume returning, the message published to clients) before it is on disk. No timer: a lone write commits at once. A version conflict inside a group is reported to its writer alone (the engine re-reads and retries), without rolling back the others. Commits/s without group commit is one per event; with it, the store's count of committed groups. KB written per event: the pages bbolt wrote (its TxStats), per event: an event rewrites its whole item, so with items this size the disk's write bandwidth, not the fsyncs, bounds the rate once commits are grouped.",
 	)
 	return t, nil
 }
@@ -311,6 +313,7 @@ func burstApply(ctx context.Context, l *setup.Local, p *core.Project, store *bol
 		return burstRun{}, err
 	}
 	stats0 := store.GroupStats()
+	tx0 := store.DB().Stats().TxStats
 
 	// Unbuffered: a run that stops at its budget leaves no backlog to
 	// drain, and the pump's own buffer only matters while the sandbox
@@ -356,9 +359,10 @@ func burstApply(ctx context.Context, l *setup.Local, p *core.Project, store *bol
 		return burstRun{}, fmt.Errorf("%d events not applied", f)
 	}
 	stats1 := store.GroupStats()
+	tx1 := store.DB().Stats().TxStats
 	return burstRun{
 		workers: workers, sent: sent, applied: after - before, elapsed: elapsed,
-		commits: stats1.Commits - stats0.Commits,
+		commits: stats1.Commits - stats0.Commits, written: tx1.GetPageAlloc() - tx0.GetPageAlloc(),
 	}, nil
 }
 
