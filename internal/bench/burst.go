@@ -199,7 +199,7 @@ func (r burstRun) rate() float64 { return float64(r.applied) / r.elapsed.Seconds
 // project was created in, once per configuration.
 func burstThroughput(ctx context.Context, dir string, p *core.Project, targets []burstTarget, o BurstOptions) (Table, error) {
 	t := Table{
-		Title:  "Stack events applied durably (mirror throughput)",
+		Title:  "Bursts of stack events: applied durably by the mirror",
 		Header: []string{"writes", "event workers", "events applied", "time", "events/s", "commits/s", "events per commit", "KB written per event", "target", "met"},
 	}
 	zero := simcloud.ZeroOptions()
@@ -384,7 +384,7 @@ func burstVersions(ctx context.Context, s *boltstore.Store, project string) (int
 // latency and a step time per resource.
 func burstChange(ctx context.Context, dir string, p *core.Project, o BurstOptions) (Table, error) {
 	t := Table{
-		Title: "A project-wide change (every bucket updated at once)",
+		Title: "Bursts of stack events: a project-wide change (every bucket updated at once)",
 		Header: []string{"buckets", "clients", "stack events", "burst", "events/s (peak 1 s)", "PUT p50 / p99",
 			"last event → cache final", "last event → every client consistent", "target", "met"},
 	}
