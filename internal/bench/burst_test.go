@@ -53,7 +53,7 @@ func TestBurstQuick(t *testing.T) {
 	if r[2] != strconv.Itoa(5*buckets) {
 		t.Errorf("change row %v: %s stack events, want %d", r, r[2], 5*buckets)
 	}
-	if strings.Contains(r[7], "never") {
+	if strings.Contains(r[8], "never") {
 		t.Errorf("change row %v: clients not consistent", r)
 	}
 	if m := r[len(r)-1]; m != "met" && m != "missed" {
