@@ -21,12 +21,14 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/oklog/ulid/v2"
 
 	"bucketdesk/internal/cfnevent"
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
 	"bucketdesk/internal/engine"
 	"bucketdesk/internal/setup"
+	"bucketdesk/internal/stacks"
 	"bucketdesk/internal/store/boltstore"
 	"bucketdesk/internal/wsapi"
 )
@@ -190,6 +192,8 @@ type burstRun struct {
 	elapsed time.Duration
 	commits int64 // group commits (0 without group commit)
 	written int64 // bytes of the pages bbolt wrote
+	items   int   // resources the events went to
+	size    int   // their average size at the end, bytes of JSON
 }
 
 func (r burstRun) rate() float64 { return float64(r.applied) / r.elapsed.Seconds() }
@@ -200,7 +204,7 @@ func (r burstRun) rate() float64 { return float64(r.applied) / r.elapsed.Seconds
 func burstThroughput(ctx context.Context, dir string, p *core.Project, targets []burstTarget, o BurstOptions) (Table, error) {
 	t := Table{
 		Title:  "Bursts of stack events: applied durably by the mirror",
-		Header: []string{"writes", "event workers", "events applied", "time", "events/s", "commits/s", "events per commit", "KB written per event", "target", "met"},
+		Header: []string{"writes", "event workers", "resources (KB each at the end)", "events applied", "time", "events/s", "commits/s", "events per commit", "KB written per event", "target", "met"},
 	}
 	zero := simcloud.ZeroOptions()
 	zero.NoSync = true
@@ -220,30 +224,53 @@ func burstThroughput(ctx context.Context, dir string, p *core.Project, targets [
 	if o.Quick {
 		budget = 500 * time.Millisecond
 	}
+	// A project-wide change's items: one per stack, each with an update
+	// running whose events arrive now, burstEventsPerStack of them. They
+	// live in a project of their own, so that the change measured next
+	// updates the real buckets only.
+	fresh := max(o.Events/burstEventsPerStack, len(targets))
+	q := burstProject()
+	q.ID, q.Name = "burst-copies", "Burst bench copies"
+	if _, _, err := l.EnsureProject(ctx, q); err != nil {
+		return t, err
+	}
 	configs := []struct {
 		label   string
 		store   *boltstore.Store
 		workers int
-		events  int // 0: as many as fit in budget
+		largest bool // the project's own items, at their largest
+		events  int  // 0: as many as fit in budget
 	}{
-		{"one commit per event (before)", single, 4, 0},
-		{"one commit per event", single, setup.DefaultEventWorkers, 0},
-		{"group commit", l.Store, 4, 0},
-		{"group commit (default)", l.Store, setup.DefaultEventWorkers, o.Events},
+		{"one commit per event (before)", single, 4, false, 0},
+		{"one commit per event", single, setup.DefaultEventWorkers, false, 0},
+		{"group commit", l.Store, 4, false, 0},
+		{"group commit (default)", l.Store, setup.DefaultEventWorkers, false, o.Events},
+		{"group commit (default), items at their largest", l.Store, setup.DefaultEventWorkers, true, o.Events},
 	}
 	var seq int64
 	var runs []burstRun
-	for _, c := range configs {
+	for k, c := range configs {
 		n, until := c.events, time.Duration(0)
 		if n == 0 {
 			// Enough events for the budget at any rate this machine reaches.
 			n, until = o.Events, budget
 		}
-		r, err := burstApply(ctx, l, p, c.store, c.workers, targets, n, until, &seq)
+		ts, tp := targets, p
+		if !c.largest {
+			tp = q
+			if ts, err = burstFresh(ctx, l.Store, q, k, fresh); err != nil {
+				return t, err
+			}
+		}
+		r, err := burstApply(ctx, l, tp, c.store, c.workers, ts, n, until, &seq)
 		if err != nil {
 			return t, err
 		}
-		r.label, r.group = c.label, c.store == l.Store
+		r.label, r.group, r.items = c.label, c.store == l.Store, len(ts)
+		r.size, err = burstItemSize(ctx, l.Store, tp.ID, ts)
+		if err != nil {
+			return t, err
+		}
 		runs = append(runs, r)
 		fmt.Fprintf(o.Log, "bench: burst: %s, %d workers: %.0f events/s\n", c.label, c.workers, r.rate())
 	}
@@ -254,7 +281,7 @@ func burstThroughput(ctx context.Context, dir string, p *core.Project, targets [
 		}
 		perCommit := float64(r.applied) / float64(max(commits, 1))
 		target, met := "—", "—"
-		if r.label == configs[len(configs)-1].label {
+		if r.label == "group commit (default)" {
 			target, met = fmt.Sprintf("≥ %d/s", burstTargetRate), rtMet(r.rate() >= burstTargetRate && r.applied == int64(r.sent))
 		}
 		applied := strconv.FormatInt(r.applied, 10)
@@ -262,26 +289,90 @@ func burstThroughput(ctx context.Context, dir string, p *core.Project, targets [
 			applied += fmt.Sprintf(" (of %d sent)", r.sent)
 		}
 		t.Rows = append(t.Rows, []string{
-			r.label, strconv.Itoa(r.workers), applied, r.elapsed.Round(time.Millisecond).String(),
+			r.label, strconv.Itoa(r.workers), fmt.Sprintf("%d (%.1f)", r.items, float64(r.size)/1000), applied, r.elapsed.Round(time.Millisecond).String(),
 			fmt.Sprintf("%.0f", r.rate()), fmt.Sprintf("%.0f", float64(commits)/r.elapsed.Seconds()), fmt.Sprintf("%.1f", perCommit),
 			fmt.Sprintf("%.1f", float64(r.written)/float64(max(r.applied, 1))/1000),
 			target, met,
 		})
 	}
-	items, _, err := l.Store.ListResources(ctx, p.ID, core.Page{})
-	if err != nil {
-		return t, err
-	}
-	size := 0
-	for _, r := range items {
-		b, _ := json.Marshal(r)
-		size += len(b)
-	}
 	t.Notes = append(t.Notes,
-		fmt.Sprintf("Each event is a stack event of one of %d buckets (round robin, so that events of one bucket rarely wait on each other's item lock), formatted as the SNS notification CloudFormation sends and fed to Mirror.Consume (parse, read the item, apply the rules, one conditional write, publish to the hub) by as many goroutines as the event workers column says, as the local binary's event pump does (setup.DefaultEventWorkers = %d; it was 4). Every event adds progress to its operation, so every event is one durable resource write of the whole item; the items are at their largest (an operation keeps its last %d events): %.1f KB each on average at the end. Events applied counts the version increments found in the cache afterwards. The comparison runs stop after %s; the file is on %s.", len(targets), setup.DefaultEventWorkers, core.MaxOpEvents, float64(size)/float64(max(len(items), 1))/1000, budget, rtFilesystem(dir)),
+		fmt.Sprintf("Each event is a stack event formatted as the SNS notification CloudFormation sends, fed to Mirror.Consume (parse, read the item, apply the rules, one conditional write, publish to the hub) by as many goroutines as the event workers column says, as the local binary's event pump does (setup.DefaultEventWorkers = %d; it was 4). Every event adds progress to its resource's running operation, so every event is one durable write of the whole item. The events go round robin over the resources: %d per resource, as a bucket's update sends, to resources written just before as a project-wide change leaves them (a copy of a real bucket with an update running and no event yet); the last row sends %d events to each of the project's %d real buckets, whose items grow to their largest (an operation keeps its last %d events). Events applied counts the version increments found in the cache afterwards. The comparison runs stop after %s; the file is on %s.", setup.DefaultEventWorkers, burstEventsPerStack, o.Events/len(targets), len(targets), core.MaxOpEvents, budget, rtFilesystem(dir)),
 		"Group commit (boltstore): the writes that arrive while a commit is in progress share the next bbolt transaction and its fsyncs, and each returns only once that transaction is durable: nothing is acknowledged (Consume returning, the message published to clients) before it is on disk. No timer: a lone write commits at once. A version conflict inside a group is reported to its writer alone (the engine re-reads and retries), without rolling back the others. Commits/s without group commit is one per event; with it, the store's count of committed groups. KB written per event: the pages bbolt wrote (its TxStats), per event: an event rewrites its whole item, so with items this size the disk's write bandwidth, not the fsyncs, bounds the rate once commits are grouped.",
 	)
 	return t, nil
+}
+
+// burstEventsPerStack is how many events a bucket's update sends: the
+// stack's start, the Bucket resource's start and end, the cleanup and the
+// end.
+const burstEventsPerStack = 5
+
+// burstFresh writes n resources into project q as a project-wide change
+// leaves them just before their stacks send events: copies of the bench
+// project's first bucket, each under a name of its own (set k), with an
+// update running that has no event yet.
+func burstFresh(ctx context.Context, s *boltstore.Store, q *core.Project, k, n int) ([]burstTarget, error) {
+	items, _, err := s.ListResources(ctx, burstProject().ID, core.Page{Limit: 1})
+	if err != nil || len(items) == 0 {
+		return nil, fmt.Errorf("no bucket to copy: %v", err)
+	}
+	base := items[0]
+	p := q
+	now := time.Now().UTC()
+	ts := make([]burstTarget, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := int(next.Add(1) - 1); j < n; j = int(next.Add(1) - 1) {
+				r := base.Clone()
+				r.Project = p.ID
+				r.Name = fmt.Sprintf("burst-f%d-%05d", k, j)
+				r.Spec.Bucket.Name = r.Name
+				r.StackName = stacks.StackName(p.ID, core.KindBucket, r.Name)
+				r.Observed.StackID = fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/%08x-0000-4000-8000-%012x", p.Region, p.AccountID, r.StackName, k, j)
+				op := r.Op.Clone()
+				op.ID, op.Project, op.Name, op.StackName = ulid.Make().String(), p.ID, r.Name, r.StackName
+				op.Action, op.Status, op.Spec = core.ActionUpdate, core.OpRunning, r.Spec.Clone()
+				op.RequestedAt, op.StartedAt, op.FinishedAt, op.Events, op.Error, op.Rev = now, &now, nil, nil, "", 1
+				r.Op = op
+				r.Lock = &core.Lock{OperationID: op.ID, Action: core.ActionUpdate, By: "alice", Since: now}
+				r.Version, r.UpdatedAt = 1, now
+				if err := s.PutResource(ctx, r, 0); err != nil {
+					errs <- err
+					return
+				}
+				ts[j] = burstTarget{stackID: r.Observed.StackID, stackName: r.StackName, opID: op.ID}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// burstItemSize returns the average size of the targets' items, in bytes
+// of JSON (what the store writes).
+func burstItemSize(ctx context.Context, s *boltstore.Store, project string, ts []burstTarget) (int, error) {
+	size := 0
+	for _, t := range ts {
+		r, err := s.GetResource(ctx, core.ResourceKey{Project: project, StackName: t.stackName})
+		if err != nil {
+			return 0, err
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return 0, err
+		}
+		size += len(b)
+	}
+	return size / max(len(ts), 1), nil
 }
 
 // burstApply applies n progress events (fewer if budget, when not 0,
