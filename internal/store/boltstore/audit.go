@@ -31,7 +31,9 @@ func (s *Store) AppendAudit(ctx context.Context, r *core.AuditRecord) error {
 	if err != nil {
 		return fmt.Errorf("boltstore: %s: %w", what, err)
 	}
-	return s.update(ctx, what, func(tx *bolt.Tx) error {
+	// Grouped: the mirror appends one when an operation ends. Idempotent,
+	// so it may run twice.
+	return s.grouped(ctx, what, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketAudit)
 		if err != nil {
 			return err
