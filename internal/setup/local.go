@@ -136,7 +136,7 @@ func OpenLocal(cfg LocalConfig) (*Local, error) {
 	if l.Store, err = boltstore.New(db, nil); err != nil {
 		return fail(err)
 	}
-	if l.Queue, err = boltqueue.New(db, &boltqueue.Options{Clock: cfg.Clock, Visibility: cfg.Visibility, MaxAttempts: cfg.MaxAttempts}); err != nil {
+	if l.Queue, err = boltqueue.New(db, &boltqueue.Options{Clock: cfg.Clock, Visibility: cfg.Visibility, MaxAttempts: cfg.MaxAttempts, Commit: l.Store.Commit}); err != nil {
 		return fail(err)
 	}
 	sbOpts := simcloud.DemoOptions()

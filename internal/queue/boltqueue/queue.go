@@ -50,6 +50,12 @@ type Options struct {
 	MaxAttempts int
 	// Name tells apart the queues that share one file; default "jobs".
 	Name string
+	// Commit, when set, runs the queue's enqueues, acks and retries in a
+	// read-write transaction of the same file that it may share with other
+	// writers (boltstore.Store.Commit: group commit), returning only once
+	// that transaction is durable; fn may run more than once. Default: one
+	// transaction (db.Update) each.
+	Commit func(fn func(*bolt.Tx) error) error
 }
 
 // Queue is a durable at-least-once job queue in bbolt.
@@ -60,6 +66,7 @@ type Queue struct {
 	visibility  time.Duration
 	maxAttempts int
 	bucket      []byte // top-level bucket: "queue/" + name
+	commit      func(fn func(*bolt.Tx) error) error
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a job may have become visible
@@ -112,6 +119,7 @@ func New(db *bolt.DB, opts *Options) (*Queue, error) {
 		visibility:  o.Visibility,
 		maxAttempts: o.MaxAttempts,
 		bucket:      []byte("queue/" + o.Name),
+		commit:      o.Commit,
 		changed:     make(chan struct{}),
 		closed:      make(chan struct{}),
 	}
@@ -159,6 +167,16 @@ func (q *Queue) Close() error {
 	return nil
 }
 
+// write runs fn in a durable read-write transaction: Options.Commit's,
+// which may share it with other writers and run fn more than once, or
+// its own. fn must assign, not accumulate, what it reports.
+func (q *Queue) write(fn func(*bolt.Tx) error) error {
+	if q.commit != nil {
+		return q.commit(fn)
+	}
+	return q.db.Update(fn)
+}
+
 // errClosed is returned by calls on a closed queue.
 var errClosed = fmt.Errorf("boltqueue: queue closed: %w", core.ErrUnavailable)
 
@@ -171,9 +189,8 @@ func (q *Queue) Enqueue(ctx context.Context, job core.Job) error {
 	id := ulid.Make()
 	now := q.clock.Now()
 	m := &message{Job: job, EnqueuedAt: now, VisibleAt: now.UnixNano()}
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b := q.buckets(tx)
-		return b.put(id[:], m)
+	err := q.write(func(tx *bolt.Tx) error {
+		return q.buckets(tx).put(id[:], m)
 	})
 	if err != nil {
 		return fmt.Errorf("boltqueue: enqueue %s: %w", job.OperationID, err)
@@ -313,17 +330,21 @@ func (q *Queue) Ack(ctx context.Context, receipt string) error {
 	if err := q.check(ctx); err != nil {
 		return err
 	}
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	var stale error
+	err := q.write(func(tx *bolt.Tx) error {
 		b := q.buckets(tx)
 		id, m, err := b.byReceipt(receipt)
-		if err != nil {
-			return err
+		if stale = err; err != nil {
+			return nil // refused: nothing written
 		}
 		if err := b.visible.Delete(visibleKey(m.VisibleAt, id)); err != nil {
 			return err
 		}
 		return b.messages.Delete(id)
 	})
+	if err == nil {
+		err = stale
+	}
 	if err != nil {
 		return fmt.Errorf("boltqueue: ack: %w", err)
 	}
@@ -338,14 +359,19 @@ func (q *Queue) Retry(ctx context.Context, receipt string, delay time.Duration) 
 		return err
 	}
 	delay = max(delay, 0)
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	at := q.clock.Now().Add(delay).UnixNano()
+	var stale error
+	err := q.write(func(tx *bolt.Tx) error {
 		b := q.buckets(tx)
 		id, m, err := b.byReceipt(receipt)
-		if err != nil {
-			return err
+		if stale = err; err != nil {
+			return nil // refused: nothing written
 		}
-		return b.move(id, m, q.clock.Now().Add(delay).UnixNano())
+		return b.move(id, m, at)
 	})
+	if err == nil {
+		err = stale
+	}
 	if err != nil {
 		return fmt.Errorf("boltqueue: retry: %w", err)
 	}

@@ -884,6 +884,19 @@ func (s *Store) grouped(ctx context.Context, what string, fn func(*bolt.Tx) erro
 	return wrap(what, s.group.do(fn))
 }
 
+// Commit runs fn in a read-write transaction of the store's file that it
+// may share with the store's own writes and other callers' (group commit:
+// fn may run more than once and must assign, not accumulate, what it
+// reports), and returns once that transaction has committed, durably. It
+// lets another user of the same file, the local job queue, share its
+// commits and their fsyncs. fn's error is returned as it is.
+func (s *Store) Commit(fn func(*bolt.Tx) error) error {
+	if s.group == nil {
+		return s.db.Update(fn)
+	}
+	return s.group.do(fn)
+}
+
 // wrap names the operation and gives every error a kind: the kinds that
 // fn returned stay, a closed database is ErrUnavailable, and any other
 // bbolt or file error is ErrInternal.
