@@ -69,6 +69,12 @@ type rtCmd struct {
 	First  int64 `json:"first,omitempty"`
 	Count  int64 `json:"count,omitempty"`
 	Record bool  `json:"record,omitempty"`
+	// Acc names an accumulator that keeps the run's latencies across runs
+	// (Reset empties it first): wait then reports the accumulated ones, so
+	// that two servers measured in alternating rounds each get
+	// percentiles over all their rounds.
+	Acc   string `json:"acc,omitempty"`
+	Reset bool   `json:"reset,omitempty"`
 
 	// wait: until clients have read Want event frames of the run, or
 	// TimeoutMS; it ends the run. close: the stalled clients (Stalled),
@@ -97,7 +103,8 @@ type rtReply struct {
 	EventBytes  int64 `json:"event_bytes,omitempty"`
 	OtherFrames int64 `json:"other_frames,omitempty"`
 	OtherBytes  int64 `json:"other_bytes,omitempty"`
-	// Latencies of the run's (client, event) pairs, in nanoseconds (wait).
+	// Latencies of the run's (client, event) pairs, in nanoseconds, or of
+	// every run of its accumulator (wait).
 	Lat rtLat `json:"lat"`
 }
 
@@ -147,12 +154,14 @@ type rtChild struct {
 	clients []*rtReader
 	stalled []*websocket.Conn
 	run     atomic.Pointer[rtChildRun]
+	acc     map[string]*Recorder
 }
 
 // rtChildRun is one measurement in the client process.
 type rtChildRun struct {
 	first, count int64
 	record       bool
+	acc          string
 	events       atomic.Int64
 	signal       chan struct{}
 	want         atomic.Int64
@@ -212,7 +221,13 @@ func (ch *rtChild) do(c rtCmd) rtReply {
 			r.lat = r.lat[:0]
 			r.mu.Unlock()
 		}
-		run := &rtChildRun{first: c.First, count: c.Count, record: c.Record, signal: make(chan struct{}, 1)}
+		if c.Acc != "" && (c.Reset || ch.acc[c.Acc] == nil) {
+			if ch.acc == nil {
+				ch.acc = map[string]*Recorder{}
+			}
+			ch.acc[c.Acc] = NewRecorder(0)
+		}
+		run := &rtChildRun{first: c.First, count: c.Count, record: c.Record, acc: c.Acc, signal: make(chan struct{}, 1)}
 		run.want.Store(-1)
 		ch.run.Store(run)
 		rep := rtReply{Kind: "reply"}
@@ -265,6 +280,9 @@ wait:
 	// the counters then, negated, and the parent adds the two.
 	ch.counters(&rep, 1)
 	rec := NewRecorder(int(max(c.Want, 0)))
+	if run.acc != "" {
+		rec = ch.acc[run.acc]
+	}
 	for _, r := range ch.clients {
 		r.mu.Lock()
 		for _, l := range r.lat {

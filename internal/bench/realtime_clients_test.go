@@ -40,7 +40,7 @@ func TestClientProcess(t *testing.T) {
 	ev, other := rtRawFrames(rtEventIDOf(0, time.Now().UnixNano()), 300, 800)
 	raw.broadcast(other, ev)
 
-	p, err := e.paced(t.Context(), 5, 100, 200*time.Millisecond, e.rawBroadcast(300, 800, 1))
+	p, err := e.paced(t.Context(), 5, 100, 200*time.Millisecond, e.rawBroadcast(300, 800, 1, false), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,12 +57,21 @@ func TestClientProcess(t *testing.T) {
 		t.Errorf("frames: event %d B, other %d B, %.2f others per event; want 300, 800, 1", p.eventSize, p.otherSize, p.others)
 	}
 
-	// A shortfall is reported as read, not as the number asked for.
-	_, r0, err := e.begin(2, true)
+	// The same bytes as one frame an event.
+	j, err := e.paced(t.Context(), 5, 100, 100*time.Millisecond, e.rawBroadcast(300, 800, 1, true), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inject := e.rawBroadcast(300, 800, 0)
+	if j.read != 50 || j.missing != 0 || j.eventSize != 1100 || j.others != 0 {
+		t.Errorf("one frame an event: read %d, missing %d, event %d B, %.2f others; want 50, 0, 1100, 0", j.read, j.missing, j.eventSize, j.others)
+	}
+
+	// A shortfall is reported as read, not as the number asked for.
+	_, r0, err := e.begin(2, true, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inject := e.rawBroadcast(300, 800, 0, false)
 	for range 2 {
 		inject(0, e.seq.Add(1), time.Now().UnixNano())
 	}
