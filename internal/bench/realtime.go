@@ -84,13 +84,13 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 			o.Clients = []int{100, 1000}
 		}
 	}
-	// Short runs: a quick run measures each figure for half as long, and
-	// saturation never runs longer than 5 s.
+	// A quick run measures each figure for half as long; saturation runs
+	// for half a measurement, at most 5 s.
 	d := o.Duration
-	satFor := min(d/2, 5*time.Second)
 	if o.Quick {
 		d = d / 2
 	}
+	satFor := min(d/2, 5*time.Second)
 	nofile, nofileNote := rtRaiseNoFile()
 
 	env, err := rtOpen(ctx)

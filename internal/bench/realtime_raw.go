@@ -69,7 +69,10 @@ func (s *rtRaw) serve(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case b := <-c.q:
-			if ws.Write(ctx, websocket.MessageText, b) != nil {
+			// A write with a context that can end costs coder/websocket a
+			// context.AfterFunc per write; bucketdesk writes without one,
+			// and so does its peer.
+			if ws.Write(context.Background(), websocket.MessageText, b) != nil {
 				return
 			}
 		case <-ctx.Done():
