@@ -52,7 +52,7 @@ func rtTargetP99(n int) time.Duration {
 
 // rtProfiled is what CPU profiles of the server's process (go tool pprof)
 // showed, measured on a 2-core machine that other work shared.
-const rtProfiled = "What the profiles of the server's process showed (go tool pprof; 10,000 clients at 10 events/s and 1,000 at 50 events/s): the write system calls to the sockets are the largest part, 42 % of the server's CPU at 10,000 clients, about 13 µs each including the loopback delivery into the client process, and each connection gets one write per event (its `resource` and `event` frames leave together: 1.96 frames per write, wsapi batchWriter). That is the floor of one socket per browser: at 10,000 clients one event costs the server about 0.1 s of CPU in writes alone, so 10 events/s asks one of the two cores for them, and the clients' reads in the other process take about half as much again; the Apply column then includes the wait for a CPU (the injecting goroutine is one among 10,000 woken writers). Next came the writer loop's select: eight cases, three of them timer channels (which enter the timer heap each time the select blocks), took a fifth of a connection's CPU at 1,000 clients; it now waits on three channels (frames, end of subscription, and one wake channel that the reader's end, shutdown, revocation and the timers, now AfterFuncs, poke) and takes about a tenth. After it: localhub.Publish (7 %: a channel send and a goroutine wake per connection), coder/websocket's own write lock (a select per frame) and bbolt's fdatasync (5 %)."
+const rtProfiled = "What the profiles of the server's process showed (go tool pprof; 10,000 clients at 10 events/s and 1,000 at 50 events/s, on this machine while other work shared its cores): the write system calls to the sockets are the largest part, 42 % of the server's CPU at 10,000 clients, about 13 µs each including the loopback delivery into the client process, and each connection gets one write per event (its `resource` and `event` frames leave together: 1.96 frames per write, wsapi batchWriter). That is the floor of one socket per browser: at 10,000 clients one event costs the server about 0.1 s of CPU in writes alone, so 10 events/s asks one of the two cores for them, and the clients' reads in the other process take about half as much again; the Apply column then includes the wait for a CPU (the injecting goroutine is one among 10,000 woken writers). Next came the writer loop's select: eight cases, three of them timer channels (which enter the timer heap each time the select blocks), took a fifth of a connection's CPU at 1,000 clients; it now waits on three channels (frames, end of subscription, and one wake channel that the reader's end, shutdown, revocation and the timers, now AfterFuncs, poke) and takes about a tenth. After it: localhub.Publish (7 %: a channel send and a goroutine wake per connection), coder/websocket's own write lock (a select per frame) and bbolt's fdatasync (5 %)."
 
 // rtPassword is the demo users' password in the benchmark's throwaway
 // data directory.
@@ -119,7 +119,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 
 	lat := Table{
 		Title:  "Stack event → browser frame",
-		Header: []string{"clients", "events/s (achieved)", "events", "deliveries", "Apply p50 / p99", "p50", "p99", "max", "target p99", "met"},
+		Header: []string{"clients", "events/s (achieved)", "events", "deliveries", "Apply p50 / p99", "CPU per event, server / clients", "p50", "p99", "max", "target p99", "met"},
 	}
 	sat := Table{
 		Title:  "Deliveries at saturation",
@@ -131,7 +131,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 	}
 	peer := Table{
 		Title:  "Beside a raw broadcast server",
-		Header: []string{"server", "clients", "events/s (achieved)", "deliveries", "inject p50 / p99", "p50", "p99", "max", "server heap+stacks per connection", "p99 ratio to the faster raw", "target", "met"},
+		Header: []string{"server", "clients", "events/s (achieved)", "deliveries", "inject p50 / p99", "CPU per event, server / clients", "p50", "p99", "max", "server heap+stacks per connection", "p99 ratio to the faster raw", "target", "met"},
 	}
 	mem := Table{
 		Title:  "Idle connections (server process)",
@@ -195,7 +195,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 		target := rtTargetP99(n)
 		lat.Rows = append(lat.Rows, []string{
 			label, fmt.Sprintf("%.0f (%.1f)", rate, r.achieved), strconv.Itoa(r.events),
-			rtDeliveries(r), Ms(r.inject.Percentile(50)) + " / " + Ms(r.inject.Percentile(99)),
+			rtDeliveries(r), Ms(r.inject.Percentile(50)) + " / " + Ms(r.inject.Percentile(99)), r.cpuPerEvent(),
 			Ms(time.Duration(r.lat.P50)), Ms(time.Duration(r.lat.P99)), Ms(time.Duration(r.lat.Max)),
 			"< " + Ms(target), rtMet(r.missing == 0 && time.Duration(r.lat.P99) < target),
 		})
@@ -250,7 +250,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 		row := func(name string, p rtPaced, m rtMemDelta, ratio, target, met string) []string {
 			return []string{
 				name, strconv.Itoa(opened), fmt.Sprintf("%.0f (%.1f)", rate, p.achieved), rtDeliveries(p),
-				Ms(p.inject.Percentile(50)) + " / " + Ms(p.inject.Percentile(99)),
+				Ms(p.inject.Percentile(50)) + " / " + Ms(p.inject.Percentile(99)), p.cpuPerEvent(),
 				Ms(time.Duration(p.lat.P50)), Ms(time.Duration(p.lat.P99)), Ms(time.Duration(p.lat.Max)),
 				rtKiB(m.perConn()), ratio, target, met,
 			}
@@ -268,7 +268,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 
 	fs := rtFilesystem(env.dir)
 	lat.Notes = append(lat.Notes,
-		fmt.Sprintf("Events are injected at a fixed rate (%.0f events/s; %d/s above %d clients, the rate of the 10,000-client target) straight into Mirror.Apply for %d buckets that exist in the cache (one bbolt transaction with an fsync per event, on %s; the operation's history copy is written only when its status changes). Each event publishes two messages to the project: `resource` (carrying only its operation's latest event) and `event`. Latency runs from just before Apply to the moment a client has read the `event` frame carrying that event id, over every (client, event) pair.", o.Rate, rtRateAt10000, rtPeerClients, len(env.targets), fs),
+		fmt.Sprintf("Events are injected at a fixed rate (%.0f events/s; %d/s above %d clients, the rate of the 10,000-client target) straight into Mirror.Apply for %d buckets that exist in the cache (one bbolt transaction with an fsync per event, on %s; the operation's history copy is written only when its status changes). Each event publishes two messages to the project: `resource` (carrying only its operation's latest event) and `event`. Latency runs from just before Apply to the moment a client has read the `event` frame carrying that event id, over every (client, event) pair. CPU per event is the CPU time (user and system, getrusage) the server's process and the client process spent from the run's start until the clients had read it, over the events injected: what one event asks of the machine, whatever else runs on it; the rate the two processes can sustain is at most (cores available) / (their sum).", o.Rate, rtRateAt10000, rtPeerClients, len(env.targets), fs),
 		"The clients run in a process of their own (this executable started again), so the server's process serves them as it would serve browsers elsewhere; both processes share this machine's cores. Each event's id carries the wall-clock time (Unix nanoseconds) taken just before Apply; a client subtracts it from the wall clock when it has read the frame: one clock, read by two processes on one machine. Tickets come from POST /api/ws-ticket over HTTP. Client process: "+env.cl.note,
 		rtProfiled,
 	)
@@ -623,6 +623,7 @@ func (e *rtEnv) begin(count int64, record bool, acc string, reset bool) (first i
 // most 10 s) and returns what they read since begin.
 func (e *rtEnv) end(want int64, r0 rtReply) (rtReply, error) {
 	r, err := e.cl.do(rtCmd{Op: "wait", Want: want, TimeoutMS: 10000})
+	r.CPU -= r0.CPU
 	r.Frames += r0.Frames
 	r.EventBytes += r0.EventBytes
 	r.OtherFrames += r0.OtherFrames
@@ -636,8 +637,11 @@ type rtPaced struct {
 	events   int
 	elapsed  time.Duration
 	achieved float64
-	read     int64 // event frames of the run read
-	missing  int64
+	// CPU time of the server's process and of the client process over
+	// the run (from its start until the clients had read it)
+	serverCPU, clientCPU time.Duration
+	read                 int64 // event frames of the run read
+	missing              int64
 	// average sizes of the event frames and the others, and others per
 	// event frame
 	eventSize, otherSize int
@@ -655,6 +659,7 @@ func (e *rtEnv) paced(ctx context.Context, clients int, rate float64, d time.Dur
 	}
 	rec := NewRecorder(n)
 	interval := time.Duration(float64(time.Second) / rate)
+	cpu0 := rtCPU()
 	start := time.Now()
 	sent := 0
 	var ierr error
@@ -681,10 +686,11 @@ func (e *rtEnv) paced(ctx context.Context, clients int, rate float64, d time.Dur
 	if err != nil {
 		return rtPaced{}, err
 	}
+	cpu := time.Duration(rtCPU() - cpu0)
 	if ierr != nil {
 		return rtPaced{}, fmt.Errorf("bench: inject: %w", ierr)
 	}
-	p := rtPaced{lat: r.Lat, inject: rec, events: sent, elapsed: elapsed, achieved: float64(sent) / elapsed.Seconds(), read: r.Events, missing: want - r.Events}
+	p := rtPaced{lat: r.Lat, inject: rec, events: sent, elapsed: elapsed, achieved: float64(sent) / elapsed.Seconds(), read: r.Events, missing: want - r.Events, serverCPU: cpu, clientCPU: time.Duration(r.CPU)}
 	if ev := r.Frames - r.OtherFrames; ev > 0 {
 		p.eventSize = int(r.EventBytes / ev)
 		p.others = float64(r.OtherFrames) / float64(ev)
@@ -731,12 +737,20 @@ func (e *rtEnv) alternate(ctx context.Context, clients int, rate float64, d time
 	return bd, raw, joined, nil
 }
 
+// cpuPerEvent is the CPU time of each process per event injected.
+func (p rtPaced) cpuPerEvent() string {
+	n := time.Duration(max(p.events, 1))
+	return Ms(p.serverCPU/n) + " / " + Ms(p.clientCPU/n)
+}
+
 // then adds the later round q to p; latencies are q's, which accumulate.
 func (p rtPaced) then(q rtPaced) rtPaced {
 	for _, d := range q.inject.samples {
 		p.inject.Add(d)
 	}
 	p.lat = q.lat
+	p.serverCPU += q.serverCPU
+	p.clientCPU += q.clientCPU
 	p.events += q.events
 	p.elapsed += q.elapsed
 	p.achieved = float64(p.events) / p.elapsed.Seconds()

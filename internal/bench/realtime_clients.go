@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -103,6 +104,9 @@ type rtReply struct {
 	EventBytes  int64 `json:"event_bytes,omitempty"`
 	OtherFrames int64 `json:"other_frames,omitempty"`
 	OtherBytes  int64 `json:"other_bytes,omitempty"`
+	// CPU is the client process's CPU time so far (user and system), in
+	// nanoseconds (run, wait).
+	CPU int64 `json:"cpu,omitempty"`
 	// Latencies of the run's (client, event) pairs, in nanoseconds, or of
 	// every run of its accumulator (wait).
 	Lat rtLat `json:"lat"`
@@ -230,7 +234,7 @@ func (ch *rtChild) do(c rtCmd) rtReply {
 		run := &rtChildRun{first: c.First, count: c.Count, record: c.Record, acc: c.Acc, signal: make(chan struct{}, 1)}
 		run.want.Store(-1)
 		ch.run.Store(run)
-		rep := rtReply{Kind: "reply"}
+		rep := rtReply{Kind: "reply", CPU: rtCPU()}
 		ch.counters(&rep, -1)
 		return rep
 	case "wait":
@@ -275,7 +279,7 @@ wait:
 		}
 	}
 	ch.run.Store(nil)
-	rep := rtReply{Kind: "reply", Events: run.events.Load()}
+	rep := rtReply{Kind: "reply", Events: run.events.Load(), CPU: rtCPU()}
 	// Frames are counted since the run started: the "run" reply carried
 	// the counters then, negated, and the parent adds the two.
 	ch.counters(&rep, 1)
@@ -427,6 +431,16 @@ func rtParseEventID(b []byte) (seq, ns int64, ok bool) {
 	seq, err1 := strconv.ParseInt(string(s), 10, 64)
 	ns, err2 := strconv.ParseInt(string(n), 10, 64)
 	return seq, ns, err1 == nil && err2 == nil
+}
+
+// rtCPU returns this process's CPU time so far (user and system), in
+// nanoseconds.
+func rtCPU() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // rtEventIDOf is the id of the injected event seq, stamped ns.
