@@ -260,7 +260,7 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 			row("raw broadcast, one frame an event", rj, rawIdle, fmt.Sprintf("%.2f×", float64(rj.lat.P99)/float64(max(floor, 1))), "—", "—"),
 			row("bucketdesk", r, idle, fmt.Sprintf("%.2f×", pr), fmt.Sprintf("≤ %.1f× the faster raw", rtTargetPeerRatio), rtMet(pr <= rtTargetPeerRatio && r.missing == 0 && rr.missing == 0 && rj.missing == 0)),
 		)
-		peer.Notes = append(peer.Notes, fmt.Sprintf("The raw server is the least a broadcast server on coder/websocket does, in this process beside bucketdesk's: it accepts any connection (no ticket), sends a hello, and on each injected event queues for every connection the same frames bucketdesk sends, %d frame(s) of %d bytes (standing for the `resource` message) and the event frame of %d bytes (the average sizes bucketdesk's clients read), each connection's goroutine writing one frame per write (one system call a frame); or, its second way, the same bytes as one event frame (one system call an event, as bucketdesk's batched writes mostly are). No cache, no hub, no encoding, no durable write: its \"inject\" is the broadcast call, where bucketdesk's is Mirror.Apply (a bbolt commit with an fsync, then the publish). The ratio compares with the faster of the two raw ways. Both servers had %d clients of the one client process connected at once, and were measured in alternating rounds of about a second at the same event rate (each figure over all its rounds), so that what else the machine did weighed on both alike; bucketdesk's row is the %d-client row of the first table.", others, r.otherSize, r.eventSize, opened, opened))
+		peer.Notes = append(peer.Notes, fmt.Sprintf("The raw server is the least a broadcast server on coder/websocket does, in this process beside bucketdesk's: it accepts any connection (no ticket), sends a hello, and on each injected event queues for every connection the same frames bucketdesk sends, %d frame(s) of %d bytes (standing for the `resource` message) and the event frame of %d bytes (the average sizes bucketdesk's clients read), each connection's goroutine writing one frame per write (one system call a frame); or, its second way, the same bytes as one event frame (one system call an event, as bucketdesk's batched writes mostly are). No cache, no hub, no encoding, no durable write: its \"inject\" is the broadcast call, where bucketdesk's is Mirror.Apply (a bbolt commit with an fsync, then the publish). The ratio compares with the faster of the two raw ways. Both servers had %d clients of the one client process connected at once, and were measured in alternating rounds of about half a second at the same event rate (each figure over all its rounds), so that what else the machine did weighed on both alike; bucketdesk's row is the %d-client row of the first table.", others, r.otherSize, r.eventSize, opened, opened))
 		if err := env.disconnect(ctx); err != nil {
 			return nil, err
 		}
@@ -703,11 +703,11 @@ func (e *rtEnv) paced(ctx context.Context, clients int, rate float64, d time.Dur
 
 // alternate measures bucketdesk and the raw peer (its two ways: the same
 // frames, and the same bytes as one frame an event), clients connected to
-// each, in alternating rounds of about a second for d each, so that
+// each, in alternating rounds of about half a second for d each, so that
 // whatever else the machine does in the meantime weighs on all alike.
 // The raw peer's frames take the sizes of bucketdesk's first round.
 func (e *rtEnv) alternate(ctx context.Context, clients int, rate float64, d time.Duration) (bd, raw, joined rtPaced, err error) {
-	rounds := max(2, int(d/time.Second))
+	rounds := max(2, int(d/(500*time.Millisecond)))
 	per := d / time.Duration(rounds)
 	add := func(p *rtPaced, q rtPaced, first bool) {
 		if first {
