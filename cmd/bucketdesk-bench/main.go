@@ -1,6 +1,7 @@
 // Command bucketdesk-bench measures bucketdesk against its targets
 // (docs/targets.md) and prints Markdown tables: cached against direct
-// reads, the API at constant request rates, event to browser and the
+// reads, the API at constant request rates, event to browser (with its
+// WebSocket clients in a second process of this command) and the
 // DynamoDB store against dynalite. It is its own command so that the
 // bucketdesk binary, which is also the Lambda package, carries none of it.
 // See `bucketdesk-bench --help` and `make bench`.
@@ -23,6 +24,11 @@ import (
 )
 
 func main() {
+	// The event-to-browser section starts this executable again as its
+	// client process, with a hidden argument (bench.WSClientsArg).
+	if bench.WSClientsProcess(os.Args[1:]) {
+		os.Exit(bench.WSClientsMain(os.Stdin, os.Stdout))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -1,29 +1,23 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"bucketdesk/internal/cloud/simcloud"
 	"bucketdesk/internal/core"
@@ -35,26 +29,50 @@ import (
 const (
 	rtTargetP99At100    = 5 * time.Millisecond
 	rtTargetP99At1000   = 25 * time.Millisecond
+	rtTargetP99At10000  = 250 * time.Millisecond
+	rtRateAt10000       = 10 // events/s of the 10,000-client target
 	rtTargetIdleConns   = 10000
 	rtTargetIdleBytes   = 500 << 20
 	rtTargetDeliveries  = 100000
 	rtTargetStallFactor = 1.2
+	rtTargetPeerRatio   = 1.3
+	rtPeerClients       = 1000
 )
+
+// rtTargetP99 is the p99 target with n clients.
+func rtTargetP99(n int) time.Duration {
+	switch {
+	case n <= 100:
+		return rtTargetP99At100
+	case n <= 1000:
+		return rtTargetP99At1000
+	}
+	return rtTargetP99At10000
+}
+
+// rtProfiled is what CPU profiles of the server's process (go tool pprof)
+// showed, measured on a 2-core machine that other work shared.
+const rtProfiled = "What the profiles of the server's process showed (go tool pprof; 10,000 clients at 10 events/s and 1,000 at 50 events/s, on this machine while other work shared its cores): the write system calls to the sockets are the largest part, 42 % of the server's CPU at 10,000 clients, about 13 µs each, which includes the loopback delivery into the client process and the wake-up of its reader there (work a browser on another machine would not put on the server's CPU), and each connection gets one write per event (its `resource` and `event` frames leave together: 1.96 frames per write, wsapi batchWriter). That is the floor of one socket per browser: at 10,000 clients one event costs the server about 0.1 s of CPU in writes alone, so 10 events/s asks one of the two cores for them, and the clients' reads in the other process take about half as much again; the Apply column then includes the wait for a CPU (the injecting goroutine is one among 10,000 woken writers). Next came the writer loop's select: eight cases, three of them timer channels (which enter the timer heap each time the select blocks), took a fifth of a connection's CPU at 1,000 clients; it now waits on three channels (frames, end of subscription, and one wake channel that the reader's end, shutdown, revocation and the timers, now AfterFuncs, poke) and takes about a tenth. After it: localhub.Publish (7 %: a channel send and a goroutine wake per connection), coder/websocket's own write lock (a select per frame) and bbolt's fdatasync (5 %)."
 
 // rtPassword is the demo users' password in the benchmark's throwaway
 // data directory.
 const rtPassword = "bench-realtime-password"
 
 // Realtime measures stack event → browser frame on the whole local stack:
-// the sandbox on zero durations, the real server handler on 127.0.0.1 and
-// coder/websocket clients in this process, all subscribed to one project.
-// Events are injected straight into Mirror.Apply (what the sandbox's event
-// pump calls) for buckets that exist in the cache, each with a unique id,
-// and timed until every client has read the "event" frame that carries
-// it. It reports latency at o.Rate for each client count, deliveries per
-// second at saturation, memory per idle connection and the effect of one
-// stalled client, each next to its target (docs/targets.md).
+// the sandbox on zero durations and the real server handler on 127.0.0.1
+// in this process, and coder/websocket clients in a process of their own
+// (this executable started again, see WSClientsMain), all subscribed to
+// one project. Events are injected straight into Mirror.Apply (what the
+// sandbox's event pump calls) for buckets that exist in the cache, each
+// with a unique id that carries its injection time, and timed until every
+// client has read the "event" frame that carries it. It reports latency at
+// o.Rate (10 events/s above 1,000 clients) for each client count,
+// deliveries per second at saturation, the server's memory per idle
+// connection, the effect of one stalled client, and the same latency
+// beside a raw broadcast server on the same library, each next to its
+// target (docs/targets.md).
 func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
+	began := time.Now()
 	if o.Rate <= 0 {
 		o.Rate = 50
 	}
@@ -70,6 +88,13 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 			o.Clients = []int{100, 1000}
 		}
 	}
+	// A quick run measures each figure for half as long; saturation runs
+	// for half a measurement, at most 5 s.
+	d := o.Duration
+	if o.Quick {
+		d = d / 2
+	}
+	satFor := min(d/2, 5*time.Second)
 	nofile, nofileNote := rtRaiseNoFile()
 
 	env, err := rtOpen(ctx)
@@ -77,22 +102,24 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 		return nil, err
 	}
 	defer env.close()
+	if env.cl, err = startClients(ctx); err != nil {
+		return nil, err
+	}
+	env.raw = newRTRaw()
 
-	// Latency is measured at every count (docs/targets.md sets targets up to
-	// 1,000 clients); the stalled-client comparison at the largest count
-	// with a target, and the largest count is also measured idle.
-	latencyCounts := o.Clients
-	idleCount, stallCount := 0, 0
+	// The stalled-client comparison and the raw peer run at the largest
+	// count up to 1,000; the largest count is also measured idle.
+	largest, stallCount := 0, 0
 	for _, n := range o.Clients {
-		idleCount = max(idleCount, n)
-		if n <= 1000 {
+		largest = max(largest, n)
+		if n <= rtPeerClients {
 			stallCount = max(stallCount, n)
 		}
 	}
 
 	lat := Table{
 		Title:  "Stack event → browser frame",
-		Header: []string{"clients", "events/s (achieved)", "events", "deliveries", "Apply p50 / p99", "p50", "p99", "max", "target p99", "met"},
+		Header: []string{"clients", "events/s (achieved)", "events", "deliveries", "Apply p50 / p99", "CPU per event, server / clients", "p50", "p99", "max", "target p99", "met"},
 	}
 	sat := Table{
 		Title:  "Deliveries at saturation",
@@ -102,98 +129,158 @@ func Realtime(ctx context.Context, o RealtimeOptions) ([]Table, error) {
 		Title:  "One stalled client",
 		Header: []string{"clients", "p99 without", "p99 with one stalled", "ratio", "target", "met", "stalled client"},
 	}
-	var stallClients int
-	for _, n := range latencyCounts {
+	peer := Table{
+		Title:  "Beside a raw broadcast server",
+		Header: []string{"server", "clients", "events/s (achieved)", "deliveries", "inject p50 / p99", "CPU per event, server / clients", "p50", "p99", "max", "server heap+stacks per connection", "p99 ratio to the faster raw", "target", "met"},
+	}
+	mem := Table{
+		Title:  "Idle connections (server process)",
+		Header: []string{"connections", "opened in", "server heap+stacks", "server RSS", "per connection (heap+stacks / RSS)", "projected to 10,000", "target", "met"},
+	}
+	for _, n := range o.Clients {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// Two file descriptors a connection in this one process: above the
-		// limit, as many as fit are measured, and the row says so.
-		opened := min(n, max(int((int64(nofile)-int64(rtOpenFiles())-64)/2), 1))
-		cs, err := env.connectReaders(ctx, opened)
-		if err != nil {
-			return nil, err
-		}
-		r := env.paced(ctx, cs, o.Rate, o.Duration)
-		target := rtTargetP99At1000
-		if n <= 100 {
-			target = rtTargetP99At100
-		}
-		targetCell, metCell := "< "+Ms(target), rtMet(r.missing == 0 && r.rec.Percentile(99) < target)
-		if n > 1000 {
-			targetCell, metCell = "none", "—"
-		}
+		// One file descriptor a connection in this process (the clients'
+		// are the client process's): above the limit, as many as fit are
+		// measured, and the row says so.
+		opened := min(n, max(int(int64(nofile)-int64(rtOpenFiles())-64), 1))
 		label := strconv.Itoa(n)
 		if opened < n {
 			label = fmt.Sprintf("%d (%d opened: file descriptors)", n, opened)
 		}
+		rate := o.Rate
+		if n > rtPeerClients {
+			rate = min(rate, rtRateAt10000)
+		}
+
+		// The raw peer's clients connect first and stay idle while
+		// bucketdesk's are measured alone.
+		var rawIdle rtMemDelta
+		if n == stallCount {
+			rm0 := rtMemNow()
+			if _, err := env.connectRaw(opened); err != nil {
+				return nil, err
+			}
+			rawIdle = rm0.to(rtMemNow(), opened)
+		}
+		m0 := rtMemNow()
+		took, err := env.connect(opened, false)
+		if err != nil {
+			return nil, err
+		}
+		if s := env.l.Hub.Subscribers("demo"); s != opened {
+			return nil, fmt.Errorf("bench: %d connections subscribed, want %d", s, opened)
+		}
+		idle := m0.to(rtMemNow(), opened)
+		if n == largest {
+			projected := max(idle.perConn(), idle.rssPerConn()) * rtTargetIdleConns
+			mem.Rows = append(mem.Rows, []string{
+				strconv.Itoa(opened), took.Round(time.Millisecond).String(), rtMiB(idle.heapStack), rtMiB(idle.rss),
+				rtKiB(idle.perConn()) + " / " + rtKiB(idle.rssPerConn()), rtMiB(projected),
+				"< 500 MiB for 10,000", rtMet(projected < rtTargetIdleBytes),
+			})
+			mem.Notes = append(mem.Notes, fmt.Sprintf("Measured in the server's process, which holds no client: heap in use plus goroutine stacks (runtime.ReadMemStats) and RSS (/proc/self/status), each after a GC that returns freed pages to the OS, before and after %d clients of the client process connected (tickets over POST /api/ws-ticket, 16 dialers) and read their hello; %d goroutines were added (each connection runs a writer and a reader). The projection takes the larger of the two per-connection figures. Kernel socket buffers are not counted.", opened, idle.goroutines))
+		}
+
+		var r, rr, rj rtPaced
+		if n == stallCount {
+			r, rr, rj, err = env.alternate(ctx, opened, rate, d)
+		} else {
+			r, err = env.paced(ctx, opened, rate, d, env.apply(ctx), "", false)
+		}
+		if err != nil {
+			return nil, err
+		}
+		target := rtTargetP99(n)
 		lat.Rows = append(lat.Rows, []string{
-			label, fmt.Sprintf("%.0f (%.1f)", o.Rate, r.achieved), strconv.Itoa(r.events),
-			rtDeliveries(r), Ms(r.apply.Percentile(50)) + " / " + Ms(r.apply.Percentile(99)), Ms(r.rec.Percentile(50)), Ms(r.rec.Percentile(99)), Ms(r.rec.Max()),
-			targetCell, metCell,
+			label, fmt.Sprintf("%.0f (%.1f)", rate, r.achieved), strconv.Itoa(r.events),
+			rtDeliveries(r), Ms(r.inject.Percentile(50)) + " / " + Ms(r.inject.Percentile(99)), r.cpuPerEvent(),
+			Ms(time.Duration(r.lat.P50)), Ms(time.Duration(r.lat.P99)), Ms(time.Duration(r.lat.Max)),
+			"< " + Ms(target), rtMet(r.missing == 0 && time.Duration(r.lat.P99) < target),
 		})
 
-		s := env.saturate(ctx, cs, min(o.Duration, 5*time.Second))
+		s, err := env.saturate(ctx, opened, satFor)
+		if err != nil {
+			return nil, err
+		}
 		sat.Rows = append(sat.Rows, []string{
 			label, strconv.Itoa(s.events), strconv.FormatInt(s.eventFrames, 10), strconv.FormatInt(s.frames, 10),
 			fmt.Sprintf("%.0f", s.eventRate), fmt.Sprintf("%.0f", s.frameRate),
 			fmt.Sprintf("≥ %d/s", rtTargetDeliveries), rtMet(s.eventRate >= rtTargetDeliveries),
 		})
 
-		// The stalled-client comparison runs at the largest latency count:
-		// the same readers, once alone and once beside a client that reads
-		// its hello and then nothing.
-		if n == stallCount {
-			stallClients = n
-			base := env.paced(ctx, cs, o.Rate, o.Duration)
-			stalled, err := env.dial(ctx, nil)
-			if err != nil {
-				rtCloseAll(cs)
+		if n != stallCount {
+			if err := env.disconnect(ctx); err != nil {
 				return nil, err
 			}
-			before := env.srv.WSStats()
-			with := env.paced(ctx, cs, o.Rate, o.Duration)
-			after := env.srv.WSStats()
-			stalled.CloseNow()
-			p0, p1 := base.rec.Percentile(99), with.rec.Percentile(99)
-			ratio := float64(p1) / float64(max(p0, 1))
-			fate := "still connected at the end"
-			if after.SlowConsumerDisconnects > before.SlowConsumerDisconnects {
-				fate = "disconnected as slow consumer (4008)"
-			}
-			if with.missing > 0 {
-				fate += fmt.Sprintf("; %d deliveries to the others not read within 10 s", with.missing)
-			}
-			stall.Rows = append(stall.Rows, []string{
-				strconv.Itoa(n), Ms(p0), Ms(p1), fmt.Sprintf("%.2f×", ratio),
-				fmt.Sprintf("< %.1f×", rtTargetStallFactor), rtMet(ratio < rtTargetStallFactor && with.missing == 0), fate,
-			})
+			continue
 		}
-		rtCloseAll(cs)
-		env.waitDisconnected(ctx)
-	}
+		// The stalled-client comparison: the same readers, measured above
+		// alone, now beside a client that reads its hello and then nothing.
+		if _, err := env.connect(1, true); err != nil {
+			return nil, err
+		}
+		before := env.srv.WSStats()
+		with, err := env.paced(ctx, opened, rate, d, env.apply(ctx), "", false)
+		if err != nil {
+			return nil, err
+		}
+		after := env.srv.WSStats()
+		if _, err := env.cl.do(rtCmd{Op: "close", Stalled: true}); err != nil {
+			return nil, err
+		}
+		p0, p1 := time.Duration(r.lat.P99), time.Duration(with.lat.P99)
+		ratio := float64(p1) / float64(max(p0, 1))
+		fate := "still connected at the end"
+		if after.SlowConsumerDisconnects > before.SlowConsumerDisconnects {
+			fate = "disconnected as slow consumer (4008)"
+		}
+		if with.missing > 0 {
+			fate += fmt.Sprintf("; %d deliveries to the others not read within 10 s", with.missing)
+		}
+		stall.Rows = append(stall.Rows, []string{
+			strconv.Itoa(n), Ms(p0), Ms(p1), fmt.Sprintf("%.2f×", ratio),
+			fmt.Sprintf("< %.1f×", rtTargetStallFactor), rtMet(ratio < rtTargetStallFactor && with.missing == 0), fate,
+		})
 
-	mem, err := env.idle(ctx, idleCount, nofile)
-	if err != nil {
-		return nil, err
+		others := int(r.others + 0.5)
+		floor := min(rr.lat.P99, rj.lat.P99)
+		pr := float64(r.lat.P99) / float64(max(floor, 1))
+		row := func(name string, p rtPaced, m rtMemDelta, ratio, target, met string) []string {
+			return []string{
+				name, strconv.Itoa(opened), fmt.Sprintf("%.0f (%.1f)", rate, p.achieved), rtDeliveries(p),
+				Ms(p.inject.Percentile(50)) + " / " + Ms(p.inject.Percentile(99)), p.cpuPerEvent(),
+				Ms(time.Duration(p.lat.P50)), Ms(time.Duration(p.lat.P99)), Ms(time.Duration(p.lat.Max)),
+				rtKiB(m.perConn()), ratio, target, met,
+			}
+		}
+		peer.Rows = append(peer.Rows,
+			row("raw broadcast, same frames", rr, rawIdle, fmt.Sprintf("%.2f×", float64(rr.lat.P99)/float64(max(floor, 1))), "—", "—"),
+			row("raw broadcast, one frame an event", rj, rawIdle, fmt.Sprintf("%.2f×", float64(rj.lat.P99)/float64(max(floor, 1))), "—", "—"),
+			row("bucketdesk", r, idle, fmt.Sprintf("%.2f×", pr), fmt.Sprintf("≤ %.1f× the faster raw", rtTargetPeerRatio), rtMet(pr <= rtTargetPeerRatio && r.missing == 0 && rr.missing == 0 && rj.missing == 0)),
+		)
+		peer.Notes = append(peer.Notes, fmt.Sprintf("The raw server is the least a broadcast server on coder/websocket does, in this process beside bucketdesk's: it accepts any connection (no ticket), sends a hello, and on each injected event queues for every connection the same frames bucketdesk sends, %d frame(s) of %d bytes (standing for the `resource` message) and the event frame of %d bytes (the average sizes bucketdesk's clients read), each connection's goroutine writing one frame per write (one system call a frame); or, its second way, the same bytes as one event frame (one system call an event, as bucketdesk's batched writes mostly are). No cache, no hub, no encoding, no durable write: its \"inject\" is the broadcast call, where bucketdesk's is Mirror.Apply (a bbolt commit with an fsync, then the publish). The ratio compares with the faster of the two raw ways. Both servers had %d clients of the one client process connected at once, and were measured in alternating rounds of about half a second at the same event rate (each figure over all its rounds), so that what else the machine did weighed on both alike; bucketdesk's row is the %d-client row of the first table.", others, r.otherSize, r.eventSize, opened, opened))
+		if err := env.disconnect(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	fs := rtFilesystem(env.dir)
 	lat.Notes = append(lat.Notes,
-		fmt.Sprintf("Events are injected at a fixed rate straight into Mirror.Apply for %d buckets that exist in the cache (one bbolt transaction with an fsync per event, on %s; the operation's history copy is written only when its status changes). Each event publishes two messages to the project: `resource` (carrying only its operation's latest event) and `event`. Latency runs from just before Apply to the moment a client has read the `event` frame carrying that event id, over every (client, event) pair.", len(env.targets), fs),
-		"Server and clients share this process and its 2 cores: every frame is written by the server and read and parsed by a client on the same CPUs, so the figures include the clients' work. Tickets come from POST /api/ws-ticket over HTTP.",
+		fmt.Sprintf("Events are injected at a fixed rate (%.0f events/s; %d/s above %d clients, the rate of the 10,000-client target) straight into Mirror.Apply for %d buckets that exist in the cache (one bbolt transaction with an fsync per event, on %s; the operation's history copy is written only when its status changes). Each event publishes two messages to the project: `resource` (carrying only its operation's latest event) and `event`. Latency runs from just before Apply to the moment a client has read the `event` frame carrying that event id, over every (client, event) pair. CPU per event is the CPU time (user and system, getrusage) the server's process and the client process spent from the run's start until the clients had read it, over the events injected: what one event asks of the machine, whatever else runs on it; the rate the two processes can sustain is at most (cores available) / (their sum).", o.Rate, rtRateAt10000, rtPeerClients, len(env.targets), fs),
+		"The clients run in a process of their own (this executable started again), so the server's process serves them as it would serve browsers elsewhere; both processes share this machine's cores. Each event's id carries the wall-clock time (Unix nanoseconds) taken just before Apply; a client subtracts it from the wall clock when it has read the frame: one clock, read by two processes on one machine. Tickets come from POST /api/ws-ticket over HTTP. Client process: "+env.cl.note,
+		rtProfiled,
 	)
-	if n := lat.Rows; len(n) > 0 && slices.ContainsFunc(n, func(r []string) bool { return r[len(r)-1] != "met" }) {
-		lat.Notes = append(lat.Notes, "What limits the misses: (1) Mirror.Apply itself (column Apply): one bbolt commit with an fsync per event, several ms at p99 on this disk. (2) Clients and server share this process and its 2 cores: every frame is written and read and parsed on the same CPUs, so at 10,000 clients the 500,000 deliveries/s asked of the machine exceed what two cores do; the server writes each connection's queued frames with one system call (wsapi batchWriter). Measured before a protocol change that stopped repeating an operation's last 25 events in `resource` and `operation` messages on every event (21 KB per event per client before): p99 at 1,000 clients went from 48.5 ms to 22.7 ms.")
-	}
 	sat.Notes = append(sat.Notes,
-		"Events are applied back to back from 4 goroutines for a bounded time; deliveries count `event` frames read by clients (the figure the target counts), frames count every message read (resource, operation and event).",
+		"Events are applied back to back from 4 goroutines for a bounded time, each waiting while it is more than 64 events ahead of what the clients have read (the client process reports every 5 ms), so that no client becomes a slow consumer; deliveries count `event` frames read by clients (the figure the target counts), frames count every message read (resource, operation and event).",
 	)
 	stall.Notes = append(stall.Notes,
-		fmt.Sprintf("p99 of the other %d clients' event latency at %.0f events/s, first alone, then while one more client reads its hello and then nothing. The stalled client's socket buffers fill, then its bounded send queue (%d frames), and the hub drops it; the others' writers never wait on it.", stallClients, o.Rate, wsapi.DefaultLimits().SendQueue),
+		fmt.Sprintf("p99 of the other %d clients' event latency at %.0f events/s: the first table's row, then while one more client reads its hello and then nothing. The stalled client's socket buffers fill, then its bounded send queue (%d frames), and the hub drops it; the others' writers never wait on it.", stallCount, o.Rate, wsapi.DefaultLimits().SendQueue),
 	)
-	mem.Notes = append([]string{nofileNote}, mem.Notes...)
-	return []Table{lat, sat, stall, mem}, nil
+	mem.Notes = append(mem.Notes, nofileNote+" (the server's process)")
+	lat.Notes = append(lat.Notes, fmt.Sprintf("The whole section took %s.", time.Since(began).Round(time.Second)))
+	return []Table{lat, sat, stall, peer, mem}, nil
 }
 
 func rtMet(ok bool) string {
@@ -204,7 +291,7 @@ func rtMet(ok bool) string {
 }
 
 func rtDeliveries(r rtPaced) string {
-	s := strconv.Itoa(r.rec.Count())
+	s := strconv.Itoa(r.lat.N)
 	if r.missing > 0 {
 		s += fmt.Sprintf(" (%d missing)", r.missing)
 	}
@@ -243,7 +330,8 @@ func rtFilesystem(dir string) string {
 	return fmt.Sprintf("filesystem 0x%x", st.Type)
 }
 
-// rtEnv is one running local bucketdesk behind a real listener.
+// rtEnv is one running local bucketdesk behind a real listener, the
+// client process and the raw peer.
 type rtEnv struct {
 	dir     string
 	l       *setup.Local
@@ -252,13 +340,13 @@ type rtEnv struct {
 	wsBase  string
 	token   string
 	http    *http.Client
-	readers *http.Client // dials reading clients through rtBufConn
 	targets []rtTarget
 	cancel  context.CancelFunc
 
-	seq   atomic.Int64          // last event sequence number used
-	phase atomic.Pointer[rtRun] // the measurement clients report to
-	t0    time.Time             // origin of the monotonic timestamps
+	cl  *rtClients // the client process
+	raw *rtRaw     // the raw broadcast peer
+
+	seq atomic.Int64 // last event sequence number used
 }
 
 type rtServer struct {
@@ -279,7 +367,7 @@ func rtOpen(ctx context.Context) (_ *rtEnv, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &rtEnv{dir: dir, t0: time.Now()}
+	e := &rtEnv{dir: dir}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -309,7 +397,6 @@ func rtOpen(ctx context.Context) (_ *rtEnv, err error) {
 	e.hs = httptest.NewServer(srv.Handler)
 	e.wsBase = "ws" + strings.TrimPrefix(e.hs.URL, "http")
 	e.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	e.readers = &http.Client{Transport: &http.Transport{DialContext: rtDialBuffered}}
 	e.srv = &rtServer{Server: srv, stats: e.metrics}
 	var runCtx context.Context
 	runCtx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -327,6 +414,12 @@ func rtOpen(ctx context.Context) (_ *rtEnv, err error) {
 }
 
 func (e *rtEnv) close() {
+	if e.cl != nil {
+		e.cl.close()
+	}
+	if e.raw != nil {
+		e.raw.close()
+	}
 	if e.srv != nil {
 		e.srv.Close()
 	}
@@ -442,296 +535,228 @@ func (e *rtEnv) createBuckets(ctx context.Context, n int) error {
 }
 
 // event returns a new progress event of the operation of target i, with a
-// unique id carrying seq.
-func (e *rtEnv) event(i int, seq int64) core.StackEvent {
+// unique id carrying seq and its injection time ns.
+func (e *rtEnv) event(i int, seq, ns int64) core.StackEvent {
 	t := e.targets[i%len(e.targets)]
 	return core.StackEvent{
-		StackID: t.stackID, StackName: t.stackName, EventID: "rt-" + strconv.FormatInt(seq, 10),
+		StackID: t.stackID, StackName: t.stackName, EventID: rtEventIDOf(seq, ns),
 		Timestamp: time.Now().UTC(), LogicalResourceID: "Bucket", PhysicalResourceID: t.stackName,
 		ResourceType: "AWS::S3::Bucket", ResourceStatus: "UPDATE_IN_PROGRESS", ClientRequestToken: t.opID,
 	}
 }
 
-func (e *rtEnv) now() int64 { return int64(time.Since(e.t0)) }
-
-// rtClient is one browser: it reads every frame, and for event frames of
-// the current run records the latency.
-type rtClient struct {
-	c      *websocket.Conn
-	mu     sync.Mutex
-	lat    []time.Duration
-	frames atomic.Int64
-	done   chan struct{}
+// connect opens n clients in the client process, each with a ticket from
+// POST /api/ws-ticket, and returns how long it took. Stalled clients read
+// their hello and then nothing.
+func (e *rtEnv) connect(n int, stalled bool) (time.Duration, error) {
+	start := time.Now()
+	_, err := e.cl.do(rtCmd{Op: "dial", N: n, WS: e.wsBase, TicketURL: e.hs.URL + "/api/ws-ticket", Token: e.token, Stalled: stalled})
+	return time.Since(start), err
 }
 
-// rtRun is one measurement: the send times of its events and what clients
-// have read of them.
-type rtRun struct {
-	first  int64          // sequence number of starts[0]
-	starts []atomic.Int64 // nanoseconds since t0 just before Apply; 0 before
-	record bool           // keep latencies (off at saturation)
-	events atomic.Int64   // event frames of this run read by any client
-	signal chan struct{}  // poked when events reaches want
-	want   atomic.Int64
+// connectRaw opens n clients to the raw peer.
+func (e *rtEnv) connectRaw(n int) (time.Duration, error) {
+	start := time.Now()
+	_, err := e.cl.do(rtCmd{Op: "dial", N: n, WS: e.raw.ws})
+	return time.Since(start), err
 }
 
-// dial gets a ticket over HTTP and connects, reading the hello frame.
-func (e *rtEnv) dial(ctx context.Context, client *http.Client) (*websocket.Conn, error) {
-	var tk struct{ Ticket, URL string }
-	if err := e.call(ctx, "POST", "/api/ws-ticket", nil, 201, &tk); err != nil {
-		return nil, err
+// disconnect closes every client and waits briefly until both servers
+// have ended their connections, so that the next measurement starts clean.
+func (e *rtEnv) disconnect(ctx context.Context) error {
+	if _, err := e.cl.do(rtCmd{Op: "close"}); err != nil {
+		return err
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(dctx, e.wsBase+tk.URL, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled, HTTPClient: client})
-	if err != nil {
-		// The dial error quotes the URL, and the URL holds the ticket.
-		return nil, fmt.Errorf("dial /ws: %s", strings.ReplaceAll(err.Error(), tk.Ticket, "…"))
-	}
-	c.SetReadLimit(1 << 20)
-	_, b, err := c.Read(dctx)
-	if err != nil || !bytes.HasPrefix(b, []byte(`{"type":"hello"`)) {
-		c.CloseNow()
-		return nil, fmt.Errorf("hello: %q %v", b, err)
-	}
-	return c, nil
-}
-
-// rtDialBuffered dials a TCP connection that reads through a 64 KiB
-// buffer. coder/websocket's client reads through 4 KiB, which costs a
-// reading client two or three system calls per 10 KiB frame; the clients
-// share the CPU with the server under test, so they should cost as little
-// as a browser in another process would cost it: nothing.
-func rtDialBuffered(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &rtBufConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10)}, nil
-}
-
-type rtBufConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *rtBufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// dialMany opens n connections from a few goroutines at once.
-func (e *rtEnv) dialMany(ctx context.Context, n int, client *http.Client, each func(i int, c *websocket.Conn)) error {
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for range min(n, 16) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, err := e.dial(ctx, client)
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					return
-				}
-				each(i, c)
-			}
-		}()
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("bench: connect %d clients: %w", n, errors.Join(errs[0], ctx.Err()))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if e.l.Hub.Subscribers("demo") == 0 && e.raw.connections() == 0 {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return ctx.Err()
 }
 
-// connectReaders opens n clients, each with a goroutine reading frames.
-func (e *rtEnv) connectReaders(ctx context.Context, n int) ([]*rtClient, error) {
-	cs := make([]*rtClient, n)
-	err := e.dialMany(ctx, n, e.readers, func(i int, c *websocket.Conn) {
-		rc := &rtClient{c: c, done: make(chan struct{})}
-		cs[i] = rc
-		go e.read(rc)
-	})
-	if err != nil {
-		rtCloseAll(cs)
-		return nil, err
-	}
-	return cs, nil
-}
-
-func rtCloseAll(cs []*rtClient) {
-	for _, c := range cs {
-		if c != nil {
-			c.c.CloseNow()
-		}
-	}
-	for _, c := range cs {
-		if c != nil {
-			<-c.done
-		}
+// apply injects event seq, stamped ns, for target i into Mirror.Apply
+// (what the sandbox's event pump calls).
+func (e *rtEnv) apply(ctx context.Context) rtInject {
+	return func(i int, seq, ns int64) error {
+		return e.l.Engine.Mirror.Apply(ctx, e.event(i, seq, ns))
 	}
 }
 
-// waitDisconnected waits briefly until the server has ended every
-// connection, so that the next measurement starts clean.
-func (e *rtEnv) waitDisconnected(ctx context.Context) {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
-		if e.l.Hub.Subscribers("demo") == 0 {
-			return
+// rawBroadcast injects event seq into the raw peer: others frames of
+// otherSize bytes (standing for the resource message) and the event frame
+// of eventSize bytes, the sizes bucketdesk's frames had; joined, the same
+// bytes as one event frame.
+func (e *rtEnv) rawBroadcast(eventSize, otherSize, others int, joined bool) rtInject {
+	return func(_ int, seq, ns int64) error {
+		if joined {
+			ev, _ := rtRawFrames(rtEventIDOf(seq, ns), eventSize+others*otherSize, 0)
+			e.raw.broadcast(ev)
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
+		ev, other := rtRawFrames(rtEventIDOf(seq, ns), eventSize, otherSize)
+		frames := make([][]byte, 0, others+1)
+		for range others {
+			frames = append(frames, other)
+		}
+		e.raw.broadcast(append(frames, ev)...)
+		return nil
 	}
 }
 
-var (
-	rtEventPrefix = []byte(`{"type":"event"`)
-	rtEventID     = []byte(`"event_id":"rt-`)
-)
+// rtInject injects event seq for target i, stamped ns (Unix nanoseconds
+// just before the call).
+type rtInject func(i int, seq, ns int64) error
 
-// read is a client's read loop: it reads whole frames into one reused
-// buffer and looks for the event id without decoding the JSON.
-func (e *rtEnv) read(rc *rtClient) {
-	defer close(rc.done)
-	var buf bytes.Buffer
-	for {
-		_, r, err := rc.c.Reader(context.Background())
-		if err != nil {
-			return
-		}
-		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
-			return
-		}
-		rc.frames.Add(1)
-		b := buf.Bytes()
-		if !bytes.HasPrefix(b, rtEventPrefix) {
-			continue
-		}
-		i := bytes.Index(b, rtEventID)
-		if i < 0 {
-			continue
-		}
-		b = b[i+len(rtEventID):]
-		j := bytes.IndexByte(b, '"')
-		if j < 0 {
-			continue
-		}
-		seq, err := strconv.ParseInt(string(b[:j]), 10, 64)
-		if err != nil {
-			continue
-		}
-		run := e.phase.Load()
-		if run == nil || seq < run.first || seq >= run.first+int64(len(run.starts)) {
-			continue
-		}
-		if run.record {
-			if s := run.starts[seq-run.first].Load(); s != 0 {
-				d := time.Duration(e.now() - s)
-				rc.mu.Lock()
-				rc.lat = append(rc.lat, d)
-				rc.mu.Unlock()
-			}
-		}
-		if run.events.Add(1) == run.want.Load() {
-			select {
-			case run.signal <- struct{}{}:
-			default:
-			}
-		}
-	}
+// begin opens a run of count events in the client process; acc names
+// the accumulator of its latencies ("": none), reset empties it first.
+func (e *rtEnv) begin(count int64, record bool, acc string, reset bool) (first int64, r0 rtReply, err error) {
+	first = e.seq.Load() + 1
+	e.cl.runFirst.Store(first)
+	e.cl.progress.Store(0)
+	r0, err = e.cl.do(rtCmd{Op: "run", First: first, Count: count, Record: record, Acc: acc, Reset: reset})
+	return first, r0, err
 }
 
-// newRun starts a measurement of up to n events.
-func (e *rtEnv) newRun(n int, record bool) *rtRun {
-	r := &rtRun{first: e.seq.Load() + 1, starts: make([]atomic.Int64, n), record: record, signal: make(chan struct{}, 1)}
-	r.want.Store(-1)
-	e.phase.Store(r)
-	return r
-}
-
-// wait waits until clients have read want event frames of r, or timeout.
-func (r *rtRun) wait(want int64, timeout time.Duration) int64 {
-	r.want.Store(want)
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for r.events.Load() < want {
-		select {
-		case <-r.signal:
-		case <-deadline.C:
-			return r.events.Load()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return r.events.Load()
-}
-
-func (e *rtEnv) apply(ctx context.Context, r *rtRun, target int) error {
-	seq := e.seq.Add(1)
-	ev := e.event(target, seq)
-	if i := seq - r.first; i >= 0 && i < int64(len(r.starts)) {
-		r.starts[i].Store(max(e.now(), 1))
-	}
-	return e.l.Engine.Mirror.Apply(ctx, ev)
+// end waits until the clients have read want event frames of the run (at
+// most 10 s) and returns what they read since begin.
+func (e *rtEnv) end(want int64, r0 rtReply) (rtReply, error) {
+	r, err := e.cl.do(rtCmd{Op: "wait", Want: want, TimeoutMS: 10000})
+	r.CPU -= r0.CPU
+	r.Frames += r0.Frames
+	r.EventBytes += r0.EventBytes
+	r.OtherFrames += r0.OtherFrames
+	r.OtherBytes += r0.OtherBytes
+	return r, err
 }
 
 type rtPaced struct {
-	rec      *Recorder
-	apply    *Recorder // duration of Mirror.Apply (cache writes and publish)
+	lat      rtLat
+	inject   *Recorder // duration of the injection (Mirror.Apply: cache writes and publish)
 	events   int
+	elapsed  time.Duration
 	achieved float64
-	missing  int64
+	// CPU time of the server's process and of the client process over
+	// the run (from its start until the clients had read it)
+	serverCPU, clientCPU time.Duration
+	read                 int64 // event frames of the run read
+	missing              int64
+	// average sizes of the event frames and the others, and others per
+	// event frame
+	eventSize, otherSize int
+	others               float64
 }
 
-// paced applies events at rate for d, open loop, and collects the latency
-// of every (client, event) pair.
-func (e *rtEnv) paced(ctx context.Context, cs []*rtClient, rate float64, d time.Duration) rtPaced {
+// paced injects events at rate for d, open loop, into clients connected
+// clients, and collects the latency of every (client, event) pair (with
+// acc, of every run of that accumulator: see rtCmd).
+func (e *rtEnv) paced(ctx context.Context, clients int, rate float64, d time.Duration, inject rtInject, acc string, reset bool) (rtPaced, error) {
 	n := max(1, int(rate*d.Seconds()))
-	for _, c := range cs {
-		c.mu.Lock()
-		c.lat = c.lat[:0]
-		c.mu.Unlock()
+	_, r0, err := e.begin(int64(n), true, acc, reset)
+	if err != nil {
+		return rtPaced{}, err
 	}
-	run := e.newRun(n, true)
-	applyRec := NewRecorder(n)
+	rec := NewRecorder(n)
 	interval := time.Duration(float64(time.Second) / rate)
+	cpu0 := rtCPU()
 	start := time.Now()
 	sent := 0
+	var ierr error
 	for i := range n {
-		if ctx.Err() != nil {
+		// A server that cannot keep up (the injection waits for Apply)
+		// sends fewer events in the same time: the achieved rate says so.
+		if ctx.Err() != nil || time.Since(start) >= d+interval {
 			break
 		}
 		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
 			time.Sleep(wait)
 		}
+		seq := e.seq.Add(1)
 		t := time.Now()
-		if err := e.apply(ctx, run, i); err != nil {
+		if ierr = inject(i, seq, t.UnixNano()); ierr != nil {
 			break
 		}
-		applyRec.Add(time.Since(t))
+		rec.Add(time.Since(t))
 		sent++
 	}
 	elapsed := time.Since(start)
-	want := int64(sent) * int64(len(cs))
-	got := run.wait(want, 10*time.Second)
-	e.phase.Store(nil)
-	rec := NewRecorder(int(want))
-	for _, c := range cs {
-		c.mu.Lock()
-		for _, l := range c.lat {
-			rec.Add(l)
-		}
-		c.mu.Unlock()
+	want := int64(sent) * int64(clients)
+	r, err := e.end(want, r0)
+	if err != nil {
+		return rtPaced{}, err
 	}
-	return rtPaced{rec: rec, apply: applyRec, events: sent, achieved: float64(sent) / elapsed.Seconds(), missing: want - got}
+	cpu := time.Duration(rtCPU() - cpu0)
+	if ierr != nil {
+		return rtPaced{}, fmt.Errorf("bench: inject: %w", ierr)
+	}
+	p := rtPaced{lat: r.Lat, inject: rec, events: sent, elapsed: elapsed, achieved: float64(sent) / elapsed.Seconds(), read: r.Events, missing: want - r.Events, serverCPU: cpu, clientCPU: time.Duration(r.CPU)}
+	if ev := r.Frames - r.OtherFrames; ev > 0 {
+		p.eventSize = int(r.EventBytes / ev)
+		p.others = float64(r.OtherFrames) / float64(ev)
+	}
+	if r.OtherFrames > 0 {
+		p.otherSize = int(r.OtherBytes / r.OtherFrames)
+	}
+	return p, nil
+}
+
+// alternate measures bucketdesk and the raw peer (its two ways: the same
+// frames, and the same bytes as one frame an event), clients connected to
+// each, in alternating rounds of about half a second for d each, so that
+// whatever else the machine does in the meantime weighs on all alike.
+// The raw peer's frames take the sizes of bucketdesk's first round.
+func (e *rtEnv) alternate(ctx context.Context, clients int, rate float64, d time.Duration) (bd, raw, joined rtPaced, err error) {
+	rounds := max(2, int(d/(500*time.Millisecond)))
+	per := d / time.Duration(rounds)
+	add := func(p *rtPaced, q rtPaced, first bool) {
+		if first {
+			*p = q
+		} else {
+			*p = p.then(q)
+		}
+	}
+	for i := range rounds {
+		b, err := e.paced(ctx, clients, rate, per, e.apply(ctx), "bucketdesk", i == 0)
+		if err != nil {
+			return bd, raw, joined, err
+		}
+		add(&bd, b, i == 0)
+		ev, other, others := max(bd.eventSize, 64), max(bd.otherSize, 64), int(bd.others+0.5)
+		r, err := e.paced(ctx, clients, rate, per, e.rawBroadcast(ev, other, others, false), "raw", i == 0)
+		if err != nil {
+			return bd, raw, joined, err
+		}
+		add(&raw, r, i == 0)
+		j, err := e.paced(ctx, clients, rate, per, e.rawBroadcast(ev, other, others, true), "joined", i == 0)
+		if err != nil {
+			return bd, raw, joined, err
+		}
+		add(&joined, j, i == 0)
+	}
+	return bd, raw, joined, nil
+}
+
+// cpuPerEvent is the CPU time of each process per event injected.
+func (p rtPaced) cpuPerEvent() string {
+	n := time.Duration(max(p.events, 1))
+	return Ms(p.serverCPU/n) + " / " + Ms(p.clientCPU/n)
+}
+
+// then adds the later round q to p; latencies are q's, which accumulate.
+func (p rtPaced) then(q rtPaced) rtPaced {
+	for _, d := range q.inject.samples {
+		p.inject.Add(d)
+	}
+	p.lat = q.lat
+	p.serverCPU += q.serverCPU
+	p.clientCPU += q.clientCPU
+	p.events += q.events
+	p.elapsed += q.elapsed
+	p.achieved = float64(p.events) / p.elapsed.Seconds()
+	p.read += q.read
+	p.missing += q.missing
+	return p
 }
 
 type rtSat struct {
@@ -744,13 +769,13 @@ type rtSat struct {
 // bucket, so they do not wait on each other's item lock) for d, then
 // waits for the clients to read them, and counts frames per second over
 // the whole time from the first Apply to the last frame read.
-func (e *rtEnv) saturate(ctx context.Context, cs []*rtClient, d time.Duration) rtSat {
+func (e *rtEnv) saturate(ctx context.Context, clients int, d time.Duration) (rtSat, error) {
 	const maxEvents = 1 << 20
-	run := e.newRun(maxEvents, false)
-	framesBefore := int64(0)
-	for _, c := range cs {
-		framesBefore += c.frames.Load()
+	_, r0, err := e.begin(maxEvents, false, "", false)
+	if err != nil {
+		return rtSat{}, err
 	}
+	apply := e.apply(ctx)
 	start := time.Now()
 	var applied atomic.Int64
 	var wg sync.WaitGroup
@@ -759,12 +784,15 @@ func (e *rtEnv) saturate(ctx context.Context, cs []*rtClient, d time.Duration) r
 		go func() {
 			defer wg.Done()
 			for time.Since(start) < d && ctx.Err() == nil && applied.Load() < maxEvents-int64(len(e.targets)) {
-				// Stay within the clients' send queues: a saturated
-				// server must not turn every client into a slow consumer.
-				for applied.Load()-run.events.Load()/int64(max(len(cs), 1)) > 64 && time.Since(start) < d {
-					runtime.Gosched()
+				// Stay within the clients' send queues (two frames an
+				// event): a saturated server must not turn every client
+				// into a slow consumer. The client process reports what
+				// its clients have read every 5 ms.
+				for applied.Load()-e.cl.progress.Load()/int64(max(clients, 1)) > 64 && time.Since(start) < d {
+					time.Sleep(200 * time.Microsecond)
 				}
-				if e.apply(ctx, run, g) != nil {
+				seq := e.seq.Add(1)
+				if apply(g, seq, time.Now().UnixNano()) != nil {
 					return
 				}
 				applied.Add(1)
@@ -773,94 +801,48 @@ func (e *rtEnv) saturate(ctx context.Context, cs []*rtClient, d time.Duration) r
 	}
 	wg.Wait()
 	n := applied.Load()
-	got := run.wait(n*int64(len(cs)), 10*time.Second)
-	elapsed := time.Since(start)
-	e.phase.Store(nil)
-	frames := int64(0)
-	for _, c := range cs {
-		frames += c.frames.Load()
-	}
-	frames -= framesBefore
-	return rtSat{
-		events: int(n), eventFrames: got, frames: frames,
-		eventRate: float64(got) / elapsed.Seconds(), frameRate: float64(frames) / elapsed.Seconds(),
-	}
-}
-
-// idle opens n idle connections (fewer when file descriptors do not allow
-// n: each connection costs two here, the client's and the server's) and
-// reports the memory they hold. Clients live in this process too, so the
-// heap is split by allocation site (a memory profile of every allocation
-// made while connecting: server frames are the HTTP server, wsapi, the hub
-// and the ticket check; client frames are the dial) and goroutine stacks
-// by whose goroutine they are.
-func (e *rtEnv) idle(ctx context.Context, n int, nofile uint64) (Table, error) {
-	t := Table{
-		Title:  "Idle connections",
-		Header: []string{"connections", "heap+stacks, both sides", "RSS, both sides", "server share (est.)", "server per connection", "server, projected to 10,000", "target", "met"},
-	}
-	open := rtOpenFiles()
-	fit := int((int64(nofile) - int64(open) - 64) / 2)
-	conns := n
-	if fit < conns {
-		conns = max(fit, 1)
-		t.Notes = append(t.Notes, fmt.Sprintf("%d connections need %d file descriptors in one process (client and server side); RLIMIT_NOFILE allows %d, so %d were opened and the per-connection figure is projected to %d.", n, 2*n, nofile, conns, n))
-	}
-
-	oldRate := runtime.MemProfileRate
-	runtime.MemProfileRate = 1
-	defer func() { runtime.MemProfileRate = oldRate }()
-	heap0, stack0, rss0 := rtMem()
-	prof0 := rtHeapBySide()
-	g0 := rtGoroutinesBySide()
-
-	cs := make([]*websocket.Conn, conns)
-	start := time.Now()
-	err := e.dialMany(ctx, conns, nil, func(i int, c *websocket.Conn) { cs[i] = c })
-	defer func() {
-		for _, c := range cs {
-			if c != nil {
-				c.CloseNow()
-			}
-		}
-		e.waitDisconnected(ctx)
-	}()
+	r, err := e.end(n*int64(clients), r0)
 	if err != nil {
-		return t, err
+		return rtSat{}, err
 	}
-	took := time.Since(start)
-	if s := e.l.Hub.Subscribers("demo"); s != conns {
-		return t, fmt.Errorf("bench: %d idle connections subscribed, want %d", s, conns)
-	}
-	heap1, stack1, rss1 := rtMem()
-	prof1 := rtHeapBySide()
-	g1 := rtGoroutinesBySide()
-
-	total := float64(heap1+stack1) - float64(heap0+stack0)
-	rss := float64(rss1) - float64(rss0)
-	srvHeap := float64(prof1.server - prof0.server)
-	cliHeap := float64(prof1.client - prof0.client)
-	gs, gc := g1.server-g0.server, g1.client-g0.client
-	var perG float64
-	if gs+gc+g1.other-g0.other > 0 {
-		perG = float64(stack1-stack0) / float64(gs+gc+g1.other-g0.other)
-	}
-	srvStack := perG * float64(gs)
-	server := srvHeap + srvStack
-	perConn := server / float64(conns)
-	projected := perConn * rtTargetIdleConns
-	t.Rows = append(t.Rows, []string{
-		strconv.Itoa(conns), rtMiB(total), rtMiB(rss), rtMiB(server), fmt.Sprintf("%.1f KiB", perConn/1024),
-		rtMiB(projected), "< 500 MiB for 10,000", rtMet(projected < rtTargetIdleBytes),
-	})
-	t.Notes = append(t.Notes,
-		fmt.Sprintf("Opened in %s (tickets over POST /api/ws-ticket, 16 dialers). Memory is measured after a GC: heap in use plus goroutine stacks (runtime.ReadMemStats), and RSS from /proc/self/status, before and after; both include the clients, which live in this process.", took.Round(time.Millisecond)),
-		fmt.Sprintf("Server share: heap allocated while connecting and still live, by allocation site (runtime.MemProfileRate = 1): server %s, client %s, unattributed %s; stacks: %d new server goroutines and %d client goroutines at %.1f KiB each on average (StackInuse / new goroutines). Idle clients run no goroutine; each server connection runs two (writer and reader). Kernel socket buffers are not counted.", rtMiB(srvHeap), rtMiB(cliHeap), rtMiB(total-srvHeap-cliHeap-(perG*float64(gs+gc))), gs, gc, perG/1024),
-	)
-	return t, nil
+	elapsed := time.Since(start)
+	return rtSat{
+		events: int(n), eventFrames: r.Events, frames: r.Frames,
+		eventRate: float64(r.Events) / elapsed.Seconds(), frameRate: float64(r.Frames) / elapsed.Seconds(),
+	}, nil
 }
 
-func rtMiB(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
+// rtMemSnap is this process's memory after a GC.
+type rtMemSnap struct {
+	heap, stack, rss uint64
+	goroutines       int
+}
+
+func rtMemNow() rtMemSnap {
+	h, s, r := rtMem()
+	return rtMemSnap{heap: h, stack: s, rss: r, goroutines: runtime.NumGoroutine()}
+}
+
+// rtMemDelta is what n connections added to this process.
+type rtMemDelta struct {
+	heapStack, rss float64 // bytes
+	goroutines     int
+	n              int
+}
+
+func (a rtMemSnap) to(b rtMemSnap, n int) rtMemDelta {
+	return rtMemDelta{
+		heapStack:  float64(b.heap+b.stack) - float64(a.heap+a.stack),
+		rss:        float64(b.rss) - float64(a.rss),
+		goroutines: b.goroutines - a.goroutines,
+		n:          max(n, 1),
+	}
+}
+
+func (d rtMemDelta) perConn() float64    { return d.heapStack / float64(d.n) }
+func (d rtMemDelta) rssPerConn() float64 { return d.rss / float64(d.n) }
+func rtKiB(b float64) string             { return fmt.Sprintf("%.1f KiB", b/1024) }
+func rtMiB(b float64) string             { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
 
 // rtMem returns heap in use, stacks in use and RSS after a GC.
 func rtMem() (heap, stack, rss uint64) {
@@ -893,87 +875,4 @@ func rtOpenFiles() int {
 		return 64
 	}
 	return len(ents)
-}
-
-// Functions whose presence on a stack marks it as the server's or the
-// client's. Server is checked first.
-var (
-	rtServerFuncs = []string{
-		"net/http.(*conn).serve", "bucketdesk/internal/wsapi.", "bucketdesk/internal/hub/localhub.",
-		"bucketdesk/internal/httpapi.", "bucketdesk/internal/auth.", "github.com/coder/websocket.Accept",
-	}
-	rtClientFuncs = []string{
-		"github.com/coder/websocket.Dial", "net/http.(*persistConn)", "net/http.(*Transport)", "bucketdesk/internal/bench.",
-	}
-)
-
-type rtSides struct{ server, client, other int64 }
-
-func rtSide(frames *runtime.Frames) int {
-	side := 2
-	for {
-		f, more := frames.Next()
-		for _, p := range rtServerFuncs {
-			if strings.HasPrefix(f.Function, p) {
-				return 0
-			}
-		}
-		for _, p := range rtClientFuncs {
-			if strings.HasPrefix(f.Function, p) {
-				side = 1
-			}
-		}
-		if !more {
-			return side
-		}
-	}
-}
-
-func (s *rtSides) add(side int, v int64) {
-	switch side {
-	case 0:
-		s.server += v
-	case 1:
-		s.client += v
-	default:
-		s.other += v
-	}
-}
-
-// rtHeapBySide sums the in-use bytes of the memory profile by side.
-func rtHeapBySide() rtSides {
-	var p []runtime.MemProfileRecord
-	n, _ := runtime.MemProfile(nil, true)
-	for {
-		p = make([]runtime.MemProfileRecord, n+64)
-		var ok bool
-		if n, ok = runtime.MemProfile(p, true); ok {
-			p = p[:n]
-			break
-		}
-	}
-	var s rtSides
-	for i := range p {
-		s.add(rtSide(runtime.CallersFrames(p[i].Stack())), p[i].InUseBytes())
-	}
-	return s
-}
-
-// rtGoroutinesBySide counts goroutines by side.
-func rtGoroutinesBySide() rtSides {
-	var p []runtime.StackRecord
-	n, _ := runtime.GoroutineProfile(nil)
-	for {
-		p = make([]runtime.StackRecord, n+64)
-		var ok bool
-		if n, ok = runtime.GoroutineProfile(p); ok {
-			p = p[:n]
-			break
-		}
-	}
-	var s rtSides
-	for i := range p {
-		s.add(rtSide(runtime.CallersFrames(p[i].Stack())), 1)
-	}
-	return s
 }

@@ -8,15 +8,15 @@ import (
 )
 
 // TestRealtimeQuick runs the event-to-browser benchmark on a few clients
-// and checks the shape of its tables and that frames were delivered; it
-// asserts no timing.
+// (in the client process: TestMain) and checks the shape of its tables and
+// that frames were delivered; it asserts no timing.
 func TestRealtimeQuick(t *testing.T) {
 	tables, err := Realtime(t.Context(), RealtimeOptions{Clients: []int{3, 5}, Rate: 50, Duration: 300 * time.Millisecond, Quick: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tables) != 4 {
-		t.Fatalf("%d tables, want 4", len(tables))
+	if len(tables) != 5 {
+		t.Fatalf("%d tables, want 5", len(tables))
 	}
 	for _, tb := range tables {
 		if tb.Title == "" || len(tb.Header) == 0 || len(tb.Rows) == 0 {
@@ -26,7 +26,7 @@ func TestRealtimeQuick(t *testing.T) {
 			if len(r) != len(tb.Header) {
 				t.Errorf("table %q: row %v has %d cells, header %d", tb.Title, r, len(r), len(tb.Header))
 			}
-			if m := r[len(r)-1]; tb.Title != "One stalled client" && m != "met" && m != "missed" {
+			if m := r[len(r)-1]; tb.Title != "One stalled client" && !strings.HasPrefix(r[0], "raw broadcast") && m != "met" && m != "missed" {
 				t.Errorf("table %q: last cell %q is not met/missed", tb.Title, m)
 			}
 		}
@@ -36,9 +36,19 @@ func TestRealtimeQuick(t *testing.T) {
 		}
 		t.Log("\n" + md)
 	}
-	lat, sat := tables[0], tables[1]
-	if len(lat.Rows) != 2 || len(sat.Rows) != 2 {
-		t.Fatalf("latency rows %d, saturation rows %d; want 2 each", len(lat.Rows), len(sat.Rows))
+	lat, sat, peer := tables[0], tables[1], tables[3]
+	if len(lat.Rows) != 2 || len(sat.Rows) != 2 || len(peer.Rows) != 3 {
+		t.Fatalf("latency rows %d, saturation rows %d, peer rows %d; want 2, 2, 3", len(lat.Rows), len(sat.Rows), len(peer.Rows))
+	}
+	// The raw peer ran at the largest count, 5, and its clients read
+	// every event.
+	for _, r := range peer.Rows {
+		if r[1] != "5" || strings.Contains(r[3], "missing") {
+			t.Errorf("peer row %v: want 5 clients and no deliveries missing", r)
+		}
+		if n, _ := strconv.Atoi(r[3]); n == 0 {
+			t.Errorf("peer row %v: no deliveries", r)
+		}
 	}
 	for _, r := range lat.Rows {
 		if strings.Contains(r[3], "missing") {

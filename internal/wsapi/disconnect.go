@@ -12,6 +12,10 @@ var _ core.Disconnector = (*Handler)(nil)
 func (h *Handler) track(c *conn) {
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
+	if h.closing {
+		// Close has poked the connections it saw; this one it did not.
+		c.poke()
+	}
 	h.mu.Unlock()
 }
 
@@ -35,6 +39,7 @@ func (h *Handler) Disconnect(_ context.Context, project string, users []string) 
 		case <-c.revoked:
 		default:
 			close(c.revoked)
+			c.poke()
 		}
 	}
 	return nil

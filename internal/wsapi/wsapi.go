@@ -244,6 +244,9 @@ func (h *Handler) Close() {
 	if !h.closing {
 		h.closing = true
 		close(h.done)
+		for c := range h.conns {
+			c.poke()
+		}
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
@@ -308,7 +311,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("ws upgrade refused", "path", r.URL.Path, "user", who.User, "err", err)
 		return
 	}
-	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects, revoked: make(chan struct{})}
+	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects, revoked: make(chan struct{}), wake: make(chan struct{}, 1)}
 	h.open.Add(1)
 	h.total.Add(1)
 	defer h.open.Add(-1)
@@ -389,6 +392,53 @@ type conn struct {
 	stuck   atomic.Bool // a write outlived WriteTimeout
 	// revoked is closed (once, under Handler.mu) by Disconnect.
 	revoked chan struct{}
+	// wake tells the writer loop to look at everything but its frames:
+	// the reader's end, shutdown (Handler.done), revoked, and the timers'
+	// due bits. Buffered (1): a poke is never lost and never blocks.
+	wake chan struct{}
+	due  atomic.Uint32 // dueMaxAge, dueIdle, duePing
+}
+
+// Timers of a connection, set in conn.due when they fire.
+const (
+	dueMaxAge = 1 << iota
+	dueIdle
+	duePing
+)
+
+// poke wakes the writer loop.
+func (c *conn) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fire marks timer d due and wakes the writer loop.
+func (c *conn) fire(d uint32) {
+	c.due.Or(d)
+	c.poke()
+}
+
+// stopped returns why the connection must end, when its reader ended,
+// the server is shutting down or its project access was revoked.
+func (c *conn) stopped(readDone <-chan struct{}) (endReason, bool) {
+	select {
+	case <-readDone:
+		return c.readEnd, true
+	default:
+	}
+	select {
+	case <-c.h.done:
+		return endReason{websocket.StatusGoingAway, "server shutting down"}, true
+	default:
+	}
+	select {
+	case <-c.revoked:
+		return endReason{CloseRevoked, "project access revoked"}, true
+	default:
+	}
+	return endReason{}, false
 }
 
 // endReason is why serve ended a connection.
@@ -422,7 +472,10 @@ func (c *conn) serve() {
 	}
 
 	readDone := make(chan struct{})
-	go c.readLoop(readDone)
+	go func() {
+		c.readLoop(readDone)
+		c.poke()
+	}()
 
 	end := func(r endReason, err error) {
 		switch {
@@ -449,11 +502,18 @@ func (c *conn) serve() {
 	}
 	h.log.Debug("ws open", "user", c.user, "projects", len(c.projects))
 
-	maxAge := time.NewTimer(l.MaxAge)
+	// The writer loop waits on three channels only: its frames, the end
+	// of its subscription, and wake, which every other cause to act pokes
+	// (the reader's end, shutdown, revocation, and the three timers, which
+	// run as AfterFuncs). A select costs per channel, and a timer channel
+	// in a select is put in the timer heap each time the select blocks: at
+	// thousands of connections each woken by every frame, an eight-case
+	// select with three timer channels was a fifth of a connection's CPU.
+	maxAge := time.AfterFunc(l.MaxAge, func() { c.fire(dueMaxAge) })
 	defer maxAge.Stop()
-	idle := time.NewTimer(l.IdleTimeout)
+	idle := time.AfterFunc(l.IdleTimeout, func() { c.fire(dueIdle) })
 	defer idle.Stop()
-	ping := time.NewTicker(l.PingInterval)
+	ping := time.AfterFunc(l.PingInterval, func() { c.fire(duePing) })
 	defer ping.Stop()
 
 	slow := endReason{CloseSlowConsumer, "slow consumer"}
@@ -480,28 +540,29 @@ func (c *conn) serve() {
 			h.slow.Add(1)
 			end(slow, nil)
 			return
-		case <-readDone:
-			end(c.readEnd, nil)
-			return
-		case <-h.done:
-			end(endReason{websocket.StatusGoingAway, "server shutting down"}, nil)
-			return
-		case <-c.revoked:
-			end(endReason{CloseRevoked, "project access revoked"}, nil)
-			return
-		case <-maxAge.C:
-			end(endReason{CloseMaxAge, "max age"}, nil)
-			return
-		case <-idle.C:
-			quiet := time.Since(time.Unix(0, c.lastRead.Load()))
-			if quiet >= l.IdleTimeout {
-				end(endReason{CloseIdle, "idle"}, nil)
+		case <-c.wake:
+			if r, ok := c.stopped(readDone); ok {
+				end(r, nil)
 				return
 			}
-			idle.Reset(l.IdleTimeout - quiet)
-		case <-ping.C:
-			if c.pinging.CompareAndSwap(false, true) {
-				go c.ping(l.WriteTimeout)
+			due := c.due.Swap(0)
+			if due&dueMaxAge != 0 {
+				end(endReason{CloseMaxAge, "max age"}, nil)
+				return
+			}
+			if due&dueIdle != 0 {
+				quiet := time.Since(time.Unix(0, c.lastRead.Load()))
+				if quiet >= l.IdleTimeout {
+					end(endReason{CloseIdle, "idle"}, nil)
+					return
+				}
+				idle.Reset(l.IdleTimeout - quiet)
+			}
+			if due&duePing != 0 {
+				if c.pinging.CompareAndSwap(false, true) {
+					go c.ping(l.WriteTimeout)
+				}
+				ping.Reset(l.PingInterval)
 			}
 		}
 	}
