@@ -15,8 +15,9 @@ import (
 // whose status differs, adopts stacks the cache does not know, marks
 // vanished stacks deleted and ends locks whose stack operation is over;
 // it also starts the deactivation of users whose end date has passed.
-// It calls ListStacks once per project and DescribeStacks only for stacks
-// whose state differs.
+// It lists each project's account once (a ListStacks request per page)
+// and calls DescribeStacks only for stacks whose state differs; a
+// description that confirms what an item holds writes nothing.
 type Reconciler struct{ d *deps }
 
 // Stats counts what one pass did.

@@ -70,3 +70,48 @@ func TestListStacksPages(t *testing.T) {
 		t.Fatalf("an empty account lists in one request: %v", err)
 	}
 }
+
+// A bucket name stays taken across accounts and across a reopen of the
+// file, and is free again once its stack is deleted: the index of
+// physical resources answers as a walk of every stack would.
+func TestBucketNameTakenAcrossReopen(t *testing.T) {
+	s, path := open(t, nil)
+	ctx := t.Context()
+	status := func(s *simcloud.Sandbox, a core.Account, name string) string {
+		t.Helper()
+		if err := s.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.DescribeStack(ctx, a, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Status
+	}
+	if _, err := s.CreateStack(ctx, acct, bucketReq("first", "shared-name", "t1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(s, acct, "first"); got != "CREATE_COMPLETE" {
+		t.Fatalf("first: %s", got)
+	}
+	s.Close()
+	s = reopen(t, path, nil)
+	if _, err := s.CreateStack(ctx, other, bucketReq("second", "shared-name", "t2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(s, other, "second"); got != "ROLLBACK_COMPLETE" {
+		t.Fatalf("a bucket name taken in another account, after a reopen: second is %s", got)
+	}
+	if err := s.DeleteStack(ctx, acct, "first", "t3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateStack(ctx, other, bucketReq("third", "shared-name", "t4")); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(s, other, "third"); got != "CREATE_COMPLETE" {
+		t.Fatalf("a bucket name freed by its stack's delete: third is %s", got)
+	}
+}

@@ -42,6 +42,7 @@ type Sandbox struct {
 	work     work
 	delivery delivery
 	limits   map[string]*tokenBucket // by account id
+	phys     physIndex               // physical resources by type and id
 	failRng  *rand.Rand              // Options.FailRate
 	broken   error                   // a failed write: the sandbox answers ErrUnavailable
 	closed   bool
@@ -190,6 +191,7 @@ func (s *Sandbox) load() error {
 				st.Resources = map[string]*record{}
 			}
 			s.store.stacks[st.ID] = st
+			s.reindex(st)
 			if !st.Deleted {
 				s.store.byName[st.Account+"\x00"+st.Name] = st.ID
 				return nil
@@ -372,6 +374,12 @@ func (s *Sandbox) commit(c *change) error {
 	if err != nil {
 		s.broken = fmt.Errorf("simcloud: write state: %v: %w", err, core.ErrUnavailable)
 		return s.broken
+	}
+	for _, st := range c.stacks {
+		s.reindex(st)
+	}
+	for _, st := range c.forget {
+		s.unindex(st.ID)
 	}
 	for i, body := range c.out {
 		s.delivery.outq = append(s.delivery.outq, outItem{seq: seqs[i], body: body})
