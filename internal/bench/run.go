@@ -17,7 +17,7 @@ import (
 )
 
 // Sections are the parts of a run, in order.
-var Sections = []string{"cached", "load", "realtime", "dynamo"}
+var Sections = []string{"cached", "load", "realtime", "dynamo", "growth"}
 
 // Options configure a run. Zero fields take the defaults of docs/targets.md.
 type Options struct {
@@ -164,6 +164,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return rep, fmt.Errorf("bench: dynamo: %w", err)
 		}
 		rep.Tables = append(rep.Tables, t)
+	}
+	if want("growth") {
+		fmt.Fprintf(o.Log, "bench: growth curves…\n")
+		ts, err := growthSection(ctx, o)
+		if err != nil {
+			return rep, fmt.Errorf("bench: growth: %w", err)
+		}
+		rep.Tables = append(rep.Tables, ts...)
 	}
 	rep.Duration = time.Since(rep.Started)
 	if o.Out != "" {
