@@ -33,19 +33,17 @@ func growthSVG(points []growthPoint, passes []passResult) string {
 		bg = append(bg, p.bytesGzip)
 		bp = append(bp, p.bytesPlain)
 	}
-	var rx, rquiet, rbusy, rcalls []float64
+	var qx, qy, bx, by, cy []float64
 	for _, r := range passes {
 		if r.userOps == 0 {
-			rx = append(rx, float64(r.stacks))
-			rquiet = append(rquiet, r.wall.Seconds())
-			total := 0
-			for _, n := range r.calls {
-				total += n
-			}
-			rcalls = append(rcalls, float64(total)/5)
-		} else {
-			rbusy = append(rbusy, r.wall.Seconds())
+			qx, qy = append(qx, float64(r.stacks)), append(qy, r.wall.Seconds())
+			continue
 		}
+		total := 0
+		for _, n := range r.calls {
+			total += n
+		}
+		bx, by, cy = append(bx, float64(r.stacks)), append(by, r.wall.Seconds()), append(cy, float64(total)/5)
 	}
 	panels := []panel{
 		{title: "LIST p99", xLabel: "buckets listed", yLabel: "ms", lines: []series{
@@ -53,7 +51,7 @@ func growthSVG(points []growthPoint, passes []passResult) string {
 		{title: "LIST bytes per resource", xLabel: "buckets listed", yLabel: "bytes", lines: []series{
 			{"gzip", "#1f77b4", xs, bg}, {"identity", "#ff7f0e", xs, bp}}},
 		{title: "Reconciler pass", xLabel: "stacks", yLabel: "s", lines: []series{
-			{"measured", "#2ca02c", rx, rquiet}, {"with updates", "#d62728", rx, rbusy}, {"calls ÷ 5/s", "#7f7f7f", rx, rcalls}}},
+			{"with updates", "#d62728", bx, by}, {"quiet", "#2ca02c", qx, qy}, {"calls ÷ 5/s", "#7f7f7f", bx, cy}}},
 	}
 	const w, h = 320, 240
 	var b strings.Builder

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"bucketdesk/internal/cloud/simcloud"
@@ -24,10 +25,22 @@ func (l *laggingList) ListStacks(context.Context, core.Account, string) ([]core.
 	return slices.Clone(l.sums), nil
 }
 
+// countingPuts counts the history copies written.
+type countingPuts struct {
+	core.ResourceStore
+	ops atomic.Int64
+}
+
+func (c *countingPuts) PutOperation(ctx context.Context, op *core.Operation) error {
+	c.ops.Add(1)
+	return c.ResourceStore.PutOperation(ctx, op)
+}
+
 // A pass over a converged project writes nothing and publishes nothing,
 // even when every stack is described because the listing disagreed with
 // the cache: a description that confirms what an item holds is not a
-// change.
+// change, and the history copies of the operations that just ended are
+// already what the items hold.
 func TestReconcilePassOverConvergedProjectIsQuiet(t *testing.T) {
 	ctx := t.Context()
 	l := open(t, t.TempDir(), simcloud.ZeroOptions())
@@ -66,7 +79,8 @@ func TestReconcilePassOverConvergedProjectIsQuiet(t *testing.T) {
 	before := versions()
 	rec := record(t, l, "demo")
 	cloud := &laggingList{Cloud: l.Sandbox, sums: sums}
-	e := engine.New(engine.Options{Resources: l.Store, Projects: l.Store, Queue: l.Queue, Cloud: cloud, Hub: l.Hub, Logger: slog.New(slog.DiscardHandler)})
+	store := &countingPuts{ResourceStore: l.Store}
+	e := engine.New(engine.Options{Resources: store, Projects: l.Store, Queue: l.Queue, Cloud: cloud, Hub: l.Hub, Logger: slog.New(slog.DiscardHandler)})
 	for pass := range 3 {
 		st, err := e.Reconciler.ReconcileProject(ctx, p)
 		if err != nil {
@@ -78,6 +92,9 @@ func TestReconcilePassOverConvergedProjectIsQuiet(t *testing.T) {
 	}
 	if msgs := rec.stop(); len(msgs) != 0 {
 		t.Fatalf("%d messages published by passes that changed nothing, first %+v", len(msgs), msgs[0])
+	}
+	if n := store.ops.Load(); n != 0 {
+		t.Errorf("%d operation history copies rewritten, all equal to their items' operations", n)
 	}
 	after := versions()
 	for k, v := range before {
