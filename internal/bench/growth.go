@@ -127,11 +127,6 @@ func seedGrowth(ctx context.Context, dir string, projects []*growthProject, log 
 		return err
 	}
 	defer sb.Close()
-	// The stack events' notifications are taken (and dropped: finishCreate
-	// reads the events from the sandbox), so that none is left in the
-	// sandbox's outbox for the measured servers' mirrors, as none would
-	// be long after these creates.
-	defer sb.Subscribe(func([]byte) {})()
 	for _, g := range projects {
 		if err := store.PutProject(ctx, g.p); err != nil {
 			return err
@@ -203,7 +198,14 @@ func seedGrowth(ctx context.Context, dir string, projects []*growthProject, log 
 		g.seeded = len(items)
 		fmt.Fprintf(log, "bench: growth: %s: items written after %s\n", g.p.ID, time.Since(t0).Round(time.Millisecond))
 	}
-	return nil
+	// The stack events' notifications are taken at last (and dropped:
+	// finishCreate read the events from the sandbox), so that none is
+	// left in the sandbox's outbox for the measured servers' mirrors, as
+	// none would be long after these creates. (Taken during the creates,
+	// their delivery slows the creates down.)
+	unsubscribe := sb.Subscribe(func([]byte) {})
+	defer unsubscribe()
+	return sb.WaitIdle(ctx)
 }
 
 func cmp(first, err error) error {
@@ -876,7 +878,7 @@ func growthSection(ctx context.Context, o Options) ([]Table, error) {
 
 	// Tables.
 	lt := Table{
-		Title:  "7. Growth: LIST by project size",
+		Title:  "Growth curves: LIST by project size",
 		Header: []string{"Buckets listed", "Stacks in project", "Answer", "n", "p50", "p99", "Bytes on the wire", "Bytes / resource", "Target"},
 	}
 	for _, r := range rows {
@@ -899,7 +901,7 @@ func growthSection(ctx context.Context, o Options) ([]Table, error) {
 	)
 
 	mt := Table{
-		Title:  "8. Growth: the cache's memory, disk and start-up",
+		Title:  "Growth curves: the cache's memory, disk and start-up",
 		Header: []string{"Figure", "Value", "Per resource", "Target"},
 	}
 	mt.Rows = append(mt.Rows,
@@ -932,7 +934,7 @@ func growthSection(ctx context.Context, o Options) ([]Table, error) {
 	)
 
 	rt := Table{
-		Title:  "9. Growth: a reconciler pass",
+		Title:  "Growth curves: a reconciler pass",
 		Header: []string{"Stacks", "Updates requested meanwhile", "CloudFormation calls (by kind)", "Pass: described / repaired", "Wall time", "Calls ÷ 5 calls/s (no burst)", "Items written / messages", "Throttling at the sandbox (retried)", "Throttling reaching a user or an operation", "Target"},
 	}
 	for _, r := range passes {
