@@ -82,7 +82,7 @@ func drawPanel(b *strings.Builder, p panel, x0 float64, w, h int) {
 	if xmax <= xmin {
 		xmax = xmin * 10
 	}
-	ymax = niceCeil(ymax)
+	ymax = 4 * niceCeil(ymax/4) // four gridline steps of a round size
 	lx0, lx1 := math.Log10(xmin)-0.1, math.Log10(xmax)+0.1
 	px := func(x float64) float64 { return left + (math.Log10(x)-lx0)/(lx1-lx0)*(right-left) }
 	py := func(y float64) float64 { return bottom - y/ymax*(bottom-top) }
@@ -142,10 +142,14 @@ func short(v float64) string {
 	switch {
 	case v == 0:
 		return "0"
-	case v >= 1000:
+	case v >= 1000 && math.Mod(v, 1000) == 0:
 		return fmt.Sprintf("%.0fk", v/1000)
-	case v >= 10:
+	case v >= 1000:
+		return fmt.Sprintf("%.1fk", v/1000)
+	case v >= 10 && math.Mod(v, 1) == 0:
 		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
 	case v >= 1:
 		return fmt.Sprintf("%.1f", v)
 	}
