@@ -983,6 +983,9 @@ func growthSection(ctx context.Context, o Options) ([]Table, error) {
 	if o.Out != "" {
 		svg := growthSVG(points, passes)
 		path := filepath.Join(filepath.Dir(o.Out), "growth.svg")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
 		if err := os.WriteFile(path, []byte(svg), 0o644); err != nil {
 			return nil, err
 		}
