@@ -250,8 +250,32 @@ func (c *counting) DescribeStack(ctx context.Context, a core.Account, stack stri
 }
 
 func (c *counting) ListStacks(ctx context.Context, a core.Account, prefix string) ([]core.StackSummary, error) {
+	if _, ok := c.Cloud.(paced.PagedLister); ok {
+		return c.ListStacksPaced(ctx, a, prefix, nil)
+	}
 	c.n.Add(1)
 	return c.Cloud.ListStacks(ctx, a, prefix)
+}
+
+// ListStacksPaced counts each page of a paged listing as one call, and
+// lets the pacer above wait before each (paced.PagedLister).
+func (c *counting) ListStacksPaced(ctx context.Context, a core.Account, prefix string, wait func(context.Context) error) ([]core.StackSummary, error) {
+	pl, ok := c.Cloud.(paced.PagedLister)
+	if !ok {
+		if wait != nil {
+			if err := wait(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return c.ListStacks(ctx, a, prefix)
+	}
+	return pl.ListStacksPaced(ctx, a, prefix, func(ctx context.Context) error {
+		c.n.Add(1)
+		if wait != nil {
+			return wait(ctx)
+		}
+		return nil
+	})
 }
 
 func (c *counting) GetTemplate(ctx context.Context, a core.Account, stack string) (string, error) {

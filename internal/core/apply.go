@@ -308,6 +308,16 @@ func FailureReason(events []StackEvent, status, reason string) string {
 // a lock behind, but only if the stack was described after the operation
 // started: an older description tells nothing of it. A queued operation is
 // left to its worker.
+//
+// A description that only confirms what the item holds changes nothing,
+// not even the time of the last applied observation: recording that time
+// alone would write and publish a new version of an unchanged item on
+// every pass of the reconciler. When the item changes anyway, the time is
+// recorded with the change. An event stamped between the item's last
+// applied one and such an unrecorded description can then still apply:
+// it is of a stack operation that ended, by the description, in the
+// status the item holds, so that operation's own later events, or the
+// next description, bring the item back to it.
 func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
 	if st.StackID != r.Observed.StackID {
 		return false
@@ -334,7 +344,14 @@ func Observe(r *Resource, st *Stack, observedAt time.Time) bool {
 			r.Observed.Stale = false
 		}
 	}
-	return !equalResource(before, r)
+	// Whether anything but the time of the last observation changed.
+	last := r.LastEvent
+	r.LastEvent = before.LastEvent
+	if equalResource(before, r) {
+		return false
+	}
+	r.LastEvent = last
+	return true
 }
 
 // ObserveGone marks r deleted because CloudFormation does not know the

@@ -582,3 +582,40 @@ func TestEventWithoutStackUUID(t *testing.T) {
 		t.Fatalf("the operation's own event did not end it: %+v, %s", a, r.Observed.StackStatus)
 	}
 }
+
+// A description that only confirms what a converged item holds changes
+// nothing, however much later it is taken: the reconciler then writes and
+// publishes nothing. A description that does change the item records its
+// time, so that an older event does not undo it.
+func TestObserveConfirmingChangesNothing(t *testing.T) {
+	r := lockedResource(ActionCreate, bucketSpec(false))
+	for _, e := range createEvents("op1") {
+		ApplyEvent(r, e)
+	}
+	SetOutputs(r, map[string]string{"BucketArn": "arn:aws:s3:::data"})
+	if r.Lock != nil || r.Observed.StackStatus != "CREATE_COMPLETE" {
+		t.Fatalf("not converged: %+v", r.Observed)
+	}
+	st := &Stack{StackID: stackID, StackName: stackName, Status: "CREATE_COMPLETE", Outputs: map[string]string{"BucketArn": "arn:aws:s3:::data"}}
+	before := r.Clone()
+	for _, later := range []time.Duration{time.Minute, time.Hour, 48 * time.Hour} {
+		if Observe(r, st, t0.Add(later)) {
+			t.Fatalf("a confirming description %s later changed the item", later)
+		}
+		if !equalResource(before, r) {
+			t.Fatalf("a confirming description %s later altered the item: last event %+v", later, r.LastEvent)
+		}
+	}
+
+	// A description that changes the status records its time: an event
+	// older than it no longer overwrites it.
+	st.Status = "UPDATE_COMPLETE"
+	at := t0.Add(time.Hour)
+	if !Observe(r, st, at) || r.Observed.StackStatus != "UPDATE_COMPLETE" || !r.LastEvent.Time.Equal(at) {
+		t.Fatalf("a changing description: status %s, last event %+v", r.Observed.StackStatus, r.LastEvent)
+	}
+	late := stackEv(1800, "other", "UPDATE_IN_PROGRESS", "") // 30 min after t0, before the description
+	if ApplyEvent(r, late).Status || r.Observed.StackStatus != "UPDATE_COMPLETE" {
+		t.Fatalf("an event older than the description overwrote it: %s", r.Observed.StackStatus)
+	}
+}

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,8 +17,9 @@ import (
 // whose status differs, adopts stacks the cache does not know, marks
 // vanished stacks deleted and ends locks whose stack operation is over;
 // it also starts the deactivation of users whose end date has passed.
-// It calls ListStacks once per project and DescribeStacks only for stacks
-// whose state differs.
+// It lists each project's account once (a ListStacks request per page)
+// and calls DescribeStacks only for stacks whose state differs; a
+// description that confirms what an item holds writes nothing.
 type Reconciler struct{ d *deps }
 
 // Stats counts what one pass did.
@@ -167,7 +170,9 @@ const historyPurgeBatch = 1000
 // repairHistory rewrites the history copy of a recent operation from the
 // item, which is the source of truth: a process that died between the two
 // writes left the copy behind. PutOperation never lowers a copy's Rev, so
-// this is idempotent.
+// this is idempotent. A copy that already equals the item's operation is
+// not written again: after a change of many resources, every pass of the
+// next historyRepairWindow would otherwise rewrite all their copies.
 func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now time.Time) {
 	op := r.Op
 	if op == nil || op.FinishedAt != nil && now.Sub(*op.FinishedAt) > historyRepairWindow {
@@ -175,6 +180,9 @@ func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now t
 	}
 	if op.Status.Terminal() && now.Sub(op.RequestedAt) > rc.d.HistoryRetention {
 		return // its history has ended; only the item keeps it
+	}
+	if cur, err := rc.d.Resources.GetOperation(ctx, op.ID); err == nil && sameOperation(cur, op) {
+		return
 	}
 	if err := rc.d.Resources.PutOperation(ctx, op); err != nil {
 		rc.d.Logger.Warn("operation history not repaired", "operation", op.ID, "err", err)
@@ -306,4 +314,11 @@ func (rc *Reconciler) Run(ctx context.Context, interval time.Duration) {
 		case <-rc.d.Clock.After(interval):
 		}
 	}
+}
+
+// sameOperation compares two operations by their stored form.
+func sameOperation(a, b *core.Operation) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

@@ -4,8 +4,9 @@
 // token bucket per account, and each request to CloudFormation takes a
 // token. internal/setup applies it in the one way each Cloud needs:
 //
-//   - Wrap paces a core.Cloud whose every call is one request (the sandbox,
-//     locally: LocalConfig.CloudRate);
+//   - Wrap paces a core.Cloud whose every call is one request, except a
+//     ListStacks of several pages, each paced, when the Cloud is a
+//     PagedLister (the sandbox, locally: LocalConfig.CloudRate);
 //   - cfncloud, whose calls may make several requests (a ListStacks of
 //     several pages, the events a repeated token is checked against),
 //     calls Limiter.Wait before each request (cfncloud.Options.Pace; on
@@ -111,7 +112,17 @@ func (p *paced) DescribeStack(ctx context.Context, a core.Account, stack string)
 	return p.Cloud.DescribeStack(ctx, a, stack)
 }
 
+// PagedLister is a core.Cloud whose ListStacks makes one request per
+// page (the sandbox: simcloud.Sandbox.ListStacksPaced). Wrap paces each of
+// its pages, calling wait before each request.
+type PagedLister interface {
+	ListStacksPaced(ctx context.Context, a core.Account, prefix string, wait func(context.Context) error) ([]core.StackSummary, error)
+}
+
 func (p *paced) ListStacks(ctx context.Context, a core.Account, prefix string) ([]core.StackSummary, error) {
+	if pl, ok := p.Cloud.(PagedLister); ok {
+		return pl.ListStacksPaced(ctx, a, prefix, func(ctx context.Context) error { return p.wait(ctx, a) })
+	}
 	if err := p.wait(ctx, a); err != nil {
 		return nil, err
 	}

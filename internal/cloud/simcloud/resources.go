@@ -525,14 +525,10 @@ func bucketNameProblem(n string) string {
 func isAlnum(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
 
 // bucketTaken reports whether a bucket of this name exists in any account,
-// in a stack or outside (Options.OutsideBuckets).
-func (s *Sandbox) bucketTaken(name string) bool {
-	for st := range s.liveStacks("") {
-		if !st.live(func(r *record) bool { return !(r.Type == "AWS::S3::Bucket" && r.Physical == name) }) {
-			return true
-		}
-	}
-	return s.outsideBucketTaken(name)
+// in a stack (cur: the one a step is changing) or outside
+// (Options.OutsideBuckets).
+func (s *Sandbox) bucketTaken(cur *stack, name string) bool {
+	return s.physicalLive(cur, "", "AWS::S3::Bucket", name) || s.outsideBucketTaken(name)
 }
 
 func bucketAttrs(c *rctx, name string) map[string]string {
@@ -553,7 +549,7 @@ func createBucket(c *rctx, r *record, p map[string]any) error {
 	if msg := bucketNameProblem(name); msg != "" {
 		return fmt.Errorf("%s", msg)
 	}
-	if c.s.bucketTaken(name) {
+	if c.s.bucketTaken(c.st, name) {
 		return handlerErr("AlreadyExists", name+" already exists (Service: S3, Status Code: 0, Request ID: null)")
 	}
 	if err := checkBucketProps(p); err != nil {
@@ -647,7 +643,7 @@ func deleteBucket(c *rctx, r *record) error {
 
 func createBucketPolicy(c *rctx, r *record, p map[string]any) error {
 	bucket := str(p, "Bucket")
-	if !c.s.inAccount(c.st.Account, "AWS::S3::Bucket", func(b *record) bool { return b.Physical == bucket }) {
+	if !c.s.physicalLive(c.st, c.st.Account, "AWS::S3::Bucket", bucket) {
 		return handlerErr("NotFound", "The specified bucket does not exist (Service: S3, Status Code: 404, Error Code: NoSuchBucket)")
 	}
 	r.Physical = bucket

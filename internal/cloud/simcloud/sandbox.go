@@ -42,6 +42,7 @@ type Sandbox struct {
 	work     work
 	delivery delivery
 	limits   map[string]*tokenBucket // by account id
+	phys     physIndex               // physical resources by type and id
 	failRng  *rand.Rand              // Options.FailRate
 	broken   error                   // a failed write: the sandbox answers ErrUnavailable
 	closed   bool
@@ -190,6 +191,7 @@ func (s *Sandbox) load() error {
 				st.Resources = map[string]*record{}
 			}
 			s.store.stacks[st.ID] = st
+			s.reindex(st)
 			if !st.Deleted {
 				s.store.byName[st.Account+"\x00"+st.Name] = st.ID
 				return nil
@@ -372,6 +374,12 @@ func (s *Sandbox) commit(c *change) error {
 	if err != nil {
 		s.broken = fmt.Errorf("simcloud: write state: %v: %w", err, core.ErrUnavailable)
 		return s.broken
+	}
+	for _, st := range c.stacks {
+		s.reindex(st)
+	}
+	for _, st := range c.forget {
+		s.unindex(st.ID)
 	}
 	for i, body := range c.out {
 		s.delivery.outq = append(s.delivery.outq, outItem{seq: seqs[i], body: body})
@@ -754,21 +762,65 @@ func (s *Sandbox) DescribeStack(ctx context.Context, a core.Account, name string
 }
 
 // ListStacks returns the account's stacks whose name starts with prefix,
-// except DELETE_COMPLETE ones, ordered by name.
+// except DELETE_COMPLETE ones, ordered by name, reading them page by page
+// as ListStacksPaced does.
 func (s *Sandbox) ListStacks(ctx context.Context, a core.Account, prefix string) ([]core.StackSummary, error) {
-	if err := s.call(ctx, a, true); err != nil {
-		return nil, err
+	return s.ListStacksPaced(ctx, a, prefix, nil)
+}
+
+// ListPageSize is the number of stack summaries in one page of the
+// sandbox's ListStacks, the size CloudFormation's pages have in practice
+// (its documentation bounds a page by 1 MB of output, not by a count).
+const ListPageSize = 100
+
+// ListStacksPaced is ListStacks as CloudFormation serves it: one request
+// per page of ListPageSize summaries of the account's live stacks, in
+// name order, each request with the API's latency and rate limit, the
+// prefix applied by the caller's side to every page (ListStacks has no
+// name filter). wait, when not nil, is called before each request (the
+// caller's pacing, internal/cloud/paced). A page that fails ends the
+// listing with its error.
+func (s *Sandbox) ListStacksPaced(ctx context.Context, a core.Account, prefix string, wait func(context.Context) error) ([]core.StackSummary, error) {
+	var out []core.StackSummary
+	after := "" // the NextToken: the last name of the previous page
+	for {
+		if wait != nil {
+			if err := wait(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.call(ctx, a, true); err != nil {
+			return nil, err
+		}
+		page, more := s.listPage(a.ID, after)
+		for _, st := range page {
+			if strings.HasPrefix(st.StackName, prefix) {
+				out = append(out, st)
+			}
+		}
+		if !more {
+			return out, nil
+		}
+		after = page[len(page)-1].StackName
 	}
+}
+
+// listPage returns the account's live stacks named after after, in name
+// order, at most ListPageSize, and whether more follow.
+func (s *Sandbox) listPage(account, after string) ([]core.StackSummary, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []core.StackSummary
-	for st := range s.liveStacks(a.ID) {
-		if strings.HasPrefix(st.Name, prefix) {
-			out = append(out, core.StackSummary{StackID: st.ID, StackName: st.Name, Status: st.Status})
+	var all []core.StackSummary
+	for st := range s.liveStacks(account) {
+		if st.Name > after {
+			all = append(all, core.StackSummary{StackID: st.ID, StackName: st.Name, Status: st.Status})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StackName < out[j].StackName })
-	return out, nil
+	sort.Slice(all, func(i, j int) bool { return all[i].StackName < all[j].StackName })
+	if len(all) > ListPageSize {
+		return all[:ListPageSize], true
+	}
+	return all, false
 }
 
 // GetTemplate returns the body of the stack's current template: during
