@@ -63,7 +63,8 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: measure against docs/targets.md (cached vs direct, open-loop load, event to browser, dynalite) and write docs/benchmarks.md
+## bench: measure against docs/targets.md (cached vs direct, open-loop load, event to browser beside a raw peer, dynalite,
+## bursts of stack events, fan-out on AWS, growth curves) and write docs/benchmarks.md and docs/growth.svg (under 10 minutes)
 bench: test-deps
 	$(GO) run ./cmd/bucketdesk-bench --out docs/benchmarks.md
 

@@ -1,8 +1,11 @@
 // Command bucketdesk-bench measures bucketdesk against its targets
 // (docs/targets.md) and prints Markdown tables: cached against direct
-// reads, the API at constant request rates, event to browser (with its
-// WebSocket clients in a second process of this command) and the
-// DynamoDB store against dynalite. It is its own command so that the
+// reads, the API at constant request rates (from a generator in a second
+// process of this command), event to browser (with its WebSocket clients
+// in another process of this command, beside a raw broadcast server), the
+// DynamoDB store against dynalite, bursts of stack events, fan-out through
+// API Gateway's @connections stand-in, and growth curves (which also draw
+// docs/growth.svg). It is its own command so that the
 // bucketdesk binary, which is also the Lambda package, carries none of it.
 // See `bucketdesk-bench --help` and `make bench`.
 package main
@@ -46,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 0, "length of each load and real-time measurement (default 10s, 2s with --quick)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load section to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: bucketdesk-bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop), event to\nbrowser, and the DynamoDB store against dynalite (skipped when it is not installed).\nPrints Markdown tables with each figure next to its target (docs/targets.md).\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: bucketdesk-bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop, from a\nseparate process), event to browser (clients in a separate process, beside a raw broadcast\nserver), the DynamoDB store against dynalite, bursts of stack events, fan-out through the\n@connections stand-in (both dynalite sections are skipped when it is not installed) and\ngrowth curves (with --out, also drawn as growth.svg beside the file).\nPrints Markdown tables with each figure next to its target (docs/targets.md).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -1,7 +1,10 @@
 // Package bench measures bucketdesk the way docs/targets.md states its
 // targets: cached against direct reads over HTTP on the sandbox, the API
-// under a constant request rate (open loop), event to browser, and the
-// DynamoDB store against dynalite. It prints Markdown tables, each figure
+// under a constant request rate (open loop, from a generator in its own
+// process), event to browser (clients in their own process, beside a raw
+// broadcast server), the DynamoDB store against dynalite, bursts of stack
+// events, fan-out through API Gateway's @connections stand-in, and growth
+// curves as resources and stacks grow. It prints Markdown tables, each figure
 // next to its target, and can write them to docs/benchmarks.md with a
 // description of the machine. All load goes to 127.0.0.1 and every loop is
 // bounded in count and time.
