@@ -180,6 +180,10 @@ func NewAWSClients(cfg AWSConfig, base aws.Config) AWSClients {
 	if cfg.WSEndpoint != "" {
 		c.Management = apigatewaymanagementapi.NewFromConfig(base, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(cfg.WSEndpoint)
+			// apigwhub retries a post itself (backoff, then it closes the
+			// connection it gave up on); the SDK's own attempts would
+			// multiply its own.
+			o.RetryMaxAttempts = 1
 			// A publish keeps up to apigwhub.DefaultConcurrency posts in
 			// flight to this one host: keep that many connections open
 			// between publishes (the SDK keeps 10), or each publish opens

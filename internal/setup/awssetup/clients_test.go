@@ -22,6 +22,10 @@ func TestManagementClientKeepsAPublishsConnections(t *testing.T) {
 	if tr := b.GetTransport(); tr.MaxIdleConnsPerHost < apigwhub.DefaultConcurrency || tr.MaxIdleConns < apigwhub.DefaultConcurrency {
 		t.Errorf("idle connections kept: %d per host, %d in all; want at least %d", tr.MaxIdleConnsPerHost, tr.MaxIdleConns, apigwhub.DefaultConcurrency)
 	}
+	// The hub retries a post itself; the SDK's attempts would multiply its own.
+	if n := c.Management.Options().RetryMaxAttempts; n != 1 {
+		t.Errorf("management client makes %d attempts per post, want 1 (the hub retries)", n)
+	}
 	// The other clients keep the SDK's defaults.
 	if tr := c.DynamoDB.Options().HTTPClient.(*awshttp.BuildableClient).GetTransport(); tr.MaxIdleConnsPerHost >= apigwhub.DefaultConcurrency {
 		t.Errorf("DynamoDB client changed too: %d", tr.MaxIdleConnsPerHost)
