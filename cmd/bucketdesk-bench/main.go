@@ -27,10 +27,10 @@ import (
 )
 
 func main() {
-	// The event-to-browser section starts this executable again as its
-	// client process, with a hidden argument (bench.WSClientsArg).
-	if bench.WSClientsProcess(os.Args[1:]) {
-		os.Exit(bench.WSClientsMain(os.Stdin, os.Stdout))
+	// The load and event-to-browser sections start this executable again
+	// as their generator and client processes, with a hidden argument.
+	if code, ok := bench.ChildMain(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -18,21 +18,13 @@ import (
 )
 
 // The load section's requests come from a generator in a process of its
-// own: this program started again with loadgenEnv set, reading one
-// loadSpec on its standard input and writing one loadReport on its
+// own: this program started again with LoadgenArg (ChildMain), reading
+// one loadSpec on its standard input and writing one loadReport on its
 // standard output. The server's process then runs the server only, and
 // the generator's goroutines, connections and garbage are not the
 // server's (they still share the machine's cores). The bearer token goes
 // through the pipe, never on a command line.
-const loadgenEnv = "BUCKETDESK_BENCH_LOADGEN"
-
-func init() {
-	// Any program that links this package (bucketdesk-bench, this
-	// package's test binary) is the generator when started so.
-	if os.Getenv(loadgenEnv) == "1" {
-		os.Exit(loadgenMain(os.Stdin, os.Stdout))
-	}
-}
+const LoadgenArg = "-bucketdesk-bench-loadgen"
 
 // loadSpec is one measured row: GET URL with Headers at Rate for
 // Duration, after a warm-up of Warmup at the same rate.
@@ -202,8 +194,7 @@ func runOutside(ctx context.Context, spec loadSpec) (loadReport, error) {
 	if err != nil {
 		return loadReport{}, err
 	}
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), loadgenEnv+"=1")
+	cmd := exec.CommandContext(ctx, exe, LoadgenArg)
 	cmd.Stdin = bytes.NewReader(in)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr

@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary be the event-to-browser section's client
-// process: startClients starts os.Executable() with WSClientsArg.
+// TestMain lets the test binary be the bench's child processes (the load
+// generator, the event-to-browser clients): the sections start
+// os.Executable() again with a hidden argument.
 func TestMain(m *testing.M) {
-	if WSClientsProcess(os.Args[1:]) {
-		os.Exit(WSClientsMain(os.Stdin, os.Stdout))
+	if code, ok := ChildMain(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
