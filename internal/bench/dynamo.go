@@ -15,7 +15,7 @@ import (
 // conditional write against dynalite, one request at a time.
 func dynamoSection(ctx context.Context, o Options) (Table, error) {
 	t := Table{
-		Title:  "4. The DynamoDB store against dynalite (an emulator figure)",
+		Title:  "The DynamoDB store against dynalite (an emulator figure)",
 		Header: []string{"Operation", "n", "p50", "p99", "Target"},
 	}
 	cli, err := dynalite.CLI()

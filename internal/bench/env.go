@@ -289,7 +289,7 @@ func (c *counting) GetSecretValue(ctx context.Context, a core.Account, secretARN
 }
 
 // directHandler serves GET /direct/projects/{p}/{buckets|users}[/{name}]
-// through engine.Direct: the article's first design, read from
+// through engine.Direct: the design without a cache, read from
 // CloudFormation on every request. It authenticates like the API (the
 // same verifier of the same issuer's tokens) and checks membership, so
 // that both readers do the same work apart from where they read.

@@ -35,7 +35,7 @@ func underLoad(ctx context.Context, e *env, o Options) []Table {
 	}
 	top := rates[len(rates)-1]
 	t := Table{
-		Title:  fmt.Sprintf("2. The API under a constant request rate (open loop, generator in its own process, project of %d buckets)", n),
+		Title:  fmt.Sprintf("The API under a constant request rate (open loop, generator in its own process, project of %d buckets)", n),
 		Header: []string{"Request", "Rate (req/s)", "Sent", "p50", "p99", "max", "Errors (timeouts)", "Bytes / answer on the wire", "Target"},
 	}
 	type row struct {
@@ -138,7 +138,7 @@ func (e *env) listETag(ctx context.Context, path string) (string, error) {
 // (each operation with its latest event only, as it was sent).
 func listSizes(ctx context.Context, e *env, n int, path string) Table {
 	t := Table{
-		Title:  fmt.Sprintf("2b. What a LIST of %d buckets puts on the wire", n),
+		Title:  fmt.Sprintf("What a LIST of %d buckets puts on the wire", n),
 		Header: []string{"List items", "Plain", "Plain / resource", "gzip", "gzip / resource", "Target"},
 	}
 	count := func(plain []byte) int {

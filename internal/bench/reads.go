@@ -30,7 +30,7 @@ func planFor(quick bool) readPlan {
 func cachedVsDirect(ctx context.Context, e *env, o Options) Table {
 	plan := planFor(o.Quick)
 	t := Table{
-		Title:  "1. Cached against direct reads (the article's before and after)",
+		Title:  "Cached against direct reads (the cache against the design without one)",
 		Header: []string{"Project", "Request", "Reader", "n", "p50", "p99", "CFN calls / request", "Direct ÷ cached (p50 / p99)", "Target"},
 	}
 	for _, n := range o.Sizes {

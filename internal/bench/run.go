@@ -154,19 +154,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		ro := RealtimeOptions{Rate: 50, Duration: o.Duration, Quick: o.Quick} // clients: 100, 1,000, 10,000 (quick: fewer)
 		ts, err := Realtime(ctx, ro)
 		if err != nil {
-			rep.Tables = append(rep.Tables, Table{Title: "3. Event to browser", Notes: []string{"Not measured: " + err.Error()}})
+			rep.Tables = append(rep.Tables, Table{Title: "Stack event → browser frame", Notes: []string{"Not measured: " + err.Error()}})
 		} else {
 			rep.Tables = append(rep.Tables, ts...)
 		}
 	}
 	if want("dynamo") {
 		t, err := dynamoSection(ctx, o)
-		switch {
-		case errors.Is(err, dynalite.ErrMissing):
-			fmt.Fprintf(o.Log, "bench: dynamo section skipped: %v (run `%s`)\n", err, dynalite.InstallHint)
-			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+"; run `"+dynalite.InstallHint+"`.")
-		case err != nil:
-			return rep, fmt.Errorf("bench: dynamo: %w", err)
+		if t, err = onDynalite(o, "dynamo", t, err); err != nil {
+			return rep, err
 		}
 		rep.Tables = append(rep.Tables, t)
 	}
@@ -180,12 +176,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	if want("fanout") {
 		t, err := fanoutSection(ctx, o)
-		switch {
-		case errors.Is(err, dynalite.ErrMissing):
-			fmt.Fprintf(o.Log, "bench: fanout section skipped: %v (run `%s`)\n", err, dynalite.InstallHint)
-			t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+"; run `"+dynalite.InstallHint+"`.")
-		case err != nil:
-			return rep, fmt.Errorf("bench: fanout: %w", err)
+		if t, err = onDynalite(o, "fanout", t, err); err != nil {
+			return rep, err
 		}
 		rep.Tables = append(rep.Tables, t)
 	}
@@ -211,6 +203,20 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// onDynalite finishes a section that runs on dynalite: when dynalite is
+// not installed, its table says it was skipped and how to install it;
+// any other error ends the run.
+func onDynalite(o Options, section string, t Table, err error) (Table, error) {
+	switch {
+	case errors.Is(err, dynalite.ErrMissing):
+		fmt.Fprintf(o.Log, "bench: %s section skipped: %v (run `%s`)\n", section, err, dynalite.InstallHint)
+		t.Notes = append(t.Notes, "SKIPPED: "+err.Error()+"; run `"+dynalite.InstallHint+"`.")
+	case err != nil:
+		return t, fmt.Errorf("bench: %s: %w", section, err)
+	}
+	return t, nil
 }
 
 // The browser benchmark's section of docs/benchmarks.md (make

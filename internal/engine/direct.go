@@ -9,7 +9,7 @@ import (
 	"bucketdesk/internal/stacks"
 )
 
-// Direct reads resources the way the article's first version did: list the
+// Direct reads resources the way a design without a cache does: list the
 // project's stacks, then fetch and parse every template. It is slow and
 // spends CloudFormation's rate limit on every read; it is kept as the
 // baseline that the benchmarks compare the cache with.

@@ -9,7 +9,7 @@ import (
 	"bucketdesk/internal/stacks"
 )
 
-// The direct reader (the article's first design) and the cache give the
+// The direct reader (the design without a cache) and the cache give the
 // same answer; only the cost differs.
 func TestDirectReaderAgreesWithTheCache(t *testing.T) {
 	l := open(t, t.TempDir(), simcloud.ZeroOptions())

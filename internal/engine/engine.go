@@ -2,8 +2,8 @@
 // (validate, lock, record, enqueue), the Worker turns jobs into
 // CloudFormation calls, the Mirror turns stack events into cache writes and
 // real-time messages, and the Reconciler relists CloudFormation so that the
-// cache converges whatever happened to the events. Direct is the article's
-// first design, kept as a baseline for the benchmarks.
+// cache converges whatever happened to the events. Direct is the design
+// without a cache, kept as a baseline for the benchmarks.
 //
 // Every change of a resource goes through one function, change: read the
 // item, apply a pure rule from core, write it back with one conditional
