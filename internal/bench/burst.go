@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -695,40 +693,7 @@ type burstAPI struct {
 }
 
 func (a *burstAPI) call(ctx context.Context, method, path string, body any, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	res, err := a.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return apiCall(ctx, a.http, a.base, a.token, method, path, body, want, out)
 }
 
 // burstClient is one browser: it keeps, per resource name, the latest
@@ -770,7 +735,7 @@ func burstConnect(ctx context.Context, api *burstAPI, wsBase, project string, n 
 	return cs, nil
 }
 
-var burstDialer = &http.Client{Transport: &http.Transport{DialContext: burstDialBuffered}}
+var burstDialer = &http.Client{Transport: &http.Transport{DialContext: rtDialBuffered}}
 
 // dial gets a ticket over HTTP and connects, reading the hello frame.
 func (c *burstClient) dial(ctx context.Context) (*websocket.Conn, error) {
@@ -843,25 +808,6 @@ func (c *burstClient) hold(name string, version int64, at time.Time) {
 	}
 	c.mu.Unlock()
 }
-
-// burstDialBuffered reads a client's socket through 64 KiB instead of
-// coder/websocket's 4 KiB: the clients share the CPU with the server, so
-// they should cost it as few system calls as they can.
-func burstDialBuffered(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &burstBufConn{Conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}, nil
-}
-
-type burstBufConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *burstBufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 var (
 	burstResourcePrefix = []byte(`{"type":"resource"`)
