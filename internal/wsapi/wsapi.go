@@ -587,19 +587,20 @@ const (
 )
 
 // writeBatch writes f and whatever else is already queued (up to
-// maxBatch frames) to the socket in one write. Each frame is the shared
-// WebSocket form of its message (realtime.Frame.WebSocket), framed once
-// per publish: a connection only copies it. A publish of a stack event
-// queues up to three messages at once (resource, operation, event), so
-// this saves most of the system calls, which dominate the cost of
-// fan-out. A write that outlives WriteTimeout fires stuck, which drops
-// the connection.
+// maxBatch frames) to the socket in one system call. Each frame is the
+// shared WebSocket form of its message (realtime.Frame.WebSocket), framed
+// once per publish: a connection hands the socket the same bytes as every
+// other (a vectored write, net.Buffers), without copying them. A publish
+// of a stack event queues its messages (resource, operation, event)
+// together, so this saves most of the system calls, which dominate the
+// cost of fan-out. A write that outlives WriteTimeout fires stuck, which
+// drops the connection.
 func (c *conn) writeBatch(f *realtime.Frame, more <-chan *realtime.Frame, stuck *time.Timer) error {
 	h := c.h
-	b := f.WebSocket(h.limits.MaxFrame)
-	var buf *[]byte
-	n := 1
-	for n < maxBatch && len(b) < batchBytes {
+	first := f.WebSocket(h.limits.MaxFrame)
+	var bufs *net.Buffers
+	n, size := 1, len(first)
+	for n < maxBatch && size < batchBytes {
 		var ok bool
 		select {
 		case f, ok = <-more:
@@ -610,22 +611,26 @@ func (c *conn) writeBatch(f *realtime.Frame, more <-chan *realtime.Frame, stuck 
 			// the close.
 			break
 		}
-		if buf == nil {
-			buf = batchPool.Get().(*[]byte)
-			b = append((*buf)[:0], b...)
+		if bufs == nil {
+			bufs = batchPool.Get().(*net.Buffers)
+			*bufs = append((*bufs)[:0], first)
 		}
-		b = append(b, f.WebSocket(h.limits.MaxFrame)...)
+		b := f.WebSocket(h.limits.MaxFrame)
+		*bufs = append(*bufs, b)
 		n++
+		size += len(b)
 	}
 	stuck.Reset(h.limits.WriteTimeout)
-	err := c.bw.writeFrames(b)
-	stuck.Stop()
-	if buf != nil && cap(b) <= 4*batchBytes {
-		// Only ordinary sizes go back to the pool: one huge batch must
-		// not pin its buffer for ever.
-		*buf = b[:0]
-		batchPool.Put(buf)
+	var err error
+	if bufs == nil {
+		err = c.bw.writeFrames(first)
+	} else {
+		err = c.bw.writeBatch(bufs)
+		clear((*bufs)[:cap(*bufs)]) // hold no frame in the pool
+		*bufs = (*bufs)[:0]
+		batchPool.Put(bufs)
 	}
+	stuck.Stop()
 	if err != nil {
 		return err
 	}
@@ -696,7 +701,8 @@ type socketWriter struct {
 	closeSent bool
 }
 
-var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+// batchPool holds the frame lists of batches being written.
+var batchPool = sync.Pool{New: func() any { b := make(net.Buffers, 0, maxBatch); return &b }}
 
 // Write writes p, the handshake's answer or a frame of coder/websocket's,
 // to the socket.
@@ -715,6 +721,20 @@ func (s *socketWriter) upgraded() {
 	s.mu.Lock()
 	s.framing = true
 	s.mu.Unlock()
+}
+
+// writeBatch writes the whole data frames of bufs to the socket in one
+// vectored write (writev on a TCP connection), unless a close frame has
+// gone out.
+func (s *socketWriter) writeBatch(bufs *net.Buffers) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeSent {
+		return net.ErrClosed
+	}
+	b := *bufs // WriteTo consumes its slice
+	_, err := b.WriteTo(s.w)
+	return err
 }
 
 // writeFrames writes whole data frames to the socket in one write, unless
