@@ -7,9 +7,11 @@
 //
 // It enforces the limits API Gateway's WebSocket API would (maximum age,
 // idle timeout, frame size), so that clients always exercise
-// reconnect-and-resync locally. Each published message is encoded once per
-// publish, not once per connection: the hub hands every connection the same
-// *realtime.Frame, which memoizes the encoding.
+// reconnect-and-resync locally. Each published message is encoded and
+// framed once per publish, not once per connection: the hub hands every
+// connection the same *realtime.Frame, which memoizes its WebSocket frame,
+// and a connection writes the frames it has queued in one vectored write
+// of those shared bytes.
 //
 // Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
 // a client frame over the limit, 1007 for a client text frame that is not
