@@ -47,7 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sandboxRate := fs.Float64("sandbox-rate", 5, "the sandbox's CloudFormation rate limit per account, calls/s (burst twice that)")
 	rates := fs.String("rates", "500,1000,2000", "request rates of the load section, req/s")
 	duration := fs.Duration("duration", 0, "length of each load and real-time measurement (default 10s, 2s with --quick)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load section to this file (go tool pprof)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process over the sections that run to this file (go tool pprof); with --sections realtime, the server's")
+	clients := fs.String("clients", "", "client counts of the realtime section (default 100,1000,10000; with --quick 100,1000)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: bucketdesk-bench [flags]\n\nMeasures, side by side in one run, on 127.0.0.1 only: cached against direct reads through\nthe HTTP API on the sandbox, the API under a constant request rate (open loop, from a\nseparate process), event to browser (clients in a separate process, beside a raw broadcast\nserver), the DynamoDB store against dynalite, bursts of stack events, fan-out through the\n@connections stand-in (both dynalite sections are skipped when it is not installed) and\ngrowth curves (with --out, also drawn as growth.svg beside the file).\nPrints Markdown tables with each figure next to its target (docs/targets.md).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -71,6 +72,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.Rates = append(o.Rates, r)
+	}
+	for _, s := range strings.Split(*clients, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "bucketdesk-bench: --clients: %q is not a positive integer\n", s)
+			return 2
+		}
+		o.Clients = append(o.Clients, n)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

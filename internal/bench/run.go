@@ -42,9 +42,14 @@ type Options struct {
 	Out string
 	// Log receives progress lines (default discard).
 	Log io.Writer
-	// CPUProfile, when set, receives a pprof CPU profile of the load
-	// section (go tool pprof).
+	// CPUProfile, when set, receives a pprof CPU profile of this process
+	// over the sections that run (go tool pprof); run one section to
+	// profile it alone. The event-to-browser section's clients are another
+	// process: the profile is its server's.
 	CPUProfile io.Writer
+	// Clients are the event-to-browser section's client counts (default
+	// 100, 1,000, 10,000; quick: 100, 1,000).
+	Clients []int
 }
 
 func (o *Options) defaults() {
@@ -128,6 +133,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	rep := Report{Machine: Machine(), Started: time.Now()}
 	want := func(s string) bool { return slices.Contains(o.Sections, s) }
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return rep, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if want("cached") || want("load") {
 		e, err := newEnv(ctx, envOptions{Sizes: o.Sizes, APILatency: o.APILatency, SandboxRate: o.SandboxRate, Log: o.Log})
 		if err != nil {
@@ -137,21 +148,13 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			rep.Tables = append(rep.Tables, cachedVsDirect(ctx, e, o))
 		}
 		if want("load") {
-			if o.CPUProfile != nil {
-				if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
-					return rep, err
-				}
-			}
 			rep.Tables = append(rep.Tables, underLoad(ctx, e, o)...)
-			if o.CPUProfile != nil {
-				pprof.StopCPUProfile()
-			}
 		}
 		e.Close()
 	}
 	if want("realtime") {
 		fmt.Fprintf(o.Log, "bench: event to browser…\n")
-		ro := RealtimeOptions{Rate: 50, Duration: o.Duration, Quick: o.Quick} // clients: 100, 1,000, 10,000 (quick: fewer)
+		ro := RealtimeOptions{Rate: 50, Duration: o.Duration, Quick: o.Quick, Clients: o.Clients} // clients: 100, 1,000, 10,000 (quick: fewer)
 		ts, err := Realtime(ctx, ro)
 		if err != nil {
 			rep.Tables = append(rep.Tables, Table{Title: "Stack event → browser frame", Notes: []string{"Not measured: " + err.Error()}})

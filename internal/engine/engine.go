@@ -212,6 +212,9 @@ func (d *deps) afterWrite(ctx context.Context, before, after *core.Resource) {
 
 func (d *deps) publish(ctx context.Context, msg core.Message, r *core.Resource) {
 	msg.Project, msg.Kind, msg.Name, msg.Version = r.Project, r.Kind, r.Name, r.Version
+	if batched(ctx, r.Project, msg) {
+		return
+	}
 	if err := d.Hub.Publish(ctx, r.Project, msg); err != nil {
 		d.Logger.Warn("publish failed", "project", r.Project, "type", msg.Type, "err", err)
 	}

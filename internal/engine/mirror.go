@@ -26,6 +26,10 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 		return nil
 	}
 	key := core.ResourceKey{Project: project, StackName: ev.StackName}
+	// The change's messages (resource, operation) and the event's go to
+	// the hub together, once the write is durable.
+	ctx, batch := withPublishBatch(ctx)
+	defer m.d.flushPublish(ctx, batch)
 	var (
 		applied   core.Applied
 		outputs   map[string]string

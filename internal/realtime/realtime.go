@@ -19,6 +19,7 @@
 package realtime
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
@@ -167,10 +168,11 @@ type Frame struct {
 	enc atomic.Pointer[encoding] // a list, newest first; one per limit
 }
 
-// encoding is Encode(Msg, maxFrame), memoized.
+// encoding is Encode(Msg, maxFrame), memoized, as a WebSocket frame:
+// b is its payload, the tail of ws.
 type encoding struct {
 	maxFrame int
-	b        []byte
+	b, ws    []byte
 	next     *encoding
 }
 
@@ -181,25 +183,69 @@ func NewFrame(msg core.Message) *Frame { return &Frame{Msg: msg} }
 // encodes; the others, concurrent or later, get its result without
 // waiting on a lock. The returned bytes are shared and must not be
 // changed.
-func (f *Frame) Bytes(maxFrame int) []byte {
-	if b, ok := f.lookup(maxFrame); ok {
-		return b
+func (f *Frame) Bytes(maxFrame int) []byte { return f.encoding(maxFrame).b }
+
+// WebSocket returns Bytes(maxFrame) as one WebSocket text frame, as a
+// server sends it (RFC 6455 §5.2: FIN, opcode 1, unmasked), memoized with
+// it: a server that writes the same published message to many
+// connections frames it once. The returned bytes are shared and must not
+// be changed.
+func (f *Frame) WebSocket(maxFrame int) []byte { return f.encoding(maxFrame).ws }
+
+func (f *Frame) encoding(maxFrame int) *encoding {
+	if e := f.lookup(maxFrame); e != nil {
+		return e
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if b, ok := f.lookup(maxFrame); ok {
-		return b
+	if e := f.lookup(maxFrame); e != nil {
+		return e
 	}
-	b := Encode(f.Msg, maxFrame)
-	f.enc.Store(&encoding{maxFrame: maxFrame, b: b, next: f.enc.Load()})
-	return b
+	ws := WebSocketText(Encode(f.Msg, maxFrame))
+	e := &encoding{maxFrame: maxFrame, ws: ws, b: ws[len(ws)-payloadLen(ws):], next: f.enc.Load()}
+	f.enc.Store(e)
+	return e
 }
 
-func (f *Frame) lookup(maxFrame int) ([]byte, bool) {
+func (f *Frame) lookup(maxFrame int) *encoding {
 	for e := f.enc.Load(); e != nil; e = e.next {
 		if e.maxFrame == maxFrame {
-			return e.b, true
+			return e
 		}
 	}
-	return nil, false
+	return nil
+}
+
+// WebSocketText returns payload as one unmasked WebSocket text frame
+// (RFC 6455 §5.2), the form a server sends: FIN and opcode 1, then the
+// payload length in 7 bits, or 126 and 16 bits, or 127 and 64 bits.
+func WebSocketText(payload []byte) []byte {
+	n := len(payload)
+	var b []byte
+	switch {
+	case n <= 125:
+		b = make([]byte, 2, 2+n)
+		b[1] = byte(n)
+	case n <= 0xffff:
+		b = make([]byte, 4, 4+n)
+		b[1] = 126
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+	default:
+		b = make([]byte, 10, 10+n)
+		b[1] = 127
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
+	}
+	b[0] = 0x81 // FIN, text
+	return append(b, payload...)
+}
+
+// payloadLen is the payload length of the frame ws made by WebSocketText.
+func payloadLen(ws []byte) int {
+	switch ws[1] {
+	case 126:
+		return int(binary.BigEndian.Uint16(ws[2:]))
+	case 127:
+		return int(binary.BigEndian.Uint64(ws[2:]))
+	}
+	return int(ws[1])
 }

@@ -143,3 +143,46 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// WebSocketText frames a payload as RFC 6455 §5.7's examples do (text
+// instead of binary for the longer two).
+func TestWebSocketTextFraming(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		head []byte
+	}{
+		{0, []byte{0x81, 0x00}},
+		{5, []byte{0x81, 0x05}},
+		{125, []byte{0x81, 125}},
+		{126, []byte{0x81, 0x7e, 0x00, 126}},
+		{256, []byte{0x81, 0x7e, 0x01, 0x00}},
+		{65535, []byte{0x81, 0x7e, 0xff, 0xff}},
+		{65536, []byte{0x81, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}},
+	} {
+		p := bytes.Repeat([]byte("x"), c.n)
+		got := realtime.WebSocketText(p)
+		if !bytes.Equal(got[:len(c.head)], c.head) || !bytes.Equal(got[len(c.head):], p) {
+			t.Errorf("%d bytes: header % x, %d bytes after it", c.n, got[:min(len(got), 10)], len(got)-len(c.head))
+		}
+	}
+	if got := realtime.WebSocketText([]byte("Hello")); !bytes.Equal(got, []byte{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}) {
+		t.Errorf("Hello: % x", got)
+	}
+}
+
+// A Frame's WebSocket form is its Bytes behind a frame header, in the same
+// memory, for each limit.
+func TestFrameWebSocketIsBytesFramed(t *testing.T) {
+	m := core.Message{Type: core.MsgOperation, Project: "a", Version: 7,
+		Operation: &core.Operation{ID: "01OP", Events: []core.StackEvent{{EventID: strings.Repeat("e", 200)}}}}
+	f := realtime.NewFrame(m)
+	for _, limit := range []int{1024, 100} {
+		ws, b := f.WebSocket(limit), f.Bytes(limit)
+		if !bytes.Equal(ws, realtime.WebSocketText(realtime.Encode(m, limit))) {
+			t.Errorf("WebSocket(%d) = % x…", limit, ws[:8])
+		}
+		if &ws[len(ws)-len(b)] != &b[0] {
+			t.Errorf("limit %d: Bytes is not the tail of WebSocket", limit)
+		}
+	}
+}

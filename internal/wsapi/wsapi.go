@@ -7,9 +7,11 @@
 //
 // It enforces the limits API Gateway's WebSocket API would (maximum age,
 // idle timeout, frame size), so that clients always exercise
-// reconnect-and-resync locally. Each published message is encoded once per
-// publish, not once per connection: the hub hands every connection the same
-// *realtime.Frame, which memoizes the encoding.
+// reconnect-and-resync locally. Each published message is encoded and
+// framed once per publish, not once per connection: the hub hands every
+// connection the same *realtime.Frame, which memoizes its WebSocket frame,
+// and a connection writes the frames it has queued in one vectored write
+// of those shared bytes.
 //
 // Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
 // a client frame over the limit, 1007 for a client text frame that is not
@@ -299,9 +301,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	bw := &batchWriter{}
+	bw := &socketWriter{}
 	brw := &batchingResponseWriter{ResponseWriter: w, bw: bw}
 	ws, err := websocket.Accept(brw, r, &h.accept)
+	bw.upgraded()
 	if err != nil {
 		// Accept has refused (bad origin, bad handshake) in plain text,
 		// which brw held back: answer it as a problem.
@@ -380,7 +383,7 @@ func writeProblem(w http.ResponseWriter, status int, kind, title, detail string)
 type conn struct {
 	h        *Handler
 	ws       *websocket.Conn
-	bw       *batchWriter
+	bw       *socketWriter
 	user     string
 	projects []string
 
@@ -466,7 +469,7 @@ func (c *conn) serve() {
 	defer stuck.Stop()
 	write := func(b []byte) error {
 		stuck.Reset(l.WriteTimeout)
-		err := c.ws.Write(context.Background(), websocket.MessageText, b)
+		err := c.bw.writeFrames(b)
 		stuck.Stop()
 		return err
 	}
@@ -496,7 +499,7 @@ func (c *conn) serve() {
 		h.log.Log(context.Background(), lvl, "ws closed", attrs...)
 	}
 
-	if err := write(l.hello(c.user, c.projects).Encode()); err != nil {
+	if err := write(realtime.WebSocketText(l.hello(c.user, c.projects).Encode())); err != nil {
 		end(endReason{}, err)
 		return
 	}
@@ -586,26 +589,20 @@ const (
 )
 
 // writeBatch writes f and whatever else is already queued (up to
-// maxBatch frames) as WebSocket frames, and sends them to the socket in one
-// write. A publish of a stack event queues up to three messages at once
-// (resource, operation, event), so this saves most of the system calls,
-// which dominate the cost of fan-out. A write that outlives WriteTimeout
-// fires stuck, which drops the connection.
+// maxBatch frames) to the socket in one system call. Each frame is the
+// shared WebSocket form of its message (realtime.Frame.WebSocket), framed
+// once per publish: a connection hands the socket the same bytes as every
+// other (a vectored write, net.Buffers), without copying them. A publish
+// of a stack event queues its messages (resource, operation, event)
+// together, so this saves most of the system calls, which dominate the
+// cost of fan-out. A write that outlives WriteTimeout fires stuck, which
+// drops the connection.
 func (c *conn) writeBatch(f *realtime.Frame, more <-chan *realtime.Frame, stuck *time.Timer) error {
 	h := c.h
-	c.bw.hold()
-	n, size := 0, 0
-	var err error
-	for {
-		b := f.Bytes(h.limits.MaxFrame)
-		if err = c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
-			break
-		}
-		n++
-		size += len(b)
-		if n >= maxBatch || size >= batchBytes {
-			break
-		}
+	first := f.WebSocket(h.limits.MaxFrame)
+	var bufs *net.Buffers
+	n, size := 1, len(first)
+	for n < maxBatch && size < batchBytes {
 		var ok bool
 		select {
 		case f, ok = <-more:
@@ -616,10 +613,24 @@ func (c *conn) writeBatch(f *realtime.Frame, more <-chan *realtime.Frame, stuck 
 			// the close.
 			break
 		}
+		if bufs == nil {
+			bufs = batchPool.Get().(*net.Buffers)
+			*bufs = append((*bufs)[:0], first)
+		}
+		b := f.WebSocket(h.limits.MaxFrame)
+		*bufs = append(*bufs, b)
+		n++
+		size += len(b)
 	}
 	stuck.Reset(h.limits.WriteTimeout)
-	if rerr := c.bw.release(); err == nil {
-		err = rerr
+	var err error
+	if bufs == nil {
+		err = c.bw.writeFrames(first)
+	} else {
+		err = c.bw.writeBatch(bufs)
+		clear((*bufs)[:cap(*bufs)]) // hold no frame in the pool
+		*bufs = (*bufs)[:0]
+		batchPool.Put(bufs)
 	}
 	stuck.Stop()
 	if err != nil {
@@ -674,69 +685,81 @@ func (c *conn) readLoop(done chan<- struct{}) {
 
 var _ http.Handler = (*Handler)(nil)
 
-// batchWriter sits between a connection's bufio.Writer and its socket.
-// While held, writes collect in a pooled buffer and reach the socket in one
-// write on release; otherwise they go straight through. Writes of other
-// goroutines (pings, pongs, close frames) may join a held batch: they leave
-// with it a moment later, in order.
-type batchWriter struct {
-	mu   sync.Mutex
-	w    io.Writer // the socket, set on hijack
-	held bool
-	buf  *[]byte
+// socketWriter serializes every write to a connection's socket. The
+// writer loop sends its data frames through writeFrames, framed by
+// realtime (a batch of whole frames in one write); coder/websocket's
+// bufio.Writer flushes into Write the frames the library writes itself
+// (pings, pongs and close frames), each of them whole, since every frame
+// it writes ends with a flush and none exceeds the buffer (4 KiB).
+//
+// After a close frame has gone out no data frame may follow (RFC 6455
+// §5.5.1): Write notices the library's close frame by its opcode, and
+// writeFrames then fails with net.ErrClosed, as the library's own Write
+// would.
+type socketWriter struct {
+	mu        sync.Mutex
+	w         io.Writer // the socket, set on hijack
+	framing   bool      // the handshake is over: Write gets frames
+	closeSent bool
 }
 
-var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+// batchPool holds the frame lists of batches being written.
+var batchPool = sync.Pool{New: func() any { b := make(net.Buffers, 0, maxBatch); return &b }}
 
-func (b *batchWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.held {
-		return b.w.Write(p)
+// Write writes p, the handshake's answer or a frame of coder/websocket's,
+// to the socket.
+func (s *socketWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.framing && len(p) > 0 && p[0]&0x0f == 0x8 {
+		s.closeSent = true
 	}
-	if b.buf == nil {
-		b.buf = batchPool.Get().(*[]byte)
-	}
-	*b.buf = append(*b.buf, p...)
-	return len(p), nil
+	return s.w.Write(p)
 }
 
-// hold starts a batch.
-func (b *batchWriter) hold() {
-	b.mu.Lock()
-	b.held = true
-	b.mu.Unlock()
+// upgraded marks the end of the handshake: what Write gets from then on
+// are WebSocket frames.
+func (s *socketWriter) upgraded() {
+	s.mu.Lock()
+	s.framing = true
+	s.mu.Unlock()
 }
 
-// release ends the batch and writes it to the socket.
-func (b *batchWriter) release() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.held = false
-	buf := b.buf
-	if buf == nil {
-		return nil
+// writeBatch writes the whole data frames of bufs to the socket in one
+// vectored write (writev on a TCP connection), unless a close frame has
+// gone out.
+func (s *socketWriter) writeBatch(bufs *net.Buffers) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeSent {
+		return net.ErrClosed
 	}
-	b.buf = nil
-	_, err := b.w.Write(*buf)
-	// Keep only ordinary sizes in the pool: one huge batch must not pin
-	// its buffer for ever.
-	if cap(*buf) <= 4*batchBytes {
-		*buf = (*buf)[:0]
-		batchPool.Put(buf)
+	b := *bufs // WriteTo consumes its slice
+	_, err := b.WriteTo(s.w)
+	return err
+}
+
+// writeFrames writes whole data frames to the socket in one write, unless
+// a close frame has gone out.
+func (s *socketWriter) writeFrames(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeSent {
+		return net.ErrClosed
 	}
+	_, err := s.w.Write(b)
 	return err
 }
 
 // batchingResponseWriter hands websocket.Accept a hijacked connection
-// whose bufio.Writer writes through bw. net/http makes a new bufio.Writer
+// whose bufio.Writer writes through bw, a socketWriter. net/http makes a new bufio.Writer
 // for a hijacked connection, so this costs no memory.
 //
 // It also holds back a refusal (a status of 400 or more, and its text)
 // that websocket.Accept writes, for ServeHTTP to answer as a problem.
 type batchingResponseWriter struct {
 	http.ResponseWriter
-	bw      *batchWriter
+	bw      *socketWriter
 	refused int
 	text    bytes.Buffer
 }

@@ -163,6 +163,50 @@ func (h *Hub) Publish(_ context.Context, project string, msg core.Message) error
 	return nil
 }
 
+// PublishAll queues msgs, in order, for every subscriber of project
+// without waiting, as Publish does each; a subscriber receives them
+// together (one wake of its reader for all of them) or, when its queue
+// has no room for all, is dropped.
+func (h *Hub) PublishAll(_ context.Context, project string, msgs []core.Message) error {
+	var slow []*Subscription
+	var frames []*realtime.Frame
+	h.mu.RLock()
+	for s := range h.subs[project] {
+		if s.frames != nil {
+			if frames == nil {
+				frames = make([]*realtime.Frame, len(msgs))
+				for i, m := range msgs {
+					frames[i] = realtime.NewFrame(m)
+				}
+			}
+			if !sendAll(s.frames, frames) {
+				slow = append(slow, s)
+			}
+			continue
+		}
+		if !sendAll(s.c, msgs) {
+			slow = append(slow, s)
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range slow {
+		h.remove(s, true)
+	}
+	return nil
+}
+
+// sendAll queues vs on c without waiting, and reports whether all fit.
+func sendAll[T any](c chan T, vs []T) bool {
+	for _, v := range vs {
+		select {
+		case c <- v:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Subscribers returns the number of subscribers of project.
 func (h *Hub) Subscribers(project string) int {
 	h.mu.RLock()

@@ -102,3 +102,37 @@ func TestSlowFrameSubscriberIsDroppedAtOnce(t *testing.T) {
 		t.Fatal("Close after a drop cleared Dropped")
 	}
 }
+
+// PublishAll queues its messages in order for every subscriber, frame
+// subscribers sharing one Frame per message; a subscriber without room
+// for all of them is dropped, and the others keep receiving.
+func TestPublishAllTogetherOrDropped(t *testing.T) {
+	h := New()
+	a := h.SubscribeFrames([]string{"p"}, 4)
+	b := h.SubscribeFrames([]string{"p"}, 4)
+	m := h.Subscribe([]string{"p"}, 4)
+	tight := h.SubscribeFrames([]string{"p"}, 3)
+	defer a.Close()
+	defer b.Close()
+	defer m.Close()
+	msgs := []core.Message{{Type: core.MsgResource, Project: "p", Version: 1}, {Type: core.MsgEvent, Project: "p", Version: 1}}
+	h.PublishAll(t.Context(), "p", msgs)
+	h.PublishAll(t.Context(), "p", msgs) // tight has room for one more only
+	for round := range 2 {
+		for i, want := range msgs {
+			fa, fb := <-a.Frames(), <-b.Frames()
+			if fa != fb || fa.Msg.Type != want.Type {
+				t.Fatalf("round %d message %d: %+v and %+v, want one shared %s frame", round, i, fa.Msg, fb.Msg, want.Type)
+			}
+			if got := <-m.C; got.Type != want.Type {
+				t.Fatalf("round %d message %d: %s, want %s", round, i, got.Type, want.Type)
+			}
+		}
+	}
+	if !tight.Dropped() {
+		t.Fatal("a subscriber without room for the whole batch was kept")
+	}
+	if h.Subscribers("p") != 3 {
+		t.Fatalf("%d subscribers, want 3", h.Subscribers("p"))
+	}
+}
