@@ -19,14 +19,7 @@ func TestBurstQuick(t *testing.T) {
 		t.Fatalf("%d tables, want 2", len(tables))
 	}
 	for _, tb := range tables {
-		if tb.Title == "" || len(tb.Header) == 0 || len(tb.Rows) == 0 {
-			t.Fatalf("table %q: header %v, %d rows", tb.Title, tb.Header, len(tb.Rows))
-		}
-		for _, r := range tb.Rows {
-			if len(r) != len(tb.Header) {
-				t.Errorf("table %q: row %v has %d cells, header %d", tb.Title, r, len(r), len(tb.Header))
-			}
-		}
+		checkShape(t, tb)
 		t.Log("\n" + tb.Markdown())
 	}
 	mirror, change := tables[0], tables[1]

@@ -122,11 +122,7 @@ func newEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	}
 
 	// The same files with CloudFormation's latency and rate limit.
-	real := &simcloud.Options{
-		APILatency: o.APILatency, NoSync: true,
-		RateLimit: simcloud.RateLimit{PerSecond: o.SandboxRate, Burst: int(2 * o.SandboxRate)},
-	}
-	if e.l, err = setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: real, ReconcileEvery: 24 * time.Hour, Logger: logger}); err != nil {
+	if e.l, err = setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: realSandbox(o.APILatency, o.SandboxRate), ReconcileEvery: 24 * time.Hour, Logger: logger}); err != nil {
 		return nil, err
 	}
 	// The engine as OpenLocal wires it (paced at 80 % of the sandbox's

@@ -331,11 +331,12 @@ type growthServer struct {
 	client *http.Client
 }
 
-// realSandbox is the sandbox with CloudFormation's API latency and rate
-// limit (stack operations themselves are instantaneous).
-func realSandbox(o Options) *simcloud.Options {
-	return &simcloud.Options{APILatency: o.APILatency, NoSync: true,
-		RateLimit: simcloud.RateLimit{PerSecond: o.SandboxRate, Burst: int(2 * o.SandboxRate)}}
+// realSandbox is the sandbox with CloudFormation's API latency and a rate
+// limit of rate calls/s per account, burst twice that (stack operations
+// themselves are instantaneous).
+func realSandbox(latency time.Duration, rate float64) *simcloud.Options {
+	return &simcloud.Options{APILatency: latency, NoSync: true,
+		RateLimit: simcloud.RateLimit{PerSecond: rate, Burst: int(2 * rate)}}
 }
 
 // openGrowth opens dir as the binary does (setup.OpenLocal, the demo
@@ -344,7 +345,7 @@ func realSandbox(o Options) *simcloud.Options {
 func openGrowth(ctx context.Context, dir string, o Options, start bool) (*growthServer, [4]time.Duration, error) {
 	var took [4]time.Duration
 	t0 := time.Now()
-	l, err := setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: realSandbox(o), CloudRate: 0.8 * o.SandboxRate,
+	l, err := setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: realSandbox(o.APILatency, o.SandboxRate), CloudRate: 0.8 * o.SandboxRate,
 		ReconcileEvery: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, took, err
@@ -563,7 +564,7 @@ type passResult struct {
 func reconcilePass(ctx context.Context, dir string, g *growthProject, users int, o Options) (passResult, error) {
 	var res passResult
 	logger := slog.New(slog.DiscardHandler)
-	l, err := setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: realSandbox(o), ReconcileEvery: 24 * time.Hour, Logger: logger})
+	l, err := setup.OpenLocal(setup.LocalConfig{DataDir: dir, Sandbox: realSandbox(o.APILatency, o.SandboxRate), ReconcileEvery: 24 * time.Hour, Logger: logger})
 	if err != nil {
 		return res, err
 	}

@@ -19,13 +19,8 @@ func TestRealtimeQuick(t *testing.T) {
 		t.Fatalf("%d tables, want 5", len(tables))
 	}
 	for _, tb := range tables {
-		if tb.Title == "" || len(tb.Header) == 0 || len(tb.Rows) == 0 {
-			t.Fatalf("table %q: header %v, %d rows", tb.Title, tb.Header, len(tb.Rows))
-		}
+		checkShape(t, tb)
 		for _, r := range tb.Rows {
-			if len(r) != len(tb.Header) {
-				t.Errorf("table %q: row %v has %d cells, header %d", tb.Title, r, len(r), len(tb.Header))
-			}
 			if m := r[len(r)-1]; tb.Title != "One stalled client" && !strings.HasPrefix(r[0], "raw broadcast") && m != "met" && m != "missed" {
 				t.Errorf("table %q: last cell %q is not met/missed", tb.Title, m)
 			}
@@ -61,6 +56,20 @@ func TestRealtimeQuick(t *testing.T) {
 	for _, r := range sat.Rows {
 		if n, _ := strconv.Atoi(r[2]); n == 0 {
 			t.Errorf("saturation row %v: no event frames read", r)
+		}
+	}
+}
+
+// checkShape fails t unless tb has a title, a header and rows, each row
+// as wide as the header.
+func checkShape(t *testing.T, tb Table) {
+	t.Helper()
+	if tb.Title == "" || len(tb.Header) == 0 || len(tb.Rows) == 0 {
+		t.Fatalf("table %q: header %v, %d rows", tb.Title, tb.Header, len(tb.Rows))
+	}
+	for _, r := range tb.Rows {
+		if len(r) != len(tb.Header) {
+			t.Errorf("table %q: row %v has %d cells, header %d", tb.Title, r, len(r), len(tb.Header))
 		}
 	}
 }
