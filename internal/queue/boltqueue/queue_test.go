@@ -29,19 +29,24 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { q.Close() })
-		return porttest.QueueHarness{
-			Queue:   q,
-			Advance: clk.Advance,
-			DeadLetters: func() []core.Job {
-				jobs, err := q.DeadLetters(context.Background())
-				if err != nil {
-					t.Fatalf("DeadLetters: %v", err)
-				}
-				return jobs
-			},
-			BlockUntil: clk.BlockUntil,
-		}
+		return harness(t, q, clk)
 	})
+}
+
+// harness is what the port's conformance tests need of q on clk.
+func harness(t *testing.T, q *boltqueue.Queue, clk *clock.Manual) porttest.QueueHarness {
+	return porttest.QueueHarness{
+		Queue:   q,
+		Advance: clk.Advance,
+		DeadLetters: func() []core.Job {
+			jobs, err := q.DeadLetters(context.Background())
+			if err != nil {
+				t.Fatalf("DeadLetters: %v", err)
+			}
+			return jobs
+		},
+		BlockUntil: clk.BlockUntil,
+	}
 }
 
 func job(id string) core.Job {

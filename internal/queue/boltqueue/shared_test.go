@@ -19,7 +19,7 @@ import (
 
 // sharedFile opens one bbolt file holding a store and a queue whose
 // writes go through the store's group commit, as the local binary does.
-func sharedFile(t *testing.T, opts *boltqueue.Options) (*bolt.DB, *boltstore.Store, *boltqueue.Queue) {
+func sharedFile(t *testing.T, opts *boltqueue.Options) (*boltstore.Store, *boltqueue.Queue) {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "bucketdesk.db"), 0o600, nil)
 	if err != nil {
@@ -37,7 +37,7 @@ func sharedFile(t *testing.T, opts *boltqueue.Options) (*bolt.DB, *boltstore.Sto
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	return db, st, q
+	return st, q
 }
 
 // The queue keeps every rule of the port when its writes share the
@@ -45,19 +45,8 @@ func sharedFile(t *testing.T, opts *boltqueue.Options) (*bolt.DB, *boltstore.Sto
 func TestConformanceSharedCommits(t *testing.T) {
 	porttest.RunQueueTests(t, func(t *testing.T, opts porttest.QueueOptions) porttest.QueueHarness {
 		clk := clock.NewManual(epoch)
-		_, _, q := sharedFile(t, &boltqueue.Options{Clock: clk, Visibility: opts.Visibility, MaxAttempts: opts.MaxAttempts})
-		return porttest.QueueHarness{
-			Queue:   q,
-			Advance: clk.Advance,
-			DeadLetters: func() []core.Job {
-				jobs, err := q.DeadLetters(context.Background())
-				if err != nil {
-					t.Fatalf("DeadLetters: %v", err)
-				}
-				return jobs
-			},
-			BlockUntil: clk.BlockUntil,
-		}
+		_, q := sharedFile(t, &boltqueue.Options{Clock: clk, Visibility: opts.Visibility, MaxAttempts: opts.MaxAttempts})
+		return harness(t, q, clk)
 	})
 }
 
@@ -67,7 +56,7 @@ func TestConformanceSharedCommits(t *testing.T) {
 // the store's writes all land.
 func TestSharedCommitsUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
-	_, st, q := sharedFile(t, &boltqueue.Options{Clock: clock.NewManual(epoch)})
+	st, q := sharedFile(t, &boltqueue.Options{Clock: clock.NewManual(epoch)})
 	const n = 64
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*n)
