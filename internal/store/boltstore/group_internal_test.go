@@ -78,18 +78,9 @@ func testResource(stack string, version int64) *core.Resource {
 // and the others' writes are committed.
 func TestGroupCommitGroups(t *testing.T) {
 	ctx := t.Context()
-	s, err := Open(filepath.Join(t.TempDir(), "bucketdesk.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	release := holdWriter(t, s.db)
-
 	// The first write leads and waits for bbolt's writer lock; the next
 	// ones queue behind it.
-	first := make(chan error, 1)
-	go func() { first <- s.PutResource(ctx, testResource("bd-p1-bucket-lead", 1), 0) }()
-	waitLeading(t, s.group)
+	s, release, first := withLeader(t)
 
 	const n = 20
 	errs := make([]chan error, n)
@@ -134,17 +125,7 @@ func TestGroupCommitGroups(t *testing.T) {
 // writing rolls back only its own writes; its caller gets its error and
 // the rest of the group is committed. A panic reaches its own caller.
 func TestGroupCommitFailureIsolated(t *testing.T) {
-	ctx := t.Context()
-	s, err := Open(filepath.Join(t.TempDir(), "bucketdesk.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	release := holdWriter(t, s.db)
-
-	lead := make(chan error, 1)
-	go func() { lead <- s.PutResource(ctx, testResource("bd-p1-bucket-lead", 1), 0) }()
-	waitLeading(t, s.group)
+	s, release, lead := withLeader(t)
 
 	boom := errors.New("boom")
 	var runs sync.Map // stack → times its function ran
@@ -210,7 +191,7 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 			}
 		}
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		for _, c := range calls {
 			v := tx.Bucket(bucketResources).Get(resourceKey(core.ResourceKey{Project: "p1", StackName: c.stack}))
 			if failed := c.fail != nil || c.panics; (v == nil) != failed {
@@ -231,4 +212,22 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 	if st := s.GroupStats(); st.Writes != 4 || st.Commits != 2 {
 		t.Errorf("GroupStats = %+v, want 4 writes in 2 commits", st)
 	}
+}
+
+// withLeader opens a store, holds bbolt's writer lock and starts a write
+// that leads the next group and waits for the lock: the writes that
+// follow queue behind it. release lets the leader commit; lead receives
+// its result.
+func withLeader(t *testing.T) (s *Store, release func(), lead chan error) {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "bucketdesk.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	release = holdWriter(t, s.db)
+	lead = make(chan error, 1)
+	go func() { lead <- s.PutResource(t.Context(), testResource("bd-p1-bucket-lead", 1), 0) }()
+	waitLeading(t, s.group)
+	return s, release, lead
 }
