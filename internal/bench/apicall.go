@@ -12,7 +12,7 @@ import (
 // apiCall does one request to bucketdesk's API at base with token as the
 // bearer (none when empty), body as JSON (none when nil), and decodes the
 // JSON answer into out (when not nil). An answer other than want is an
-// error carrying its body.
+// error, carrying its body when it is a failure (a problem's detail).
 func apiCall(ctx context.Context, client *http.Client, base, token, method, path string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -42,6 +42,11 @@ func apiCall(ctx context.Context, client *http.Client, base, token, method, path
 		return err
 	}
 	if res.StatusCode != want {
+		if res.StatusCode < 300 {
+			// A success of another kind may carry a token or a ticket:
+			// its body stays out of the error, which may be printed.
+			return fmt.Errorf("%s %s: %d, want %d", method, path, res.StatusCode, want)
+		}
 		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
 	}
 	if out != nil {

@@ -397,7 +397,7 @@ func burstApply(ctx context.Context, l *setup.Local, p *core.Project, store *bol
 		}
 		bodies[i] = b
 	}
-	before, err := burstVersions(ctx, store, p.ID)
+	before, err := versionSum(ctx, store, p.ID)
 	if err != nil {
 		return burstRun{}, err
 	}
@@ -440,7 +440,7 @@ func burstApply(ctx context.Context, l *setup.Local, p *core.Project, store *bol
 	close(notes)
 	wg.Wait()
 	elapsed := time.Since(start)
-	after, err := burstVersions(ctx, store, p.ID)
+	after, err := versionSum(ctx, store, p.ID)
 	if err != nil {
 		return burstRun{}, err
 	}
@@ -455,8 +455,9 @@ func burstApply(ctx context.Context, l *setup.Local, p *core.Project, store *bol
 	}, nil
 }
 
-// burstVersions sums the versions of the project's items.
-func burstVersions(ctx context.Context, s *boltstore.Store, project string) (int64, error) {
+// versionSum sums the versions of the project's items (a write adds at
+// least one): it tells how many writes happened between two calls.
+func versionSum(ctx context.Context, s *boltstore.Store, project string) (int64, error) {
 	vs, err := s.ListVersions(ctx, project)
 	if err != nil {
 		return 0, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"syscall"
 	"time"
 
 	"bucketdesk/internal/core"
@@ -41,7 +40,7 @@ func fanoutSection(ctx context.Context, o Options) (Table, error) {
 // events.
 func fanout(ctx context.Context, log io.Writer, n, events int) (Table, error) {
 	t := Table{
-		Title:  fmt.Sprintf("Fan-out on AWS: one event to %s connections (apigwhub, DynamoDB pages, @connections at 20 ms per call)", fanoutThousands(n)),
+		Title:  fmt.Sprintf("Fan-out on AWS: one event to %s connections (apigwhub, DynamoDB pages, @connections at 20 ms per call)", thousands(n)),
 		Header: []string{"Measure", "Value", "Target"},
 	}
 	cli, err := dynalite.CLI()
@@ -111,13 +110,13 @@ func fanout(ctx context.Context, log io.Writer, n, events int) (Table, error) {
 		postsBefore := gw.Posts()
 		msg := core.Message{Type: core.MsgResource, Project: project, Kind: core.KindBucket, Name: "data", Version: int64(e + 1),
 			Resource: &core.Resource{Project: project, Kind: core.KindBucket, Name: "data", StackName: "bd-" + project + "-bucket-data", Version: int64(e + 1)}}
-		cpu0 := fanoutCPU()
+		cpu0 := time.Duration(rtCPU())
 		start := time.Now()
 		if err := hub.Publish(ctx, project, msg); err != nil {
 			return t, err
 		}
 		returned := time.Since(start)
-		cpu.Add(fanoutCPU() - cpu0)
+		cpu.Add(time.Duration(rtCPU()) - cpu0)
 		frames, last := gw.Delivered()
 		after := hub.Stats()
 		if frames-framesBefore != live {
@@ -158,29 +157,11 @@ func fanout(ctx context.Context, log io.Writer, n, events int) (Table, error) {
 	t.Notes = append(t.Notes, fmt.Sprintf("%d events published one after another to a project of %s connections registered in DynamoDB (dynalite, tests/dynalite), %d of them (every %dth) gone in API Gateway: the first event posts to all %s (%s posts) and deletes the gone ones, the later ones post to the %s live ones. "+
 		"Each @connections call through the AWS SDK to the stand-in (internal/hub/apigwhub/apigwtest) takes %s. apigwhub reads the connections by pages of %d (Query with Limit and ExclusiveStartKey; a page that ends exactly at the Limit still returns a LastEvaluatedKey, so a multiple of %d takes one more, empty, page), posting to one page while it reads the next, at most %d posts in flight: API Gateway's default throttle is 10,000 requests per second per account and Region, shared by every API, and %d posts in flight at %s each send about %s per second. "+
 		"Time to the last connection runs from the Publish call to the moment the stand-in recorded the last frame; Publish returns once every post was answered. The lower bound at this latency is %d rounds × %s = %s plus the first page's read; the rest is CPU: the posts' signing and encoding by the SDK and the stand-in's handling share this process and the machine's %d cores (dynalite's own CPU, in node, is not counted), and on a busy machine its share of the cores sets the figure.",
-		events, fanoutThousands(n), gone, fanoutGoneEvery, fanoutThousands(n), fanoutThousands(firstPostsTo), fanoutThousands(live),
+		events, thousands(n), gone, fanoutGoneEvery, thousands(n), thousands(firstPostsTo), thousands(live),
 		Ms(fanoutLatency), apigwhub.DefaultPageSize, apigwhub.DefaultPageSize, apigwhub.DefaultConcurrency,
-		apigwhub.DefaultConcurrency, Ms(fanoutLatency), fanoutThousands(int(float64(apigwhub.DefaultConcurrency)/fanoutLatency.Seconds())),
+		apigwhub.DefaultConcurrency, Ms(fanoutLatency), thousands(int(float64(apigwhub.DefaultConcurrency)/fanoutLatency.Seconds())),
 		(live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency, Ms(fanoutLatency), Ms(time.Duration((live+apigwhub.DefaultConcurrency-1)/apigwhub.DefaultConcurrency)*fanoutLatency), numCPU()))
 	return t, nil
-}
-
-// fanoutThousands writes n with a comma every three digits.
-func fanoutThousands(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// fanoutCPU is the CPU time (user and system) this process has used.
-func fanoutCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // fanoutRegister registers the connections of project in st, a few at a

@@ -579,12 +579,11 @@ type rtInject func(i int, seq, ns int64) error
 
 // begin opens a run of count events in the client process; acc names
 // the accumulator of its latencies ("": none), reset empties it first.
-func (e *rtEnv) begin(count int64, record bool, acc string, reset bool) (first int64, r0 rtReply, err error) {
-	first = e.seq.Load() + 1
+func (e *rtEnv) begin(count int64, record bool, acc string, reset bool) (rtReply, error) {
+	first := e.seq.Load() + 1
 	e.cl.runFirst.Store(first)
 	e.cl.progress.Store(0)
-	r0, err = e.cl.do(rtCmd{Op: "run", First: first, Count: count, Record: record, Acc: acc, Reset: reset})
-	return first, r0, err
+	return e.cl.do(rtCmd{Op: "run", First: first, Count: count, Record: record, Acc: acc, Reset: reset})
 }
 
 // end waits until the clients have read want event frames of the run (at
@@ -621,7 +620,7 @@ type rtPaced struct {
 // acc, of every run of that accumulator: see rtCmd).
 func (e *rtEnv) paced(ctx context.Context, clients int, rate float64, d time.Duration, inject rtInject, acc string, reset bool) (rtPaced, error) {
 	n := max(1, int(rate*d.Seconds()))
-	_, r0, err := e.begin(int64(n), true, acc, reset)
+	r0, err := e.begin(int64(n), true, acc, reset)
 	if err != nil {
 		return rtPaced{}, err
 	}
@@ -739,7 +738,7 @@ type rtSat struct {
 // the whole time from the first Apply to the last frame read.
 func (e *rtEnv) saturate(ctx context.Context, clients int, d time.Duration) (rtSat, error) {
 	const maxEvents = 1 << 20
-	_, r0, err := e.begin(maxEvents, false, "", false)
+	r0, err := e.begin(maxEvents, false, "", false)
 	if err != nil {
 		return rtSat{}, err
 	}

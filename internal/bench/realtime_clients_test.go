@@ -72,7 +72,7 @@ func TestClientProcess(t *testing.T) {
 	}
 
 	// A shortfall is reported as read, not as the number asked for.
-	_, r0, err := e.begin(2, true, "", false)
+	r0, err := e.begin(2, true, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
