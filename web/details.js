@@ -205,13 +205,13 @@ export async function wholeResource(ctx, kind, name) {
 
 /**
  * openDetailsDialog shows the details of resource r (ctx: project, store,
- * watch) and keeps them current while open: a list row in the store is
- * read whole first (wholeResource), and again when a newer row replaces
- * it (a list read after a reconnect); meanwhile the dialog keeps showing
- * the details it has.
+ * watch) and keeps them current while open. It opens at once with what
+ * the store holds; a list row there is read whole (wholeResource), and
+ * again when a newer row replaces it (a list read after a reconnect),
+ * while the dialog keeps showing the details it has. When a row cannot
+ * be read whole, the dialog shows the row.
  */
-export async function openDetailsDialog(ctx, r) {
-  r = (await wholeResource(ctx, r.kind, r.name)) || r;
+export function openDetailsDialog(ctx, r) {
   const body = h('div', { class: 'details-body', dataset: { kind: r.kind, name: r.name } });
   let shown = r;
   let reading = 0; // the version of the row being read whole
@@ -221,7 +221,9 @@ export async function openDetailsDialog(ctx, r) {
       if (reading !== cur.version) {
         reading = cur.version;
         wholeResource(ctx, r.kind, r.name).then((w) => {
-          if (w && !isRow(w) && body.isConnected) render();
+          if (!body.isConnected) return; // closed meanwhile
+          if (!w || isRow(w)) shown = w || cur; // not read whole: show the row
+          render();
         });
       }
       if (!isRow(shown)) return;
