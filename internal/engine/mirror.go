@@ -28,7 +28,7 @@ func (m *Mirror) Apply(ctx context.Context, ev core.StackEvent) error {
 	key := core.ResourceKey{Project: project, StackName: ev.StackName}
 	// The change's messages (resource, operation) and the event's go to
 	// the hub together, once the write is durable.
-	ctx, batch := withPublishBatch(ctx)
+	ctx, batch := withPublishBatch(ctx, project)
 	defer m.d.flushPublish(ctx, batch)
 	var (
 		applied   core.Applied

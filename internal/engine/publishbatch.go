@@ -23,21 +23,20 @@ type publishBatch struct {
 	msgs    []core.Message
 }
 
-// withPublishBatch returns ctx holding a new batch: deps.publish adds its
-// messages to it instead of publishing them.
-func withPublishBatch(ctx context.Context) (context.Context, *publishBatch) {
-	b := &publishBatch{}
+// withPublishBatch returns ctx holding a new batch of project's messages:
+// deps.publish adds them to it instead of publishing them.
+func withPublishBatch(ctx context.Context, project string) (context.Context, *publishBatch) {
+	b := &publishBatch{project: project}
 	return context.WithValue(ctx, publishBatchKey{}, b), b
 }
 
 // batched adds msg of project to ctx's batch, if it holds one for that
-// project (or none yet), and reports whether it did.
+// project, and reports whether it did.
 func batched(ctx context.Context, project string, msg core.Message) bool {
 	b, _ := ctx.Value(publishBatchKey{}).(*publishBatch)
-	if b == nil || (b.project != "" && b.project != project) {
+	if b == nil || b.project != project {
 		return false
 	}
-	b.project = project
 	b.msgs = append(b.msgs, msg)
 	return true
 }

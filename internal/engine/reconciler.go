@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -181,8 +179,8 @@ func (rc *Reconciler) repairHistory(ctx context.Context, r *core.Resource, now t
 	if op.Status.Terminal() && now.Sub(op.RequestedAt) > rc.d.HistoryRetention {
 		return // its history has ended; only the item keeps it
 	}
-	if cur, err := rc.d.Resources.GetOperation(ctx, op.ID); err == nil && sameOperation(cur, op) {
-		return
+	if cur, err := rc.d.Resources.GetOperation(ctx, op.ID); err == nil && cur.Rev >= op.Rev {
+		return // the copy holds this revision (Rev rises on every change)
 	}
 	if err := rc.d.Resources.PutOperation(ctx, op); err != nil {
 		rc.d.Logger.Warn("operation history not repaired", "operation", op.ID, "err", err)
@@ -314,11 +312,4 @@ func (rc *Reconciler) Run(ctx context.Context, interval time.Duration) {
 		case <-rc.d.Clock.After(interval):
 		}
 	}
-}
-
-// sameOperation compares two operations by their stored form.
-func sameOperation(a, b *core.Operation) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

@@ -52,7 +52,7 @@ func TestListRowsAndCache(t *testing.T) {
 	}
 	keys := func(m any) []string { return slices.Sorted(maps.Keys(m.(map[string]any))) }
 	a, u := got.Items[0], got.Items[1]
-	if k := keys(a); !slices.Equal(k, []string{"kind", "lock", "name", "observed", "operation", "spec", "version"}) {
+	if k := keys(a); !slices.Equal(k, []string{"changed_by", "kind", "lock", "name", "observed", "operation", "spec", "version"}) {
 		t.Fatalf("locked row fields %v", k)
 	}
 	if k := keys(u); !slices.Equal(k, []string{"kind", "name", "observed", "revealed_keys", "spec", "version"}) {

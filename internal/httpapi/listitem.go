@@ -8,8 +8,10 @@ import (
 
 // listItem is a resource as a list shows it: what a table row of the
 // console needs (its name, status, lock, spec, access key ids and the
-// progress of the change that holds it), not the details (stack id and
-// name, ARNs, who created and changed it, when its keys were made): those
+// progress of the change that holds it, and who changed it last, which an
+// open edit form names when the resource changes under it), not the
+// details (stack id and name, ARNs, who created it, when it was changed,
+// when its keys were made): those
 // are one GET of the resource away. A row is about an eighth of the whole
 // resource; see docs/api.md ("Lists") and the ListItem schema of
 // openapi.yaml, which must name the same fields (TestListItemDocumented).
@@ -24,6 +26,8 @@ type listItem struct {
 	Lock     *core.Lock    `json:"lock,omitempty"`
 	Op       *listProgress `json:"operation,omitempty"`
 	Revealed []string      `json:"revealed_keys,omitempty"`
+	// ChangedBy is who asked for the last change that succeeded.
+	ChangedBy string `json:"changed_by,omitempty"`
 }
 
 // listObserved is the part of core.Observed a row shows.
@@ -74,7 +78,7 @@ var rowOutputs = []string{"AccessKey1Id", "AccessKey2Id"}
 func listItemOf(r *core.Resource) listItem {
 	o := r.Observed
 	it := listItem{
-		Kind: r.Kind, Name: r.Name, Version: r.Version, Spec: r.Spec, Lock: r.Lock, Revealed: r.Revealed,
+		Kind: r.Kind, Name: r.Name, Version: r.Version, Spec: r.Spec, Lock: r.Lock, Revealed: r.Revealed, ChangedBy: r.ChangedBy,
 		Observed: listObserved{Phase: o.Phase, StackStatus: o.StackStatus, StatusReason: o.StatusReason, LastFailure: o.LastFailure, Stale: o.Stale},
 	}
 	for _, k := range rowOutputs {

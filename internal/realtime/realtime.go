@@ -201,8 +201,9 @@ func (f *Frame) encoding(maxFrame int) *encoding {
 	if e := f.lookup(maxFrame); e != nil {
 		return e
 	}
-	ws := WebSocketText(Encode(f.Msg, maxFrame))
-	e := &encoding{maxFrame: maxFrame, ws: ws, b: ws[len(ws)-payloadLen(ws):], next: f.enc.Load()}
+	p := Encode(f.Msg, maxFrame)
+	ws := WebSocketText(p)
+	e := &encoding{maxFrame: maxFrame, ws: ws, b: ws[len(ws)-len(p):], next: f.enc.Load()}
 	f.enc.Store(e)
 	return e
 }
@@ -237,15 +238,4 @@ func WebSocketText(payload []byte) []byte {
 	}
 	b[0] = 0x81 // FIN, text
 	return append(b, payload...)
-}
-
-// payloadLen is the payload length of the frame ws made by WebSocketText.
-func payloadLen(ws []byte) int {
-	switch ws[1] {
-	case 126:
-		return int(binary.BigEndian.Uint16(ws[2:]))
-	case 127:
-		return int(binary.BigEndian.Uint64(ws[2:]))
-	}
-	return int(ws[1])
 }

@@ -302,7 +302,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	bw := &socketWriter{}
-	brw := &batchingResponseWriter{ResponseWriter: w, bw: bw}
+	brw := &hijackingWriter{ResponseWriter: w, bw: bw}
 	ws, err := websocket.Accept(brw, r, &h.accept)
 	bw.upgraded()
 	if err != nil {
@@ -689,8 +689,11 @@ var _ http.Handler = (*Handler)(nil)
 // writer loop sends its data frames through writeFrames, framed by
 // realtime (a batch of whole frames in one write); coder/websocket's
 // bufio.Writer flushes into Write the frames the library writes itself
-// (pings, pongs and close frames), each of them whole, since every frame
-// it writes ends with a flush and none exceeds the buffer (4 KiB).
+// (pings, pongs and close frames, and the answer to a client's ping,
+// {"type":"pong"}, sent through the library for its write timeout), each
+// of them whole, since every frame it writes ends with a flush and none
+// exceeds the buffer (4 KiB). A message sent through the library must stay
+// under that size, or Write would see it in pieces.
 //
 // After a close frame has gone out no data frame may follow (RFC 6455
 // §5.5.1): Write notices the library's close frame by its opcode, and
@@ -751,20 +754,20 @@ func (s *socketWriter) writeFrames(b []byte) error {
 	return err
 }
 
-// batchingResponseWriter hands websocket.Accept a hijacked connection
-// whose bufio.Writer writes through bw, a socketWriter. net/http makes a new bufio.Writer
-// for a hijacked connection, so this costs no memory.
+// hijackingWriter hands websocket.Accept a hijacked connection whose
+// bufio.Writer writes through bw, a socketWriter. net/http makes a new
+// bufio.Writer for a hijacked connection, so this costs no memory.
 //
 // It also holds back a refusal (a status of 400 or more, and its text)
 // that websocket.Accept writes, for ServeHTTP to answer as a problem.
-type batchingResponseWriter struct {
+type hijackingWriter struct {
 	http.ResponseWriter
 	bw      *socketWriter
 	refused int
 	text    bytes.Buffer
 }
 
-func (w *batchingResponseWriter) WriteHeader(code int) {
+func (w *hijackingWriter) WriteHeader(code int) {
 	if code >= 400 {
 		w.refused = code
 		return
@@ -772,7 +775,7 @@ func (w *batchingResponseWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *batchingResponseWriter) Write(p []byte) (int, error) {
+func (w *hijackingWriter) Write(p []byte) (int, error) {
 	if w.refused != 0 {
 		if w.text.Len() < 1024 {
 			w.text.Write(p)
@@ -782,11 +785,11 @@ func (w *batchingResponseWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-func (w *batchingResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *hijackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack hijacks the underlying connection and puts bw between its
 // buffered writer and the socket.
-func (w *batchingResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *hijackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err

@@ -2,8 +2,9 @@ package simcloud
 
 // physIndex finds the stacks that hold a physical resource of a type by
 // its physical id, so that a uniqueness check (a bucket name in every
-// account, a bucket a policy names) does not walk every stack of the
-// sandbox: with thousands of stacks that walk made each create slower than
+// account, an IAM user or role, a Transfer user in its account) or a
+// lookup (the bucket a policy names, the user a key is for) does not walk
+// every stack of the sandbox: with thousands of stacks that walk made each create slower than
 // the last. The index is kept by commit, the one place every change of a
 // stack is written, and by load; a lookup verifies each stack it finds
 // (still live, still holding the resource), so a stale entry never

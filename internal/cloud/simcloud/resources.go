@@ -665,7 +665,7 @@ func createUser(c *rctx, r *record, p map[string]any) error {
 	if name == "" {
 		name = generatedName(c, 64, false)
 	}
-	if c.s.inAccount(c.st.Account, "AWS::IAM::User", func(u *record) bool { return u.Physical == name }) {
+	if c.s.physicalLive(c.st, c.st.Account, "AWS::IAM::User", name) {
 		return handlerErr("AlreadyExists", fmt.Sprintf("Resource of type 'AWS::IAM::User' with identifier '%s' already exists.", name))
 	}
 	r.Physical = name
@@ -675,7 +675,7 @@ func createUser(c *rctx, r *record, p map[string]any) error {
 
 func createAccessKey(c *rctx, r *record, p map[string]any) error {
 	user := str(p, "UserName")
-	if !c.s.inAccount(c.st.Account, "AWS::IAM::User", func(u *record) bool { return u.Physical == user }) {
+	if !c.s.physicalLive(c.st, c.st.Account, "AWS::IAM::User", user) {
 		return handlerErr("NotFound", fmt.Sprintf("The user with name %s cannot be found. (Service: Iam, Status Code: 404, Error Code: NoSuchEntity)", user))
 	}
 	// IAM allows two access keys per user, and CloudFormation makes a
@@ -706,7 +706,7 @@ func createRole(c *rctx, r *record, p map[string]any) error {
 	if name == "" {
 		name = generatedName(c, 64, false)
 	}
-	if c.s.inAccount(c.st.Account, "AWS::IAM::Role", func(x *record) bool { return x.Physical == name }) {
+	if c.s.physicalLive(c.st, c.st.Account, "AWS::IAM::Role", name) {
 		return handlerErr("AlreadyExists", fmt.Sprintf("Resource of type 'AWS::IAM::Role' with identifier '%s' already exists.", name))
 	}
 	path := str(p, "Path")
@@ -807,7 +807,7 @@ func createTransferUser(c *rctx, r *record, p map[string]any) error {
 	}
 	server, user := str(p, "ServerId"), str(p, "UserName")
 	arn := "arn:" + core.Partition(c.st.Region) + ":transfer:" + c.st.Region + ":" + c.st.Account + ":user/" + server + "/" + user
-	if c.s.inAccount(c.st.Account, "AWS::Transfer::User", func(x *record) bool { return x.Physical == arn }) {
+	if c.s.physicalLive(c.st, c.st.Account, "AWS::Transfer::User", arn) {
 		return handlerErr("AlreadyExists", "User already exists (Service: Transfer, Status Code: 400, Error Code: ResourceExistsException)")
 	}
 	r.Physical = arn

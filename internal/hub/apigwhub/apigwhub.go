@@ -59,8 +59,9 @@ const (
 	// headroom for little: at 100, ten rounds; at 200, five.
 	DefaultConcurrency = 128
 	// DefaultPageSize is how many connections are read per page from a
-	// store that reads by pages (core.ConnectionPager): one round of posts
-	// at the default concurrency.
+	// store that reads by pages (core.ConnectionPager): about one round
+	// of posts at the default concurrency, so that the next page is read
+	// while one is posted.
 	DefaultPageSize = 100
 	// DefaultAttempts is how many times a post is tried when it fails
 	// with a transient error.
@@ -78,11 +79,11 @@ const cleanupConcurrency = 8
 
 // Options tune a Hub. Nil or zero fields mean defaults.
 type Options struct {
-	// Concurrency bounds the posts in flight per publish; default 100
-	// (DefaultConcurrency says why).
+	// Concurrency bounds the posts in flight per publish; default
+	// DefaultConcurrency (which says why).
 	Concurrency int
 	// PageSize is how many connections are read per page from a store
-	// that reads by pages; default 100.
+	// that reads by pages; default DefaultPageSize.
 	PageSize int
 	// Attempts is the number of tries of a post that fails transiently
 	// (throttled, 5xx, network); default 3.

@@ -134,33 +134,8 @@ func (h *Hub) remove(s *Subscription, dropped bool) {
 
 // Publish queues msg for every subscriber of project without waiting. All
 // frame subscribers share one *realtime.Frame of msg.
-func (h *Hub) Publish(_ context.Context, project string, msg core.Message) error {
-	var slow []*Subscription
-	var f *realtime.Frame
-	h.mu.RLock()
-	for s := range h.subs[project] {
-		if s.frames != nil {
-			if f == nil {
-				f = realtime.NewFrame(msg)
-			}
-			select {
-			case s.frames <- f:
-			default:
-				slow = append(slow, s)
-			}
-			continue
-		}
-		select {
-		case s.c <- msg:
-		default:
-			slow = append(slow, s)
-		}
-	}
-	h.mu.RUnlock()
-	for _, s := range slow {
-		h.remove(s, true)
-	}
-	return nil
+func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) error {
+	return h.PublishAll(ctx, project, []core.Message{msg})
 }
 
 // PublishAll queues msgs, in order, for every subscriber of project

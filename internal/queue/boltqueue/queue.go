@@ -51,7 +51,8 @@ type Options struct {
 	// Name tells apart the queues that share one file; default "jobs".
 	Name string
 	// Commit, when set, runs the queue's enqueues, acks and retries in a
-	// read-write transaction of the same file that it may share with other
+	// read-write transaction of the same file (the db given to New: a
+	// Commit of another file would write the queue there) that it may share with other
 	// writers (boltstore.Store.Commit: group commit), returning only once
 	// that transaction is durable; fn may run more than once. Default: one
 	// transaction (db.Update) each.
