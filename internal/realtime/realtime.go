@@ -239,3 +239,63 @@ func WebSocketText(payload []byte) []byte {
 	b[0] = 0x81 // FIN, text
 	return append(b, payload...)
 }
+
+// Batch is the frames of one publish, in order, as every connection that
+// follows the publish's project receives them. A hub hands the same
+// *Batch to all of them, and WebSocket joins their WebSocket frames once
+// per frame limit, so that a server writes a publish to each connection
+// with one write of shared bytes. A Batch is safe for concurrent use and
+// must not be changed.
+type Batch struct {
+	// Frames are the publish's frames, in publish order. Read only.
+	Frames []*Frame
+
+	mu     sync.Mutex
+	joined atomic.Pointer[joined] // a list, newest first; one per limit
+}
+
+// joined is the WebSocket frames of a Batch under one limit, end to end.
+type joined struct {
+	maxFrame int
+	ws       []byte
+	next     *joined
+}
+
+// NewBatch returns the Batch of frames.
+func NewBatch(frames []*Frame) *Batch { return &Batch{Frames: frames} }
+
+// WebSocket returns the WebSocket(maxFrame) forms of b's frames, end to
+// end, memoized as Frame.WebSocket is. The returned bytes are shared and
+// must not be changed.
+func (b *Batch) WebSocket(maxFrame int) []byte {
+	if len(b.Frames) == 1 {
+		return b.Frames[0].WebSocket(maxFrame)
+	}
+	if j := b.lookup(maxFrame); j != nil {
+		return j.ws
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if j := b.lookup(maxFrame); j != nil {
+		return j.ws
+	}
+	n := 0
+	for _, f := range b.Frames {
+		n += len(f.WebSocket(maxFrame))
+	}
+	ws := make([]byte, 0, n)
+	for _, f := range b.Frames {
+		ws = append(ws, f.WebSocket(maxFrame)...)
+	}
+	b.joined.Store(&joined{maxFrame: maxFrame, ws: ws, next: b.joined.Load()})
+	return ws
+}
+
+func (b *Batch) lookup(maxFrame int) *joined {
+	for j := b.joined.Load(); j != nil; j = j.next {
+		if j.maxFrame == maxFrame {
+			return j
+		}
+	}
+	return nil
+}

@@ -186,3 +186,43 @@ func TestFrameWebSocketIsBytesFramed(t *testing.T) {
 		}
 	}
 }
+
+// A Batch's WebSocket form is its frames' WebSocket forms end to end, in
+// order, joined once per limit however many ask at once.
+func TestBatchJoinsFramesOncePerLimit(t *testing.T) {
+	var frames []*realtime.Frame
+	for v := int64(1); v <= 3; v++ {
+		frames = append(frames, realtime.NewFrame(core.Message{Type: core.MsgOperation, Project: "a", Version: v,
+			Operation: &core.Operation{ID: "01OP", Events: []core.StackEvent{{EventID: strings.Repeat("e", 100*int(v))}}}}))
+	}
+	b := realtime.NewBatch(frames)
+	const readers = 8
+	got := make([][]byte, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() { got[i] = b.WebSocket(1024) })
+	}
+	wg.Wait()
+	for i := range got {
+		if &got[i][0] != &got[0][0] {
+			t.Fatalf("reader %d got its own join", i)
+		}
+	}
+	for _, limit := range []int{1024, 250} {
+		var want []byte
+		for _, f := range frames {
+			want = append(want, realtime.WebSocketText(realtime.Encode(f.Msg, limit))...)
+		}
+		if ws := b.WebSocket(limit); !bytes.Equal(ws, want) {
+			t.Errorf("WebSocket(%d) = % x…, want % x…", limit, ws[:8], want[:8])
+		}
+	}
+	if ws := b.WebSocket(1024); &ws[0] != &got[0][0] {
+		t.Error("a second limit lost the first one's join")
+	}
+	// One frame is that frame's own bytes.
+	one := realtime.NewBatch(frames[:1])
+	if ws := one.WebSocket(1024); &ws[0] != &frames[0].WebSocket(1024)[0] {
+		t.Error("a batch of one frame copied it")
+	}
+}

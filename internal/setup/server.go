@@ -84,7 +84,9 @@ func (l *Local) Server(cfg ServerConfig) (*Server, error) {
 	if cfg.WS.SendQueue > 0 {
 		limits.SendQueue = cfg.WS.SendQueue
 	}
-	subscribe := func(projects []string, buffer int) wsapi.Subscription { return l.Hub.SubscribeFrames(projects, buffer) }
+	subscribe := func(projects []string, sink wsapi.Sink) wsapi.Subscription {
+		return l.Hub.SubscribeSink(projects, sink)
+	}
 	ws := wsapi.NewHandler(wsapi.Options{Tickets: tickets, Subscribe: subscribe, Limits: limits, Logger: l.cfg.Logger})
 	api := httpapi.New(httpapi.Options{
 		Service: l.Engine.Service, Admin: l.Admin(ws), Auth: verifier, Login: login.Login, JWKS: issuer.JWKS(), Tickets: tickets, Sandbox: l.Sandbox,

@@ -7,11 +7,13 @@
 //
 // It enforces the limits API Gateway's WebSocket API would (maximum age,
 // idle timeout, frame size), so that clients always exercise
-// reconnect-and-resync locally. Each published message is encoded and
-// framed once per publish, not once per connection: the hub hands every
-// connection the same *realtime.Frame, which memoizes its WebSocket frame,
-// and a connection writes the frames it has queued in one vectored write
-// of those shared bytes.
+// reconnect-and-resync locally. Each publish is encoded and framed once,
+// not once per connection: the hub hands every connection the same
+// *realtime.Batch, which memoizes its WebSocket frames end to end. A hub
+// worker writes them to each connection's socket itself when the socket
+// takes them at once; a connection whose socket is full, or that has
+// frames queued, gets them queued (up to Limits.SendQueue messages) for
+// its own goroutine, which writes what is queued in one vectored write.
 //
 // Close codes: 4001 "max age", 4002 "idle", 4008 "slow consumer", 1009 for
 // a client frame over the limit, 1007 for a client text frame that is not
@@ -46,6 +48,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -139,18 +142,23 @@ func (l Limits) hello(user string, projects []string) realtime.Hello {
 	return realtime.Hello{User: user, Projects: projects, MaxFrame: l.MaxFrame, IdleTimeout: l.IdleTimeout, MaxAge: l.MaxAge}
 }
 
-// Subscription is one connection's queue of published frames, as a hub
-// (localhub.Hub's SubscribeFrames) holds it.
+// Sink is a connection as a hub delivers to it (localhub.Sink).
+type Sink interface {
+	// Deliver takes the frames of one publish of the connection's
+	// projects, in publish order, without waiting, and reports false
+	// when the connection has fallen Limits.SendQueue messages behind:
+	// the hub then drops it.
+	Deliver(b *realtime.Batch) bool
+}
+
+// Subscription is a connection's subscription to its projects, as a hub
+// (localhub.Hub's SubscribeSink) holds it.
 type Subscription interface {
-	// Frames delivers the frames of the connection's projects, in publish
-	// order; it is closed when the subscription ends.
-	Frames() <-chan *realtime.Frame
-	// Done is closed as soon as the subscription ends, even while frames
-	// are still queued. The handler never ends a subscription before it
-	// is done with it, so Done closing means the hub dropped the
-	// connection for falling behind.
+	// Done is closed as soon as the subscription ends. The handler never
+	// ends a subscription before it is done with it, so Done closing
+	// means the hub dropped the connection for falling behind.
 	Done() <-chan struct{}
-	// Close ends the subscription.
+	// Close ends the subscription; no Deliver follows its return.
 	Close()
 }
 
@@ -158,10 +166,10 @@ type Subscription interface {
 type Options struct {
 	// Tickets redeems the ticket of each connection.
 	Tickets TicketRedeemer
-	// Subscribe subscribes a connection to its projects' frames with a
-	// queue of buffer frames (Limits.SendQueue). internal/setup wires it
-	// to the local binary's localhub.Hub.
-	Subscribe func(projects []string, buffer int) Subscription
+	// Subscribe subscribes a connection, sink, to its projects'
+	// publishes. internal/setup wires it to the local binary's
+	// localhub.Hub.
+	Subscribe func(projects []string, sink Sink) Subscription
 	// Limits bound each connection; zero fields take DefaultLimits.
 	Limits Limits
 	// Logger receives connection events; nil discards them. The ticket
@@ -190,7 +198,7 @@ type Stats struct {
 // Handler serves GET /ws. Create it with NewHandler; stop it with Close.
 type Handler struct {
 	tickets   TicketRedeemer
-	subscribe func(projects []string, buffer int) Subscription
+	subscribe func(projects []string, sink Sink) Subscription
 	limits    Limits
 	log       *slog.Logger
 	accept    websocket.AcceptOptions
@@ -314,7 +322,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("ws upgrade refused", "path", r.URL.Path, "user", who.User, "err", err)
 		return
 	}
-	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects, revoked: make(chan struct{}), wake: make(chan struct{}, 1)}
+	c := &conn{h: h, ws: ws, bw: bw, user: who.User, projects: projects, revoked: make(chan struct{}), wake: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), backlog: true}
 	h.open.Add(1)
 	h.total.Add(1)
 	defer h.open.Add(-1)
@@ -379,7 +388,8 @@ func writeProblem(w http.ResponseWriter, status int, kind, title, detail string)
 }
 
 // conn is one accepted connection. serve runs its writer loop in the
-// request goroutine; a second goroutine reads client frames.
+// request goroutine; a second goroutine reads client frames; and the
+// hub's workers hand it publishes (Deliver).
 type conn struct {
 	h        *Handler
 	ws       *websocket.Conn
@@ -400,6 +410,98 @@ type conn struct {
 	// due bits. Buffered (1): a poke is never lost and never blocks.
 	wake chan struct{}
 	due  atomic.Uint32 // dueMaxAge, dueIdle, duePing
+
+	// kick tells the writer loop that Deliver queued frames, or left the
+	// rest of a write for it (buffered 1, as wake).
+	kick chan struct{}
+	qmu  sync.Mutex
+	// backlog: the writer loop owns the socket's data writes (from the
+	// start until the hello is written, and whenever the socket was full)
+	// until it has written everything queued; meanwhile Deliver queues.
+	backlog bool
+	queue   [][]byte // WebSocket frames for the writer loop, in order
+	queued  int      // messages in queue
+	gone    bool     // the connection ended or its socket failed
+}
+
+// Deliver writes a publish to the socket when the socket takes it at
+// once and nothing is queued before it; otherwise it queues the publish
+// for the writer loop, unless that makes more than Limits.SendQueue
+// messages behind (false: the hub drops the connection). It never waits
+// for the socket: a hub worker calls it for many connections in turn.
+func (c *conn) Deliver(b *realtime.Batch) bool {
+	l := c.h.limits
+	ws, n := b.WebSocket(l.MaxFrame), len(b.Frames)
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.gone {
+		return true
+	}
+	if !c.backlog {
+		wrote, tried, err := c.bw.tryWrite(ws)
+		if err != nil {
+			// The socket is closed or failed; the reader ends the
+			// connection.
+			c.gone = true
+			return true
+		}
+		if tried {
+			c.h.sent.Add(int64(n))
+			if wrote == len(ws) {
+				return true
+			}
+			// Begun: the socket writer keeps the rest and writes it
+			// before anything else; the writer loop writes it.
+			c.backlog = true
+			c.kickWriter()
+			return true
+		}
+		// Not tried (the library is writing a frame of its own, or the
+		// socket cannot be written without waiting): queue.
+		c.backlog = true
+		c.kickWriter()
+	}
+	if c.queued+n > l.SendQueue {
+		return false
+	}
+	c.queue = append(c.queue, ws)
+	c.queued += n
+	return true
+}
+
+// kickWriter wakes the writer loop to drain.
+func (c *conn) kickWriter() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// drain writes what Deliver queued, after what a write begun by Deliver
+// left over, with blocking writes (each bounded by WriteTimeout through
+// stuck), until nothing is left; then Deliver writes to the socket itself
+// again. Everything queued when it looks goes out in one vectored write
+// (writev) of the shared frames.
+func (c *conn) drain(stuck *time.Timer) error {
+	for {
+		c.qmu.Lock()
+		q, n := c.queue, c.queued
+		c.queue, c.queued = nil, 0
+		if len(q) == 0 && !c.bw.pending() {
+			c.backlog = false
+			c.qmu.Unlock()
+			return nil
+		}
+		c.qmu.Unlock()
+		bufs := net.Buffers(q)
+		stuck.Reset(c.h.limits.WriteTimeout)
+		err := c.bw.writeBatch(&bufs)
+		stuck.Stop()
+		if err != nil {
+			return err
+		}
+		c.h.sent.Add(int64(n))
+	}
 }
 
 // Timers of a connection, set in conn.due when they fire.
@@ -456,7 +558,8 @@ func (c *conn) serve() {
 	c.lastRead.Store(start.UnixNano())
 	c.ws.SetReadLimit(int64(l.MaxFrame))
 
-	sub := h.subscribe(c.projects, l.SendQueue)
+	// Deliver queues until the hello is written (backlog).
+	sub := h.subscribe(c.projects, c)
 	defer sub.Close()
 
 	// A write that outlives WriteTimeout drops the connection. One timer,
@@ -481,6 +584,9 @@ func (c *conn) serve() {
 	}()
 
 	end := func(r endReason, err error) {
+		c.qmu.Lock()
+		c.gone, c.queue = true, nil
+		c.qmu.Unlock()
 		switch {
 		case r.code == 0:
 			c.ws.CloseNow()
@@ -504,14 +610,18 @@ func (c *conn) serve() {
 		return
 	}
 	h.log.Debug("ws open", "user", c.user, "projects", len(c.projects))
+	if err := c.drain(stuck); err != nil {
+		end(endReason{}, err)
+		return
+	}
 
-	// The writer loop waits on three channels only: its frames, the end
-	// of its subscription, and wake, which every other cause to act pokes
-	// (the reader's end, shutdown, revocation, and the three timers, which
-	// run as AfterFuncs). A select costs per channel, and a timer channel
-	// in a select is put in the timer heap each time the select blocks: at
-	// thousands of connections each woken by every frame, an eight-case
-	// select with three timer channels was a fifth of a connection's CPU.
+	// The writer loop waits on three channels only: kick (frames to
+	// drain), the end of its subscription, and wake, which every other
+	// cause to act pokes (the reader's end, shutdown, revocation, and the
+	// three timers, which run as AfterFuncs). A select costs per channel,
+	// and a timer channel in a select is put in the timer heap each time
+	// the select blocks. Most publishes never wake it: the hub's worker
+	// writes them (Deliver).
 	maxAge := time.AfterFunc(l.MaxAge, func() { c.fire(dueMaxAge) })
 	defer maxAge.Stop()
 	idle := time.AfterFunc(l.IdleTimeout, func() { c.fire(dueIdle) })
@@ -522,15 +632,15 @@ func (c *conn) serve() {
 	slow := endReason{CloseSlowConsumer, "slow consumer"}
 	for {
 		select {
-		case f, ok := <-sub.Frames():
-			if !ok || ended(sub) {
+		case <-c.kick:
+			if ended(sub) {
 				// The hub dropped the connection: tell the client now
 				// rather than after the backlog.
 				h.slow.Add(1)
 				end(slow, nil)
 				return
 			}
-			if err := c.writeBatch(f, sub.Frames(), stuck); err != nil {
+			if err := c.drain(stuck); err != nil {
 				if c.stuck.Load() {
 					h.slow.Add(1) // the client stopped reading
 				}
@@ -581,65 +691,6 @@ func ended(sub Subscription) bool {
 	}
 }
 
-// maxBatch bounds the frames, and batchBytes roughly the bytes, written
-// with one system call.
-const (
-	maxBatch   = 64
-	batchBytes = 256 << 10
-)
-
-// writeBatch writes f and whatever else is already queued (up to
-// maxBatch frames) to the socket in one system call. Each frame is the
-// shared WebSocket form of its message (realtime.Frame.WebSocket), framed
-// once per publish: a connection hands the socket the same bytes as every
-// other (a vectored write, net.Buffers), without copying them. A publish
-// of a stack event queues its messages (resource, operation, event)
-// together, so this saves most of the system calls, which dominate the
-// cost of fan-out. A write that outlives WriteTimeout fires stuck, which
-// drops the connection.
-func (c *conn) writeBatch(f *realtime.Frame, more <-chan *realtime.Frame, stuck *time.Timer) error {
-	h := c.h
-	first := f.WebSocket(h.limits.MaxFrame)
-	var bufs *net.Buffers
-	n, size := 1, len(first)
-	for n < maxBatch && size < batchBytes {
-		var ok bool
-		select {
-		case f, ok = <-more:
-		default:
-		}
-		if !ok {
-			// Nothing queued, or closed: the caller's next receive sees
-			// the close.
-			break
-		}
-		if bufs == nil {
-			bufs = batchPool.Get().(*net.Buffers)
-			*bufs = append((*bufs)[:0], first)
-		}
-		b := f.WebSocket(h.limits.MaxFrame)
-		*bufs = append(*bufs, b)
-		n++
-		size += len(b)
-	}
-	stuck.Reset(h.limits.WriteTimeout)
-	var err error
-	if bufs == nil {
-		err = c.bw.writeFrames(first)
-	} else {
-		err = c.bw.writeBatch(bufs)
-		clear((*bufs)[:cap(*bufs)]) // hold no frame in the pool
-		*bufs = (*bufs)[:0]
-		batchPool.Put(bufs)
-	}
-	stuck.Stop()
-	if err != nil {
-		return err
-	}
-	h.sent.Add(int64(n))
-	return nil
-}
-
 // ping sends a WebSocket ping and drops the connection when no pong comes
 // within timeout.
 func (c *conn) ping(timeout time.Duration) {
@@ -685,39 +736,55 @@ func (c *conn) readLoop(done chan<- struct{}) {
 
 var _ http.Handler = (*Handler)(nil)
 
-// socketWriter serializes every write to a connection's socket. The
-// writer loop sends its data frames through writeFrames, framed by
-// realtime (a batch of whole frames in one write); coder/websocket's
-// bufio.Writer flushes into Write the frames the library writes itself
-// (pings, pongs and close frames, and the answer to a client's ping,
-// {"type":"pong"}, sent through the library for its write timeout), each
-// of them whole, since every frame it writes ends with a flush and none
-// exceeds the buffer (4 KiB). A message sent through the library must stay
-// under that size, or Write would see it in pieces.
+// socketWriter serializes every write to a connection's socket. Hub
+// workers write data frames through tryWrite, without waiting, and the
+// writer loop through writeFrames and writeBatch (whole frames, framed by
+// realtime); coder/websocket's bufio.Writer flushes into Write the frames
+// the library writes itself (pings, pongs and close frames, and the
+// answer to a client's ping, {"type":"pong"}, sent through the library for
+// its write timeout), each of them whole, since every frame it writes ends
+// with a flush and none exceeds the buffer (4 KiB). A message sent through
+// the library must stay under that size, or Write would see it in pieces.
+//
+// A tryWrite that the socket took only in part leaves the rest of its
+// frames in rest: every later write sends rest first, so that frames never
+// interleave.
 //
 // After a close frame has gone out no data frame may follow (RFC 6455
-// §5.5.1): Write notices the library's close frame by its opcode, and
-// writeFrames then fails with net.ErrClosed, as the library's own Write
+// §5.5.1): Write notices the library's close frame by its opcode, and the
+// data writes then fail with net.ErrClosed, as the library's own Write
 // would.
 type socketWriter struct {
 	mu        sync.Mutex
-	w         io.Writer // the socket, set on hijack
-	framing   bool      // the handshake is over: Write gets frames
+	w         io.Writer       // the socket, set on hijack
+	raw       syscall.RawConn // the socket's descriptor, when it has one
+	rest      []byte          // the unwritten end of a tryWrite
+	framing   bool            // the handshake is over: Write gets frames
 	closeSent bool
 }
 
-// batchPool holds the frame lists of batches being written.
-var batchPool = sync.Pool{New: func() any { b := make(net.Buffers, 0, maxBatch); return &b }}
-
 // Write writes p, the handshake's answer or a frame of coder/websocket's,
-// to the socket.
+// to the socket, after rest.
 func (s *socketWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushRest(); err != nil {
+		return 0, err
+	}
 	if s.framing && len(p) > 0 && p[0]&0x0f == 0x8 {
 		s.closeSent = true
 	}
 	return s.w.Write(p)
+}
+
+// flushRest writes rest, waiting for the socket.
+func (s *socketWriter) flushRest() error {
+	if s.rest == nil {
+		return nil
+	}
+	_, err := s.w.Write(s.rest)
+	s.rest = nil
+	return err
 }
 
 // upgraded marks the end of the handshake: what Write gets from then on
@@ -728,9 +795,42 @@ func (s *socketWriter) upgraded() {
 	s.mu.Unlock()
 }
 
-// writeBatch writes the whole data frames of bufs to the socket in one
-// vectored write (writev on a TCP connection), unless a close frame has
-// gone out.
+// tryWrite writes as much of b, whole data frames, as the socket takes
+// without waiting, and keeps what it did not take in rest. It does not
+// try (tried false) when the socket has no descriptor, another write
+// holds the socket, or rest is left from before; the caller then queues b
+// for a write that waits.
+func (s *socketWriter) tryWrite(b []byte) (wrote int, tried bool, err error) {
+	if s.raw == nil || !s.mu.TryLock() {
+		return 0, false, nil
+	}
+	defer s.mu.Unlock()
+	switch {
+	case s.closeSent:
+		return 0, true, net.ErrClosed
+	case s.rest != nil:
+		return 0, false, nil
+	}
+	n, err := writeNow(s.raw, b)
+	if err != nil {
+		return 0, true, err
+	}
+	if n < len(b) {
+		s.rest = b[n:]
+	}
+	return n, true, nil
+}
+
+// pending reports whether rest holds the end of a write.
+func (s *socketWriter) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rest != nil
+}
+
+// writeBatch writes rest, then the whole data frames of bufs, to the
+// socket in one vectored write (writev on a TCP connection), unless a
+// close frame has gone out.
 func (s *socketWriter) writeBatch(bufs *net.Buffers) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -738,20 +838,18 @@ func (s *socketWriter) writeBatch(bufs *net.Buffers) error {
 		return net.ErrClosed
 	}
 	b := *bufs // WriteTo consumes its slice
+	if s.rest != nil {
+		b = append(net.Buffers{s.rest}, b...)
+		s.rest = nil
+	}
 	_, err := b.WriteTo(s.w)
 	return err
 }
 
-// writeFrames writes whole data frames to the socket in one write, unless
-// a close frame has gone out.
+// writeFrames writes rest, then whole data frames, to the socket, unless a
+// close frame has gone out.
 func (s *socketWriter) writeFrames(b []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closeSent {
-		return net.ErrClosed
-	}
-	_, err := s.w.Write(b)
-	return err
+	return s.writeBatch(&net.Buffers{b})
 }
 
 // hijackingWriter hands websocket.Accept a hijacked connection whose
@@ -799,6 +897,7 @@ func (w *hijackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.bw.w = nc
+	w.bw.raw = rawConn(nc)
 	brw.Writer.Reset(w.bw)
 	return nc, brw, nil
 }

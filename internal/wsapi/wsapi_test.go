@@ -91,8 +91,8 @@ func newEnv(t testing.TB, l wsapi.Limits) *env {
 	e := &env{hub: localhub.New(), tickets: &fakeTickets{}, logs: &syncBuffer{}}
 	e.h = wsapi.NewHandler(wsapi.Options{
 		Tickets: e.tickets,
-		Subscribe: func(projects []string, buffer int) wsapi.Subscription {
-			return e.hub.SubscribeFrames(projects, buffer)
+		Subscribe: func(projects []string, sink wsapi.Sink) wsapi.Subscription {
+			return e.hub.SubscribeSink(projects, sink)
 		},
 		Limits: l,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

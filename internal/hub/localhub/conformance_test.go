@@ -13,6 +13,9 @@ import (
 // stalled subscriber, which is then dropped.
 const conformanceBuffer = 32
 
+// The hub conformance suite, with sink subscribers as the WebSocket
+// endpoint makes them: each publish handed to the sink by a delivery
+// worker, each frame encoded under the frame limit.
 func TestConformance(t *testing.T) {
 	porttest.RunHubTests(t, func(t *testing.T) porttest.HubHarness {
 		h := New()
@@ -20,47 +23,51 @@ func TestConformance(t *testing.T) {
 			Hub:      h,
 			MaxFrame: realtime.DefaultMaxFrame,
 			Connect: func(t *testing.T, projects ...string) porttest.HubConn {
-				c := &conformanceConn{sub: h.SubscribeFrames(projects, conformanceBuffer)}
+				c := &sinkConn{hub: h}
+				c.sub = h.SubscribeSink(projects, c)
 				t.Cleanup(c.sub.Close)
-				return porttest.HubConn{Received: c.received, Gone: c.gone, Stall: c.stall}
+				return porttest.HubConn{Received: c.received, Gone: func(*testing.T) { c.sub.Close() }, Stall: c.stall}
 			},
 			Connections: func(_ *testing.T, project string) int { return h.Subscribers(project) },
 		}
 	})
 }
 
-// conformanceConn reads a frame subscription as the WebSocket endpoint
-// does: each frame encoded under the frame limit.
-type conformanceConn struct {
+// sinkConn is a sink that takes what is delivered unless stalled; stalled,
+// it holds up to conformanceBuffer messages and then asks to be dropped.
+type sinkConn struct {
+	hub *Hub
 	sub *Subscription
 
 	mu      sync.Mutex
 	stalled bool
+	held    int
 	frames  [][]byte
 }
 
-// received takes what is queued, unless stalled, and returns every frame
-// taken so far.
-func (c *conformanceConn) received(*testing.T) [][]byte {
+func (c *sinkConn) Deliver(b *realtime.Batch) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for !c.stalled {
-		select {
-		case f, ok := <-c.sub.Frames():
-			if !ok {
-				return c.frames
-			}
-			c.frames = append(c.frames, f.Bytes(realtime.DefaultMaxFrame))
-		default:
-			return c.frames
-		}
+	if c.stalled {
+		c.held += len(b.Frames)
+		return c.held <= conformanceBuffer
 	}
-	return c.frames
+	for _, f := range b.Frames {
+		c.frames = append(c.frames, f.Bytes(realtime.DefaultMaxFrame))
+	}
+	return true
 }
 
-func (c *conformanceConn) gone(*testing.T) { c.sub.Close() }
+// received returns every frame delivered so far, once the publishes made
+// before it have been handed out.
+func (c *sinkConn) received(*testing.T) [][]byte {
+	c.hub.Sync()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.frames...)
+}
 
-func (c *conformanceConn) stall(*testing.T) func() {
+func (c *sinkConn) stall(*testing.T) func() {
 	c.mu.Lock()
 	c.stalled = true
 	c.mu.Unlock()
@@ -68,15 +75,5 @@ func (c *conformanceConn) stall(*testing.T) func() {
 		c.mu.Lock()
 		c.stalled = false
 		c.mu.Unlock()
-		// Read on, as a client that caught up: a hub that waits for a
-		// stalled subscriber (which it must not) is unblocked, so that
-		// the suite fails rather than hangs.
-		go func() {
-			for f := range c.sub.Frames() {
-				c.mu.Lock()
-				c.frames = append(c.frames, f.Bytes(realtime.DefaultMaxFrame))
-				c.mu.Unlock()
-			}
-		}()
 	}
 }

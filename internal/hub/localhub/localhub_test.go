@@ -57,21 +57,22 @@ func TestSlowSubscriberIsDroppedOthersKeepReceiving(t *testing.T) {
 
 func TestFramesAreSharedAndEncodedOnce(t *testing.T) {
 	h := New()
-	a := h.SubscribeFrames([]string{"p"}, 4)
-	b := h.SubscribeFrames([]string{"p"}, 4)
+	a, b := &countSink{}, &countSink{}
+	sa, sb := h.SubscribeSink([]string{"p"}, a), h.SubscribeSink([]string{"p"}, b)
 	m := h.Subscribe([]string{"p"}, 4)
-	defer a.Close()
-	defer b.Close()
+	defer sa.Close()
+	defer sb.Close()
 	defer m.Close()
 	h.Publish(t.Context(), "p", core.Message{Type: core.MsgResource, Project: "p", Version: 7})
-	fa, fb := <-a.Frames(), <-b.Frames()
-	if fa != fb {
-		t.Fatal("frame subscribers got different frames of one publish")
+	h.Sync()
+	if a.count() != 1 || b.count() != 1 || a.frames[0] != b.frames[0] {
+		t.Fatal("sinks got different batches of one publish")
 	}
 	if msg := <-m.C; msg.Version != 7 {
 		t.Fatalf("message subscriber got %+v", msg)
 	}
 	// One encoding per frame limit, shared by the subscribers.
+	fa, fb := a.frames[0].Frames[0], b.frames[0].Frames[0]
 	ba, bb := fa.Bytes(1024), fb.Bytes(1024)
 	if &ba[0] != &bb[0] {
 		t.Fatal("the frame was encoded once per subscriber")
@@ -81,48 +82,31 @@ func TestFramesAreSharedAndEncodedOnce(t *testing.T) {
 	}
 }
 
-func TestSlowFrameSubscriberIsDroppedAtOnce(t *testing.T) {
-	h := New()
-	slow := h.SubscribeFrames([]string{"p"}, 1)
-	for i := range 3 {
-		h.Publish(t.Context(), "p", core.Message{Version: int64(i + 1)})
-	}
-	<-slow.Done() // closed although a frame is still queued
-	if !slow.Dropped() {
-		t.Fatal("not marked dropped")
-	}
-	if f := <-slow.Frames(); f == nil || f.Msg.Version != 1 {
-		t.Fatalf("queued frame %+v", f)
-	}
-	if _, ok := <-slow.Frames(); ok {
-		t.Fatal("frames not closed")
-	}
-	slow.Close() // no-op after a drop
-	if !slow.Dropped() {
-		t.Fatal("Close after a drop cleared Dropped")
-	}
-}
-
-// PublishAll queues its messages in order for every subscriber, frame
-// subscribers sharing one Frame per message; a subscriber without room
-// for all of them is dropped, and the others keep receiving.
+// PublishAll hands its messages in order to every subscriber: a sink gets
+// them in one Deliver, sharing one Frame per message; a channel
+// subscriber without room for all of them is dropped, and the others keep
+// receiving.
 func TestPublishAllTogetherOrDropped(t *testing.T) {
 	h := New()
-	a := h.SubscribeFrames([]string{"p"}, 4)
-	b := h.SubscribeFrames([]string{"p"}, 4)
+	a, b := &countSink{}, &countSink{}
+	sa, sb := h.SubscribeSink([]string{"p"}, a), h.SubscribeSink([]string{"p"}, b)
 	m := h.Subscribe([]string{"p"}, 4)
-	tight := h.SubscribeFrames([]string{"p"}, 3)
-	defer a.Close()
-	defer b.Close()
+	tight := h.Subscribe([]string{"p"}, 3)
+	defer sa.Close()
+	defer sb.Close()
 	defer m.Close()
 	msgs := []core.Message{{Type: core.MsgResource, Project: "p", Version: 1}, {Type: core.MsgEvent, Project: "p", Version: 1}}
 	h.PublishAll(t.Context(), "p", msgs)
+	h.Sync()
 	h.PublishAll(t.Context(), "p", msgs) // tight has room for one more only
+	h.Sync()
 	for round := range 2 {
+		if a.count() != 2 || a.frames[round] != b.frames[round] {
+			t.Fatalf("round %d: %d Delivers, or a batch of its own", round, a.count())
+		}
 		for i, want := range msgs {
-			fa, fb := <-a.Frames(), <-b.Frames()
-			if fa != fb || fa.Msg.Type != want.Type {
-				t.Fatalf("round %d message %d: %+v and %+v, want one shared %s frame", round, i, fa.Msg, fb.Msg, want.Type)
+			if got := a.frames[round].Frames[i].Msg.Type; got != want.Type {
+				t.Fatalf("round %d message %d: %s, want %s", round, i, got, want.Type)
 			}
 			if got := <-m.C; got.Type != want.Type {
 				t.Fatalf("round %d message %d: %s, want %s", round, i, got.Type, want.Type)
