@@ -77,7 +77,7 @@ func TestSocketWriterPartialWriteKeepsFramesWhole(t *testing.T) {
 			t.Fatal("the socket never filled")
 		}
 	}
-	if !s.pending() {
+	if s.rest == nil {
 		t.Fatal("a partial write kept no rest")
 	}
 	if _, tried, _ := s.tryWrite(frame); tried {
@@ -106,7 +106,7 @@ func TestSocketWriterPartialWriteKeepsFramesWhole(t *testing.T) {
 	if !bytes.Equal(got[:sent*len(frame)], bytes.Repeat(frame, sent)) || !bytes.Equal(got[sent*len(frame):], ping) {
 		t.Fatal("the control frame did not follow the whole data frames")
 	}
-	if s.pending() {
+	if s.rest != nil {
 		t.Fatal("rest still kept after Write")
 	}
 }

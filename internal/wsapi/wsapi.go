@@ -477,22 +477,21 @@ func (c *conn) kickWriter() {
 	}
 }
 
-// drain writes what Deliver queued, after what a write begun by Deliver
-// left over, with blocking writes (each bounded by WriteTimeout through
-// stuck), until nothing is left; then Deliver writes to the socket itself
-// again. Everything queued when it looks goes out in one vectored write
-// (writev) of the shared frames.
+// drain writes what a write begun by Deliver left over, then what
+// Deliver queued, with blocking writes (each bounded by WriteTimeout
+// through stuck), until nothing is left; then Deliver writes to the socket
+// itself again. Everything queued when it looks goes out in one vectored
+// write (writev) of the shared frames. It holds qmu only to take the
+// queue, never while it writes or waits for the socket's lock, so that
+// Deliver, and the hub worker calling it, never wait for this socket.
 func (c *conn) drain(stuck *time.Timer) error {
 	for {
 		c.qmu.Lock()
 		q, n := c.queue, c.queued
 		c.queue, c.queued = nil, 0
-		if len(q) == 0 && !c.bw.pending() {
-			c.backlog = false
-			c.qmu.Unlock()
-			return nil
-		}
 		c.qmu.Unlock()
+		// While backlog is set Deliver leaves no rest, so this write
+		// sends what rest there is.
 		bufs := net.Buffers(q)
 		stuck.Reset(c.h.limits.WriteTimeout)
 		err := c.bw.writeBatch(&bufs)
@@ -501,6 +500,13 @@ func (c *conn) drain(stuck *time.Timer) error {
 			return err
 		}
 		c.h.sent.Add(int64(n))
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.backlog = false
+			c.qmu.Unlock()
+			return nil
+		}
+		c.qmu.Unlock()
 	}
 }
 
@@ -821,13 +827,6 @@ func (s *socketWriter) tryWrite(b []byte) (wrote int, tried bool, err error) {
 	return n, true, nil
 }
 
-// pending reports whether rest holds the end of a write.
-func (s *socketWriter) pending() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rest != nil
-}
-
 // writeBatch writes rest, then the whole data frames of bufs, to the
 // socket in one vectored write (writev on a TCP connection), unless a
 // close frame has gone out.
@@ -841,6 +840,9 @@ func (s *socketWriter) writeBatch(bufs *net.Buffers) error {
 	if s.rest != nil {
 		b = append(net.Buffers{s.rest}, b...)
 		s.rest = nil
+	}
+	if len(b) == 0 {
+		return nil
 	}
 	_, err := b.WriteTo(s.w)
 	return err
