@@ -422,6 +422,7 @@ type conn struct {
 	queue   [][]byte // WebSocket frames for the writer loop, in order
 	queued  int      // messages in queue
 	gone    bool     // the connection ended or its socket failed
+	failed  error    // why a write of Deliver's failed
 }
 
 // Deliver writes a publish to the socket when the socket takes it at
@@ -440,9 +441,10 @@ func (c *conn) Deliver(b *realtime.Batch) bool {
 	if !c.backlog {
 		wrote, tried, err := c.bw.tryWrite(ws)
 		if err != nil {
-			// The socket is closed or failed; the reader ends the
-			// connection.
-			c.gone = true
+			// The socket is closed or failed: the writer loop ends the
+			// connection (the reader may not notice a failed write).
+			c.gone, c.failed = true, err
+			c.kickWriter()
 			return true
 		}
 		if tried {
@@ -487,9 +489,12 @@ func (c *conn) kickWriter() {
 func (c *conn) drain(stuck *time.Timer) error {
 	for {
 		c.qmu.Lock()
-		q, n := c.queue, c.queued
+		q, n, failed := c.queue, c.queued, c.failed
 		c.queue, c.queued = nil, 0
 		c.qmu.Unlock()
+		if failed != nil {
+			return failed
+		}
 		// While backlog is set Deliver leaves no rest, so this write
 		// sends what rest there is.
 		bufs := net.Buffers(q)

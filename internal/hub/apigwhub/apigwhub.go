@@ -13,7 +13,9 @@
 // A message is encoded once per publish, with the protocol's JSON and
 // frame rule (realtime.Encode), the same bytes as the local endpoint's,
 // and posted to every connection by at most Options.Concurrency workers,
-// one post each at a time: a slow connection holds one worker. A
+// one post each at a time: a slow connection holds one worker. PublishAll
+// reads the connections once for several messages (a stack event's) and
+// posts them to each connection in order, one frame a post. A
 // connection that API Gateway reports gone (410 GoneException) is deleted
 // from the store beside the posts; throttling and transient failures are
 // retried a few times with a short backoff (internal/retry); a post still
@@ -106,8 +108,8 @@ type Options struct {
 
 // Stats are counters for /metrics, since the Hub was made.
 type Stats struct {
-	// Published counts Publish calls that read their connections (their
-	// first page at least).
+	// Published counts Publish calls, and PublishAll calls, that read
+	// their connections (their first page at least).
 	Published int64
 	// Posted counts frames API Gateway accepted.
 	Posted int64
@@ -202,6 +204,18 @@ func (h *Hub) Stats() Stats {
 // those of the pages read before the failure); failed posts are counted
 // (Stats) and logged, because a client that misses a frame resyncs.
 func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) error {
+	return h.PublishAll(ctx, project, []core.Message{msg})
+}
+
+// PublishAll posts msgs, in order, to every unexpired connection of
+// project, as Publish does each, reading the connections once: each
+// connection gets one post per message, the next once the last was
+// accepted. A connection that is gone, or whose post failed for good (it
+// is then closed), gets none of the messages after.
+func (h *Hub) PublishAll(ctx context.Context, project string, msgs []core.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	// The pages are read ahead of the posts, one page at most waiting:
 	// the next page is read while the posts of this one go out.
 	lctx, stop := context.WithCancel(ctx)
@@ -221,7 +235,7 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 	}()
 
 	var (
-		frame   []byte
+		frames  [][]byte
 		work    = make(chan string) // connection ids, to idle workers
 		workers int
 		wg      sync.WaitGroup
@@ -254,8 +268,21 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 		})
 	}
 	post := func(id string) {
-		if err := h.deliver(ctx, id, frame, forget); err != nil {
-			fail(err)
+		for i, frame := range frames {
+			ok, err := h.deliver(ctx, id, frame, forget)
+			if err != nil {
+				fail(err)
+			}
+			if !ok {
+				// Gone or closed: the rest are not tried; a caller that
+				// gave up has them counted as failed.
+				if ctx.Err() != nil {
+					for range frames[i+1:] {
+						fail(ctx.Err())
+					}
+				}
+				return
+			}
 		}
 	}
 	// At most h.conc workers, started as the connections come, each
@@ -270,11 +297,15 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 		h.pages.Add(1)
 		total += len(page)
 		for _, c := range page {
-			if frame == nil {
-				frame = realtime.Encode(msg, h.maxFrame)
+			if frames == nil {
+				for _, m := range msgs {
+					frames = append(frames, realtime.Encode(m, h.maxFrame))
+				}
 			}
 			if err := ctx.Err(); err != nil {
-				fail(err) // not tried: the caller gave up
+				for range frames {
+					fail(err) // not tried: the caller gave up
+				}
 				continue
 			}
 			select {
@@ -295,7 +326,9 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 			select {
 			case work <- c.ID:
 			case <-ctx.Done():
-				fail(ctx.Err())
+				for range frames {
+					fail(ctx.Err())
+				}
 			}
 		}
 	}
@@ -306,7 +339,7 @@ func (h *Hub) Publish(ctx context.Context, project string, msg core.Message) err
 	if failed > 0 {
 		// One line per publish, not per connection: an outage would
 		// otherwise log once per subscriber.
-		h.log.Warn("apigwhub: posts failed", "project", project, "type", string(msg.Type),
+		h.log.Warn("apigwhub: posts failed", "project", project, "type", string(msgs[0].Type), "messages", len(msgs),
 			"failed", failed, "connections", total, "err", first)
 	}
 	// A caller that gave up after the first page has its posts counted as
@@ -333,8 +366,9 @@ func (h *Hub) list(ctx context.Context, project string, page func([]*core.Connec
 
 // deliver posts frame to one connection, retrying transient failures
 // (internal/retry), and deletes the connection when API Gateway says it is
-// gone. It returns the error of a post it gave up on.
-func (h *Hub) deliver(ctx context.Context, id string, frame []byte, forget func(id string)) error {
+// gone. It reports whether the connection took the frame, and returns the
+// error of a post it gave up on.
+func (h *Hub) deliver(ctx context.Context, id string, frame []byte, forget func(id string)) (bool, error) {
 	tries := 0
 	err := h.retry.Do(ctx, func(ctx context.Context) error {
 		if tries++; tries > 1 {
@@ -345,19 +379,19 @@ func (h *Hub) deliver(ctx context.Context, id string, frame []byte, forget func(
 	switch {
 	case err == nil:
 		h.posted.Add(1)
-		return nil
+		return true, nil
 	case errors.Is(err, core.ErrNotFound):
 		h.gone.Add(1)
 		forget(id)
-		return nil
+		return false, nil
 	case ctx.Err() != nil:
-		return err // the caller gave up, not the connection
+		return false, err // the caller gave up, not the connection
 	}
 	// The client missed this frame and would never know: close its
 	// connection, so that it reconnects and resyncs from the lists (as
 	// the local endpoint closes a client that cannot keep up).
 	h.disconnect(ctx, id)
-	return fmt.Errorf("after %d attempts, disconnected: %w", tries, err)
+	return false, fmt.Errorf("after %d attempts, disconnected: %w", tries, err)
 }
 
 // forget deletes a connection that API Gateway says is gone from the

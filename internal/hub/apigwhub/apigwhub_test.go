@@ -423,3 +423,35 @@ func TestCancelledPublishCountsWhatItDidNotDeliver(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 failed", s)
 	}
 }
+
+// PublishAll reads the connections once for all its messages and posts
+// them to each connection in order; a connection found gone on the first
+// is deleted and not posted the second.
+func TestPublishAllReadsConnectionsOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	e.connect(t, "c1", "p1")
+	e.connect(t, "c2", "p1")
+	e.connect(t, "c3", "p1")
+	e.fake.Close("c2")
+	first, second := message("p1"), message("p1")
+	second.Type, second.Version = core.MsgEvent, 4
+	if err := e.hub.PublishAll(context.Background(), "p1", []core.Message{first, second}); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{realtime.Encode(first, apigwhub.DefaultMaxFrame), realtime.Encode(second, apigwhub.DefaultMaxFrame)}
+	for _, id := range []string{"c1", "c3"} {
+		fs := e.fake.Frames(id)
+		if len(fs) != 2 || !bytes.Equal(fs[0], want[0]) || !bytes.Equal(fs[1], want[1]) {
+			t.Errorf("frames of %s = %q, want both messages in order", id, fs)
+		}
+	}
+	if n := e.fake.Posts(); n != 5 {
+		t.Errorf("posts = %d, want 5 (2 each to c1 and c3, 1 to the gone c2)", n)
+	}
+	if got := e.listed(t, "p1"); !slices.Equal(got, []string{"c1", "c3"}) {
+		t.Errorf("p1 connections = %v, want [c1 c3]", got)
+	}
+	if s := e.hub.Stats(); s.Pages != 1 || s.Published != 1 || s.Posted != 4 || s.Gone != 1 || s.Failed != 0 {
+		t.Errorf("stats = %+v, want one listing, 4 posted, 1 gone", s)
+	}
+}

@@ -55,7 +55,7 @@ type Hub struct {
 func New() *Hub {
 	h := &Hub{subs: map[string]map[*Subscription]struct{}{}, sinks: map[string][]int{}}
 	for range max(1, runtime.GOMAXPROCS(0)) {
-		w := &worker{hub: h, subs: map[string]map[*Subscription]struct{}{}}
+		w := &worker{hub: h, index: len(h.workers), subs: map[string]map[*Subscription]struct{}{}}
 		w.changed = sync.NewCond(&w.qmu)
 		h.workers = append(h.workers, w)
 	}
@@ -64,8 +64,9 @@ func New() *Hub {
 
 // Sink takes the publishes of a SubscribeSink subscription.
 type Sink interface {
-	// Deliver takes the frames of one publish, in publish order, and
-	// reports whether the subscriber keeps up; false drops it. It is
+	// Deliver takes the frames of one publish (or of several publishes
+	// of one project that queued behind each other), in publish order,
+	// and reports whether the subscriber keeps up; false drops it. It is
 	// called by one delivery worker at a time, in publish order, and
 	// must not wait: each worker serves many sinks in turn.
 	Deliver(b *realtime.Batch) bool
@@ -77,8 +78,8 @@ type Sink interface {
 const maxJobs = 1024
 
 // Subscription receives the messages of its projects until it is closed,
-// or until it falls behind by more than its buffer; then its channel and
-// Done are closed and Dropped reports true.
+// or until it falls behind by more than its buffer (or its sink refuses a
+// publish); then its channel and Done are closed and Dropped reports true.
 //
 // A subscription made by Subscribe delivers on C; one made by
 // SubscribeSink delivers to its sink (C is nil).
@@ -113,7 +114,7 @@ func (h *Hub) Subscribe(projects []string, buffer int) *Subscription {
 // *realtime.Batch shared with the other sinks. The sink bounds its own
 // queue: Deliver returns false to be dropped.
 func (h *Hub) SubscribeSink(projects []string, sink Sink) *Subscription {
-	s := &Subscription{sink: sink, worker: h.workers[int(h.next.Add(1))%len(h.workers)]}
+	s := &Subscription{sink: sink, worker: h.workers[h.next.Add(1)%uint32(len(h.workers))]}
 	h.add(s, projects)
 	return s
 }
@@ -138,7 +139,7 @@ func (h *Hub) add(s *Subscription, projects []string) {
 				n = make([]int, len(h.workers))
 				h.sinks[p] = n
 			}
-			n[w.index()]++
+			n[w.index]++
 		}
 		return
 	}
@@ -185,7 +186,7 @@ func (h *Hub) remove(s *Subscription, dropped bool) {
 			for _, p := range s.projects {
 				removeFrom(w.subs, p, s)
 				if n := h.sinks[p]; n != nil {
-					n[w.index()]--
+					n[w.index]--
 					if slices.Max(n) == 0 {
 						delete(h.sinks, p)
 					}
@@ -279,7 +280,8 @@ func (h *Hub) Sync() {
 // worker hands publishes to its share of the sinks, in publish order. Its
 // goroutine runs while it has publishes queued.
 type worker struct {
-	hub *Hub
+	hub   *Hub
+	index int // in hub.workers
 
 	// mu guards subs, and is held for a whole publish's deliveries, so
 	// that a sink removed is handed nothing more. Lock it before Hub.mu.
@@ -297,8 +299,6 @@ type job struct {
 	project string
 	batch   *realtime.Batch
 }
-
-func (w *worker) index() int { return slices.Index(w.hub.workers, w) }
 
 // enqueue queues j, waiting while the queue is full, and starts the
 // worker's goroutine when it is not running.
