@@ -24,16 +24,13 @@ const DefaultConnectionPage = 100
 // Query returns no LastEvaluatedKey.
 func (s *Store) ConnectionPages(ctx context.Context, project string, now time.Time, size int, page func([]*core.Connection) error) error {
 	what := "list connections of " + project
-	if err := checkID("project", project); err != nil {
+	in, err := s.connectionsQuery(project, now)
+	if err != nil {
 		return err
 	}
 	if size <= 0 {
 		size = DefaultConnectionPage
 	}
-	in := s.index(connectionsGSIPK(project))
-	in.FilterExpression = aws.String("#exp > :now")
-	in.ExpressionAttributeNames["#exp"] = attrExpiresNS
-	in.ExpressionAttributeValues[":now"] = number(now.UnixNano())
 	in.Limit = aws.Int32(int32(min(size, 1<<30)))
 	for {
 		out, err := s.client.Query(ctx, in)

@@ -619,13 +619,10 @@ func (s *Store) connectionProjects(ctx context.Context, what, id string) ([]stri
 // Query of the index, expired items filtered out by DynamoDB.
 func (s *Store) ListConnections(ctx context.Context, project string, now time.Time) ([]*core.Connection, error) {
 	what := "list connections of " + project
-	if err := checkID("project", project); err != nil {
+	in, err := s.connectionsQuery(project, now)
+	if err != nil {
 		return nil, err
 	}
-	in := s.index(connectionsGSIPK(project))
-	in.FilterExpression = aws.String("#exp > :now")
-	in.ExpressionAttributeNames["#exp"] = attrExpiresNS
-	in.ExpressionAttributeValues[":now"] = number(now.UnixNano())
 	items, _, err := s.query(ctx, what, in, 0)
 	if err != nil {
 		return nil, err
@@ -635,6 +632,19 @@ func (s *Store) ListConnections(ctx context.Context, project string, now time.Ti
 		return nil, err
 	}
 	return cs, nil
+}
+
+// connectionsQuery is the Query of the index for project's connections
+// unexpired at now (DynamoDB filters the expired ones out).
+func (s *Store) connectionsQuery(project string, now time.Time) (*dynamodb.QueryInput, error) {
+	if err := checkID("project", project); err != nil {
+		return nil, err
+	}
+	in := s.index(connectionsGSIPK(project))
+	in.FilterExpression = aws.String("#exp > :now")
+	in.ExpressionAttributeNames["#exp"] = attrExpiresNS
+	in.ExpressionAttributeValues[":now"] = number(now.UnixNano())
+	return in, nil
 }
 
 // ---- core.TicketStore ----
