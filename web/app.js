@@ -6,6 +6,7 @@ import { showAdmin } from './admin.js';
 import { api, ApiError, session } from './api.js';
 import { bulkBar } from './bulk.js';
 import { renderBadge, staleNotice } from './connection.js';
+import { revokeRefreshToken } from './cognito.js';
 import { clockText, countdown } from './countdown.js';
 import { closeAllDialogs } from './dialog.js';
 import { missingBuckets } from './dependants.js';
@@ -88,6 +89,14 @@ function signOut(message) {
   showLogin(message);
 }
 
+// signOutByHand is the Sign out button: the session ends here and in the
+// other tabs, and Cognito revokes its refresh token (on AWS; best effort).
+function signOutByHand() {
+  const refresh = session.refresh;
+  signOut('You have signed out.');
+  if (refresh) revokeRefreshToken(refresh);
+}
+
 function stopLive() {
   state.live?.stop();
   state.live = null;
@@ -127,7 +136,7 @@ function renderUserBox() {
   fill(userBox,
     state.admin ? h('a', { href: '#/admin', id: 'admin-link' }, 'Administration') : null,
     h('span', { class: 'who' }, 'Signed in as ', h('strong', {}, session.user)),
-    h('button', { type: 'button', class: 'secondary small', onclick: () => signOut('You have signed out.') }, 'Sign out'));
+    h('button', { type: 'button', class: 'secondary small', onclick: signOutByHand }, 'Sign out'));
 }
 
 function setCrumbs(project) {

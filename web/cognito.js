@@ -1,8 +1,10 @@
 // Renewing a session on AWS without the password: Cognito's refresh token
 // (kept from the sign-in, POST /auth/login) traded for a new ID token with
 // InitiateAuth and the REFRESH_TOKEN_AUTH flow, the public app client's
-// way (no client secret). Locally there is no refresh token; the session
-// renews by signing in again (web/session.js).
+// way (no client secret). Signing out revokes the refresh token
+// (RevokeToken), so that a copy of it left behind cannot renew the
+// session. Locally there is no refresh token; the session renews by
+// signing in again (web/session.js).
 
 /** RENEW_TIMEOUT_MS bounds one renewal request. */
 export const RENEW_TIMEOUT_MS = 15000;
@@ -25,6 +27,46 @@ export function renewRequest(refresh) {
       credentials: 'omit',
     },
   };
+}
+
+/**
+ * revokeRequest is the request that revokes refresh = {url, client_id,
+ * token}: Cognito's RevokeToken (JSON 1.1 protocol). keepalive lets it
+ * finish while the page signs out or unloads.
+ */
+export function revokeRequest(refresh) {
+  return {
+    url: refresh.url,
+    init: {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-amz-json-1.1',
+        'X-Amz-Target': 'AWSCognitoIdentityProviderService.RevokeToken',
+      },
+      body: JSON.stringify({ ClientId: refresh.client_id, Token: refresh.token }),
+      cache: 'no-store',
+      credentials: 'omit',
+      keepalive: true,
+    },
+  };
+}
+
+/**
+ * revokeRefreshToken asks Cognito to revoke a refresh token (and the access
+ * tokens issued with it). It resolves true when Cognito did, false when it
+ * could not be asked or refused; it never rejects, since signing out must
+ * not wait on it. An ID token already issued stays valid until it expires
+ * (at most an hour): the console forgets it.
+ */
+export async function revokeRefreshToken(refresh, fetchFn = globalThis.fetch) {
+  if (!refresh?.url || !refresh.client_id || !refresh.token) return false;
+  const { url, init } = revokeRequest(refresh);
+  try {
+    const res = await fetchFn(url, { ...init, signal: AbortSignal.timeout(RENEW_TIMEOUT_MS) });
+    return res.ok;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -199,3 +199,48 @@ test('a 401 waits for signing in again, then the request is sent once more', asy
     session.clear();
   }
 });
+
+test('signing out revokes the refresh token with Cognito\'s RevokeToken', async () => {
+  const { revokeRefreshToken, revokeRequest } = await import('../../web/cognito.js');
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const b = JSON.parse(body);
+      seen.push({ target: req.headers['x-amz-target'], type: req.headers['content-type'], body: b });
+      res.setHeader('Content-Type', 'application/x-amz-json-1.1');
+      if (req.headers['x-amz-target'] !== 'AWSCognitoIdentityProviderService.RevokeToken' || b.ClientId !== 'client-1') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ __type: 'InvalidParameterException', message: 'bad request' }));
+        return;
+      }
+      if (b.Token !== 'refresh-ok') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ __type: 'UnauthorizedException', message: 'Invalid token' }));
+        return;
+      }
+      res.end('{}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  try {
+    const refresh = { url, client_id: 'client-1', token: 'refresh-ok' };
+    assert.equal(await revokeRefreshToken(refresh), true);
+    assert.deepEqual(seen[0], {
+      target: 'AWSCognitoIdentityProviderService.RevokeToken', type: 'application/x-amz-json-1.1',
+      body: { ClientId: 'client-1', Token: 'refresh-ok' },
+    });
+    // Refused, unreachable or without a token: false, never a rejection.
+    assert.equal(await revokeRefreshToken({ ...refresh, token: 'other' }), false);
+    assert.equal(await revokeRefreshToken({ ...refresh, url: 'http://127.0.0.1:1/' }), false);
+    assert.equal(await revokeRefreshToken({ ...refresh, token: '' }), false);
+    assert.equal(seen.length, 2);
+    const { init } = revokeRequest(refresh);
+    assert.equal(init.credentials, 'omit');
+    assert.equal(init.keepalive, true);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
