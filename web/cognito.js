@@ -10,45 +10,43 @@
 export const RENEW_TIMEOUT_MS = 15000;
 
 /**
- * renewRequest is the request that trades refresh = {url, client_id,
- * token} for new tokens: Cognito's InitiateAuth (JSON 1.1 protocol).
+ * cognitoRequest is a request of Cognito's user pools API (JSON 1.1
+ * protocol) to url: operation named by target, with body. It sends no
+ * cookies and is never cached.
  */
-export function renewRequest(refresh) {
+function cognitoRequest(url, target, body, extra = {}) {
   return {
-    url: refresh.url,
+    url,
     init: {
       method: 'POST',
       headers: {
         'Content-Type': 'application/x-amz-json-1.1',
-        'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth',
+        'X-Amz-Target': `AWSCognitoIdentityProviderService.${target}`,
       },
-      body: JSON.stringify({ AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: refresh.client_id, AuthParameters: { REFRESH_TOKEN: refresh.token } }),
+      body: JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
+      ...extra,
     },
   };
 }
 
 /**
+ * renewRequest is the request that trades refresh = {url, client_id,
+ * token} for new tokens: Cognito's InitiateAuth.
+ */
+export function renewRequest(refresh) {
+  return cognitoRequest(refresh.url, 'InitiateAuth',
+    { AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: refresh.client_id, AuthParameters: { REFRESH_TOKEN: refresh.token } });
+}
+
+/**
  * revokeRequest is the request that revokes refresh = {url, client_id,
- * token}: Cognito's RevokeToken (JSON 1.1 protocol). keepalive lets it
- * finish while the page signs out or unloads.
+ * token}: Cognito's RevokeToken. keepalive lets it finish while the page
+ * signs out or unloads.
  */
 export function revokeRequest(refresh) {
-  return {
-    url: refresh.url,
-    init: {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/x-amz-json-1.1',
-        'X-Amz-Target': 'AWSCognitoIdentityProviderService.RevokeToken',
-      },
-      body: JSON.stringify({ ClientId: refresh.client_id, Token: refresh.token }),
-      cache: 'no-store',
-      credentials: 'omit',
-      keepalive: true,
-    },
-  };
+  return cognitoRequest(refresh.url, 'RevokeToken', { ClientId: refresh.client_id, Token: refresh.token }, { keepalive: true });
 }
 
 /**
