@@ -61,6 +61,29 @@ async function createTagged(page, name, key, value) {
   await dialog.waitFor({ state: 'detached', timeout: WAIT });
 }
 
+// demoSettled waits until the demo project's resources, which the server
+// starts creating when it starts, are ready and unlocked: the lists the
+// pages read first then stay as they are until the scenario changes them
+// (step 5 counts on the users list not changing).
+async function demoSettled(base, password) {
+  const res = await fetch(`${base}/auth/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password }),
+  });
+  assert.equal(res.status, 200, 'alice signs in through the API');
+  const { token } = await res.json();
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const lists = await Promise.all(['buckets', 'users'].map(async (kind) => {
+      const r = await fetch(`${base}/api/projects/${PROJECT}/${kind}`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200, `list ${kind}`);
+      return (await r.json()).items;
+    }));
+    if (lists.every((items) => items.length > 0 && items.every((r) => r.observed?.phase === 'ready' && !r.lock))) return;
+    if (Date.now() > deadline) throw new Error(`the demo resources did not settle within ${WAIT} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function scenario({ base, password }) {
   const browser = await launch();
   const problems = [];
@@ -72,6 +95,7 @@ async function scenario({ base, password }) {
     watch(bob, 'bob', problems);
     const bucket = `browser-${crypto.randomBytes(3).toString('hex')}`;
 
+    await demoSettled(base, password);
     log('1. alice and bob sign in and open project demo');
     await alice.goto(`${base}/`);
     await alice.getByLabel('User name').fill('alice');
