@@ -471,6 +471,9 @@ func (c *conn) Deliver(b *realtime.Batch) bool {
 	return true
 }
 
+// errDropped is drain's answer once the hub has dropped the connection.
+var errDropped = errors.New("wsapi: dropped by the hub as a slow consumer")
+
 // kickWriter wakes the writer loop to drain.
 func (c *conn) kickWriter() {
 	select {
@@ -486,8 +489,15 @@ func (c *conn) kickWriter() {
 // write (writev) of the shared frames. It holds qmu only to take the
 // queue, never while it writes or waits for the socket's lock, so that
 // Deliver, and the hub worker calling it, never wait for this socket.
-func (c *conn) drain(stuck *time.Timer) error {
+// Once dropped is closed (the hub dropped the connection) it writes
+// nothing more and returns errDropped.
+func (c *conn) drain(stuck *time.Timer, dropped <-chan struct{}) error {
 	for {
+		select {
+		case <-dropped:
+			return errDropped
+		default:
+		}
 		c.qmu.Lock()
 		q, n, failed := c.queue, c.queued, c.failed
 		c.queue, c.queued = nil, 0
@@ -621,8 +631,28 @@ func (c *conn) serve() {
 		return
 	}
 	h.log.Debug("ws open", "user", c.user, "projects", len(c.projects))
-	if err := c.drain(stuck); err != nil {
-		end(endReason{}, err)
+
+	// drained drains (see drain) and reports whether the connection goes
+	// on; otherwise it has ended it: with 4008 when the hub dropped it,
+	// before its backlog rather than after.
+	slow := endReason{CloseSlowConsumer, "slow consumer"}
+	drained := func() bool {
+		err := c.drain(stuck, sub.Done())
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, errDropped):
+			h.slow.Add(1)
+			end(slow, nil)
+		default:
+			if c.stuck.Load() {
+				h.slow.Add(1) // the client stopped reading
+			}
+			end(endReason{}, err)
+		}
+		return false
+	}
+	if !drained() {
 		return
 	}
 
@@ -640,22 +670,10 @@ func (c *conn) serve() {
 	ping := time.AfterFunc(l.PingInterval, func() { c.fire(duePing) })
 	defer ping.Stop()
 
-	slow := endReason{CloseSlowConsumer, "slow consumer"}
 	for {
 		select {
 		case <-c.kick:
-			if ended(sub) {
-				// The hub dropped the connection: tell the client now
-				// rather than after the backlog.
-				h.slow.Add(1)
-				end(slow, nil)
-				return
-			}
-			if err := c.drain(stuck); err != nil {
-				if c.stuck.Load() {
-					h.slow.Add(1) // the client stopped reading
-				}
-				end(endReason{}, err)
+			if !drained() {
 				return
 			}
 		case <-sub.Done():
@@ -689,16 +707,6 @@ func (c *conn) serve() {
 				ping.Reset(l.PingInterval)
 			}
 		}
-	}
-}
-
-// ended reports whether sub is done, without waiting.
-func ended(sub Subscription) bool {
-	select {
-	case <-sub.Done():
-		return true
-	default:
-		return false
 	}
 }
 
