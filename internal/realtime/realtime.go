@@ -164,17 +164,12 @@ type Frame struct {
 	// Msg is the published message. Its pointers are shared: read only.
 	Msg core.Message
 
-	mu  sync.Mutex
-	enc atomic.Pointer[encoding] // a list, newest first; one per limit
+	enc perLimit[encoding]
 }
 
-// encoding is Encode(Msg, maxFrame), memoized, as a WebSocket frame:
-// b is its payload, the tail of ws.
-type encoding struct {
-	maxFrame int
-	b, ws    []byte
-	next     *encoding
-}
+// encoding is Encode(Msg, maxFrame) as a WebSocket frame: b is its
+// payload, the tail of ws.
+type encoding struct{ b, ws []byte }
 
 // NewFrame returns a Frame of msg.
 func NewFrame(msg core.Message) *Frame { return &Frame{Msg: msg} }
@@ -192,24 +187,44 @@ func (f *Frame) Bytes(maxFrame int) []byte { return f.encoding(maxFrame).b }
 // be changed.
 func (f *Frame) WebSocket(maxFrame int) []byte { return f.encoding(maxFrame).ws }
 
-func (f *Frame) encoding(maxFrame int) *encoding {
-	if e := f.lookup(maxFrame); e != nil {
-		return e
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if e := f.lookup(maxFrame); e != nil {
-		return e
-	}
-	p := Encode(f.Msg, maxFrame)
-	ws := WebSocketText(p)
-	e := &encoding{maxFrame: maxFrame, ws: ws, b: ws[len(ws)-len(p):], next: f.enc.Load()}
-	f.enc.Store(e)
-	return e
+func (f *Frame) encoding(maxFrame int) encoding {
+	return f.enc.get(maxFrame, func() encoding {
+		p := Encode(f.Msg, maxFrame)
+		ws := WebSocketText(p)
+		return encoding{ws: ws, b: ws[len(ws)-len(p):]}
+	})
 }
 
-func (f *Frame) lookup(maxFrame int) *encoding {
-	for e := f.enc.Load(); e != nil; e = e.next {
+// perLimit memoizes one value per frame limit for many concurrent
+// readers: the first caller for a limit computes it, under a lock, and
+// the others, concurrent or later, get it from a list read without one.
+type perLimit[T any] struct {
+	mu   sync.Mutex
+	head atomic.Pointer[limitEntry[T]] // newest first
+}
+
+type limitEntry[T any] struct {
+	maxFrame int
+	v        T
+	next     *limitEntry[T]
+}
+
+func (m *perLimit[T]) get(maxFrame int, compute func() T) T {
+	if e := m.lookup(maxFrame); e != nil {
+		return e.v
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.lookup(maxFrame); e != nil {
+		return e.v
+	}
+	e := &limitEntry[T]{maxFrame: maxFrame, v: compute(), next: m.head.Load()}
+	m.head.Store(e)
+	return e.v
+}
+
+func (m *perLimit[T]) lookup(maxFrame int) *limitEntry[T] {
+	for e := m.head.Load(); e != nil; e = e.next {
 		if e.maxFrame == maxFrame {
 			return e
 		}
@@ -250,15 +265,7 @@ type Batch struct {
 	// Frames are the publish's frames, in publish order. Read only.
 	Frames []*Frame
 
-	mu     sync.Mutex
-	joined atomic.Pointer[joined] // a list, newest first; one per limit
-}
-
-// joined is the WebSocket frames of a Batch under one limit, end to end.
-type joined struct {
-	maxFrame int
-	ws       []byte
-	next     *joined
+	joined perLimit[[]byte]
 }
 
 // NewBatch returns the Batch of frames.
@@ -271,31 +278,15 @@ func (b *Batch) WebSocket(maxFrame int) []byte {
 	if len(b.Frames) == 1 {
 		return b.Frames[0].WebSocket(maxFrame)
 	}
-	if j := b.lookup(maxFrame); j != nil {
-		return j.ws
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if j := b.lookup(maxFrame); j != nil {
-		return j.ws
-	}
-	n := 0
-	for _, f := range b.Frames {
-		n += len(f.WebSocket(maxFrame))
-	}
-	ws := make([]byte, 0, n)
-	for _, f := range b.Frames {
-		ws = append(ws, f.WebSocket(maxFrame)...)
-	}
-	b.joined.Store(&joined{maxFrame: maxFrame, ws: ws, next: b.joined.Load()})
-	return ws
-}
-
-func (b *Batch) lookup(maxFrame int) *joined {
-	for j := b.joined.Load(); j != nil; j = j.next {
-		if j.maxFrame == maxFrame {
-			return j
+	return b.joined.get(maxFrame, func() []byte {
+		n := 0
+		for _, f := range b.Frames {
+			n += len(f.WebSocket(maxFrame))
 		}
-	}
-	return nil
+		ws := make([]byte, 0, n)
+		for _, f := range b.Frames {
+			ws = append(ws, f.WebSocket(maxFrame)...)
+		}
+		return ws
+	})
 }
