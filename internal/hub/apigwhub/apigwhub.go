@@ -245,10 +245,11 @@ func (h *Hub) PublishAll(ctx context.Context, project string, msgs []core.Messag
 		first   error // the first failure, for the one log line
 		read    bool
 	)
-	fail := func(err error) {
-		h.failed.Add(1)
+	// fail counts n posts failed with err.
+	fail := func(err error, n int) {
+		h.failed.Add(int64(n))
 		mu.Lock()
-		failed++
+		failed += n
 		if first == nil {
 			first = err
 		}
@@ -271,15 +272,13 @@ func (h *Hub) PublishAll(ctx context.Context, project string, msgs []core.Messag
 		for i, frame := range frames {
 			ok, err := h.deliver(ctx, id, frame, forget)
 			if err != nil {
-				fail(err)
+				fail(err, 1)
 			}
 			if !ok {
 				// Gone or closed: the rest are not tried; a caller that
 				// gave up has them counted as failed.
 				if ctx.Err() != nil {
-					for range frames[i+1:] {
-						fail(ctx.Err())
-					}
+					fail(ctx.Err(), len(frames)-i-1)
 				}
 				return
 			}
@@ -303,9 +302,7 @@ func (h *Hub) PublishAll(ctx context.Context, project string, msgs []core.Messag
 				}
 			}
 			if err := ctx.Err(); err != nil {
-				for range frames {
-					fail(err) // not tried: the caller gave up
-				}
+				fail(err, len(frames)) // not tried: the caller gave up
 				continue
 			}
 			select {
@@ -326,9 +323,7 @@ func (h *Hub) PublishAll(ctx context.Context, project string, msgs []core.Messag
 			select {
 			case work <- c.ID:
 			case <-ctx.Done():
-				for range frames {
-					fail(ctx.Err())
-				}
+				fail(ctx.Err(), len(frames))
 			}
 		}
 	}

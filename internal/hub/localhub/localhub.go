@@ -122,7 +122,8 @@ func (h *Hub) SubscribeSink(projects []string, sink Sink) *Subscription {
 func (h *Hub) add(s *Subscription, projects []string) {
 	s.hub = h
 	s.done = make(chan struct{})
-	s.projects = append([]string(nil), projects...)
+	// Each project once: a sink's count per project is one per sink.
+	s.projects = slices.Compact(slices.Sorted(slices.Values(projects)))
 	if w := s.worker; w != nil {
 		// A worker's sinks are locked for a whole delivery: wait for it
 		// before locking the hub, which publishers read.

@@ -65,14 +65,14 @@ func TestFramesAreSharedAndEncodedOnce(t *testing.T) {
 	defer m.Close()
 	h.Publish(t.Context(), "p", core.Message{Type: core.MsgResource, Project: "p", Version: 7})
 	h.Sync()
-	if a.count() != 1 || b.count() != 1 || a.frames[0] != b.frames[0] {
+	if a.count() != 1 || b.count() != 1 || a.batches[0] != b.batches[0] {
 		t.Fatal("sinks got different batches of one publish")
 	}
 	if msg := <-m.C; msg.Version != 7 {
 		t.Fatalf("message subscriber got %+v", msg)
 	}
 	// One encoding per frame limit, shared by the subscribers.
-	fa, fb := a.frames[0].Frames[0], b.frames[0].Frames[0]
+	fa, fb := a.batches[0].Frames[0], b.batches[0].Frames[0]
 	ba, bb := fa.Bytes(1024), fb.Bytes(1024)
 	if &ba[0] != &bb[0] {
 		t.Fatal("the frame was encoded once per subscriber")
@@ -101,11 +101,11 @@ func TestPublishAllTogetherOrDropped(t *testing.T) {
 	h.PublishAll(t.Context(), "p", msgs) // tight has room for one more only
 	h.Sync()
 	for round := range 2 {
-		if a.count() != 2 || a.frames[round] != b.frames[round] {
+		if a.count() != 2 || a.batches[round] != b.batches[round] {
 			t.Fatalf("round %d: %d Delivers, or a batch of its own", round, a.count())
 		}
 		for i, want := range msgs {
-			if got := a.frames[round].Frames[i].Msg.Type; got != want.Type {
+			if got := a.batches[round].Frames[i].Msg.Type; got != want.Type {
 				t.Fatalf("round %d message %d: %s, want %s", round, i, got, want.Type)
 			}
 			if got := <-m.C; got.Type != want.Type {

@@ -94,17 +94,17 @@ func TestSinkBehindGetsQueuedPublishesJoinedInOrder(t *testing.T) {
 
 // countSink counts Delivers, refusing them after limit.
 type countSink struct {
-	mu     sync.Mutex
-	n      int
-	limit  int
-	frames []*realtime.Batch
+	mu      sync.Mutex
+	n       int
+	limit   int
+	batches []*realtime.Batch
 }
 
 func (c *countSink) Deliver(b *realtime.Batch) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
-	c.frames = append(c.frames, b)
+	c.batches = append(c.batches, b)
 	return c.limit == 0 || c.n <= c.limit
 }
 
@@ -136,7 +136,7 @@ func TestSinksShareBatchesAndLeave(t *testing.T) {
 	h.Publish(t.Context(), "p", core.Message{Version: 2})
 	h.Sync()
 	for i, c := range sinks {
-		if c.count() != 2 || c.frames[0] != sinks[0].frames[0] || c.frames[1] != sinks[0].frames[1] {
+		if c.count() != 2 || c.batches[0] != sinks[0].batches[0] || c.batches[1] != sinks[0].batches[1] {
 			t.Fatalf("sink %d: %d Delivers, or a Batch of its own", i, c.count())
 		}
 	}
@@ -163,5 +163,25 @@ func TestSinksShareBatchesAndLeave(t *testing.T) {
 	}
 	if got := h.Subscribers("p"); got != 0 {
 		t.Fatalf("%d subscribers after all left", got)
+	}
+}
+
+// A subscription that names a project twice follows it once: one Deliver
+// per publish, one subscriber counted, none left once it closes.
+func TestSinkNamingAProjectTwice(t *testing.T) {
+	h := New()
+	c := &countSink{}
+	s := h.SubscribeSink([]string{"p", "p"}, c)
+	if got := h.Subscribers("p"); got != 1 {
+		t.Fatalf("%d subscribers, want 1", got)
+	}
+	h.Publish(t.Context(), "p", core.Message{Version: 1})
+	h.Sync()
+	if c.count() != 1 {
+		t.Fatalf("%d Delivers of one publish", c.count())
+	}
+	s.Close()
+	if got := h.Subscribers("p"); got != 0 {
+		t.Fatalf("%d subscribers after Close", got)
 	}
 }
